@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// cppflue/core/config.hpp — `cppflue.toml`, the project configuration (SPEC §3).
+//
+// `load_config` reads and validates the whole file: every section and key of SPEC §3 is
+// known, an unknown key is an error naming the key path and the file, a value of the wrong
+// type names the key and the expected type, and a TOML syntax error gives line and column.
+// Values set in code or on the command line override the file; environment variables only
+// override built-in defaults (see `apply_env_defaults`).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cppflue/core/error.hpp"
+
+namespace cppflue {
+
+struct AgentConfig {
+  std::string model;  // empty: chosen at run time (env, API keys, else the offline model)
+  std::string harness = "native";
+  std::string sandbox = "virtual";
+  std::string thinking_level;  // empty: not set
+  bool allow_write = false;
+  bool allow_shell = false;
+  std::vector<std::string> allowed_commands;
+  bool allow_compound_commands = false;
+  int max_turns = 50;
+  int max_task_depth = 8;
+  int typed_retries = 3;
+};
+
+struct SandboxConfig {
+  std::string workspace;
+  bool network = false;
+  bool git_writable = false;
+  std::map<std::string, std::string> env;
+  int timeout_seconds = 120;
+  std::string isolation = "auto";
+};
+
+struct SecretConfig {
+  std::string env;    // variable to read, or
+  std::string value;  // literal value
+};
+
+struct ProviderOverride {
+  std::optional<std::string> api;
+  std::optional<std::string> base_url;
+  std::optional<std::string> api_key;
+  std::optional<std::string> api_key_env;
+  std::map<std::string, std::string> headers;
+};
+
+struct CompactionConfig {
+  bool enabled = true;
+  long context_window_tokens = 128000;
+  long reserve_tokens = 16384;
+  long keep_recent_tokens = 20000;
+  std::string model;
+};
+
+struct McpServerConfig {
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string url;
+  std::map<std::string, std::string> headers;
+  bool enabled = true;
+};
+
+struct McpConfig {
+  std::string mode = "direct";
+  int search_limit = 10;
+  std::map<std::string, McpServerConfig> servers;
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 2024;
+  std::string auth_token_env;
+  std::vector<std::string> cors_origins;
+  long max_body_bytes = 10485760;
+  std::string github_secret_env = "GITHUB_WEBHOOK_SECRET";
+  std::string slack_secret_env = "SLACK_SIGNING_SECRET";
+  std::string hmac_secret_env = "CPPFLUE_WEBHOOK_SECRET";
+};
+
+struct Config {
+  std::filesystem::path root;         // directory of the config file, else the working dir
+  std::filesystem::path config_path;  // empty when no file was found
+  AgentConfig agent;
+  SandboxConfig sandbox;
+  std::map<std::string, SecretConfig> secrets;
+  std::map<std::string, ProviderOverride> providers;
+  CompactionConfig compaction;
+  McpConfig mcp;
+  ServerConfig server;
+
+  std::filesystem::path state_dir() const { return root / ".cppflue"; }
+};
+
+// Loads `path`. A missing file is an error naming it.
+Result<Config> load_config_file(const std::filesystem::path& path);
+// Parses TOML text; `origin` names the source in errors.
+Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& origin);
+// Finds the project: an explicit `--config` path (must exist), else `cppflue.toml` in `cwd`
+// (or its parents up to the filesystem root); with no file, defaults rooted at `cwd`.
+Result<Config> discover_config(const std::filesystem::path& explicit_path,
+                               const std::filesystem::path& cwd);
+
+// Environment overrides of built-in defaults: CPPFLUE_MODEL (when no model was configured),
+// CPPFLUE_MAX_TURNS (when max_turns is still the default).
+void apply_env_defaults(Config& config);
+
+}  // namespace cppflue

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// cppflue/model/model_client.hpp — one model call, with retries.
+//
+// `ModelClient::complete` sends a `ModelRequest`, streams deltas to a callback and returns the
+// decoded `ModelResponse`. The HTTP implementation retries connection errors and 408, 429,
+// 500, 502, 503, 504, 529 up to `max_attempts` with exponential backoff and jitter, honouring
+// `Retry-After`, but never once output has reached the caller. The offline `test:` provider
+// implements the same interface in-process (see offline_model.hpp).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "cppflue/core/cancel.hpp"
+#include "cppflue/model/message.hpp"
+#include "cppflue/model/provider.hpp"
+
+namespace cppflue {
+
+class HttpClient;
+
+struct RetryPolicy {
+  int max_attempts = 4;
+  std::chrono::milliseconds base_delay{500};
+  std::chrono::milliseconds max_delay{30000};
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds idle_timeout{120000};
+};
+
+using DeltaCallback = std::function<void(const ModelDelta&)>;
+
+class ModelClient {
+ public:
+  virtual ~ModelClient() = default;
+  virtual boost::asio::awaitable<Result<ModelResponse>> complete(ModelRequest request,
+                                                                 DeltaCallback on_delta,
+                                                                 CancelToken cancel) = 0;
+};
+
+// A client for `model` (HTTP for real providers, in-process for `test:`).
+Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& model,
+                                                       std::shared_ptr<HttpClient> http,
+                                                       RetryPolicy retry = {});
+
+}  // namespace cppflue

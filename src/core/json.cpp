@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cppflue/core/json.hpp"
+
+#include <fmt/format.h>
+
+namespace cppflue {
+
+Result<json> parse_json(std::string_view text, std::string_view what) {
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
+  if (!ec && consumed < text.size()) {
+    // Trailing non-whitespace after a complete value.
+    ec = boost::json::error::extra_data;
+  }
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < consumed && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return fail(ErrorType::invalid_input,
+                fmt::format("invalid {}: {} at line {}, column {} (byte {})", what, ec.message(),
+                            line, col, consumed),
+                json_object{{"line", line}, {"column", col}, {"offset", consumed}});
+  }
+  return parser.release();
+}
+
+std::string dump(const json& v) { return boost::json::serialize(v); }
+
+namespace {
+void pretty(std::string& out, const json& v, int indent) {
+  auto pad = [&](int n) { out.append(static_cast<std::size_t>(n) * 2, ' '); };
+  switch (v.kind()) {
+    case boost::json::kind::object: {
+      const auto& o = v.get_object();
+      if (o.empty()) {
+        out += "{}";
+        return;
+      }
+      out += "{\n";
+      bool first = true;
+      for (const auto& kv : o) {
+        if (!first) out += ",\n";
+        first = false;
+        pad(indent + 1);
+        out += boost::json::serialize(boost::json::string(kv.key()));
+        out += ": ";
+        pretty(out, kv.value(), indent + 1);
+      }
+      out += "\n";
+      pad(indent);
+      out += "}";
+      return;
+    }
+    case boost::json::kind::array: {
+      const auto& a = v.get_array();
+      if (a.empty()) {
+        out += "[]";
+        return;
+      }
+      out += "[\n";
+      bool first = true;
+      for (const auto& e : a) {
+        if (!first) out += ",\n";
+        first = false;
+        pad(indent + 1);
+        pretty(out, e, indent + 1);
+      }
+      out += "\n";
+      pad(indent);
+      out += "]";
+      return;
+    }
+    default:
+      out += boost::json::serialize(v);
+  }
+}
+}  // namespace
+
+std::string dump_pretty(const json& v) {
+  std::string out;
+  pretty(out, v, 0);
+  return out;
+}
+
+const json* find(const json& obj, std::string_view key) {
+  if (!obj.is_object()) return nullptr;
+  return obj.get_object().if_contains(key);
+}
+
+std::optional<std::string> get_string(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+std::string get_string_or(const json& obj, std::string_view key, std::string_view fallback) {
+  auto s = get_string(obj, key);
+  return s ? *s : std::string(fallback);
+}
+
+std::optional<std::int64_t> get_int(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  return std::nullopt;
+}
+
+std::optional<bool> get_bool(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  if (!v || !v->is_bool()) return std::nullopt;
+  return v->get_bool();
+}
+
+const json* find_path(const json& root, std::string_view path) {
+  const json* cur = &root;
+  while (!path.empty() && cur) {
+    auto slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    if (cur->is_object()) {
+      cur = cur->get_object().if_contains(part);
+    } else if (cur->is_array()) {
+      std::size_t idx = 0;
+      for (char c : part) {
+        if (c < '0' || c > '9') return nullptr;
+        idx = idx * 10 + static_cast<std::size_t>(c - '0');
+      }
+      const auto& arr = cur->get_array();
+      cur = idx < arr.size() ? &arr[idx] : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+  return cur;
+}
+
+std::string_view kind_name(const json& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64: return "integer";
+    case boost::json::kind::double_: return "number";
+    case boost::json::kind::string: return "string";
+    case boost::json::kind::array: return "array";
+    case boost::json::kind::object: return "object";
+  }
+  return "unknown";
+}
+
+}  // namespace cppflue

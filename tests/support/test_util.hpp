@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small helpers shared by the test binaries: temporary directories and file I/O.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace cppflue::testing {
+
+// A fresh directory under the system temp dir, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, const std::string& content);
+
+}  // namespace cppflue::testing
