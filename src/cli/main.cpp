@@ -1,2 +1,119 @@
 // SPDX-License-Identifier: Apache-2.0
-int main() { return 0; }
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+
+#include "cli.hpp"
+
+namespace cppflue::cli {
+namespace {
+std::mutex g_handler_mu;
+std::function<void()> g_handler;
+std::atomic<bool> g_interrupted{false};
+}  // namespace
+
+void install_interrupt_watcher() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created later
+  std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      g_interrupted = true;
+      std::function<void()> handler;
+      {
+        std::lock_guard lock(g_handler_mu);
+        handler = g_handler;
+      }
+      if (handler) {
+        handler();
+      } else {
+        std::_Exit(130);
+      }
+    }
+  }).detach();
+}
+
+void set_interrupt_handler(std::function<void()> handler) {
+  std::lock_guard lock(g_handler_mu);
+  g_handler = std::move(handler);
+}
+
+bool interrupted() { return g_interrupted.load(); }
+
+int report_error(const std::string& message) {
+  std::cerr << "cppflue: error: " << message << std::endl;
+  return 1;
+}
+
+}  // namespace cppflue::cli
+
+int main(int argc, char** argv) {
+  using namespace cppflue::cli;
+  CLI::App app{"CppFlue — agent harness framework for C++.\n"
+               "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
+               "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
+  app.name("cppflue");
+  app.set_version_flag("--version", std::string("cppflue ") + cppflue::kVersion);
+  app.require_subcommand(1);
+  CommonOptions common;
+  app.add_option("--config", common.config, "Path to cppflue.toml (default: search upwards)");
+
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Run one prompt on a session and print the answer as it streams");
+  run_cmd->add_option("-p,--prompt", run.prompt, "The prompt text (`-` reads it from standard input)")->required();
+  run_cmd->add_option("-s,--session", run.session, "Session id (default: default); history persists in .cppflue/state.db");
+  run_cmd->add_option("-m,--model", run.model, "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
+  run_cmd->add_option("--sandbox", run.sandbox, "Sandbox name (virtual, local, none)");
+  run_cmd->add_flag("--allow-write", run.allow_write, "Allow file-writing tools");
+  run_cmd->add_flag("--allow-shell", run.allow_shell, "Allow shell commands");
+  run_cmd->add_flag("--stream", run.stream_events, "Print every event as one JSON object per line");
+  run_cmd->add_flag("--json", run.json, "Print {\"text\",\"usage\",\"model\",\"session_id\"} when done");
+  run_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  run_cmd->footer("Exit status: 0 success, 1 error, 130 aborted (Ctrl-C).\n"
+                  "With no API key the offline test:demo model is used, and cppflue says so.");
+
+  std::string chat_session = "default", chat_model;
+  auto* chat_cmd = app.add_subcommand("chat", "Interactive conversation on a session (/exit to quit)");
+  chat_cmd->add_option("-s,--session", chat_session, "Session id (default: default)");
+  chat_cmd->add_option("-m,--model", chat_model, "Model as provider:model");
+  chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
+  SessionsOptions sessions;
+  auto* sessions_cmd = app.add_subcommand("sessions", "List, show or delete stored sessions");
+  sessions_cmd->add_option("action", sessions.action, "list | show | rm")
+      ->check(CLI::IsMember({"list", "show", "rm"}));
+  sessions_cmd->add_option("id", sessions.id, "Session id (for show and rm)");
+  sessions_cmd->add_flag("--json", sessions.json, "Machine-readable output");
+  sessions_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
+  bool doctor_json = false;
+  auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
+  doctor_cmd->add_flag("--json", doctor_json, "Machine-readable output");
+  doctor_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*run_cmd) return run_command(common, run);
+    if (*chat_cmd) return chat_command(common, chat_session, chat_model);
+    if (*sessions_cmd) return sessions_command(common, sessions);
+    if (*doctor_cmd) return doctor_command(common, doctor_json);
+  } catch (const cppflue::Exception& e) {
+    return report_error(e.what());
+  } catch (const std::exception& e) {
+    return report_error(e.what());
+  }
+  return 0;
+}

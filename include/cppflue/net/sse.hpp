@@ -27,7 +27,10 @@ struct SseEvent {
 class SseParser {
  public:
   explicit SseParser(std::size_t max_line_bytes = 16 * 1024 * 1024);
-  // Appends every event completed by `bytes` to `out`.
+  // Appends every event completed by `bytes` to `out`. On an over-long line the whole chunk is
+  // still consumed: the line and the rest of its event are dropped (parsing resumes after the
+  // next blank line), events completed before and after it are appended, and the first such
+  // error is returned.
   Result<void> feed(std::string_view bytes, std::vector<SseEvent>& out);
   // End of input: a final event not terminated by a blank line is dispatched too (providers
   // sometimes omit the last blank line); returns true if such an event was flushed.
@@ -48,6 +51,10 @@ class SseParser {
   bool has_data_ = false;
   std::string last_id_;
   std::optional<long> retry_;
+  // Recovery after an over-long line: skip the rest of that line, then the rest of its event.
+  enum class Skip : unsigned char { none, line, event };
+  Skip skip_ = Skip::none;
+  bool at_start_ = true;  // no line completed yet: a leading UTF-8 BOM is stripped
 };
 
 }  // namespace cppflue

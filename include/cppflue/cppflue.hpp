@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// cppflue/cppflue.hpp — everything a CppFlue application needs:
+//   init / Agent / Session / EventStream        (harness/agent.hpp)
+//   Event, ToolDefinition, harness backends      (harness/event.hpp, tool.hpp, backend.hpp)
+//   Message, ModelRequest, Usage, providers      (model/*.hpp)
+//   Config                                       (core/config.hpp)
+//   Error, Exception, Result                     (core/error.hpp)
+#pragma once
+
+#include "cppflue/core/config.hpp"
+#include "cppflue/core/error.hpp"
+#include "cppflue/core/json.hpp"
+#include "cppflue/harness/agent.hpp"
+#include "cppflue/harness/backend.hpp"
+#include "cppflue/harness/event.hpp"
+#include "cppflue/harness/tool.hpp"
+#include "cppflue/model/message.hpp"
+#include "cppflue/model/offline_model.hpp"
+#include "cppflue/model/provider.hpp"
+#include "cppflue/version.hpp"

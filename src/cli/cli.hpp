@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `cppflue` command line: one function per subcommand, sharing the options below.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cppflue/cppflue.hpp"
+
+namespace cppflue::cli {
+
+struct CommonOptions {
+  std::string config;  // --config
+};
+
+struct RunOptions {
+  std::string prompt;
+  std::string session = "default";
+  std::string model;
+  std::string sandbox;
+  bool allow_write = false;
+  bool allow_shell = false;
+  bool stream_events = false;  // --stream: JSON lines
+  bool json = false;           // --json: final JSON object
+};
+
+struct SessionsOptions {
+  std::string action = "list";
+  std::string id;
+  bool json = false;
+};
+
+int run_command(const CommonOptions& common, const RunOptions& opts);
+int chat_command(const CommonOptions& common, const std::string& session, const std::string& model);
+int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
+int doctor_command(const CommonOptions& common, bool json);
+
+// Prints "cppflue: error: <message>" to stderr; returns the exit code 1.
+int report_error(const std::string& message);
+
+// Ctrl-C handling: SIGINT is blocked in every thread and received by a watcher thread, which
+// calls the current handler (e.g. aborting the running operation).
+void install_interrupt_watcher();
+void set_interrupt_handler(std::function<void()> handler);
+bool interrupted();
+
+}  // namespace cppflue::cli

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cppflue sessions list|show ID|rm ID`: inspect the project's stored sessions.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli.hpp"
+#include "cppflue/store/store.hpp"
+
+namespace cppflue::cli {
+
+namespace {
+json record_json(const SessionRecord& r) {
+  return json_object{{"id", r.id},           {"agent", r.agent},
+                     {"parent_id", r.parent_id}, {"entries", r.entry_count},
+                     {"created_at", r.created_at}, {"updated_at", r.updated_at},
+                     {"metadata", r.metadata}};
+}
+
+std::string describe(const Entry& e) {
+  if (e.kind != "message") return fmt::format("[{}] {}", e.kind, dump(e.content));
+  auto m = message_from_json(e.content);
+  if (!m) return fmt::format("[unreadable] {}", m.error().message);
+  std::string out = fmt::format("{}: {}", role_name(m->role), m->text);
+  for (const auto& c : m->tool_calls) {
+    out += fmt::format("\n    tool call {} {}({})", c.id, c.name, dump(c.arguments));
+  }
+  if (m->role == Role::tool) {
+    out = fmt::format("tool {} [{}]{}: {}", m->tool_name, m->tool_call_id,
+                      m->is_error ? " (error)" : "", m->text);
+  }
+  return out;
+}
+}  // namespace
+
+int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
+  auto config = discover_config(common.config, std::filesystem::current_path());
+  if (!config) return report_error(config.error().message);
+  auto db = config->state_dir() / "state.db";
+  if ((o.action == "show" || o.action == "rm") && o.id.empty()) {
+    return report_error("sessions " + o.action + " needs a session id");
+  }
+  if (!std::filesystem::exists(db)) {
+    if (o.action == "list") {
+      std::cout << (o.json ? "[]\n" : "no sessions (no store at " + db.string() + ")\n");
+      return 0;
+    }
+    return report_error(fmt::format("session '{}' not found (no store at {})", o.id, db.string()));
+  }
+  auto store = open_sqlite_store(db);
+  if (!store) return report_error(store.error().message);
+
+  if (o.action == "list") {
+    auto list = (*store)->list_sessions();
+    if (!list) return report_error(list.error().message);
+    if (o.json) {
+      json_array arr;
+      for (const auto& r : *list) arr.push_back(record_json(r));
+      std::cout << dump(arr) << '\n';
+    } else if (list->empty()) {
+      std::cout << "no sessions\n";
+    } else {
+      std::cout << fmt::format("{:<32} {:>8}  {}\n", "SESSION", "ENTRIES", "UPDATED");
+      for (const auto& r : *list) {
+        std::cout << fmt::format("{:<32} {:>8}  {}\n", r.id, r.entry_count, r.updated_at);
+      }
+    }
+    return 0;
+  }
+  if (o.action == "show") {
+    auto rec = (*store)->get_session(o.id);
+    if (!rec) return report_error(rec.error().message);
+    if (!*rec) return report_error(fmt::format("session '{}' not found", o.id));
+    auto entries = (*store)->entries(o.id);
+    if (!entries) return report_error(entries.error().message);
+    if (o.json) {
+      json_array arr;
+      for (const auto& e : *entries) {
+        arr.push_back(json_object{{"seq", e.seq}, {"kind", e.kind}, {"role", e.role},
+                                  {"source", e.source}, {"created_at", e.created_at},
+                                  {"content", e.content}});
+      }
+      std::cout << dump(json_object{{"session", record_json(**rec)}, {"entries", arr}}) << '\n';
+    } else {
+      std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id,
+                               (*rec)->entry_count, (*rec)->updated_at);
+      for (const auto& e : *entries) std::cout << fmt::format("{:>4}  {}\n", e.seq, describe(e));
+    }
+    return 0;
+  }
+  auto removed = (*store)->delete_session(o.id);
+  if (!removed) return report_error(removed.error().message);
+  if (!*removed) return report_error(fmt::format("session '{}' not found", o.id));
+  std::cout << "deleted session " << o.id << '\n';
+  return 0;
+}
+
+}  // namespace cppflue::cli

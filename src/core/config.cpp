@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cppflue.toml` loading and validation (SPEC §3).
+//
+// The whole schema is checked here rather than by the consumers, so a typo anywhere in the file
+// is reported once, at load time, with the file position and the key path; later modules can
+// trust the typed `Config`. Every error is one line: "<file>:<line>:<column>: <message>".
+#include "cppflue/core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "cppflue/core/json.hpp"
+
+namespace cppflue {
+namespace {
+
+namespace fs = std::filesystem;
+using Names = std::span<const std::string_view>;
+
+constexpr std::string_view kConfigFileName = "cppflue.toml";
+
+constexpr std::string_view kTopLevelKeys[] = {"agent",     "sandbox",    "secrets", "providers",
+                                              "compaction", "mcp",        "server"};
+constexpr std::string_view kAgentKeys[] = {"model",
+                                           "harness",
+                                           "sandbox",
+                                           "thinking_level",
+                                           "allow_write",
+                                           "allow_shell",
+                                           "allowed_commands",
+                                           "allow_compound_commands",
+                                           "max_turns",
+                                           "max_task_depth",
+                                           "typed_retries"};
+constexpr std::string_view kSandboxKeys[] = {"workspace",       "network", "git_writable", "env",
+                                             "timeout_seconds", "isolation"};
+constexpr std::string_view kSecretKeys[] = {"env", "value"};
+constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", "api_key",
+                                              "headers"};
+constexpr std::string_view kCompactionKeys[] = {"enabled", "context_window_tokens",
+                                                "reserve_tokens", "keep_recent_tokens", "model"};
+constexpr std::string_view kMcpKeys[] = {"mode", "search_limit", "servers"};
+constexpr std::string_view kMcpServerKeys[] = {"command", "args",    "env",
+                                               "url",     "headers", "enabled"};
+constexpr std::string_view kServerKeys[] = {
+    "host",           "port",           "auth_token_env",   "cors_origins",
+    "max_body_bytes", "github_secret_env", "slack_secret_env", "hmac_secret_env"};
+
+constexpr std::string_view kThinkingLevels[] = {"off", "minimal", "low", "medium", "high", "xhigh"};
+constexpr std::string_view kIsolationModes[] = {"auto", "jail", "none"};
+constexpr std::string_view kProviderApis[] = {"openai-chat", "openai-responses", "anthropic",
+                                              "gemini"};
+constexpr std::string_view kMcpModes[] = {"direct", "search_execute"};
+
+std::string join(Names names) {
+  std::string out;
+  for (auto n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+// A key as it would be written in TOML: bare when possible, quoted otherwise, so key paths in
+// messages can be pasted back into the file.
+std::string key_text(std::string_view key) {
+  bool bare = !key.empty();
+  for (char c : key) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) bare = false;
+  }
+  if (bare) return std::string(key);
+  std::string out = "\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string child_path(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return key_text(key);
+  return fmt::format("{}.{}", parent, key_text(key));
+}
+
+// A string value quoted for a message; control characters are escaped so the message stays on
+// one line whatever the file contains.
+std::string quote_value(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+std::string one_line(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return out;
+}
+
+std::string_view type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::array: return "array";
+    case toml::node_type::table: return "table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+Error config_error_at(std::string_view file, const toml::source_region& where,
+                      std::string_view key, std::string_view message) {
+  json line = nullptr;
+  json column = nullptr;
+  std::string prefix;
+  if (where.begin.line > 0) {
+    line = where.begin.line;
+    column = where.begin.column;
+    prefix = fmt::format("{}:{}:{}: ", file, where.begin.line, where.begin.column);
+  } else {
+    prefix = fmt::format("{}: ", file);
+  }
+  json key_value = nullptr;
+  if (!key.empty()) key_value = json(boost::json::string(key));
+  return make_error(ErrorType::config_error, one_line(prefix + std::string(message)),
+                    json_object{{"file", file}, {"line", line}, {"column", column},
+                                {"key", key_value}});
+}
+
+// Walks the document; the first problem found is kept and every later read is a no-op, so
+// the section readers stay straight-line code.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  bool failed() const { return error_.has_value(); }
+  Error take_error() { return std::move(*error_); }
+
+  void error(const toml::source_region& where, std::string_view key, std::string_view message) {
+    if (!error_) error_ = config_error_at(file_, where, key, message);
+  }
+  void wrong_type(const toml::node& node, std::string_view key, std::string_view expected) {
+    error(node.source(), key, fmt::format("{}: expected {}, got {}", key, expected, type_name(node)));
+  }
+
+ private:
+  std::string file_;
+  std::optional<Error> error_;
+};
+
+// One TOML table of the schema: rejects unknown keys on construction, then reads typed fields.
+class Section {
+ public:
+  // `path` is the key path of the table ("" for the root).
+  Section(Reader& reader, const toml::table& table, std::string path, Names known)
+      : reader_(reader), table_(table), path_(std::move(path)) {
+    for (auto&& [key, node] : table_) {
+      bool found = false;
+      for (auto k : known) found = found || k == key.str();
+      if (found) continue;
+      std::string full = child_path(path_, key.str());
+      if (path_.empty()) {
+        reader_.error(key.source(), full,
+                      fmt::format("unknown {} {} (known top-level tables: {})",
+                                  node.is_table() ? "table" : "key", quote_value(full), join(known)));
+      } else {
+        reader_.error(key.source(), full,
+                      fmt::format("unknown key {} (known keys in [{}]: {})", quote_value(full), path_,
+                                  join(known)));
+      }
+    }
+  }
+
+  const std::string& path() const { return path_; }
+  const toml::table& table() const { return table_; }
+
+  void string(std::string_view key, std::string& out, bool non_empty = false) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* v = node->as_string();
+    if (!v) return reader_.wrong_type(*node, full(key), "string");
+    if (non_empty && v->get().empty()) {
+      return reader_.error(node->source(), full(key), fmt::format("{}: must not be empty", full(key)));
+    }
+    out = v->get();
+  }
+
+  void optional_string(std::string_view key, std::optional<std::string>& out) {
+    if (!get(key)) return;
+    std::string value;
+    string(key, value);
+    if (!reader_.failed()) out = std::move(value);
+  }
+
+  // `allow_empty`: "" means "not set" for keys whose struct field uses empty that way.
+  void one_of(std::string_view key, std::string& out, Names allowed, bool allow_empty = false) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* v = node->as_string();
+    if (!v) return reader_.wrong_type(*node, full(key), "string");
+    const std::string& s = v->get();
+    bool ok = allow_empty && s.empty();
+    for (auto a : allowed) ok = ok || a == s;
+    if (!ok) {
+      return reader_.error(node->source(), full(key),
+                           fmt::format("{}: invalid value {} (allowed: {})", full(key), quote_value(s),
+                                       join(allowed)));
+    }
+    out = s;
+  }
+
+  void optional_one_of(std::string_view key, std::optional<std::string>& out, Names allowed) {
+    if (!get(key)) return;
+    std::string value;
+    one_of(key, value, allowed);
+    if (!reader_.failed()) out = std::move(value);
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* v = node->as_boolean();
+    if (!v) return reader_.wrong_type(*node, full(key), "boolean");
+    out = v->get();
+  }
+
+  template <class Int>
+  void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* v = node->as_integer();
+    if (!v) return reader_.wrong_type(*node, full(key), "integer");
+    std::int64_t n = v->get();
+    if (n < min || n > max) {
+      std::string range;
+      if (max == std::numeric_limits<Int>::max()) {
+        range = fmt::format(">= {}", min);
+      } else {
+        range = fmt::format("{}..{}", min, max);
+      }
+      return reader_.error(node->source(), full(key),
+                           fmt::format("{}: value {} out of range (allowed: {})", full(key), n,
+                                       range));
+    }
+    out = static_cast<Int>(n);
+  }
+
+  void string_list(std::string_view key, std::vector<std::string>& out) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* arr = node->as_array();
+    if (!arr) return reader_.wrong_type(*node, full(key), "array of strings");
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& item = (*arr)[i];
+      const auto* s = item.as_string();
+      if (!s) return reader_.wrong_type(item, fmt::format("{}[{}]", full(key), i), "string");
+      values.push_back(s->get());
+    }
+    out = std::move(values);
+  }
+
+  void string_map(std::string_view key, std::map<std::string, std::string>& out) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    const auto* tbl = node->as_table();
+    if (!tbl) return reader_.wrong_type(*node, full(key), "table of strings");
+    std::map<std::string, std::string> values;
+    for (auto&& [k, v] : *tbl) {
+      const auto* s = v.as_string();
+      if (!s) return reader_.wrong_type(v, child_path(full(key), k.str()), "string");
+      values[std::string(k.str())] = s->get();
+    }
+    out = std::move(values);
+  }
+
+  // A sub-table (nullptr when absent or of another type, the latter being an error).
+  const toml::table* table(std::string_view key) {
+    const toml::node* node = get(key);
+    if (!node) return nullptr;
+    const auto* tbl = node->as_table();
+    if (!tbl) reader_.wrong_type(*node, full(key), "table");
+    return tbl;
+  }
+
+  std::string full(std::string_view key) const { return child_path(path_, key); }
+
+ private:
+  const toml::node* get(std::string_view key) const {
+    if (reader_.failed()) return nullptr;
+    return table_.get(key);
+  }
+
+  Reader& reader_;
+  const toml::table& table_;
+  std::string path_;
+};
+
+constexpr std::int64_t kIntMax = INT_MAX;
+constexpr std::int64_t kLongMax = LONG_MAX;
+
+void read_agent(Reader& r, const toml::table& t, AgentConfig& a) {
+  Section s(r, t, "agent", kAgentKeys);
+  s.string("model", a.model);
+  s.string("harness", a.harness, /*non_empty=*/true);
+  s.string("sandbox", a.sandbox, /*non_empty=*/true);
+  s.one_of("thinking_level", a.thinking_level, kThinkingLevels, /*allow_empty=*/true);
+  s.boolean("allow_write", a.allow_write);
+  s.boolean("allow_shell", a.allow_shell);
+  s.string_list("allowed_commands", a.allowed_commands);
+  s.boolean("allow_compound_commands", a.allow_compound_commands);
+  s.integer("max_turns", a.max_turns, 1, kIntMax);
+  // 0 disables tasks and a negative value means unlimited, so any int is meaningful.
+  s.integer("max_task_depth", a.max_task_depth, INT_MIN, kIntMax);
+  s.integer("typed_retries", a.typed_retries, 0, kIntMax);
+}
+
+void read_sandbox(Reader& r, const toml::table& t, SandboxConfig& c) {
+  Section s(r, t, "sandbox", kSandboxKeys);
+  s.string("workspace", c.workspace);
+  s.boolean("network", c.network);
+  s.boolean("git_writable", c.git_writable);
+  s.string_map("env", c.env);
+  s.integer("timeout_seconds", c.timeout_seconds, 1, kIntMax);
+  s.one_of("isolation", c.isolation, kIsolationModes);
+}
+
+void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretConfig>& out) {
+  for (auto&& [name, node] : t) {
+    if (r.failed()) return;
+    std::string path = child_path("secrets", name.str());
+    const auto* tbl = node.as_table();
+    if (!tbl) return r.wrong_type(node, path, "table ({ env = \"VAR\" } or { value = \"...\" })");
+    Section s(r, *tbl, path, kSecretKeys);
+    SecretConfig secret;
+    s.string("env", secret.env, /*non_empty=*/true);
+    s.string("value", secret.value);
+    if (r.failed()) return;
+    bool has_env = tbl->contains("env");
+    bool has_value = tbl->contains("value");
+    if (has_env == has_value) {
+      return r.error(node.source(), path,
+                     fmt::format("{}: expected exactly one of 'env' or 'value'", path));
+    }
+    out[std::string(name.str())] = std::move(secret);
+  }
+}
+
+void read_providers(Reader& r, const toml::table& t,
+                    std::map<std::string, ProviderOverride>& out) {
+  for (auto&& [name, node] : t) {
+    if (r.failed()) return;
+    std::string path = child_path("providers", name.str());
+    const auto* tbl = node.as_table();
+    if (!tbl) return r.wrong_type(node, path, "table");
+    Section s(r, *tbl, path, kProviderKeys);
+    ProviderOverride p;
+    s.optional_one_of("api", p.api, kProviderApis);
+    s.optional_string("base_url", p.base_url);
+    s.optional_string("api_key_env", p.api_key_env);
+    s.optional_string("api_key", p.api_key);
+    s.string_map("headers", p.headers);
+    if (r.failed()) return;
+    if (p.api_key && p.api_key_env) {
+      return r.error(node.source(), path,
+                     fmt::format("{}: set either 'api_key' or 'api_key_env', not both", path));
+    }
+    out[std::string(name.str())] = std::move(p);
+  }
+}
+
+void read_compaction(Reader& r, const toml::table& t, CompactionConfig& c) {
+  Section s(r, t, "compaction", kCompactionKeys);
+  s.boolean("enabled", c.enabled);
+  s.integer("context_window_tokens", c.context_window_tokens, 1, kLongMax);
+  s.integer("reserve_tokens", c.reserve_tokens, 0, kLongMax);
+  s.integer("keep_recent_tokens", c.keep_recent_tokens, 0, kLongMax);
+  s.string("model", c.model);
+}
+
+void read_mcp(Reader& r, const toml::table& t, McpConfig& c) {
+  Section s(r, t, "mcp", kMcpKeys);
+  s.one_of("mode", c.mode, kMcpModes);
+  s.integer("search_limit", c.search_limit, 1, kIntMax);
+  const toml::table* servers = s.table("servers");
+  if (!servers) return;
+  for (auto&& [name, node] : *servers) {
+    if (r.failed()) return;
+    std::string path = child_path("mcp.servers", name.str());
+    const auto* tbl = node.as_table();
+    if (!tbl) return r.wrong_type(node, path, "table");
+    Section server(r, *tbl, path, kMcpServerKeys);
+    McpServerConfig m;
+    server.string("command", m.command);
+    server.string_list("args", m.args);
+    server.string_map("env", m.env);
+    server.string("url", m.url);
+    server.string_map("headers", m.headers);
+    server.boolean("enabled", m.enabled);
+    if (r.failed()) return;
+    if (m.command.empty() == m.url.empty()) {
+      return r.error(node.source(), path,
+                     fmt::format("{}: set exactly one of 'command' (stdio server) or 'url' "
+                                 "(HTTP server)",
+                                 path));
+    }
+    c.servers[std::string(name.str())] = std::move(m);
+  }
+}
+
+void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
+  Section s(r, t, "server", kServerKeys);
+  s.string("host", c.host, /*non_empty=*/true);
+  s.integer("port", c.port, 1, 65535);
+  s.string("auth_token_env", c.auth_token_env);
+  s.string_list("cors_origins", c.cors_origins);
+  s.integer("max_body_bytes", c.max_body_bytes, 1, kLongMax);
+  s.string("github_secret_env", c.github_secret_env);
+  s.string("slack_secret_env", c.slack_secret_env);
+  s.string("hmac_secret_env", c.hmac_secret_env);
+}
+
+fs::path absolute_normal(const fs::path& p) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  if (ec) abs = p;
+  abs = abs.lexically_normal();
+  // "/a/b/" → "/a/b", so parent_path() walks one directory at a time.
+  if (!abs.has_filename() && abs.has_relative_path()) abs = abs.parent_path();
+  return abs;
+}
+
+// `display` names the file in messages (as the user gave it); `file` is where it lives.
+Result<Config> parse_document(std::string_view text, const std::string& display,
+                              const fs::path& file) {
+  Config config;
+  config.config_path = absolute_normal(file);
+  config.root = config.config_path.parent_path();
+
+  toml::table doc;
+#if TOML_EXCEPTIONS
+  try {
+    doc = toml::parse(text, display);
+  } catch (const toml::parse_error& e) {
+    return fail(config_error_at(display, e.source(), "",
+                                fmt::format("TOML syntax error: {}", e.description())));
+  }
+#else
+  toml::parse_result parsed = toml::parse(text, display);
+  if (!parsed) {
+    const toml::parse_error& e = parsed.error();
+    return fail(config_error_at(display, e.source(), "",
+                                fmt::format("TOML syntax error: {}", e.description())));
+  }
+  doc = std::move(parsed).table();
+#endif
+
+  Reader reader(display);
+  Section root(reader, doc, "", kTopLevelKeys);
+  if (const auto* t = root.table("agent")) read_agent(reader, *t, config.agent);
+  if (const auto* t = root.table("sandbox")) read_sandbox(reader, *t, config.sandbox);
+  if (const auto* t = root.table("secrets")) read_secrets(reader, *t, config.secrets);
+  if (const auto* t = root.table("providers")) read_providers(reader, *t, config.providers);
+  if (const auto* t = root.table("compaction")) read_compaction(reader, *t, config.compaction);
+  if (const auto* t = root.table("mcp")) read_mcp(reader, *t, config.mcp);
+  if (const auto* t = root.table("server")) read_server(reader, *t, config.server);
+  if (reader.failed()) return fail(reader.take_error());
+  return config;
+}
+
+Error file_error(const fs::path& path, std::string message) {
+  return make_error(ErrorType::config_error, one_line(message),
+                    json_object{{"file", path.string()},
+                                {"line", nullptr},
+                                {"column", nullptr},
+                                {"key", nullptr}});
+}
+
+// `display` names the file in messages: the path as the user gave it, or as found.
+Result<Config> load_file(const fs::path& path, const fs::path& display) {
+  try {
+    std::error_code ec;
+    auto status = fs::status(path, ec);
+    if (!fs::exists(status)) {
+      return fail(
+          file_error(display, fmt::format("config file not found: {}", display.string())));
+    }
+    if (fs::is_directory(status)) {
+      return fail(file_error(display, fmt::format("config file {} is a directory",
+                                                  display.string())));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      int err = errno;
+      return fail(file_error(display, fmt::format("cannot read config file {}: {}",
+                                                  display.string(), std::strerror(err))));
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) {
+      return fail(
+          file_error(display, fmt::format("cannot read config file {}", display.string())));
+    }
+    return parse_document(buffer.str(), display.string(), path);
+  } catch (const std::exception& e) {
+    // Nothing above is expected to throw; this keeps a bug from crashing the caller.
+    return fail(file_error(display, fmt::format("cannot load config file {}: {}",
+                                                display.string(), e.what())));
+  }
+}
+
+// The file name to show for a discovered config: short when it is in the working directory.
+fs::path display_name(const fs::path& file, const fs::path& cwd) {
+  if (file.parent_path() == cwd) return file.filename();
+  return file;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, const fs::path& origin) {
+  try {
+    return parse_document(toml_text, origin.string(), origin);
+  } catch (const std::exception& e) {
+    return fail(file_error(origin, fmt::format("cannot load configuration {}: {}",
+                                               origin.string(), e.what())));
+  }
+}
+
+Result<Config> load_config_file(const fs::path& path) { return load_file(path, path); }
+
+Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cwd) {
+  fs::path base = absolute_normal(cwd.empty() ? fs::path(".") : cwd);
+  if (!explicit_path.empty()) {
+    // A relative --config is relative to the given working directory, not the process's.
+    fs::path p = explicit_path.is_absolute() ? explicit_path : base / explicit_path;
+    return load_file(p, explicit_path);
+  }
+  for (fs::path dir = base;; dir = dir.parent_path()) {
+    fs::path candidate = dir / kConfigFileName;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return load_file(candidate, display_name(candidate, base));
+    if (dir == dir.root_path() || dir.parent_path() == dir || dir.empty()) break;
+  }
+  Config config;
+  config.root = base;
+  return config;
+}
+
+void apply_env_defaults(Config& config) {
+  if (config.agent.model.empty()) {
+    if (const char* model = std::getenv("CPPFLUE_MODEL"); model && *model) {
+      config.agent.model = model;
+    }
+  }
+  if (config.agent.max_turns == AgentConfig{}.max_turns) {
+    if (const char* turns = std::getenv("CPPFLUE_MAX_TURNS"); turns && *turns) {
+      std::string_view text(turns);
+      int value = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      // An unusable value is ignored: the default is safer than a half-parsed number.
+      if (ec == std::errc() && end == text.data() + text.size() && value >= 1) {
+        config.agent.max_turns = value;
+      }
+    }
+  }
+}
+
+}  // namespace cppflue

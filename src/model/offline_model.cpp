@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cppflue/model/offline_model.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cppflue/core/async.hpp"
+
+namespace asio = boost::asio;
+
+namespace cppflue {
+namespace {
+
+// `demo` looks around the workspace when a `glob` tool is offered and otherwise answers
+// directly; `echo` repeats the prompt. Turns with "requires_tool" are skipped when the tool is
+// not offered.
+constexpr std::string_view kDemoScript = R"({
+  "turns": [
+    {"requires_tool": "glob",
+     "text": "Let me look at the files in the workspace first.",
+     "tool_calls": [{"name": "glob", "arguments": {"pattern": "*"}}]},
+    {"requires_tool": "glob",
+     "text": "Here is what the workspace holds:\n{{tool_result}}\nThat was a real tool call, run by the harness. Set OPENAI_API_KEY (or ANTHROPIC_API_KEY, GEMINI_API_KEY) to talk to a real model."},
+    {"text": "Hello! You said: \"{{prompt}}\". No tool was offered to me. Set OPENAI_API_KEY (or ANTHROPIC_API_KEY, GEMINI_API_KEY) to talk to a real model."}
+  ]
+})";
+
+constexpr std::string_view kEchoScript = R"({"turns": [{"text": "You said: {{prompt}}"}]})";
+
+std::string read_text_file(const std::filesystem::path& p, bool& ok) {
+  std::ifstream in(p, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
+    s.replace(pos, from.size(), to);
+  }
+}
+
+std::int64_t estimate_tokens(std::size_t chars) {
+  return chars == 0 ? 0 : static_cast<std::int64_t>(std::max<std::size_t>(1, chars / 4));
+}
+
+class OfflineModel final : public ModelClient {
+ public:
+  OfflineModel(std::vector<OfflineTurn> turns, std::string name)
+      : turns_(std::move(turns)), name_(std::move(name)) {}
+
+  asio::awaitable<Result<ModelResponse>> complete(ModelRequest request, DeltaCallback on_delta,
+                                                  CancelToken cancel) override {
+    // Which turns apply: those whose required tool is offered.
+    std::vector<const OfflineTurn*> applicable;
+    for (const auto& t : turns_) {
+      bool ok = t.requires_tool.empty();
+      for (const auto& spec : request.tools) ok = ok || spec.name == t.requires_tool;
+      if (ok) applicable.push_back(&t);
+    }
+    // Position within the current prompt: assistant messages since the last user message.
+    std::size_t k = 0;
+    std::string prompt;
+    std::string tool_result;
+    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+      if (it->role == Role::user) {
+        prompt = it->text;
+        break;
+      }
+      if (it->role == Role::assistant) ++k;
+    }
+    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+      if (it->role != Role::tool) break;
+      tool_result = it->text + (tool_result.empty() ? "" : "\n" + tool_result);
+    }
+
+    OfflineTurn turn;
+    if (k < applicable.size()) {
+      turn = *applicable[k];
+    } else {
+      turn.text = "The script has no more turns.";
+    }
+    if (turn.delay_ms > 0 &&
+        !co_await sleep_for(std::chrono::milliseconds(turn.delay_ms), cancel)) {
+      co_return fail(ErrorType::cancelled, "model request was aborted");
+    }
+    if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "model request was aborted");
+
+    std::string tools;
+    for (const auto& spec : request.tools) tools += (tools.empty() ? "" : ", ") + spec.name;
+    std::string text = turn.text;
+    replace_all(text, "{{prompt}}", prompt);
+    replace_all(text, "{{tool_result}}", tool_result);
+    replace_all(text, "{{tools}}", tools.empty() ? "(none)" : tools);
+    text = fmt::format("{} {}", kOfflineMarker, text);
+
+    ModelResponse response;
+    response.model = name_;
+    response.id = fmt::format("offline-{}", ++calls_);
+    response.message.role = Role::assistant;
+    response.message.text = text;
+    response.message.thinking = turn.thinking;
+    int n = 0;
+    for (auto call : turn.tool_calls) {
+      if (call.id.empty()) call.id = fmt::format("call_offline_{}_{}", calls_, n);
+      if (call.raw_arguments.empty()) call.raw_arguments = dump(call.arguments);
+      response.message.tool_calls.push_back(std::move(call));
+      ++n;
+    }
+    response.finish_reason =
+        response.message.tool_calls.empty() ? FinishReason::stop : FinishReason::tool_calls;
+    response.raw_finish_reason = finish_reason_name(response.finish_reason);
+
+    std::size_t in_chars = request.system.size();
+    for (const auto& m : request.messages) in_chars += m.text.size();
+    response.usage.input = estimate_tokens(in_chars);
+    response.usage.output = estimate_tokens(text.size() + turn.thinking.size());
+    response.usage.total_tokens = response.usage.input + response.usage.output;
+
+    if (request.stream && on_delta) {
+      if (!turn.thinking.empty()) on_delta(ModelDelta{ModelDelta::Kind::thinking, turn.thinking, 0});
+      // Word-sized deltas, like a real stream.
+      std::size_t pos = 0;
+      while (pos < text.size()) {
+        std::size_t next = text.find(' ', pos + 1);
+        if (next == std::string::npos) next = text.size();
+        on_delta(ModelDelta{ModelDelta::Kind::text, text.substr(pos, next - pos), 0});
+        pos = next;
+      }
+      for (std::size_t i = 0; i < response.message.tool_calls.size(); ++i) {
+        on_delta(ModelDelta{ModelDelta::Kind::tool_call, response.message.tool_calls[i].name,
+                            static_cast<int>(i)});
+      }
+    }
+    co_return response;
+  }
+
+ private:
+  std::vector<OfflineTurn> turns_;
+  std::string name_;
+  std::atomic<std::uint64_t> calls_{0};
+};
+
+Result<std::vector<OfflineTurn>> parse_turns(const json& j, std::string_view origin) {
+  auto bad = [&](std::string_view what) {
+    return fail(ErrorType::invalid_input, fmt::format("offline script {}: {}", origin, what));
+  };
+  const json* turns = find(j, "turns");
+  if (!turns || !turns->is_array()) return bad("expected an object with a \"turns\" array");
+  std::vector<OfflineTurn> out;
+  std::size_t i = 0;
+  for (const auto& t : turns->get_array()) {
+    std::string where = fmt::format("/turns/{}", i++);
+    if (!t.is_object()) return bad(where + ": expected an object");
+    OfflineTurn st;
+    for (const auto& kv : t.get_object()) {
+      std::string key(kv.key());
+      if (key == "text" || key == "thinking" || key == "requires_tool") {
+        if (!kv.value().is_string()) return bad(where + "/" + key + ": expected a string");
+        std::string v(kv.value().get_string());
+        if (key == "text") {
+          st.text = v;
+        } else if (key == "thinking") {
+          st.thinking = v;
+        } else {
+          st.requires_tool = v;
+        }
+      } else if (key == "delay_ms") {
+        if (!kv.value().is_int64() || kv.value().get_int64() < 0) {
+          return bad(where + "/delay_ms: expected a non-negative integer");
+        }
+        st.delay_ms = static_cast<int>(kv.value().get_int64());
+      } else if (key == "tool_calls") {
+        if (!kv.value().is_array()) return bad(where + "/tool_calls: expected an array");
+        std::size_t c = 0;
+        for (const auto& call : kv.value().get_array()) {
+          std::string cw = fmt::format("{}/tool_calls/{}", where, c++);
+          auto name = get_string(call, "name");
+          if (!name || name->empty()) return bad(cw + "/name: expected a non-empty string");
+          ToolCall tc;
+          tc.name = *name;
+          tc.id = get_string_or(call, "id", "");
+          if (const json* args = find(call, "arguments")) {
+            if (!args->is_object()) return bad(cw + "/arguments: expected an object");
+            tc.arguments = *args;
+          }
+          st.tool_calls.push_back(std::move(tc));
+        }
+      } else {
+        return bad(fmt::format("{}: unknown key '{}' (known: text, thinking, tool_calls, "
+                               "delay_ms, requires_tool)", where, key));
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<OfflineScript> parse_offline_script(const json& j, std::string_view origin) {
+  auto turns = parse_turns(j, origin);
+  if (!turns) return fail(turns.error());
+  return OfflineScript{std::move(*turns)};
+}
+
+Result<OfflineScript> load_offline_script(std::string_view name_or_path) {
+  std::string_view builtin;
+  if (name_or_path == "demo") builtin = kDemoScript;
+  if (name_or_path == "echo") builtin = kEchoScript;
+  if (!builtin.empty()) {
+    auto j = parse_json(builtin, "built-in offline script");
+    if (!j) return fail(j.error());
+    return parse_offline_script(*j, name_or_path);
+  }
+  std::filesystem::path path(name_or_path);
+  std::error_code ec;
+  bool looks_like_file = path.extension() == ".json" || std::filesystem::is_regular_file(path, ec);
+  if (!looks_like_file) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("unknown offline script '{}': use test:demo, test:echo or "
+                            "test:<path to a .json script>",
+                            name_or_path));
+  }
+  bool ok = false;
+  std::string text = read_text_file(path, ok);
+  if (!ok) {
+    return fail(ErrorType::not_found,
+                fmt::format("offline script {} cannot be read", path.string()));
+  }
+  auto j = parse_json(text, fmt::format("offline script {}", path.string()));
+  if (!j) return fail(j.error());
+  return parse_offline_script(*j, path.string());
+}
+
+std::shared_ptr<ModelClient> make_offline_model(OfflineScript script, std::string model_name) {
+  return std::make_shared<OfflineModel>(std::move(script.turns), std::move(model_name));
+}
+
+}  // namespace cppflue
