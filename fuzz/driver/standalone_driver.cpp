@@ -39,6 +39,7 @@ extern "C" __attribute__((weak)) void __sanitizer_set_death_callback(void (*call
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
+using namespace std::string_view_literals;
 namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxInput = 64 * 1024;
@@ -150,13 +151,13 @@ class Rng {
   std::uint64_t state_;
 };
 
-// Bytes that tend to matter to text and binary parsers alike.
+// Bytes that tend to matter to text and binary parsers alike (`sv`: "\0" must keep its length).
+// clang-format off
 constexpr std::string_view kInteresting[] = {
-    "\n", "\r",   "\r\n",       "\0",       ":",
-    " ",  "\t",   "\"",         "\\",       "{",
-    "}",  "[",    "]",          ",",        "=",
-    "/",  "\xff", "\x7f",       "\x80",     "\xEF\xBB\xBF",
-    "0",  "-1",   "4294967296", "\xC3\xA9", "\xF0\x9F\x98\x80"};
+    "\n"sv, "\r"sv, "\r\n"sv, "\0"sv, ":"sv, " "sv, "\t"sv, "\""sv, "\\"sv, "{"sv, "}"sv, "["sv,
+    "]"sv, ","sv, "="sv, "/"sv, "\xff"sv, "\x7f"sv, "\x80"sv, "0"sv, "-1"sv, "4294967296"sv,
+    "\xC3\xA9"sv, "\xEF\xBB\xBF"sv, "\xF0\x9F\x98\x80"sv};
+// clang-format on
 
 std::size_t small_len(Rng& rng) {
   return 1 + rng.below(rng.chance(4) ? 64 : 8);

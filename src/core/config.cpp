@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -17,7 +18,6 @@
 #include <limits>
 #include <span>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "cppflue/core/json.hpp"
 
@@ -29,21 +29,14 @@ using Names = std::span<const std::string_view>;
 
 constexpr std::string_view kConfigFileName = "cppflue.toml";
 
-constexpr std::string_view kTopLevelKeys[] = {"agent",     "sandbox",    "secrets", "providers",
-                                              "compaction", "mcp",        "server"};
-constexpr std::string_view kAgentKeys[] = {"model",
-                                           "harness",
-                                           "sandbox",
-                                           "thinking_level",
-                                           "allow_write",
-                                           "allow_shell",
-                                           "allowed_commands",
-                                           "allow_compound_commands",
-                                           "max_turns",
-                                           "max_task_depth",
-                                           "typed_retries"};
-constexpr std::string_view kSandboxKeys[] = {"workspace",       "network", "git_writable", "env",
-                                             "timeout_seconds", "isolation"};
+constexpr std::string_view kTopLevelKeys[] = {"agent",      "sandbox", "secrets", "providers",
+                                              "compaction", "mcp",     "server"};
+constexpr std::string_view kAgentKeys[] = {
+    "model",       "harness",        "sandbox",          "thinking_level",
+    "allow_write", "allow_shell",    "allowed_commands", "allow_compound_commands",
+    "max_turns",   "max_task_depth", "typed_retries"};
+constexpr std::string_view kSandboxKeys[] = {"workspace", "network",         "git_writable",
+                                             "env",       "timeout_seconds", "isolation"};
 constexpr std::string_view kSecretKeys[] = {"env", "value"};
 constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", "api_key",
                                               "headers"};
@@ -52,9 +45,14 @@ constexpr std::string_view kCompactionKeys[] = {"enabled", "context_window_token
 constexpr std::string_view kMcpKeys[] = {"mode", "search_limit", "servers"};
 constexpr std::string_view kMcpServerKeys[] = {"command", "args",    "env",
                                                "url",     "headers", "enabled"};
-constexpr std::string_view kServerKeys[] = {
-    "host",           "port",           "auth_token_env",   "cors_origins",
-    "max_body_bytes", "github_secret_env", "slack_secret_env", "hmac_secret_env"};
+constexpr std::string_view kServerKeys[] = {"host",
+                                            "port",
+                                            "auth_token_env",
+                                            "cors_origins",
+                                            "max_body_bytes",
+                                            "github_secret_env",
+                                            "slack_secret_env",
+                                            "hmac_secret_env"};
 
 constexpr std::string_view kThinkingLevels[] = {"off", "minimal", "low", "medium", "high", "xhigh"};
 constexpr std::string_view kIsolationModes[] = {"auto", "jail", "none"};
@@ -126,22 +124,32 @@ std::string one_line(std::string_view s) {
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    case toml::node_type::none: break;
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
 
-Error config_error_at(std::string_view file, const toml::source_region& where,
-                      std::string_view key, std::string_view message) {
+Error config_error_at(std::string_view file, const toml::source_region& where, std::string_view key,
+                      std::string_view message) {
   json line = nullptr;
   json column = nullptr;
   std::string prefix;
@@ -154,9 +162,9 @@ Error config_error_at(std::string_view file, const toml::source_region& where,
   }
   json key_value = nullptr;
   if (!key.empty()) key_value = json(boost::json::string(key));
-  return make_error(ErrorType::config_error, one_line(prefix + std::string(message)),
-                    json_object{{"file", file}, {"line", line}, {"column", column},
-                                {"key", key_value}});
+  return make_error(
+      ErrorType::config_error, one_line(prefix + std::string(message)),
+      json_object{{"file", file}, {"line", line}, {"column", column}, {"key", key_value}});
 }
 
 // Walks the document; the first problem found is kept and every later read is a no-op, so
@@ -172,7 +180,8 @@ class Reader {
     if (!error_) error_ = config_error_at(file_, where, key, message);
   }
   void wrong_type(const toml::node& node, std::string_view key, std::string_view expected) {
-    error(node.source(), key, fmt::format("{}: expected {}, got {}", key, expected, type_name(node)));
+    error(node.source(), key,
+          fmt::format("{}: expected {}, got {}", key, expected, type_name(node)));
   }
 
  private:
@@ -192,19 +201,17 @@ class Section {
       if (found) continue;
       std::string full = child_path(path_, key.str());
       if (path_.empty()) {
-        reader_.error(key.source(), full,
-                      fmt::format("unknown {} {} (known top-level tables: {})",
-                                  node.is_table() ? "table" : "key", quote_value(full), join(known)));
+        reader_.error(
+            key.source(), full,
+            fmt::format("unknown {} {} (known top-level tables: {})",
+                        node.is_table() ? "table" : "key", quote_value(full), join(known)));
       } else {
         reader_.error(key.source(), full,
-                      fmt::format("unknown key {} (known keys in [{}]: {})", quote_value(full), path_,
-                                  join(known)));
+                      fmt::format("unknown key {} (known keys in [{}]: {})", quote_value(full),
+                                  path_, join(known)));
       }
     }
   }
-
-  const std::string& path() const { return path_; }
-  const toml::table& table() const { return table_; }
 
   void string(std::string_view key, std::string& out, bool non_empty = false) {
     const toml::node* node = get(key);
@@ -212,7 +219,8 @@ class Section {
     const auto* v = node->as_string();
     if (!v) return reader_.wrong_type(*node, full(key), "string");
     if (non_empty && v->get().empty()) {
-      return reader_.error(node->source(), full(key), fmt::format("{}: must not be empty", full(key)));
+      return reader_.error(node->source(), full(key),
+                           fmt::format("{}: must not be empty", full(key)));
     }
     out = v->get();
   }
@@ -235,8 +243,8 @@ class Section {
     for (auto a : allowed) ok = ok || a == s;
     if (!ok) {
       return reader_.error(node->source(), full(key),
-                           fmt::format("{}: invalid value {} (allowed: {})", full(key), quote_value(s),
-                                       join(allowed)));
+                           fmt::format("{}: invalid value {} (allowed: {})", full(key),
+                                       quote_value(s), join(allowed)));
     }
     out = s;
   }
@@ -265,14 +273,14 @@ class Section {
     std::int64_t n = v->get();
     if (n < min || n > max) {
       std::string range;
-      if (max == std::numeric_limits<Int>::max()) {
+      if (max == std::numeric_limits<Int>::max() && min != std::numeric_limits<Int>::min()) {
         range = fmt::format(">= {}", min);
       } else {
         range = fmt::format("{}..{}", min, max);
       }
-      return reader_.error(node->source(), full(key),
-                           fmt::format("{}: value {} out of range (allowed: {})", full(key), n,
-                                       range));
+      return reader_.error(
+          node->source(), full(key),
+          fmt::format("{}: value {} out of range (allowed: {})", full(key), n, range));
     }
     out = static_cast<Int>(n);
   }
@@ -378,8 +386,7 @@ void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretC
   }
 }
 
-void read_providers(Reader& r, const toml::table& t,
-                    std::map<std::string, ProviderOverride>& out) {
+void read_providers(Reader& r, const toml::table& t, std::map<std::string, ProviderOverride>& out) {
   for (auto&& [name, node] : t) {
     if (r.failed()) return;
     std::string path = child_path("providers", name.str());
@@ -501,11 +508,10 @@ Result<Config> parse_document(std::string_view text, const std::string& display,
 }
 
 Error file_error(const fs::path& path, std::string message) {
-  return make_error(ErrorType::config_error, one_line(message),
-                    json_object{{"file", path.string()},
-                                {"line", nullptr},
-                                {"column", nullptr},
-                                {"key", nullptr}});
+  return make_error(
+      ErrorType::config_error, one_line(message),
+      json_object{
+          {"file", path.string()}, {"line", nullptr}, {"column", nullptr}, {"key", nullptr}});
 }
 
 // `display` names the file in messages: the path as the user gave it, or as found.
@@ -514,12 +520,11 @@ Result<Config> load_file(const fs::path& path, const fs::path& display) {
     std::error_code ec;
     auto status = fs::status(path, ec);
     if (!fs::exists(status)) {
-      return fail(
-          file_error(display, fmt::format("config file not found: {}", display.string())));
+      return fail(file_error(display, fmt::format("config file not found: {}", display.string())));
     }
     if (fs::is_directory(status)) {
-      return fail(file_error(display, fmt::format("config file {} is a directory",
-                                                  display.string())));
+      return fail(
+          file_error(display, fmt::format("config file {} is a directory", display.string())));
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -530,14 +535,13 @@ Result<Config> load_file(const fs::path& path, const fs::path& display) {
     std::ostringstream buffer;
     buffer << in.rdbuf();
     if (in.bad()) {
-      return fail(
-          file_error(display, fmt::format("cannot read config file {}", display.string())));
+      return fail(file_error(display, fmt::format("cannot read config file {}", display.string())));
     }
     return parse_document(buffer.str(), display.string(), path);
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; this keeps a bug from crashing the caller.
-    return fail(file_error(display, fmt::format("cannot load config file {}: {}",
-                                                display.string(), e.what())));
+    return fail(file_error(
+        display, fmt::format("cannot load config file {}: {}", display.string(), e.what())));
   }
 }
 
@@ -553,12 +557,14 @@ Result<Config> parse_config(std::string_view toml_text, const fs::path& origin) 
   try {
     return parse_document(toml_text, origin.string(), origin);
   } catch (const std::exception& e) {
-    return fail(file_error(origin, fmt::format("cannot load configuration {}: {}",
-                                               origin.string(), e.what())));
+    return fail(file_error(
+        origin, fmt::format("cannot load configuration {}: {}", origin.string(), e.what())));
   }
 }
 
-Result<Config> load_config_file(const fs::path& path) { return load_file(path, path); }
+Result<Config> load_config_file(const fs::path& path) {
+  return load_file(path, path);
+}
 
 Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cwd) {
   fs::path base = absolute_normal(cwd.empty() ? fs::path(".") : cwd);
@@ -570,7 +576,8 @@ Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cw
   for (fs::path dir = base;; dir = dir.parent_path()) {
     fs::path candidate = dir / kConfigFileName;
     std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return load_file(candidate, display_name(candidate, base));
+    if (fs::is_regular_file(candidate, ec))
+      return load_file(candidate, display_name(candidate, base));
     if (dir == dir.root_path() || dir.parent_path() == dir || dir.empty()) break;
   }
   Config config;

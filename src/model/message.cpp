@@ -7,10 +7,14 @@ namespace cppflue {
 
 std::string_view role_name(Role r) {
   switch (r) {
-    case Role::system: return "system";
-    case Role::user: return "user";
-    case Role::assistant: return "assistant";
-    case Role::tool: return "tool";
+    case Role::system:
+      return "system";
+    case Role::user:
+      return "user";
+    case Role::assistant:
+      return "assistant";
+    case Role::tool:
+      return "tool";
   }
   return "user";
 }
@@ -168,12 +172,18 @@ Result<Message> message_from_json(const json& j) {
 
 std::string_view thinking_level_name(ThinkingLevel t) {
   switch (t) {
-    case ThinkingLevel::off: return "off";
-    case ThinkingLevel::minimal: return "minimal";
-    case ThinkingLevel::low: return "low";
-    case ThinkingLevel::medium: return "medium";
-    case ThinkingLevel::high: return "high";
-    case ThinkingLevel::xhigh: return "xhigh";
+    case ThinkingLevel::off:
+      return "off";
+    case ThinkingLevel::minimal:
+      return "minimal";
+    case ThinkingLevel::low:
+      return "low";
+    case ThinkingLevel::medium:
+      return "medium";
+    case ThinkingLevel::high:
+      return "high";
+    case ThinkingLevel::xhigh:
+      return "xhigh";
   }
   return "off";
 }
@@ -210,12 +220,18 @@ json to_json(const Usage& u) {
 
 std::string_view finish_reason_name(FinishReason f) {
   switch (f) {
-    case FinishReason::stop: return "stop";
-    case FinishReason::tool_calls: return "tool_calls";
-    case FinishReason::length: return "length";
-    case FinishReason::content_filter: return "content_filter";
-    case FinishReason::error: return "error";
-    case FinishReason::unknown: return "unknown";
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::tool_calls:
+      return "tool_calls";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::content_filter:
+      return "content_filter";
+    case FinishReason::error:
+      return "error";
+    case FinishReason::unknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -48,10 +48,8 @@ json_array assistant_blocks(const Message& m) {
   // Empty text blocks are rejected by the API.
   if (!m.text.empty()) blocks.push_back(json_object{{"type", "text"}, {"text", m.text}});
   for (const auto& tc : m.tool_calls) {
-    blocks.push_back(json_object{{"type", "tool_use"},
-                                 {"id", tc.id},
-                                 {"name", tc.name},
-                                 {"input", arguments_object(tc)}});
+    blocks.push_back(json_object{
+        {"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", arguments_object(tc)}});
   }
   return blocks;
 }
@@ -103,8 +101,8 @@ class AnthropicStreamDecoder final : public StreamDecoder {
     if (!parsed) return fail(parsed.error());
     const json& ev = *parsed;
     if (!ev.is_object()) {
-      return fail(malformed(kApi, what, fmt::format("expected a JSON object, got {}",
-                                                    kind_name(ev))));
+      return fail(
+          malformed(kApi, what, fmt::format("expected a JSON object, got {}", kind_name(ev))));
     }
     std::string type = str(ev, "type");
     if (type.empty()) type = event.event;
@@ -162,8 +160,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
     }
     auto it = blocks_.find(index);
     if (it == blocks_.end()) {
-      return fail(malformed(kApi, what,
-                            fmt::format("content block {} was never started", index)));
+      return fail(malformed(kApi, what, fmt::format("content block {} was never started", index)));
     }
     json& block = it->second;
     if (type == "content_block_delta") {
@@ -206,7 +203,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
                                      : "stream ended before the response was complete"));
     }
     b_.usage = usage_.usage();
-    return b_.build();
+    return b_.build(kApi);
   }
 
  private:
@@ -243,14 +240,17 @@ class AnthropicCodec final : public WireCodec {
           push_message(messages, "user", std::move(blocks));
           break;
         }
-        case Role::assistant: push_message(messages, "assistant", assistant_blocks(m)); break;
-        case Role::tool:
-          push_message(messages, "user",
-                       json_array{json_object{{"type", "tool_result"},
-                                              {"tool_use_id", m.tool_call_id},
-                                              {"content", m.text},
-                                              {"is_error", m.is_error}}});
+        case Role::assistant:
+          push_message(messages, "assistant", assistant_blocks(m));
           break;
+        case Role::tool: {
+          json_object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
+          // An empty content string would become an empty text block, which the API rejects.
+          if (!m.text.empty()) result["content"] = m.text;
+          result["is_error"] = m.is_error;
+          push_message(messages, "user", json_array{std::move(result)});
+          break;
+        }
       }
     }
 
@@ -326,7 +326,7 @@ class AnthropicCodec final : public WireCodec {
     RawUsage u;
     if (const json* uj = find(root, "usage")) u.merge(*uj);
     b.usage = u.usage();
-    return b.build();
+    return b.build(kApi);
   }
 
   std::unique_ptr<StreamDecoder> stream_decoder() const override {

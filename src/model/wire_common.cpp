@@ -64,7 +64,9 @@ void set_arguments_from_raw(ToolCall& call) {
   call.arguments = parsed ? std::move(*parsed) : json(nullptr);
 }
 
-std::string generate_call_id() { return new_hex_id("call_", 24); }
+std::string generate_call_id() {
+  return new_hex_id("call_", 24);
+}
 
 std::string image_url(const Image& image) {
   if (!image.url.empty()) return image.url;
@@ -114,7 +116,9 @@ std::int64_t int_at(const json& root, std::string_view path) {
   return 0;
 }
 
-std::string str(const json& obj, std::string_view key) { return get_string_or(obj, key, ""); }
+std::string str(const json& obj, std::string_view key) {
+  return get_string_or(obj, key, "");
+}
 
 namespace {
 
@@ -126,10 +130,12 @@ std::string lower(std::string_view s) {
 
 bool mentions_context_overflow(std::string_view text) {
   static constexpr std::string_view kPhrases[] = {
-      "context length",         "context_length",     "context window",
-      "maximum context",        "too many tokens",    "prompt is too long",
+      "context length",          "context_length",
+      "context window",          "maximum context",
+      "too many tokens",         "prompt is too long",
       "context_length_exceeded", "exceeds the maximum number of tokens",
-      "input is too long",      "request too large",  "prompt too long"};
+      "input is too long",       "request too large",
+      "prompt too long"};
   std::string l = lower(text);
   return std::any_of(std::begin(kPhrases), std::end(kPhrases),
                      [&](std::string_view p) { return l.find(p) != std::string::npos; });
@@ -147,10 +153,6 @@ std::string trim(std::string_view s) {
   auto e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
 }
-
-}  // namespace
-
-namespace {
 
 struct ProviderError {
   std::string message;
@@ -196,27 +198,37 @@ Error classify(WireApi api, int status, const ProviderError& pe) {
   if (status > 0) details["status"] = status;
   if (!pe.type.empty()) details["provider_type"] = pe.type;
   if (!pe.code.empty()) details["provider_code"] = pe.code;
-  std::string message =
-      status > 0 ? fmt::format("{} error {}: {}", wire_api_name(api), status, pe.message)
-                 : fmt::format("{} error: {}", wire_api_name(api), pe.message);
+  std::string message = status > 0
+                            ? fmt::format("{} error {}: {}", wire_api_name(api), status, pe.message)
+                            : fmt::format("{} error: {}", wire_api_name(api), pe.message);
   return make_error(type, std::move(message), std::move(details));
 }
 
 // The HTTP status an in-band error stands for, from the provider's error type or code.
 int status_for(const ProviderError& pe) {
-  static const std::pair<std::string_view, int> kByType[] = {
-      {"overloaded_error", 529},      {"rate_limit_error", 429},
-      {"api_error", 500},             {"authentication_error", 401},
-      {"permission_error", 403},      {"not_found_error", 404},
-      {"invalid_request_error", 400}, {"request_too_large", 413},
-      {"rate_limit_exceeded", 429},   {"insufficient_quota", 429},
-      {"server_error", 500},          {"context_length_exceeded", 400},
-      {"RESOURCE_EXHAUSTED", 429},    {"INVALID_ARGUMENT", 400},
-      {"UNAVAILABLE", 503},           {"INTERNAL", 500},
-      {"PERMISSION_DENIED", 403},     {"UNAUTHENTICATED", 401},
-      {"DEADLINE_EXCEEDED", 504},     {"NOT_FOUND", 404}};
+  static const std::pair<std::string_view, int> kByType[] = {{"overloaded_error", 529},
+                                                             {"rate_limit_error", 429},
+                                                             {"api_error", 500},
+                                                             {"authentication_error", 401},
+                                                             {"permission_error", 403},
+                                                             {"not_found_error", 404},
+                                                             {"invalid_request_error", 400},
+                                                             {"request_too_large", 413},
+                                                             {"rate_limit_exceeded", 429},
+                                                             {"insufficient_quota", 429},
+                                                             {"server_error", 500},
+                                                             {"context_length_exceeded", 400},
+                                                             {"RESOURCE_EXHAUSTED", 429},
+                                                             {"INVALID_ARGUMENT", 400},
+                                                             {"UNAVAILABLE", 503},
+                                                             {"INTERNAL", 500},
+                                                             {"PERMISSION_DENIED", 403},
+                                                             {"UNAUTHENTICATED", 401},
+                                                             {"DEADLINE_EXCEEDED", 504},
+                                                             {"NOT_FOUND", 404}};
   // A numeric code (Gemini) is the status itself.
-  if (!pe.code.empty() && std::all_of(pe.code.begin(), pe.code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (pe.code.size() == 3 &&
+      std::all_of(pe.code.begin(), pe.code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     int n = std::atoi(pe.code.c_str());
     if (n >= 400 && n < 600) return n;
   }
@@ -246,12 +258,18 @@ Error in_band_error(WireApi api, const json& payload) {
 
 int anthropic_thinking_budget(ThinkingLevel level) {
   switch (level) {
-    case ThinkingLevel::off: return 0;
-    case ThinkingLevel::minimal: return 1024;
-    case ThinkingLevel::low: return 2048;
-    case ThinkingLevel::medium: return 8192;
-    case ThinkingLevel::high: return 16384;
-    case ThinkingLevel::xhigh: return 32000;
+    case ThinkingLevel::off:
+      return 0;
+    case ThinkingLevel::minimal:
+      return 1024;
+    case ThinkingLevel::low:
+      return 2048;
+    case ThinkingLevel::medium:
+      return 8192;
+    case ThinkingLevel::high:
+      return 16384;
+    case ThinkingLevel::xhigh:
+      return 32000;
   }
   return 0;
 }
@@ -259,12 +277,18 @@ int anthropic_thinking_budget(ThinkingLevel level) {
 int gemini_thinking_budget(ThinkingLevel level) {
   // Within every Gemini 2.5 model's accepted range (Flash-Lite needs >= 512, Flash <= 24576).
   switch (level) {
-    case ThinkingLevel::off: return 0;
-    case ThinkingLevel::minimal: return 512;
-    case ThinkingLevel::low: return 2048;
-    case ThinkingLevel::medium: return 8192;
-    case ThinkingLevel::high: return 16384;
-    case ThinkingLevel::xhigh: return 24576;
+    case ThinkingLevel::off:
+      return 0;
+    case ThinkingLevel::minimal:
+      return 512;
+    case ThinkingLevel::low:
+      return 2048;
+    case ThinkingLevel::medium:
+      return 8192;
+    case ThinkingLevel::high:
+      return 16384;
+    case ThinkingLevel::xhigh:
+      return 24576;
   }
   return 0;
 }
@@ -283,7 +307,9 @@ void ResponseBuilder::append_thinking(std::string_view s, std::vector<ModelDelta
   out.push_back(ModelDelta{ModelDelta::Kind::thinking, std::string(s), 0});
 }
 
-ResponseBuilder::PendingCall& ResponseBuilder::call(int index) { return calls_[index]; }
+ResponseBuilder::PendingCall& ResponseBuilder::call(int index) {
+  return calls_[index];
+}
 
 void ResponseBuilder::set_call_name(int index, std::string_view name,
                                     std::vector<ModelDelta>& out) {
@@ -302,7 +328,13 @@ void ResponseBuilder::append_call_args(int index, std::string_view fragment) {
   calls_[index].args += fragment;
 }
 
-ModelResponse ResponseBuilder::build() {
+Result<ModelResponse> ResponseBuilder::build(WireApi api) {
+  for (const auto& [index, pending] : calls_) {
+    if (pending.call.name.empty()) {
+      return fail(malformed(api, "response",
+                            fmt::format("tool call at index {} has no function name", index)));
+    }
+  }
   ModelResponse r;
   r.message.role = Role::assistant;
   r.message.text = text;

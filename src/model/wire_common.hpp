@@ -89,7 +89,8 @@ class ResponseBuilder {
   void append_call_args(int index, std::string_view fragment);
   bool has_calls() const { return !calls_.empty(); }
 
-  ModelResponse build();
+  // The answer so far; a tool call that never got a name is a malformed stream.
+  Result<ModelResponse> build(WireApi api);
 
   std::string text;
   std::string thinking;

@@ -73,8 +73,8 @@ class Accumulator {
  public:
   Result<void> add(const json& root, std::string_view what, std::vector<ModelDelta>& out) {
     if (!root.is_object()) {
-      return fail(malformed(kApi, what, fmt::format("expected a JSON object, got {}",
-                                                    kind_name(root))));
+      return fail(
+          malformed(kApi, what, fmt::format("expected a JSON object, got {}", kind_name(root))));
     }
     if (const json* err = find(root, "error"); err && !err->is_null()) {
       return fail(in_band_error(kApi, root));
@@ -92,8 +92,9 @@ class Accumulator {
     const json* candidates = find(root, "candidates");
     if (!candidates || candidates->is_null()) return {};
     if (!candidates->is_array()) {
-      return fail(malformed(kApi, what, fmt::format("\"candidates\" is {}, expected an array",
-                                                    kind_name(*candidates))));
+      return fail(malformed(
+          kApi, what,
+          fmt::format("\"candidates\" is {}, expected an array", kind_name(*candidates))));
     }
     if (candidates->get_array().empty()) return {};
     const json& cand = candidates->get_array()[0];
@@ -136,8 +137,8 @@ class Accumulator {
       return {};
     }
     if (const json* t = find(part, "text"); t && !t->is_string()) {
-      return fail(malformed(kApi, what, fmt::format("a part's \"text\" is {}, expected a string",
-                                                    kind_name(*t))));
+      return fail(malformed(
+          kApi, what, fmt::format("a part's \"text\" is {}, expected a string", kind_name(*t))));
     }
     std::string text = str(part, "text");
     if (get_bool(part, "thought").value_or(false)) {
@@ -145,8 +146,7 @@ class Accumulator {
     } else {
       b.append_text(text, out);
       if (!signature.empty() && b.provider_data.is_null()) {
-        b.provider_data =
-            json_object{{kProviderKey, json_object{{"text_signature", signature}}}};
+        b.provider_data = json_object{{kProviderKey, json_object{{"text_signature", signature}}}};
       }
     }
     return {};
@@ -169,7 +169,7 @@ class GeminiStreamDecoder final : public StreamDecoder {
       return fail(malformed(kApi, "stream",
                             "stream ended before the response was complete (no finishReason)"));
     }
-    return acc_.b.build();
+    return acc_.b.build(kApi);
   }
 
  private:
@@ -186,8 +186,8 @@ class GeminiCodec final : public WireCodec {
     if (base.empty()) base = "https://generativelanguage.googleapis.com";
     std::string_view model = req.model;
     if (model.substr(0, 7) == "models/") model.remove_prefix(7);
-    std::string path = fmt::format("models/{}:{}", model,
-                                   req.stream ? "streamGenerateContent?alt=sse" : "generateContent");
+    std::string path = fmt::format(
+        "models/{}:{}", model, req.stream ? "streamGenerateContent?alt=sse" : "generateContent");
     bool versioned = ends_with(base, "/v1beta") || ends_with(base, "/v1");
     out.url = join_url(base, versioned ? path : "v1beta/" + path);
     out.headers = make_headers(ep, "x-goog-api-key", ep.api_key);
@@ -280,7 +280,7 @@ class GeminiCodec final : public WireCodec {
     if (!find(*parsed, "candidates") && !acc.b.finished) {
       return fail(malformed(kApi, "response body", "missing \"candidates\""));
     }
-    return acc.b.build();
+    return acc.b.build(kApi);
   }
 
   std::unique_ptr<StreamDecoder> stream_decoder() const override {

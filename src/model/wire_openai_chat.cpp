@@ -96,9 +96,9 @@ class ChatStreamDecoder final : public StreamDecoder {
     const json* choices = find(chunk, "choices");
     if (!choices || choices->is_null()) return {};
     if (!choices->is_array()) {
-      return fail(malformed(kApi, "stream chunk",
-                            fmt::format("\"choices\" is {}, expected an array",
-                                        kind_name(*choices))));
+      return fail(
+          malformed(kApi, "stream chunk",
+                    fmt::format("\"choices\" is {}, expected an array", kind_name(*choices))));
     }
     for (const auto& choice : choices->get_array()) {
       if (!choice.is_object()) {
@@ -124,7 +124,7 @@ class ChatStreamDecoder final : public StreamDecoder {
                                     "(no finish_reason)"
                                   : "stream ended before the response was complete"));
     }
-    return b_.build();
+    return b_.build(kApi);
   }
 
  private:
@@ -134,9 +134,9 @@ class ChatStreamDecoder final : public StreamDecoder {
     const json* calls = find(delta, "tool_calls");
     if (!calls || calls->is_null()) return {};
     if (!calls->is_array()) {
-      return fail(malformed(kApi, "stream chunk",
-                            fmt::format("delta.tool_calls is {}, expected an array",
-                                        kind_name(*calls))));
+      return fail(
+          malformed(kApi, "stream chunk",
+                    fmt::format("delta.tool_calls is {}, expected an array", kind_name(*calls))));
     }
     int position = 0;
     for (const auto& tc : calls->get_array()) {
@@ -180,11 +180,15 @@ class OpenAIChatCodec final : public WireCodec {
         case Role::system:
           messages.push_back(json_object{{"role", "system"}, {"content", m.text}});
           break;
-        case Role::user: messages.push_back(encode_user(m)); break;
-        case Role::assistant: messages.push_back(encode_assistant(m)); break;
+        case Role::user:
+          messages.push_back(encode_user(m));
+          break;
+        case Role::assistant:
+          messages.push_back(encode_assistant(m));
+          break;
         case Role::tool:
-          messages.push_back(json_object{
-              {"role", "tool"}, {"tool_call_id", m.tool_call_id}, {"content", m.text}});
+          messages.push_back(
+              json_object{{"role", "tool"}, {"tool_call_id", m.tool_call_id}, {"content", m.text}});
           break;
       }
     }
@@ -248,7 +252,8 @@ class OpenAIChatCodec final : public WireCodec {
     b.thinking = reasoning_of(*msg);
     if (const json* calls = find(*msg, "tool_calls"); calls && !calls->is_null()) {
       if (!calls->is_array()) {
-        return fail(malformed(kApi, "response body", "choices[0].message.tool_calls is not an array"));
+        return fail(
+            malformed(kApi, "response body", "choices[0].message.tool_calls is not an array"));
       }
       int index = 0;
       for (const auto& tc : calls->get_array()) {
@@ -268,7 +273,7 @@ class OpenAIChatCodec final : public WireCodec {
     b.raw_finish = str(choice, "finish_reason");
     b.finish = map_finish(b.raw_finish);
     if (const json* u = find(root, "usage")) read_usage(*u, b.usage);
-    return b.build();
+    return b.build(kApi);
   }
 
   std::unique_ptr<StreamDecoder> stream_decoder() const override {

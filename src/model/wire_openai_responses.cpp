@@ -79,8 +79,8 @@ std::string reasoning_text(const json& item) {
 // response.completed / response.incomplete).
 Result<ModelResponse> decode_response(const json& root, std::string_view what) {
   if (!root.is_object()) {
-    return fail(malformed(kApi, what, fmt::format("expected a JSON object, got {}",
-                                                  kind_name(root))));
+    return fail(
+        malformed(kApi, what, fmt::format("expected a JSON object, got {}", kind_name(root))));
   }
   std::string status = str(root, "status");
   if (const json* err = find(root, "error"); err && err->is_object()) {
@@ -115,8 +115,8 @@ Result<ModelResponse> decode_response(const json& root, std::string_view what) {
     } else if (type == "function_call") {
       std::string name = str(item, "name");
       if (name.empty()) {
-        return fail(malformed(kApi, what,
-                              fmt::format("output[{}] function_call has no name", index)));
+        return fail(
+            malformed(kApi, what, fmt::format("output[{}] function_call has no name", index)));
       }
       auto& pending = b.call(index);
       pending.call.id = str(item, "call_id");
@@ -157,7 +157,7 @@ Result<ModelResponse> decode_response(const json& root, std::string_view what) {
     b.usage.total_tokens = int_at(*u, "total_tokens");
     if (b.usage.total_tokens == 0) b.usage.total_tokens = b.usage.input + b.usage.output;
   }
-  return b.build();
+  return b.build(kApi);
 }
 
 class ResponsesStreamDecoder final : public StreamDecoder {
@@ -169,8 +169,8 @@ class ResponsesStreamDecoder final : public StreamDecoder {
     if (!parsed) return fail(parsed.error());
     const json& ev = *parsed;
     if (!ev.is_object()) {
-      return fail(malformed(kApi, what, fmt::format("expected a JSON object, got {}",
-                                                    kind_name(ev))));
+      return fail(
+          malformed(kApi, what, fmt::format("expected a JSON object, got {}", kind_name(ev))));
     }
     std::string type = str(ev, "type");
     if (type.empty()) type = event.event;
@@ -258,8 +258,9 @@ class ResponsesStreamDecoder final : public StreamDecoder {
         b_.provider_data =
             json_object{{kProviderKey, json_object{{"reasoning", std::move(reasoning_)}}}};
       }
-      ModelResponse streamed = b_.build();
-      r.message = std::move(streamed.message);
+      auto streamed = b_.build(kApi);
+      if (!streamed) return streamed;
+      r.message = std::move(streamed->message);
       if (!r.message.tool_calls.empty() && r.finish_reason == FinishReason::stop) {
         r.finish_reason = FinishReason::tool_calls;
       }

@@ -8,7 +8,6 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -51,7 +50,32 @@ void global_curl_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-using Completion = asio::any_completion_handler<void(Result<HttpResponse>)>;
+// A move-only completion callback. (Boost 1.81's any_completion_handler re-wraps itself when
+// move-assigned from a temporary, recursing until the stack overflows.)
+class Completion {
+ public:
+  Completion() = default;
+  template <class F>
+  explicit Completion(F f) : impl_(std::make_unique<Model<F>>(std::move(f))) {}
+  explicit operator bool() const { return impl_ != nullptr; }
+  void operator()(Result<HttpResponse> r) {
+    auto impl = std::move(impl_);
+    impl->call(std::move(r));
+  }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void call(Result<HttpResponse> r) = 0;
+  };
+  template <class F>
+  struct Model final : Base {
+    explicit Model(F fn) : f(std::move(fn)) {}
+    void call(Result<HttpResponse> r) override { f(std::move(r)); }
+    F f;
+  };
+  std::unique_ptr<Base> impl_;
+};
 
 struct Transfer {
   CURL* easy = nullptr;
@@ -426,20 +450,22 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request,
                                                           HttpStreamHandlers handlers,
                                                           CancelToken cancel) {
   auto impl = impl_;
+  // A named initiation object: GCC 12 destroys lambda temporaries that appear inside a
+  // co_await expression twice (their captures' refcounts go wrong), so never write one there.
+  auto initiation = [impl, &request, &handlers, &cancel](auto handler) {
+    auto t = std::make_shared<Transfer>();
+    t->request = std::move(request);
+    t->handlers = std::move(handlers);
+    t->cancel = std::move(cancel);
+    // Resume the caller on its own executor, never inline on the curl strand.
+    auto ex = asio::get_associated_executor(handler, impl->strand);
+    t->completion = Completion([h = std::move(handler), ex](Result<HttpResponse> r) mutable {
+      asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+    });
+    asio::dispatch(impl->strand, [impl, t] { impl->start(t); });
+  };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<HttpResponse>)>(
-      [impl, &request, &handlers, &cancel](auto handler) {
-        auto t = std::make_shared<Transfer>();
-        t->request = std::move(request);
-        t->handlers = std::move(handlers);
-        t->cancel = std::move(cancel);
-        // Resume the caller on its own executor, never inline on the curl strand.
-        auto ex = asio::get_associated_executor(handler, impl->strand);
-        t->completion = Completion([h = std::move(handler), ex](Result<HttpResponse> r) mutable {
-          asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
-        });
-        asio::dispatch(impl->strand, [impl, t] { impl->start(t); });
-      },
-      asio::use_awaitable);
+      std::move(initiation), asio::use_awaitable);
 }
 
 }  // namespace cppflue

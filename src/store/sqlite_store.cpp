@@ -70,7 +70,9 @@ constexpr const char* kSessionColumns =
     "IFNULL((SELECT e.seq FROM entries e WHERE e.session_id = s.id ORDER BY e.seq DESC LIMIT 1), "
     "0)";
 
-bool is_not_a_database(int rc) { return (rc & 0xff) == SQLITE_NOTADB; }
+bool is_not_a_database(int rc) {
+  return (rc & 0xff) == SQLITE_NOTADB;
+}
 
 class SqliteStore final : public Store {
  public:
@@ -136,8 +138,9 @@ Result<std::shared_ptr<Store>> SqliteStore::open(const fs::path& path) {
     }
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(text.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(text.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   store->db_.reset(raw);  // closed by the handle even when opening failed
   if (rc != SQLITE_OK) return fail(store->error("open", rc));
   sqlite3_extended_result_codes(raw, 1);
@@ -158,8 +161,8 @@ Result<void> SqliteStore::exec(const char* sql, std::string_view operation) {
 
 Result<sqlite::Stmt> SqliteStore::prepare(const std::string& sql, unsigned flags) {
   sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1), flags,
-                              &raw, nullptr);
+  int rc = sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1), flags, &raw,
+                              nullptr);
   sqlite::Stmt stmt(raw);
   if (rc != SQLITE_OK) return fail(error("prepare statement", rc));
   return stmt;
@@ -380,8 +383,7 @@ Result<void> SqliteStore::update_metadata(const std::string& id, const json& met
   return {};
 }
 
-Result<std::int64_t> SqliteStore::append_entry(const std::string& session_id,
-                                               const Entry& entry) {
+Result<std::int64_t> SqliteStore::append_entry(const std::string& session_id, const Entry& entry) {
   // Serialise outside the lock: it is the costliest part for large payloads.
   std::string content = boost::json::serialize(entry.content);
   std::string created_at = entry.created_at.empty() ? iso8601_now() : entry.created_at;

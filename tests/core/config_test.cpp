@@ -284,12 +284,12 @@ TEST(Config, BadEnumValue) {
 
 TEST(Config, OutOfRange) {
   Error e = parse_error("[server]\nport = 70000\n");
-  EXPECT_EQ(e.message, "cppflue.toml:2:8: server.port: value 70000 out of range (allowed: 1..65535)");
+  EXPECT_EQ(e.message,
+            "cppflue.toml:2:8: server.port: value 70000 out of range (allowed: 1..65535)");
   EXPECT_EQ(parse_error("[server]\nport = 0\n").details.at("key"), "server.port");
   EXPECT_EQ(parse_error("[agent]\nmax_turns = 0\n").message,
             "cppflue.toml:2:13: agent.max_turns: value 0 out of range (allowed: >= 1)");
-  EXPECT_EQ(parse_error("[agent]\nmax_turns = 99999999999\n").details.at("key"),
-            "agent.max_turns");
+  EXPECT_EQ(parse_error("[agent]\nmax_turns = 99999999999\n").details.at("key"), "agent.max_turns");
 }
 
 TEST(Config, StructuralRules) {
@@ -319,9 +319,9 @@ TEST(Config, SyntaxError) {
 }
 
 TEST(Config, GarbageNeverThrows) {
-  const std::string inputs[] = {std::string("\0\0\xff", 3), "[[[", "a = [1, \"x\"]",
-                                "\xef\xbb\xbf[agent]\nmodel = 1", "[agent.model]\n",
-                                "[mcp]\nservers = 3\n"};
+  const std::string inputs[] = {std::string("\0\0\xff", 3), "[[[",
+                                "a = [1, \"x\"]",           "\xef\xbb\xbf[agent]\nmodel = 1",
+                                "[agent.model]\n",          "[mcp]\nservers = 3\n"};
   for (const auto& in : inputs) {
     auto r = parse_config(in, "g.toml");
     ASSERT_FALSE(r.has_value()) << in;
@@ -375,8 +375,7 @@ TEST(Config, DiscoverErrorsNameTheFoundFile) {
   std::filesystem::create_directories(dir.path() / "sub");
   auto below = discover_config({}, dir.path() / "sub");
   ASSERT_FALSE(below.has_value());
-  EXPECT_EQ(below.error().message.rfind((dir.path() / "cppflue.toml").string() + ":2:13: ", 0),
-            0u)
+  EXPECT_EQ(below.error().message.rfind((dir.path() / "cppflue.toml").string() + ":2:13: ", 0), 0u)
       << below.error().message;
 }
 

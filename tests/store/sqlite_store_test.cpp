@@ -53,9 +53,9 @@ TEST(SqliteStore, CreatesDirectoriesAndSchemaIdempotently) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(version) FROM schema_version", -1, &st,
-                               nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(version) FROM schema_version", -1, &st, nullptr),
+      SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1);
   EXPECT_EQ(sqlite3_column_int(st, 1), 1);
@@ -71,8 +71,8 @@ TEST(SqliteStore, OpenSessionCreatesOnceAndKeepsFields) {
   TempDir dir;
   auto store = open_or_die(dir.path() / "state.db");
   ASSERT_TRUE(store);
-  SessionInit init{.parent_id = "p", .agent = "coder", .instance_id = "i-1",
-                   .metadata = json_object{{"k", 1}}};
+  SessionInit init{
+      .parent_id = "p", .agent = "coder", .instance_id = "i-1", .metadata = json_object{{"k", 1}}};
   auto a = store->open_session("s1", init);
   ASSERT_TRUE(a.has_value()) << a.error().message;
   EXPECT_EQ(a->id, "s1");
@@ -288,7 +288,8 @@ TEST(SqliteStore, ConcurrentAppendsKeepContiguousSeqs) {
     threads.emplace_back([&, t] {
       Store& s = t % 2 ? *other : *store;
       for (int i = 0; i < kPerThread; ++i) {
-        auto seq = s.append_entry("shared", message("user", std::to_string(t) + ":" + std::to_string(i)));
+        auto seq =
+            s.append_entry("shared", message("user", std::to_string(t) + ":" + std::to_string(i)));
         if (!seq) {
           ++failures;
           continue;
@@ -317,14 +318,16 @@ TEST(SqliteStore, ConcurrentAppendsKeepContiguousSeqs) {
     EXPECT_EQ((*entries)[i].seq, static_cast<std::int64_t>(i + 1));
   }
   for (int t = 0; t < 3; ++t) {
-    EXPECT_EQ(store->entries("t" + std::to_string(t))->size(), static_cast<std::size_t>(kPerThread));
+    EXPECT_EQ(store->entries("t" + std::to_string(t))->size(),
+              static_cast<std::size_t>(kPerThread));
   }
 }
 
 TEST(SqliteStore, GarbageFileIsAClearError) {
   TempDir dir;
   auto path = dir.path() / "state.db";
-  write_file(path, std::string("this is not a database, just some text\n") + std::string(4096, 'z'));
+  write_file(path,
+             std::string("this is not a database, just some text\n") + std::string(4096, 'z'));
   auto r = open_sqlite_store(path);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().type, ErrorType::store_error);

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 #include <stdexcept>
+
+#include "cppflue/net/sse.hpp"
 
 namespace cppflue::testing {
 namespace {
@@ -82,8 +85,10 @@ json scalar_to_json(const YAML::Node& node) {
 json yaml_to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return scalar_to_json(node);
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(node);
     case YAML::NodeType::Sequence: {
       json_array a;
       for (const auto& item : node) a.push_back(yaml_to_json(item));
@@ -144,7 +149,9 @@ std::string first_header(const YAML::Node& headers, const std::string& name) {
 
 }  // namespace
 
-std::filesystem::path fixtures_dir() { return CPPFLUE_FIXTURES_DIR; }
+std::filesystem::path fixtures_dir() {
+  return CPPFLUE_FIXTURES_DIR;
+}
 
 std::vector<std::filesystem::path> all_cassettes() {
   std::vector<std::filesystem::path> out;
@@ -220,6 +227,68 @@ std::optional<WireApi> api_for_uri(const std::string& uri) {
 
 bool is_event_stream(const Interaction& i) {
   return i.content_type.find("text/event-stream") != std::string::npos;
+}
+
+StreamRun run_stream(const WireCodec& codec, std::string_view sse_text, unsigned seed,
+                     std::size_t max_chunk) {
+  StreamRun run;
+  SseParser parser;
+  std::vector<SseEvent> events;
+  auto decoder = codec.stream_decoder();
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::size_t> size(1, std::max<std::size_t>(1, max_chunk));
+  auto deliver = [&]() -> Result<void> {
+    for (const auto& e : events) {
+      ++run.events;
+      if (auto r = decoder->on_event(e, run.deltas); !r) return r;
+    }
+    events.clear();
+    return {};
+  };
+  std::size_t pos = 0;
+  while (pos < sse_text.size()) {
+    std::size_t n = seed == 0 ? sse_text.size() : std::min(size(rng), sse_text.size() - pos);
+    if (auto r = parser.feed(sse_text.substr(pos, n), events); !r) {
+      run.response = fail(r.error());
+      return run;
+    }
+    if (auto r = deliver(); !r) {
+      run.response = fail(r.error());
+      return run;
+    }
+    pos += n;
+  }
+  parser.finish(events);
+  if (auto r = deliver(); !r) {
+    run.response = fail(r.error());
+    return run;
+  }
+  run.response = decoder->finish();
+  return run;
+}
+
+StreamRun run_events(const WireCodec& codec, const std::vector<SseEvent>& events) {
+  StreamRun run;
+  auto decoder = codec.stream_decoder();
+  for (const auto& e : events) {
+    ++run.events;
+    if (auto r = decoder->on_event(e, run.deltas); !r) {
+      run.response = fail(r.error());
+      return run;
+    }
+  }
+  run.response = decoder->finish();
+  return run;
+}
+
+std::vector<SseEvent> parse_events(std::string_view sse_text) {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  if (auto r = parser.feed(sse_text, events); !r) {
+    throw std::runtime_error("SSE parse error: " + r.error().message);
+  }
+  parser.finish(events);
+  return events;
 }
 
 }  // namespace cppflue::testing

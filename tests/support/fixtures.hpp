@@ -23,8 +23,8 @@ struct Interaction {
   json request_body;            // parsed_body, or the body string parsed as JSON (null if none)
   int status = 0;
   std::string content_type;
-  std::string response_text;    // raw body (SSE streams, text); for JSON bodies: dump(json)
-  json response_json;           // the JSON body (null when the body is not JSON)
+  std::string response_text;  // raw body (SSE streams, text); for JSON bodies: dump(json)
+  json response_json;         // the JSON body (null when the body is not JSON)
   bool response_is_json = false;
 };
 
@@ -49,5 +49,20 @@ std::optional<WireApi> api_for_uri(const std::string& uri);
 
 // Whether a response is an SSE stream (by content type).
 bool is_event_stream(const Interaction& i);
+
+// Feeds SSE text through cppflue::SseParser into a codec's stream decoder: whole when
+// `seed` is 0, else in random chunks of 1..max_chunk bytes drawn from a generator seeded with
+// `seed`. `response` is finish()'s result, or the first on_event error.
+struct StreamRun {
+  Result<ModelResponse> response = fail(ErrorType::internal, "not run");
+  std::vector<ModelDelta> deltas;
+  std::size_t events = 0;  // events delivered to the decoder
+};
+StreamRun run_stream(const WireCodec& codec, std::string_view sse_text, unsigned seed = 0,
+                     std::size_t max_chunk = 64);
+// Same, with already-split events.
+StreamRun run_events(const WireCodec& codec, const std::vector<SseEvent>& events);
+// Splits SSE text into events with cppflue::SseParser.
+std::vector<SseEvent> parse_events(std::string_view sse_text);
 
 }  // namespace cppflue::testing

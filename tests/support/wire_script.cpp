@@ -41,12 +41,18 @@ std::string sse(const json& data, std::string_view event = {}) {
 
 std::string chat_finish(FinishReason f) {
   switch (f) {
-    case FinishReason::stop: return "stop";
-    case FinishReason::tool_calls: return "tool_calls";
-    case FinishReason::length: return "length";
-    case FinishReason::content_filter: return "content_filter";
-    case FinishReason::error: return "error";
-    case FinishReason::unknown: return "unknown";
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::tool_calls:
+      return "tool_calls";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::content_filter:
+      return "content_filter";
+    case FinishReason::error:
+      return "error";
+    case FinishReason::unknown:
+      return "unknown";
   }
   return "stop";
 }
@@ -60,16 +66,15 @@ json chat_usage(const Usage& u) {
 }
 
 json chat_chunk(const ScriptedTurn& t, json delta, json finish = nullptr) {
-  return json_object{
-      {"id", "chatcmpl-fake"},
-      {"object", "chat.completion.chunk"},
-      {"created", kCreated},
-      {"model", t.model},
-      {"choices", json_array{json_object{{"index", 0},
-                                         {"delta", std::move(delta)},
-                                         {"logprobs", nullptr},
-                                         {"finish_reason", std::move(finish)}}}},
-      {"usage", nullptr}};
+  return json_object{{"id", "chatcmpl-fake"},
+                     {"object", "chat.completion.chunk"},
+                     {"created", kCreated},
+                     {"model", t.model},
+                     {"choices", json_array{json_object{{"index", 0},
+                                                        {"delta", std::move(delta)},
+                                                        {"logprobs", nullptr},
+                                                        {"finish_reason", std::move(finish)}}}},
+                     {"usage", nullptr}};
 }
 
 std::string chat_json(const ScriptedTurn& t) {
@@ -80,10 +85,10 @@ std::string chat_json(const ScriptedTurn& t) {
   if (!t.tool_calls.empty()) {
     json_array calls;
     for (const auto& c : t.tool_calls) {
-      calls.push_back(json_object{
-          {"id", c.id},
-          {"type", "function"},
-          {"function", json_object{{"name", c.name}, {"arguments", args_text(c)}}}});
+      calls.push_back(
+          json_object{{"id", c.id},
+                      {"type", "function"},
+                      {"function", json_object{{"name", c.name}, {"arguments", args_text(c)}}}});
     }
     msg["tool_calls"] = std::move(calls);
   }
@@ -129,12 +134,9 @@ std::vector<std::string> chat_sse(const ScriptedTurn& t, int fragments) {
     }
   }
   out.push_back(sse(chat_chunk(t, json_object{}, json(chat_finish(effective_finish(t))))));
-  json usage_chunk = json_object{{"id", "chatcmpl-fake"},
-                                 {"object", "chat.completion.chunk"},
-                                 {"created", kCreated},
-                                 {"model", t.model},
-                                 {"choices", json_array{}},
-                                 {"usage", chat_usage(t.usage)}};
+  json usage_chunk = json_object{{"id", "chatcmpl-fake"},   {"object", "chat.completion.chunk"},
+                                 {"created", kCreated},     {"model", t.model},
+                                 {"choices", json_array{}}, {"usage", chat_usage(t.usage)}};
   out.push_back(sse(usage_chunk));
   out.push_back("data: [DONE]\n\n");
   return out;
@@ -142,7 +144,9 @@ std::vector<std::string> chat_sse(const ScriptedTurn& t, int fragments) {
 
 // ---- OpenAI Responses ----
 
-std::string fc_item_id(std::size_t i) { return "fc_fake_" + std::to_string(i); }
+std::string fc_item_id(std::size_t i) {
+  return "fc_fake_" + std::to_string(i);
+}
 
 json responses_object(const ScriptedTurn& t, bool complete) {
   FinishReason f = effective_finish(t);
@@ -155,15 +159,15 @@ json responses_object(const ScriptedTurn& t, bool complete) {
           {"summary", json_array{json_object{{"type", "summary_text"}, {"text", t.thinking}}}}});
     }
     if (!t.text.empty()) {
-      output.push_back(json_object{
-          {"id", "msg_fake"},
-          {"type", "message"},
-          {"status", "completed"},
-          {"role", "assistant"},
-          {"content", json_array{json_object{{"type", "output_text"},
-                                             {"text", t.text},
-                                             {"annotations", json_array{}},
-                                             {"logprobs", json_array{}}}}}});
+      output.push_back(
+          json_object{{"id", "msg_fake"},
+                      {"type", "message"},
+                      {"status", "completed"},
+                      {"role", "assistant"},
+                      {"content", json_array{json_object{{"type", "output_text"},
+                                                         {"text", t.text},
+                                                         {"annotations", json_array{}},
+                                                         {"logprobs", json_array{}}}}}});
     }
     for (std::size_t i = 0; i < t.tool_calls.size(); ++i) {
       const auto& c = t.tool_calls[i];
@@ -189,11 +193,12 @@ json responses_object(const ScriptedTurn& t, bool complete) {
   }
   json usage = nullptr;
   if (complete) {
-    usage = json_object{{"input_tokens", t.usage.input},
-                        {"input_tokens_details", json_object{{"cached_tokens", t.usage.cache_read}}},
-                        {"output_tokens", t.usage.output},
-                        {"output_tokens_details", json_object{{"reasoning_tokens", 0}}},
-                        {"total_tokens", total_of(t.usage)}};
+    usage =
+        json_object{{"input_tokens", t.usage.input},
+                    {"input_tokens_details", json_object{{"cached_tokens", t.usage.cache_read}}},
+                    {"output_tokens", t.usage.output},
+                    {"output_tokens_details", json_object{{"reasoning_tokens", 0}}},
+                    {"total_tokens", total_of(t.usage)}};
   }
   return json_object{{"id", "resp_fake"},
                      {"object", "response"},
@@ -224,10 +229,8 @@ std::vector<std::string> responses_sse(const ScriptedTurn& t, int fragments) {
     json item = json_object{{"id", "rs_fake"}, {"type", "reasoning"}, {"summary", json_array{}}};
     emit("response.output_item.added", {{"output_index", index}, {"item", item}});
     json part = json_object{{"type", "summary_text"}, {"text", ""}};
-    emit("response.reasoning_summary_part.added", {{"item_id", "rs_fake"},
-                                                   {"output_index", index},
-                                                   {"summary_index", 0},
-                                                   {"part", part}});
+    emit("response.reasoning_summary_part.added",
+         {{"item_id", "rs_fake"}, {"output_index", index}, {"summary_index", 0}, {"part", part}});
     for (const auto& piece : split_pieces(t.thinking, 3)) {
       emit("response.reasoning_summary_text.delta", {{"item_id", "rs_fake"},
                                                      {"output_index", index},
@@ -254,18 +257,19 @@ std::vector<std::string> responses_sse(const ScriptedTurn& t, int fragments) {
          {{"item_id", "msg_fake"},
           {"output_index", index},
           {"content_index", 0},
-          {"part", json_object{{"type", "output_text"}, {"annotations", json_array{}}, {"text", ""}}}});
+          {"part",
+           json_object{{"type", "output_text"}, {"annotations", json_array{}}, {"text", ""}}}});
     for (const auto& piece : split_pieces(t.text, 3)) {
       emit("response.output_text.delta", {{"item_id", "msg_fake"},
                                           {"output_index", index},
                                           {"content_index", 0},
                                           {"delta", piece}});
     }
-    emit("response.output_text.done", {{"item_id", "msg_fake"},
-                                       {"output_index", index},
-                                       {"content_index", 0},
-                                       {"text", t.text}});
-    json part = json_object{{"type", "output_text"}, {"annotations", json_array{}}, {"text", t.text}};
+    emit(
+        "response.output_text.done",
+        {{"item_id", "msg_fake"}, {"output_index", index}, {"content_index", 0}, {"text", t.text}});
+    json part =
+        json_object{{"type", "output_text"}, {"annotations", json_array{}}, {"text", t.text}};
     emit("response.content_part.done",
          {{"item_id", "msg_fake"}, {"output_index", index}, {"content_index", 0}, {"part", part}});
     item.as_object()["status"] = "completed";
@@ -277,12 +281,9 @@ std::vector<std::string> responses_sse(const ScriptedTurn& t, int fragments) {
   std::vector<std::vector<std::string>> frags;
   for (std::size_t i = 0; i < t.tool_calls.size(); ++i) {
     const auto& c = t.tool_calls[i];
-    json item = json_object{{"id", fc_item_id(i)},
-                            {"type", "function_call"},
-                            {"status", "in_progress"},
-                            {"arguments", ""},
-                            {"call_id", c.id},
-                            {"name", c.name}};
+    json item =
+        json_object{{"id", fc_item_id(i)}, {"type", "function_call"}, {"status", "in_progress"},
+                    {"arguments", ""},     {"call_id", c.id},         {"name", c.name}};
     emit("response.output_item.added",
          {{"output_index", first_call + static_cast<int>(i)}, {"item", item}});
     frags.push_back(split_pieces(args_text(c), fragments));
@@ -301,12 +302,9 @@ std::vector<std::string> responses_sse(const ScriptedTurn& t, int fragments) {
     int oi = first_call + static_cast<int>(i);
     emit("response.function_call_arguments.done",
          {{"item_id", fc_item_id(i)}, {"output_index", oi}, {"arguments", args_text(c)}});
-    json item = json_object{{"id", fc_item_id(i)},
-                            {"type", "function_call"},
-                            {"status", "completed"},
-                            {"arguments", args_text(c)},
-                            {"call_id", c.id},
-                            {"name", c.name}};
+    json item =
+        json_object{{"id", fc_item_id(i)},       {"type", "function_call"}, {"status", "completed"},
+                    {"arguments", args_text(c)}, {"call_id", c.id},         {"name", c.name}};
     emit("response.output_item.done", {{"output_index", oi}, {"item", item}});
   }
   json final_response = responses_object(t, true);
@@ -319,12 +317,17 @@ std::vector<std::string> responses_sse(const ScriptedTurn& t, int fragments) {
 
 std::string anthropic_stop(FinishReason f) {
   switch (f) {
-    case FinishReason::stop: return "end_turn";
-    case FinishReason::tool_calls: return "tool_use";
-    case FinishReason::length: return "max_tokens";
-    case FinishReason::content_filter: return "refusal";
+    case FinishReason::stop:
+      return "end_turn";
+    case FinishReason::tool_calls:
+      return "tool_use";
+    case FinishReason::length:
+      return "max_tokens";
+    case FinishReason::content_filter:
+      return "refusal";
     case FinishReason::error:
-    case FinishReason::unknown: return "pause_turn";
+    case FinishReason::unknown:
+      return "pause_turn";
   }
   return "end_turn";
 }
@@ -342,8 +345,8 @@ json anthropic_usage(const Usage& u, std::int64_t output) {
 std::string anthropic_json(const ScriptedTurn& t) {
   json_array content;
   if (!t.thinking.empty()) {
-    content.push_back(json_object{
-        {"type", "thinking"}, {"thinking", t.thinking}, {"signature", kFakeSignature}});
+    content.push_back(
+        json_object{{"type", "thinking"}, {"thinking", t.thinking}, {"signature", kFakeSignature}});
   }
   if (!t.text.empty()) content.push_back(json_object{{"type", "text"}, {"text", t.text}});
   for (const auto& c : t.tool_calls) {
@@ -381,7 +384,8 @@ std::vector<std::string> anthropic_sse(const ScriptedTurn& t, int fragments) {
   if (!t.thinking.empty()) {
     emit("content_block_start",
          {{"index", index},
-          {"content_block", json_object{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}}});
+          {"content_block",
+           json_object{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}}});
     for (const auto& piece : split_pieces(t.thinking, 3)) {
       emit("content_block_delta",
            {{"index", index},
@@ -405,11 +409,11 @@ std::vector<std::string> anthropic_sse(const ScriptedTurn& t, int fragments) {
   }
   // Content blocks are strictly sequential in this API: one call after the other.
   for (const auto& c : t.tool_calls) {
-    emit("content_block_start", {{"index", index},
-                                 {"content_block", json_object{{"type", "tool_use"},
-                                                               {"id", c.id},
-                                                               {"name", c.name},
-                                                               {"input", json_object{}}}}});
+    emit("content_block_start",
+         {{"index", index},
+          {"content_block",
+           json_object{
+               {"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", json_object{}}}}});
     for (const auto& piece : split_pieces(dump(args_object(c)), fragments)) {
       emit("content_block_delta",
            {{"index", index},
@@ -418,10 +422,9 @@ std::vector<std::string> anthropic_sse(const ScriptedTurn& t, int fragments) {
     emit("content_block_stop", {{"index", index}});
     ++index;
   }
-  emit("message_delta",
-       {{"delta", json_object{{"stop_reason", anthropic_stop(effective_finish(t))},
-                              {"stop_sequence", nullptr}}},
-        {"usage", json_object{{"output_tokens", t.usage.output}}}});
+  emit("message_delta", {{"delta", json_object{{"stop_reason", anthropic_stop(effective_finish(t))},
+                                               {"stop_sequence", nullptr}}},
+                         {"usage", json_object{{"output_tokens", t.usage.output}}}});
   emit("message_stop", {});
   return out;
 }
@@ -431,11 +434,16 @@ std::vector<std::string> anthropic_sse(const ScriptedTurn& t, int fragments) {
 std::string gemini_finish(FinishReason f) {
   switch (f) {
     case FinishReason::stop:
-    case FinishReason::tool_calls: return "STOP";
-    case FinishReason::length: return "MAX_TOKENS";
-    case FinishReason::content_filter: return "SAFETY";
-    case FinishReason::error: return "MALFORMED_FUNCTION_CALL";
-    case FinishReason::unknown: return "OTHER";
+    case FinishReason::tool_calls:
+      return "STOP";
+    case FinishReason::length:
+      return "MAX_TOKENS";
+    case FinishReason::content_filter:
+      return "SAFETY";
+    case FinishReason::error:
+      return "MALFORMED_FUNCTION_CALL";
+    case FinishReason::unknown:
+      return "OTHER";
   }
   return "STOP";
 }
@@ -476,22 +484,21 @@ std::string gemini_json(const ScriptedTurn& t) {
 std::vector<std::string> gemini_sse(const ScriptedTurn& t) {
   std::vector<std::string> out;
   // Until the last chunk the usage only knows the prompt.
-  json partial_usage = json_object{{"promptTokenCount", t.usage.input},
-                                   {"totalTokenCount", t.usage.input}};
+  json partial_usage =
+      json_object{{"promptTokenCount", t.usage.input}, {"totalTokenCount", t.usage.input}};
   for (const auto& piece : split_pieces(t.thinking, 3)) {
     out.push_back(sse(gemini_chunk(t, json_array{json_object{{"text", piece}, {"thought", true}}},
                                    nullptr, partial_usage)));
   }
   for (const auto& piece : split_pieces(t.text, 3)) {
-    out.push_back(sse(gemini_chunk(t, json_array{json_object{{"text", piece}}}, nullptr,
-                                   partial_usage)));
+    out.push_back(
+        sse(gemini_chunk(t, json_array{json_object{{"text", piece}}}, nullptr, partial_usage)));
   }
   for (const auto& c : t.tool_calls) {
     out.push_back(sse(gemini_chunk(t, json_array{gemini_call_part(c)}, nullptr, partial_usage)));
   }
   out.push_back(sse(gemini_chunk(t, json_array{json_object{{"text", ""}}},
-                                 json(gemini_finish(effective_finish(t))),
-                                 gemini_usage(t.usage))));
+                                 json(gemini_finish(effective_finish(t))), gemini_usage(t.usage))));
   return out;
 }
 
@@ -511,7 +518,8 @@ std::vector<std::string> split_pieces(const std::string& s, int n) {
   std::size_t size = s.size();
   std::size_t start = 0;
   for (int i = 1; i <= n && start < size; ++i) {
-    std::size_t end = i == n ? size : size * static_cast<std::size_t>(i) / static_cast<std::size_t>(n);
+    std::size_t end =
+        i == n ? size : size * static_cast<std::size_t>(i) / static_cast<std::size_t>(n);
     // Never cut inside a UTF-8 sequence: continuation bytes are 10xxxxxx.
     while (end < size && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) ++end;
     if (end <= start) continue;
@@ -523,20 +531,28 @@ std::vector<std::string> split_pieces(const std::string& s, int n) {
 
 std::string response_json(WireApi api, const ScriptedTurn& turn) {
   switch (api) {
-    case WireApi::openai_chat: return chat_json(turn);
-    case WireApi::openai_responses: return dump(responses_object(turn, true));
-    case WireApi::anthropic: return anthropic_json(turn);
-    case WireApi::gemini: return gemini_json(turn);
+    case WireApi::openai_chat:
+      return chat_json(turn);
+    case WireApi::openai_responses:
+      return dump(responses_object(turn, true));
+    case WireApi::anthropic:
+      return anthropic_json(turn);
+    case WireApi::gemini:
+      return gemini_json(turn);
   }
   return {};
 }
 
 std::vector<std::string> response_sse(WireApi api, const ScriptedTurn& turn, int arg_fragments) {
   switch (api) {
-    case WireApi::openai_chat: return chat_sse(turn, arg_fragments);
-    case WireApi::openai_responses: return responses_sse(turn, arg_fragments);
-    case WireApi::anthropic: return anthropic_sse(turn, arg_fragments);
-    case WireApi::gemini: return gemini_sse(turn);
+    case WireApi::openai_chat:
+      return chat_sse(turn, arg_fragments);
+    case WireApi::openai_responses:
+      return responses_sse(turn, arg_fragments);
+    case WireApi::anthropic:
+      return anthropic_sse(turn, arg_fragments);
+    case WireApi::gemini:
+      return gemini_sse(turn);
   }
   return {};
 }
@@ -561,35 +577,65 @@ std::string error_json(WireApi api, int status, std::string message) {
     case WireApi::anthropic: {
       std::string type = "api_error";
       switch (status) {
-        case 400: type = "invalid_request_error"; break;
-        case 401: type = "authentication_error"; break;
-        case 403: type = "permission_error"; break;
-        case 404: type = "not_found_error"; break;
-        case 413: type = "request_too_large"; break;
-        case 429: type = "rate_limit_error"; break;
-        case 529: type = "overloaded_error"; break;
-        default: break;
+        case 400:
+          type = "invalid_request_error";
+          break;
+        case 401:
+          type = "authentication_error";
+          break;
+        case 403:
+          type = "permission_error";
+          break;
+        case 404:
+          type = "not_found_error";
+          break;
+        case 413:
+          type = "request_too_large";
+          break;
+        case 429:
+          type = "rate_limit_error";
+          break;
+        case 529:
+          type = "overloaded_error";
+          break;
+        default:
+          break;
       }
-      return dump(json_object{
-          {"type", "error"},
-          {"error", json_object{{"type", type}, {"message", std::move(message)}}},
-          {"request_id", "req_fake"}});
+      return dump(
+          json_object{{"type", "error"},
+                      {"error", json_object{{"type", type}, {"message", std::move(message)}}},
+                      {"request_id", "req_fake"}});
     }
     case WireApi::gemini: {
       std::string s = "INTERNAL";
       switch (status) {
-        case 400: s = "INVALID_ARGUMENT"; break;
-        case 401: s = "UNAUTHENTICATED"; break;
-        case 403: s = "PERMISSION_DENIED"; break;
-        case 404: s = "NOT_FOUND"; break;
-        case 429: s = "RESOURCE_EXHAUSTED"; break;
-        case 503: s = "UNAVAILABLE"; break;
-        case 504: s = "DEADLINE_EXCEEDED"; break;
-        default: break;
+        case 400:
+          s = "INVALID_ARGUMENT";
+          break;
+        case 401:
+          s = "UNAUTHENTICATED";
+          break;
+        case 403:
+          s = "PERMISSION_DENIED";
+          break;
+        case 404:
+          s = "NOT_FOUND";
+          break;
+        case 429:
+          s = "RESOURCE_EXHAUSTED";
+          break;
+        case 503:
+          s = "UNAVAILABLE";
+          break;
+        case 504:
+          s = "DEADLINE_EXCEEDED";
+          break;
+        default:
+          break;
       }
-      return dump(json_object{{"error", json_object{{"code", status},
-                                                    {"message", std::move(message)},
-                                                    {"status", s}}}});
+      return dump(json_object{
+          {"error",
+           json_object{{"code", status}, {"message", std::move(message)}, {"status", s}}}});
     }
   }
   return {};
