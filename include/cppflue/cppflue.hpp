@@ -3,13 +3,14 @@
 //   init / Agent / Session / EventStream        (harness/agent.hpp)
 //   Event, ToolDefinition, harness backends      (harness/event.hpp, tool.hpp, backend.hpp)
 //   Message, ModelRequest, Usage, providers      (model/*.hpp)
-//   Config                                       (core/config.hpp)
+//   Config, Runtime                              (core/config.hpp, runtime.hpp)
 //   Error, Exception, Result                     (core/error.hpp)
 #pragma once
 
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
+#include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/backend.hpp"
 #include "cppflue/harness/event.hpp"

@@ -44,7 +44,7 @@ int chat_command(const CommonOptions& common, const std::string& session_id,
         } else if (e.type == "tool_start") {
           if (!at_line_start) std::cout << '\n';
           at_line_start = true;
-          std::cerr << "  -> " << e.data.at("toolName").as_string() << ' '
+          std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string()) << ' '
                     << dump(e.data.at("args")) << '\n';
         }
       });

@@ -56,11 +56,11 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
       std::cout << '\n';
       at_line_start = true;
     } else if (e.type == "tool_start") {
-      std::cerr << "  -> " << e.data.at("toolName").as_string() << ' '
+      std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string()) << ' '
                 << dump(e.data.at("args")) << '\n';
     } else if (e.type == "tool_end" && e.data.at("isError").as_bool()) {
-      std::cerr << "  -> " << e.data.at("toolName").as_string()
-                << " failed: " << e.data.at("result").as_string() << '\n';
+      std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string())
+                << " failed: " << std::string_view(e.data.at("result").as_string()) << '\n';
     }
   };
 

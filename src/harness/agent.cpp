@@ -653,6 +653,10 @@ PromptResult Session::prompt(std::string text, PromptOptions options) {
   return value_or_throw(fut.get());
 }
 
+asio::awaitable<PromptResult> Session::async_prompt(std::string text) {
+  return async_prompt(std::move(text), PromptOptions{});
+}
+
 asio::awaitable<PromptResult> Session::async_prompt(std::string text, PromptOptions options) {
   OperationSpec spec{"prompt", std::move(text), std::move(options), false, nullptr};
   auto r = co_await asio::co_spawn(impl_->strand, impl_->run(std::move(spec)), asio::use_awaitable);
@@ -664,6 +668,10 @@ PromptResult Session::stream(std::string text, EventCallback on_event, PromptOpt
   OperationSpec spec{"stream", std::move(text), std::move(options), true, std::move(on_event)};
   auto fut = asio::co_spawn(impl_->strand, impl_->run(std::move(spec)), asio::use_future);
   return value_or_throw(fut.get());
+}
+
+asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallback on_event) {
+  return async_stream(std::move(text), std::move(on_event), PromptOptions{});
 }
 
 asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallback on_event,

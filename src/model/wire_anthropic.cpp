@@ -167,16 +167,23 @@ class AnthropicStreamDecoder final : public StreamDecoder {
       const json* d = find(ev, "delta");
       if (!d || !d->is_object()) return fail(malformed(kApi, what, "missing \"delta\""));
       std::string dtype = str(*d, "type");
+      std::string_view key = dtype == "text_delta"         ? "text"
+                             : dtype == "thinking_delta"   ? "thinking"
+                             : dtype == "signature_delta"  ? "signature"
+                             : dtype == "input_json_delta" ? "partial_json"
+                                                           : "";
+      if (key.empty()) return {};  // e.g. citations_delta: nothing to keep
+      auto piece = text_field(kApi, what, *d, key);
+      if (!piece) return fail(piece.error());
       if (dtype == "text_delta") {
-        b_.append_text(str(*d, "text"), out);
+        b_.append_text(*piece, out);
       } else if (dtype == "thinking_delta") {
-        std::string t = str(*d, "thinking");
-        b_.append_thinking(t, out);
-        block.as_object()["thinking"] = str(block, "thinking") + t;
+        b_.append_thinking(*piece, out);
+        block.as_object()["thinking"] = str(block, "thinking") + *piece;
       } else if (dtype == "signature_delta") {
-        block.as_object()["signature"] = str(block, "signature") + str(*d, "signature");
-      } else if (dtype == "input_json_delta") {
-        b_.append_call_args(index, str(*d, "partial_json"));
+        block.as_object()["signature"] = str(block, "signature") + *piece;
+      } else {
+        b_.append_call_args(index, *piece);
       }
       return {};
     }
@@ -301,9 +308,13 @@ class AnthropicCodec final : public WireCodec {
     for (const auto& block : content->get_array()) {
       std::string type = str(block, "type");
       if (type == "text") {
-        b.text += str(block, "text");
+        auto t = text_field(kApi, "response body", block, "text");
+        if (!t) return fail(t.error());
+        b.text += *t;
       } else if (type == "thinking") {
-        b.thinking += str(block, "thinking");
+        auto t = text_field(kApi, "response body", block, "thinking");
+        if (!t) return fail(t.error());
+        b.thinking += *t;
         keep_block(b.provider_data, block);
       } else if (type == "redacted_thinking") {
         keep_block(b.provider_data, block);

@@ -120,6 +120,17 @@ std::string str(const json& obj, std::string_view key) {
   return get_string_or(obj, key, "");
 }
 
+Result<std::string> text_field(WireApi api, std::string_view what, const json& obj,
+                               std::string_view key) {
+  const json* v = find(obj, key);
+  if (!v || v->is_null()) return std::string();
+  if (!v->is_string()) {
+    return fail(
+        malformed(api, what, fmt::format("\"{}\" is {}, expected a string", key, kind_name(*v))));
+  }
+  return std::string(v->get_string());
+}
+
 namespace {
 
 std::string lower(std::string_view s) {

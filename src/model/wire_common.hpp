@@ -58,6 +58,10 @@ Result<json> parse_payload(WireApi api, std::string_view what, std::string_view 
 std::int64_t int_at(const json& root, std::string_view path);
 // String at `key`, empty when absent or not a string.
 std::string str(const json& obj, std::string_view key);
+// String at `key` of a payload field the decoder relies on: absent or null is "", another kind
+// is a `malformed` error naming `what` and the key.
+Result<std::string> text_field(WireApi api, std::string_view what, const json& obj,
+                               std::string_view key);
 
 // Shared HTTP error decoding (the error-body shapes of all four APIs are close enough).
 Error decode_http_error(WireApi api, int status, std::string_view body);

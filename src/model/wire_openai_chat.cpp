@@ -129,8 +129,17 @@ class ChatStreamDecoder final : public StreamDecoder {
 
  private:
   Result<void> on_delta(const json& delta, std::vector<ModelDelta>& out) {
-    if (auto c = get_string(delta, "content")) b_.append_text(*c, out);
-    b_.append_thinking(reasoning_of(delta), out);
+    auto content = text_field(kApi, "stream chunk delta", delta, "content");
+    if (!content) return fail(content.error());
+    b_.append_text(*content, out);
+    for (std::string_view key : {"reasoning_content", "reasoning"}) {
+      auto reasoning = text_field(kApi, "stream chunk delta", delta, key);
+      if (!reasoning) return fail(reasoning.error());
+      if (!reasoning->empty()) {
+        b_.append_thinking(*reasoning, out);
+        break;
+      }
+    }
     const json* calls = find(delta, "tool_calls");
     if (!calls || calls->is_null()) return {};
     if (!calls->is_array()) {

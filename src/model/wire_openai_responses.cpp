@@ -108,8 +108,10 @@ Result<ModelResponse> decode_response(const json& root, std::string_view what) {
       if (content && content->is_array()) {
         for (const auto& part : content->get_array()) {
           std::string ptype = str(part, "type");
-          if (ptype == "output_text") b.text += str(part, "text");
-          if (ptype == "refusal") b.text += str(part, "refusal");
+          if (ptype != "output_text" && ptype != "refusal") continue;
+          auto t = text_field(kApi, what, part, ptype == "refusal" ? "refusal" : "text");
+          if (!t) return fail(t.error());
+          b.text += *t;
         }
       }
     } else if (type == "function_call") {
@@ -199,15 +201,17 @@ class ResponsesStreamDecoder final : public StreamDecoder {
       return {};
     }
     int index = static_cast<int>(get_int(ev, "output_index").value_or(-1));
+    auto delta = text_field(kApi, what, ev, "delta");
+    if (!delta) return fail(delta.error());
     if (type == "response.output_text.delta" || type == "response.refusal.delta") {
-      b_.append_text(str(ev, "delta"), out);
+      b_.append_text(*delta, out);
     } else if (type == "response.reasoning_summary_text.delta" ||
                type == "response.reasoning_text.delta") {
       // Summary parts are separate paragraphs.
       auto part = std::make_pair(index, get_int(ev, "summary_index").value_or(-1));
       if (!b_.thinking.empty() && part != last_thinking_part_) b_.append_thinking("\n\n", out);
       last_thinking_part_ = part;
-      b_.append_thinking(str(ev, "delta"), out);
+      b_.append_thinking(*delta, out);
     } else if (type == "response.output_item.added" || type == "response.output_item.done") {
       const json* item = find(ev, "item");
       if (!item || !item->is_object()) return fail(malformed(kApi, what, "missing \"item\""));
@@ -237,7 +241,7 @@ class ResponsesStreamDecoder final : public StreamDecoder {
         index = it->second;
       }
       if (type == "response.function_call_arguments.delta") {
-        b_.append_call_args(index, str(ev, "delta"));
+        b_.append_call_args(index, *delta);
       } else if (auto args = get_string(ev, "arguments")) {
         b_.call(index).args = *args;
       }

@@ -446,6 +446,15 @@ HttpClient::~HttpClient() {
   asio::dispatch(impl->strand, [impl] { impl->shutdown(); });
 }
 
+asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {
+  return this->request(std::move(request), HttpStreamHandlers{}, CancelToken{});
+}
+
+asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request,
+                                                          HttpStreamHandlers handlers) {
+  return this->request(std::move(request), std::move(handlers), CancelToken{});
+}
+
 asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request,
                                                           HttpStreamHandlers handlers,
                                                           CancelToken cancel) {

@@ -537,6 +537,26 @@ TEST(WireDecode, MalformedStreamsAreClearErrors) {
               "response.function_call_arguments.delta")})
           .response,
       WireApi::openai_responses, "unknown function call");
+  // Wrong types inside otherwise fine events.
+  expect_clear_error(run_events(codec_for(WireApi::openai_chat),
+                                {ev(R"({"choices":[{"index":0,"delta":{"content":["x"]}}]})")})
+                         .response,
+                     WireApi::openai_chat, "\"content\" is array, expected a string");
+  expect_clear_error(
+      run_events(
+          codec_for(WireApi::anthropic),
+          {ev(R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})",
+              "content_block_start"),
+           ev(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":7}})",
+              "content_block_delta")})
+          .response,
+      WireApi::anthropic, "event content_block_delta: \"text\" is integer");
+  expect_clear_error(
+      run_events(codec_for(WireApi::openai_responses),
+                 {ev(R"({"type":"response.output_text.delta","output_index":0,"delta":{"t":1}})",
+                     "response.output_text.delta")})
+          .response,
+      WireApi::openai_responses, "event response.output_text.delta: \"delta\" is object");
   // Argument fragments for a call that was never named.
   expect_clear_error(
       run_events(

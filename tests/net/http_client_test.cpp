@@ -4,21 +4,14 @@
 // concurrency and destruction with a request in flight.
 #include "cppflue/net/http_client.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
@@ -30,8 +23,6 @@
 
 #include "cppflue/core/runtime.hpp"
 #include "support/fake_provider.hpp"
-
-extern char** environ;
 
 namespace cppflue {
 namespace {
@@ -54,108 +45,8 @@ asio::awaitable<Result<HttpResponse>> do_request(HttpClient* client, HttpRequest
   co_return co_await client->request(std::move(req), std::move(handlers), std::move(cancel));
 }
 
-// ---- crash probe -------------------------------------------------------------------------
-// A crash inside HttpClient would take this whole test binary (and the other suites in it) down,
-// so one request round trip is first tried in a fresh copy of the binary. If that copy dies, the
-// canary test below fails with the reason and the other HttpClient tests are skipped.
-
-constexpr const char* kProbeChildEnv = "CPPFLUE_HTTP_CLIENT_PROBE_CHILD";
-constexpr const char* kKnownBug =
-    "A request crashed the process. Known cause when this test was written, a library bug: "
-    "HttpClient::request in src/net/http_client.cpp passes its initiation lambda "
-    "(which captures `impl`, a shared_ptr<Impl>) as a temporary inside `co_await "
-    "asio::async_initiate(...)`; GCC 12.2 destroys that temporary twice, so Impl's use count "
-    "drops once too often and the Impl is freed while the HttpClient still points at it "
-    "(use-after-free / double free after the first completed request).";
-
-// "" when a child process performed requests and exited 0; else how it ended.
-std::string run_probe_child() {
-  std::string filter = "--gtest_filter=HttpClientProbe.DISABLED_Child";
-  std::string also = "--gtest_also_run_disabled_tests";
-  std::string self = "/proc/self/exe";
-  std::vector<char*> argv{self.data(), filter.data(), also.data(), nullptr};
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
-  env_store.push_back(std::string(kProbeChildEnv) + "=1");
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, self.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return fmt::format("cannot spawn the probe: {}", std::strerror(rc));
-  int status = 0;
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return "the probe hung for 30 s";
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (WIFSIGNALED(status)) {
-    return fmt::format("the probe process was killed by signal {} ({})", WTERMSIG(status),
-                       strsignal(WTERMSIG(status)));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    return fmt::format("the probe process exited with status {}", WEXITSTATUS(status));
-  }
-  return "";
-}
-
-const std::string& probe_result() {
-  static const std::string result = run_probe_child();
-  return result;
-}
-
-#define SKIP_IF_HTTP_CLIENT_CRASHES()                                                   \
-  do {                                                                                  \
-    if (!probe_result().empty()) {                                                      \
-      GTEST_SKIP() << "HttpClient crashes (" << probe_result()                          \
-                   << "): see HttpClientProbe.RequestRoundTripSurvivesInAFreshProcess"; \
-    }                                                                                   \
-  } while (false)
-
-// Runs only inside the probe's child process.
-TEST(HttpClientProbe, DISABLED_Child) {
-  if (!std::getenv(kProbeChildEnv)) GTEST_SKIP() << "only run by the crash probe";
-  Runtime rt;
-  FakeProvider fake;
-  for (int i = 0; i < 3; ++i) {
-    FakeReply reply;
-    reply.chunks = {"ok"};
-    fake.enqueue(reply);
-  }
-  {
-    auto client = std::make_shared<HttpClient>(rt.executor());
-    for (int i = 0; i < 3; ++i) {
-      HttpRequest req;
-      req.method = "GET";
-      req.url = fake.base_url() + "/probe";
-      auto f = asio::co_spawn(rt.executor(), do_request(client.get(), req), asio::use_future);
-      ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-      auto r = f.get();
-      ASSERT_TRUE(r.has_value());
-      ASSERT_EQ(r->body, "ok");
-    }
-  }
-}
-
-TEST(HttpClientProbe, RequestRoundTripSurvivesInAFreshProcess) {
-  EXPECT_EQ(probe_result(), "") << kKnownBug;
-}
-
 class HttpClientTest : public ::testing::Test {
  protected:
-  void SetUp() override { SKIP_IF_HTTP_CLIENT_CRASHES(); }
-
   std::future<Result<HttpResponse>> start(HttpRequest req, HttpStreamHandlers handlers = {},
                                           CancelToken cancel = {}) {
     return asio::co_spawn(

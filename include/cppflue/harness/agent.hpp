@@ -123,14 +123,18 @@ class Session {
   const std::string& id() const;
 
   PromptResult prompt(std::string text, PromptOptions options = {});
-  boost::asio::awaitable<PromptResult> async_prompt(std::string text, PromptOptions options = {});
+  // Awaitable twins. (Overloads rather than default arguments: GCC 12 destroys default-argument
+  // temporaries of a call inside co_await twice.)
+  boost::asio::awaitable<PromptResult> async_prompt(std::string text);
+  boost::asio::awaitable<PromptResult> async_prompt(std::string text, PromptOptions options);
 
   // Like prompt, but the model answer is streamed: text_delta/thinking_delta events arrive as
   // the provider sends them.
   EventStream stream(std::string text, PromptOptions options = {});
   PromptResult stream(std::string text, EventCallback on_event, PromptOptions options = {});
+  boost::asio::awaitable<PromptResult> async_stream(std::string text, EventCallback on_event);
   boost::asio::awaitable<PromptResult> async_stream(std::string text, EventCallback on_event,
-                                                    PromptOptions options = {});
+                                                    PromptOptions options);
 
   // Cancels the running operation (model request, tools); returns false when idle.
   bool abort();

@@ -64,10 +64,14 @@ class HttpClient {
 
   // Performs the request. Transport failures (refused, DNS, TLS, timeouts) are errors of type
   // connection_error/timeout naming the URL; HTTP error statuses are *not* errors here.
-  // Callbacks run on the client's internal strand.
+  // Callbacks run on the client's internal strand. (Overloads, not default arguments: GCC 12
+  // destroys default-argument temporaries of a call inside co_await twice.)
+  boost::asio::awaitable<Result<HttpResponse>> request(HttpRequest request);
   boost::asio::awaitable<Result<HttpResponse>> request(HttpRequest request,
-                                                       HttpStreamHandlers handlers = {},
-                                                       CancelToken cancel = {});
+                                                       HttpStreamHandlers handlers);
+  boost::asio::awaitable<Result<HttpResponse>> request(HttpRequest request,
+                                                       HttpStreamHandlers handlers,
+                                                       CancelToken cancel);
 
  private:
   struct Impl;
