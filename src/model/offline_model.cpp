@@ -38,10 +38,35 @@ std::string read_text_file(const std::filesystem::path& p, bool& ok) {
   return ss.str();
 }
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
-    s.replace(pos, from.size(), to);
+// One pass over the template: inserted values are never expanded again, so a prompt that
+// contains "{{tools}}" is repeated literally.
+std::string expand(std::string_view tmpl, const std::vector<std::pair<std::string_view, std::string_view>>& vars) {
+  std::string out;
+  out.reserve(tmpl.size());
+  std::size_t pos = 0;
+  while (pos < tmpl.size()) {
+    std::size_t open = tmpl.find("{{", pos);
+    if (open == std::string_view::npos) break;
+    out.append(tmpl.substr(pos, open - pos));
+    std::size_t close = tmpl.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      pos = open;
+      break;
+    }
+    std::string_view name = tmpl.substr(open + 2, close - open - 2);
+    bool found = false;
+    for (const auto& [k, v] : vars) {
+      if (k == name) {
+        out.append(v);
+        found = true;
+        break;
+      }
+    }
+    if (!found) out.append(tmpl.substr(open, close + 2 - open));
+    pos = close + 2;
   }
+  out.append(tmpl.substr(pos));
+  return out;
 }
 
 std::int64_t estimate_tokens(std::size_t chars) {
@@ -92,11 +117,11 @@ class OfflineModel final : public ModelClient {
 
     std::string tools;
     for (const auto& spec : request.tools) tools += (tools.empty() ? "" : ", ") + spec.name;
-    std::string text = turn.text;
-    replace_all(text, "{{prompt}}", prompt);
-    replace_all(text, "{{tool_result}}", tool_result);
-    replace_all(text, "{{tools}}", tools.empty() ? "(none)" : tools);
-    text = fmt::format("{} {}", kOfflineMarker, text);
+    std::string text = fmt::format(
+        "{} {}", kOfflineMarker,
+        expand(turn.text, {{"prompt", prompt},
+                           {"tool_result", tool_result},
+                           {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
 
     ModelResponse response;
     response.model = name_;

@@ -37,8 +37,8 @@ std::int64_t ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-// A plain coroutine function (not a capturing lambda: GCC 12 mishandles the captures of
-// lambda coroutines), so its parameters live in the coroutine frame.
+// A plain coroutine function rather than a capturing lambda coroutine: its parameters live in
+// the coroutine frame, whereas a lambda's captures live in the closure object.
 asio::awaitable<Result<HttpResponse>> do_request(HttpClient* client, HttpRequest req,
                                                  HttpStreamHandlers handlers = {},
                                                  CancelToken cancel = {}) {
