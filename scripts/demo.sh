@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake --preset release -DCPPFLUE_BUILD_TESTS=OFF -DCPPFLUE_BUILD_BENCH=OFF >/dev/null
+cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target cppflue_cli weather_agent
 demo_dir="$(mktemp -d)"
 trap 'rm -rf "$demo_dir"' EXIT

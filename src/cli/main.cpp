@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version exit 0; usage errors are errors like any other (exit 1, SPEC §12).
+    return app.exit(e) == 0 ? 0 : 1;
   }
 
   try {

@@ -215,7 +215,13 @@ json to_json(const Usage& u) {
                      {"output", u.output},
                      {"cache_read", u.cache_read},
                      {"cache_write", u.cache_write},
-                     {"total_tokens", u.total_tokens}};
+                     {"total_tokens", u.total_tokens},
+                     // SPEC §11 shape. No price table exists yet, so costs are reported as 0.
+                     {"cost", json_object{{"input", 0.0},
+                                          {"output", 0.0},
+                                          {"cache_read", 0.0},
+                                          {"cache_write", 0.0},
+                                          {"total", 0.0}}}};
 }
 
 std::string_view finish_reason_name(FinishReason f) {

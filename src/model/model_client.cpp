@@ -95,6 +95,11 @@ class HttpModelClient final : public ModelClient {
         co_return fail(ErrorType::cancelled, "model request was aborted");
       }
       if (emitted || !retryable(last) || attempt >= max_attempts) break;
+      if (last.retry_after && *last.retry_after > retry_.max_retry_after) {
+        last.message += fmt::format(" (the provider asks to retry after {} s; not waiting that long)",
+                                    last.retry_after->count() / 1000);
+        break;
+      }
       auto delay = last.retry_after ? *last.retry_after : backoff(retry_, attempt);
       log::get()->info("model {}: attempt {} failed ({}); retrying in {} ms", model_.spec, attempt,
                        last.message, delay.count());

@@ -337,16 +337,17 @@ TEST_F(CliTest, HelpExitsZeroEverywhere) {
 }
 
 TEST_F(CliTest, UsageErrorsFailWithAMessageOnStderr) {
+  // SPEC §12: errors exit 1, usage errors included.
   auto none = run({});
-  EXPECT_NE(none.exit_code, 0) << none.describe();
+  EXPECT_EQ(none.exit_code, 1) << none.describe();
   EXPECT_FALSE(none.err.empty()) << none.describe();
 
   auto no_prompt = run({"run"});
-  EXPECT_NE(no_prompt.exit_code, 0) << no_prompt.describe();
+  EXPECT_EQ(no_prompt.exit_code, 1) << no_prompt.describe();
   EXPECT_TRUE(contains(no_prompt.err, "prompt")) << no_prompt.describe();
 
   auto bogus = run({"run", "-p", "x", "--no-such-flag"});
-  EXPECT_NE(bogus.exit_code, 0) << bogus.describe();
+  EXPECT_EQ(bogus.exit_code, 1) << bogus.describe();
   EXPECT_TRUE(contains(bogus.err, "no-such-flag")) << bogus.describe();
 
   auto empty = run({"run", "-p", "   "});

@@ -549,3 +549,70 @@ INSTANTIATE_TEST_SUITE_P(AllApis, Scenario,
                          param_name);
 
 }  // namespace
+
+namespace {
+
+class ScenarioExtras : public ::testing::TestWithParam<Param> {};
+
+// Images given to a prompt reach the provider in that API's image part; thinking levels reach
+// that API's knob.
+TEST_P(ScenarioExtras, ImagesAndThinkingReachTheRequest) {
+  TempDir dir;
+  FakeProvider fake;
+  WireApi api = GetParam().api;
+  std::string base = fake.base_url() + (api == WireApi::openai_chat || api == WireApi::openai_responses ? "/v1" : "");
+  write_file(dir.path() / "cppflue.toml", "[providers.fake]\napi = \"" + std::string(wire_api_name(api)) +
+                                              "\"\nbase_url = \"" + base + "\"\n[agent]\nthinking_level = \"high\"\n");
+  InitOptions o;
+  o.model = "fake:m";
+  o.root = dir.path().string();
+  auto agent = init(o);
+  fake.enqueue_turn(api, text_turn("A red square."), GetParam().stream);
+  PromptOptions po;
+  po.images = {Image{"image/png", "aGVsbG8gcGl4ZWxz", ""}};
+  auto session = agent.session("img");
+  auto r = GetParam().stream ? session.stream("What is this?", [](const Event&) {}, po) : session.prompt("What is this?", po);
+  EXPECT_EQ(r.text, "A red square.");
+  ASSERT_EQ(fake.request_count(), 1u);
+  std::string body = fake.requests()[0].body;
+  EXPECT_NE(body.find("aGVsbG8gcGl4ZWxz"), std::string::npos) << body;
+  EXPECT_NE(body.find("image/png"), std::string::npos) << body;
+  const char* knob = api == WireApi::openai_chat ? "reasoning_effort"
+                     : api == WireApi::openai_responses ? "effort"
+                     : api == WireApi::anthropic ? "budget_tokens"
+                                                 : "thinkingBudget";
+  EXPECT_NE(body.find(knob), std::string::npos) << body;
+}
+
+// http_proxy from the environment is honoured (libcurl reads it per request).
+TEST(ScenarioProxy, HttpProxyFromTheEnvironmentIsUsed) {
+  TempDir dir;
+  FakeProvider proxy;  // plays the proxy: receives absolute-form request targets
+  write_file(dir.path() / "cppflue.toml",
+             "[providers.far]\napi = \"openai-chat\"\nbase_url = \"http://models.example.invalid/v1\"\n");
+  proxy.enqueue_turn(WireApi::openai_chat, text_turn("via proxy"), false);
+  const char* old = std::getenv("http_proxy");
+  std::string saved = old ? old : "";
+  setenv("http_proxy", proxy.base_url().c_str(), 1);
+  InitOptions o;
+  o.model = "far:m";
+  o.root = dir.path().string();
+  auto agent = init(o);
+  std::string text;
+  try {
+    text = agent.session("p").prompt("hi").text;
+  } catch (const Exception& e) {
+    text = e.what();
+  }
+  if (old) setenv("http_proxy", saved.c_str(), 1); else unsetenv("http_proxy");
+  EXPECT_EQ(text, "via proxy");
+  ASSERT_EQ(proxy.request_count(), 1u);
+  EXPECT_EQ(proxy.requests()[0].target, "http://models.example.invalid/v1/chat/completions");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllApis, ScenarioExtras,
+                         ::testing::Values(Param{WireApi::openai_chat, false}, Param{WireApi::openai_responses, true},
+                                           Param{WireApi::anthropic, false}, Param{WireApi::gemini, true}),
+                         param_name);
+
+}  // namespace

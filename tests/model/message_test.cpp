@@ -179,7 +179,12 @@ TEST(Message, UsageAddsAndSerialises) {
                             {"output", 7},
                             {"cache_read", 5},
                             {"cache_write", 5},
-                            {"total_tokens", 18}}));
+                            {"total_tokens", 18},
+                            {"cost", json_object{{"input", 0.0},
+                                                 {"output", 0.0},
+                                                 {"cache_read", 0.0},
+                                                 {"cache_write", 0.0},
+                                                 {"total", 0.0}}}}));
 }
 
 TEST(Message, FinishReasonNames) {

@@ -461,6 +461,20 @@ TEST_P(ModelClientRetryAfterTest, RateLimitForeverIsRateLimited) {
   EXPECT_EQ(fake_.request_count(), 4u);
 }
 
+TEST_P(ModelClientRetryAfterTest, VeryLongRetryAfterIsNotWaitedFor) {
+  fake_.enqueue_error(GetParam(), 429, "come back in an hour", {{"Retry-After", "3600"}});
+  fake_.enqueue_turn(GetParam(), text_turn("too late"), stream());
+  auto t0 = Clock::now();
+  auto r = complete(simple_request(stream()));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().type, ErrorType::rate_limited) << r.error().message;
+  EXPECT_TRUE(contains(r.error().message, "3600 s")) << r.error().message;
+  ASSERT_TRUE(r.error().retry_after.has_value());
+  EXPECT_EQ(r.error().retry_after->count(), 3600000);
+  EXPECT_EQ(fake_.request_count(), 1u);
+  EXPECT_LT(ms_since(t0), 1000);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllApis, ModelClientRetryAfterTest,
                          ::testing::Values(WireApi::openai_chat, WireApi::openai_responses,
                                            WireApi::anthropic, WireApi::gemini),

@@ -205,10 +205,9 @@ TEST_F(OfflineModelTest, ToolResultIsEmptyWithoutToolMessages) {
   EXPECT_EQ(r->message.text, std::string(kOfflineMarker) + " R=[]");
 }
 
-// BUG (library, src/model/offline_model.cpp, OfflineModel::complete): the placeholders are
-// replaced one after the other in the already-substituted text, so a prompt or tool result
-// that itself contains "{{tools}}" / "{{tool_result}}" is rewritten instead of being echoed
-// verbatim (test:echo with the prompt "{{tools}}" answers "You said: (none)").
+// Placeholders are expanded in one pass: a prompt or tool result that itself contains
+// "{{tools}}" / "{{tool_result}}" is inserted verbatim (this used to be rewritten: test:echo
+// with the prompt "{{tools}}" answered "You said: (none)").
 TEST_F(OfflineModelTest, PromptAndToolResultsAreInsertedLiterally) {
   auto echo = complete(model("echo"),
                        request({user("show {{tools}} and {{tool_result}} as is")}, {tool("glob")}));

@@ -25,6 +25,9 @@ struct RetryPolicy {
   int max_attempts = 4;
   std::chrono::milliseconds base_delay{500};
   std::chrono::milliseconds max_delay{30000};
+  // A Retry-After longer than this is not waited for: the error is returned at once (with the
+  // provider's retry_after), rather than blocking the operation for minutes.
+  std::chrono::milliseconds max_retry_after{60000};
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds idle_timeout{120000};
 };
