@@ -3,9 +3,9 @@
 // measured is CppFlue itself: the operation guard, request building, event emission, the durable
 // SQLite append of every entry (WAL commit), and the thread hops of the synchronous API.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -46,7 +46,8 @@ void BM_PromptOneTurn(benchmark::State& state) {
     auto r = session.prompt("hello");
     benchmark::DoNotOptimize(r.text);
   }
-  state.counters["turns"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["turns"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_PromptOneTurn)->Unit(benchmark::kMicrosecond)->Iterations(2000);
@@ -67,7 +68,8 @@ void BM_PromptWithTool(benchmark::State& state) {
     auto r = session.prompt("hello");
     benchmark::DoNotOptimize(r.text);
   }
-  state.counters["turns"] = benchmark::Counter(2.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["turns"] = benchmark::Counter(2.0 * static_cast<double>(state.iterations()),
+                                               benchmark::Counter::kIsRate);
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_PromptWithTool)->Unit(benchmark::kMicrosecond)->Iterations(1000);
@@ -77,8 +79,9 @@ BENCHMARK(BM_PromptWithTool)->Unit(benchmark::kMicrosecond)->Iterations(1000);
 // answer); the difference between the two is the cost of one more turn with one tool call.
 void async_prompts(benchmark::State& state, int turns) {
   auto dir = make_project(
-      turns == 1 ? R"({"turns":[{"text":"ok"}]})"
-                 : R"({"turns":[{"text":"","tool_calls":[{"name":"echo","arguments":{"x":1}}]},{"text":"done"}]})");
+      turns == 1
+          ? R"({"turns":[{"text":"ok"}]})"
+          : R"({"turns":[{"text":"","tool_calls":[{"name":"echo","arguments":{"x":1}}]},{"text":"done"}]})");
   auto runtime = std::make_shared<cppflue::Runtime>(cppflue::RuntimeOptions{.io_threads = 1});
   cppflue::InitOptions o;
   o.root = dir.string();
@@ -92,7 +95,8 @@ void async_prompts(benchmark::State& state, int turns) {
     // Fresh sessions keep the history, and so the request size, constant.
     state.PauseTiming();
     std::vector<cppflue::Session> sessions;
-    for (int i = 0; i < batch; ++i) sessions.push_back(agent.session("async-" + std::to_string(n++)));
+    for (int i = 0; i < batch; ++i)
+      sessions.push_back(agent.session("async-" + std::to_string(n++)));
     state.ResumeTiming();
     auto run_batch = [&sessions]() -> boost::asio::awaitable<void> {
       for (auto& s : sessions) co_await s.async_prompt("hello");
@@ -100,14 +104,22 @@ void async_prompts(benchmark::State& state, int turns) {
     auto fut = boost::asio::co_spawn(runtime->executor(), run_batch(), boost::asio::use_future);
     fut.get();
   }
-  state.counters["us_per_prompt"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * batch), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["us_per_prompt"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   std::filesystem::remove_all(dir);
 }
-void BM_AsyncPromptOneTurn(benchmark::State& state) { async_prompts(state, 1); }
-void BM_AsyncPromptTwoTurnsOneTool(benchmark::State& state) { async_prompts(state, 2); }
+void BM_AsyncPromptOneTurn(benchmark::State& state) {
+  async_prompts(state, 1);
+}
+void BM_AsyncPromptTwoTurnsOneTool(benchmark::State& state) {
+  async_prompts(state, 2);
+}
 BENCHMARK(BM_AsyncPromptOneTurn)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
-BENCHMARK(BM_AsyncPromptTwoTurnsOneTool)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
+BENCHMARK(BM_AsyncPromptTwoTurnsOneTool)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10)
+    ->UseRealTime();
 
 // The durable write alone: one committed entry (a short assistant message).
 void BM_StoreAppend(benchmark::State& state) {

@@ -13,7 +13,8 @@
 namespace {
 
 bool has_api_key() {
-  for (const char* var : {"CPPFLUE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"}) {
+  for (const char* var :
+       {"CPPFLUE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"}) {
     const char* v = std::getenv(var);
     if (v && *v) return true;
   }

@@ -21,10 +21,11 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     ok = false;
   } else {
     apply_env_defaults(*config);
-    report["config"] = json_object{
-        {"ok", true},
-        {"file", config->config_path.empty() ? "(none: built-in defaults)" : config->config_path.string()},
-        {"root", config->root.string()}};
+    report["config"] =
+        json_object{{"ok", true},
+                    {"file", config->config_path.empty() ? "(none: built-in defaults)"
+                                                         : config->config_path.string()},
+                    {"root", config->root.string()}};
     std::string model = config->agent.model.empty() ? default_model() : config->agent.model;
     auto resolved = resolve_model(model, config->providers);
     json_object m{{"model", model}, {"ok", resolved.has_value()}};
@@ -41,15 +42,17 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     }
     report["model"] = m;
     json_object keys;
-    for (const char* var : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
-                            "GROQ_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY",
-                            "TOGETHER_API_KEY", "FIREWORKS_API_KEY", "CEREBRAS_API_KEY"}) {
+    for (const char* var :
+         {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
+          "GROQ_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY", "TOGETHER_API_KEY",
+          "FIREWORKS_API_KEY", "CEREBRAS_API_KEY"}) {
       const char* v = std::getenv(var);
       keys[var] = v && *v ? "set" : "missing";
     }
     report["api_keys"] = keys;
     json_array providers;
-    for (const auto& p : known_providers(config->providers)) providers.push_back(boost::json::string(p));
+    for (const auto& p : known_providers(config->providers))
+      providers.push_back(boost::json::string(p));
     report["providers"] = providers;
     auto db = config->state_dir() / "state.db";
     json_object store{{"path", db.string()}};
@@ -58,8 +61,10 @@ int doctor_command(const CommonOptions& common, bool as_json) {
       if (s) {
         auto list = (*s)->list_sessions();
         store["ok"] = list.has_value();
-        if (list) store["sessions"] = list->size();
-        else store["error"] = list.error().message;
+        if (list)
+          store["sessions"] = list->size();
+        else
+          store["error"] = list.error().message;
       } else {
         store["ok"] = false;
         store["error"] = s.error().message;
@@ -73,14 +78,17 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     report["store"] = store;
     json_array harnesses;
     for (const auto& h : harness_names()) harnesses.push_back(boost::json::string(h));
-    report["harness"] = json_object{{"configured", config->agent.harness}, {"available", harnesses}};
+    report["harness"] =
+        json_object{{"configured", config->agent.harness}, {"available", harnesses}};
   }
   report["ok"] = ok;
   if (as_json) {
     std::cout << dump(report) << '\n';
     return ok ? 0 : 1;
   }
-  auto line = [](std::string_view k, std::string v) { std::cout << fmt::format("{:<10} {}\n", k, v); };
+  auto line = [](std::string_view k, std::string v) {
+    std::cout << fmt::format("{:<10} {}\n", k, v);
+  };
   line("cppflue", kVersion);
   const json& c = report["config"];
   if (c.at("ok").as_bool()) {
@@ -98,15 +106,18 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     }
     std::string keys;
     for (const auto& kv : report["api_keys"].as_object()) {
-      if (kv.value().as_string() == "set") keys += (keys.empty() ? "" : ", ") + std::string(kv.key());
+      if (kv.value().as_string() == "set")
+        keys += (keys.empty() ? "" : ", ") + std::string(kv.key());
     }
     line("api keys", keys.empty() ? "none set" : keys);
     const json& st = report["store"];
-    line("store", fmt::format("{}  ({})", std::string_view(st.at("path").as_string()),
-                              st.at("ok").as_bool() ? (st.as_object().contains("sessions")
-                                                           ? fmt::format("{} sessions", st.at("sessions").to_number<long>())
-                                                           : std::string("ok"))
-                                                    : "ERROR: " + std::string(st.at("error").as_string())));
+    line("store",
+         fmt::format("{}  ({})", std::string_view(st.at("path").as_string()),
+                     st.at("ok").as_bool()
+                         ? (st.as_object().contains("sessions")
+                                ? fmt::format("{} sessions", st.at("sessions").to_number<long>())
+                                : std::string("ok"))
+                         : "ERROR: " + std::string(st.at("error").as_string())));
     line("harness", std::string(report["harness"].at("configured").as_string()));
   } else {
     line("config", "ERROR: " + std::string(c.at("error").as_string()));

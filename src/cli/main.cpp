@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
 #include <csignal>
 #include <iostream>
 #include <mutex>
-#include <pthread.h>
 #include <thread>
 
 #include "cli.hpp"
@@ -46,7 +46,9 @@ void set_interrupt_handler(std::function<void()> handler) {
   g_handler = std::move(handler);
 }
 
-bool interrupted() { return g_interrupted.load(); }
+bool interrupted() {
+  return g_interrupted.load();
+}
 
 int report_error(const std::string& message) {
   std::cerr << "cppflue: error: " << message << std::endl;
@@ -57,9 +59,10 @@ int report_error(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace cppflue::cli;
-  CLI::App app{"CppFlue — agent harness framework for C++.\n"
-               "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
-               "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
+  CLI::App app{
+      "CppFlue — agent harness framework for C++.\n"
+      "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
+      "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
   app.name("cppflue");
   app.set_version_flag("--version", std::string("cppflue ") + cppflue::kVersion);
   app.require_subcommand(1);
@@ -67,21 +70,30 @@ int main(int argc, char** argv) {
   app.add_option("--config", common.config, "Path to cppflue.toml (default: search upwards)");
 
   RunOptions run;
-  auto* run_cmd = app.add_subcommand("run", "Run one prompt on a session and print the answer as it streams");
-  run_cmd->add_option("-p,--prompt", run.prompt, "The prompt text (`-` reads it from standard input)")->required();
-  run_cmd->add_option("-s,--session", run.session, "Session id (default: default); history persists in .cppflue/state.db");
-  run_cmd->add_option("-m,--model", run.model, "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
+  auto* run_cmd =
+      app.add_subcommand("run", "Run one prompt on a session and print the answer as it streams");
+  run_cmd
+      ->add_option("-p,--prompt", run.prompt, "The prompt text (`-` reads it from standard input)")
+      ->required();
+  run_cmd->add_option("-s,--session", run.session,
+                      "Session id (default: default); history persists in .cppflue/state.db");
+  run_cmd->add_option(
+      "-m,--model", run.model,
+      "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
   run_cmd->add_option("--sandbox", run.sandbox, "Sandbox name (virtual, local, none)");
   run_cmd->add_flag("--allow-write", run.allow_write, "Allow file-writing tools");
   run_cmd->add_flag("--allow-shell", run.allow_shell, "Allow shell commands");
   run_cmd->add_flag("--stream", run.stream_events, "Print every event as one JSON object per line");
-  run_cmd->add_flag("--json", run.json, "Print {\"text\",\"usage\",\"model\",\"session_id\"} when done");
+  run_cmd->add_flag("--json", run.json,
+                    "Print {\"text\",\"usage\",\"model\",\"session_id\"} when done");
   run_cmd->add_option("--config", common.config, "Path to cppflue.toml");
-  run_cmd->footer("Exit status: 0 success, 1 error, 130 aborted (Ctrl-C).\n"
-                  "With no API key the offline test:demo model is used, and cppflue says so.");
+  run_cmd->footer(
+      "Exit status: 0 success, 1 error, 130 aborted (Ctrl-C).\n"
+      "With no API key the offline test:demo model is used, and cppflue says so.");
 
   std::string chat_session = "default", chat_model;
-  auto* chat_cmd = app.add_subcommand("chat", "Interactive conversation on a session (/exit to quit)");
+  auto* chat_cmd =
+      app.add_subcommand("chat", "Interactive conversation on a session (/exit to quit)");
   chat_cmd->add_option("-s,--session", chat_session, "Session id (default: default)");
   chat_cmd->add_option("-m,--model", chat_model, "Model as provider:model");
   chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");

@@ -12,9 +12,12 @@ namespace cppflue::cli {
 
 namespace {
 json record_json(const SessionRecord& r) {
-  return json_object{{"id", r.id},           {"agent", r.agent},
-                     {"parent_id", r.parent_id}, {"entries", r.entry_count},
-                     {"created_at", r.created_at}, {"updated_at", r.updated_at},
+  return json_object{{"id", r.id},
+                     {"agent", r.agent},
+                     {"parent_id", r.parent_id},
+                     {"entries", r.entry_count},
+                     {"created_at", r.created_at},
+                     {"updated_at", r.updated_at},
                      {"metadata", r.metadata}};
 }
 
@@ -77,14 +80,17 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     if (o.json) {
       json_array arr;
       for (const auto& e : *entries) {
-        arr.push_back(json_object{{"seq", e.seq}, {"kind", e.kind}, {"role", e.role},
-                                  {"source", e.source}, {"created_at", e.created_at},
+        arr.push_back(json_object{{"seq", e.seq},
+                                  {"kind", e.kind},
+                                  {"role", e.role},
+                                  {"source", e.source},
+                                  {"created_at", e.created_at},
                                   {"content", e.content}});
       }
       std::cout << dump(json_object{{"session", record_json(**rec)}, {"entries", arr}}) << '\n';
     } else {
-      std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id,
-                               (*rec)->entry_count, (*rec)->updated_at);
+      std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
+                               (*rec)->updated_at);
       for (const auto& e : *entries) std::cout << fmt::format("{:>4}  {}\n", e.seq, describe(e));
     }
     return 0;

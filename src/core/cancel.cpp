@@ -68,6 +68,8 @@ void CancelToken::remove(std::uint64_t id) const {
 CancelRegistration::CancelRegistration(const CancelToken& token, std::function<void()> fn)
     : token_(token), id_(token.on_cancel(std::move(fn))) {}
 
-CancelRegistration::~CancelRegistration() { token_.remove(id_); }
+CancelRegistration::~CancelRegistration() {
+  token_.remove(id_);
+}
 
 }  // namespace cppflue

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cppflue/core/clock.hpp"
 
-#include <ctime>
 #include <fmt/format.h>
+#include <ctime>
 
 namespace cppflue {
 
@@ -15,7 +15,9 @@ std::string iso8601(std::chrono::system_clock::time_point tp) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
-std::string iso8601_now() { return iso8601(std::chrono::system_clock::now()); }
+std::string iso8601_now() {
+  return iso8601(std::chrono::system_clock::now());
+}
 
 std::int64_t unix_millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -32,7 +32,9 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
   return parser.release();
 }
 
-std::string dump(const json& v) { return boost::json::serialize(v); }
+std::string dump(const json& v) {
+  return boost::json::serialize(v);
+}
 
 namespace {
 void pretty(std::string& out, const json& v, int indent) {
@@ -146,14 +148,21 @@ const json* find_path(const json& root, std::string_view path) {
 
 std::string_view kind_name(const json& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "boolean";
     case boost::json::kind::int64:
-    case boost::json::kind::uint64: return "integer";
-    case boost::json::kind::double_: return "number";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::object: return "object";
+    case boost::json::kind::uint64:
+      return "integer";
+    case boost::json::kind::double_:
+      return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::object:
+      return "object";
   }
   return "unknown";
 }

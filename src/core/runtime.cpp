@@ -49,9 +49,17 @@ std::shared_ptr<Runtime> Runtime::shared() {
   return rt;
 }
 
-boost::asio::io_context& Runtime::io() { return impl_->io; }
-boost::asio::any_io_executor Runtime::executor() { return impl_->io.get_executor(); }
-boost::asio::thread_pool& Runtime::blocking() { return impl_->blocking; }
-bool Runtime::in_io_thread() const { return tl_current_runtime == this; }
+boost::asio::io_context& Runtime::io() {
+  return impl_->io;
+}
+boost::asio::any_io_executor Runtime::executor() {
+  return impl_->io.get_executor();
+}
+boost::asio::thread_pool& Runtime::blocking() {
+  return impl_->blocking;
+}
+bool Runtime::in_io_thread() const {
+  return tl_current_runtime == this;
+}
 
 }  // namespace cppflue

@@ -77,11 +77,13 @@ Result<void> check_tools(const std::vector<const ToolDefinition*>& tools) {
   std::set<std::string> seen;
   for (const auto* t : tools) {
     if (!valid_tool_name(t->name)) {
-      return fail(ErrorType::invalid_input,
-                  fmt::format("invalid tool name '{}': use 1-64 letters, digits, '_' or '-'", t->name));
+      return fail(
+          ErrorType::invalid_input,
+          fmt::format("invalid tool name '{}': use 1-64 letters, digits, '_' or '-'", t->name));
     }
     if (!t->execute) {
-      return fail(ErrorType::invalid_input, fmt::format("tool '{}' has no execute function", t->name));
+      return fail(ErrorType::invalid_input,
+                  fmt::format("tool '{}' has no execute function", t->name));
     }
     if (!seen.insert(t->name).second) {
       return fail(ErrorType::invalid_input, fmt::format("two tools are named '{}'", t->name));
@@ -95,7 +97,8 @@ std::string tool_result_text(const json& v) {
   if (text.size() > kMaxToolResultBytes) {
     std::size_t total = text.size();
     text.resize(kMaxToolResultBytes);
-    text += fmt::format("\n[tool result truncated: {} of {} bytes shown]", kMaxToolResultBytes, total);
+    text +=
+        fmt::format("\n[tool result truncated: {} of {} bytes shown]", kMaxToolResultBytes, total);
   }
   return text;
 }
@@ -160,8 +163,10 @@ class Emitter {
  public:
   Emitter(std::shared_ptr<AgentImpl> agent, std::string session_id, std::string operation_id,
           std::vector<EventCallback> callbacks)
-      : agent_(std::move(agent)), session_id_(std::move(session_id)),
-        operation_id_(std::move(operation_id)), callbacks_(std::move(callbacks)) {}
+      : agent_(std::move(agent)),
+        session_id_(std::move(session_id)),
+        operation_id_(std::move(operation_id)),
+        callbacks_(std::move(callbacks)) {}
 
   void emit(std::string_view type, json_object fields = {}) {
     Event e;
@@ -204,8 +209,10 @@ struct OperationSpec {
 class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
  public:
   SessionImpl(std::shared_ptr<AgentImpl> a, std::string session_id, std::vector<Message> h)
-      : agent(std::move(a)), id(std::move(session_id)),
-        strand(asio::make_strand(agent->runtime->executor())), history(std::move(h)) {}
+      : agent(std::move(a)),
+        id(std::move(session_id)),
+        strand(asio::make_strand(agent->runtime->executor())),
+        history(std::move(h)) {}
 
   std::shared_ptr<AgentImpl> agent;
   std::string id;
@@ -250,8 +257,13 @@ class OperationContext final : public TurnContext {
   OperationContext(SessionImpl& s, std::shared_ptr<ModelClient> client, std::string model_spec,
                    std::optional<ThinkingLevel> thinking, std::vector<const ToolDefinition*> tools,
                    bool stream, CancelToken cancel, std::shared_ptr<Emitter> emitter)
-      : session_(s), client_(std::move(client)), model_spec_(std::move(model_spec)),
-        thinking_(thinking), tools_(std::move(tools)), stream_(stream), cancel_(std::move(cancel)),
+      : session_(s),
+        client_(std::move(client)),
+        model_spec_(std::move(model_spec)),
+        thinking_(thinking),
+        tools_(std::move(tools)),
+        stream_(stream),
+        cancel_(std::move(cancel)),
         emitter_(std::move(emitter)) {
     for (const auto* t : tools_) {
       specs_.push_back(ToolSpec{t->name, t->description, t->parameters});
@@ -293,7 +305,9 @@ class OperationContext final : public TurnContext {
     last_model_ = response->model.empty() ? model_spec_ : response->model;
     last_finish_ = std::string(finish_reason_name(response->finish_reason));
     partial_text_.clear();
-    emitter_->emit("turn", {{"turn_id", turn_id}, {"model", last_model_}, {"usage", to_json(response->usage)}});
+    emitter_->emit(
+        "turn",
+        {{"turn_id", turn_id}, {"model", last_model_}, {"usage", to_json(response->usage)}});
     co_return response;
   }
 
@@ -302,14 +316,17 @@ class OperationContext final : public TurnContext {
     return session_.append(message, source);
   }
 
-  asio::awaitable<Result<std::vector<Message>>> run_tools(const std::vector<ToolCall>& calls) override {
-    using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, std::size_t, Message)>;
+  asio::awaitable<Result<std::vector<Message>>> run_tools(
+      const std::vector<ToolCall>& calls) override {
+    using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code,
+                                                                std::size_t, Message)>;
     auto channel = std::make_shared<Channel>(session_.strand, calls.size() + 1);
     std::vector<std::optional<Message>> results(calls.size());
     pending_results_.clear();
 
     for (const auto& call : calls) {
-      emitter_->emit("tool_start", {{"toolName", call.name}, {"toolCallId", call.id}, {"args", call.arguments}});
+      emitter_->emit("tool_start",
+                     {{"toolName", call.name}, {"toolCallId", call.id}, {"args", call.arguments}});
     }
     auto make_result = [](const ToolCall& call, std::string text, bool is_error) {
       Message m;
@@ -329,41 +346,49 @@ class OperationContext final : public TurnContext {
       if (!def) {
         std::vector<std::string> names;
         for (const auto* t : tools_) names.push_back(t->name);
-        channel->try_send(boost::system::error_code{}, i,
-                          make_result(call, fmt::format("unknown tool '{}' (available tools: {})", call.name,
-                                                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
-                                      true));
+        channel->try_send(
+            boost::system::error_code{}, i,
+            make_result(
+                call,
+                fmt::format("unknown tool '{}' (available tools: {})", call.name,
+                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
+                true));
         continue;
       }
       if (auto problem = check_arguments(call, *def)) {
         channel->try_send(boost::system::error_code{}, i, make_result(call, *problem, true));
         continue;
       }
-      asio::post(session_.agent->runtime->blocking(),
-                 [channel, i, call, def, session_id = session_.id, cancel = cancel_, make_result] {
-                   ToolContext ctx{session_id, call.id, call.name, cancel};
-                   Message m;
-                   try {
-                     m = make_result(call, tool_result_text(def->execute(call.arguments, ctx)), false);
-                   } catch (const Exception& e) {
-                     m = make_result(call, e.error().message, true);
-                   } catch (const std::exception& e) {
-                     m = make_result(call, fmt::format("tool '{}' failed: {}", call.name, e.what()), true);
-                   } catch (...) {
-                     m = make_result(call, fmt::format("tool '{}' failed with an unknown exception", call.name), true);
-                   }
-                   channel->try_send(boost::system::error_code{}, i, std::move(m));
-                 });
+      asio::post(
+          session_.agent->runtime->blocking(),
+          [channel, i, call, def, session_id = session_.id, cancel = cancel_, make_result] {
+            ToolContext ctx{session_id, call.id, call.name, cancel};
+            Message m;
+            try {
+              m = make_result(call, tool_result_text(def->execute(call.arguments, ctx)), false);
+            } catch (const Exception& e) {
+              m = make_result(call, e.error().message, true);
+            } catch (const std::exception& e) {
+              m = make_result(call, fmt::format("tool '{}' failed: {}", call.name, e.what()), true);
+            } catch (...) {
+              m = make_result(
+                  call, fmt::format("tool '{}' failed with an unknown exception", call.name), true);
+            }
+            channel->try_send(boost::system::error_code{}, i, std::move(m));
+          });
     }
 
     CancelRegistration reg(cancel_, [channel] { channel->cancel(); });
     for (std::size_t received = 0; received < calls.size();) {
-      auto [ec, index, message] = co_await channel->async_receive(asio::as_tuple(asio::use_awaitable));
+      auto [ec, index, message] =
+          co_await channel->async_receive(asio::as_tuple(asio::use_awaitable));
       if (ec || cancel_.cancelled()) {
         co_return fail(ErrorType::cancelled, "operation aborted while tools were running");
       }
-      emitter_->emit("tool_end", {{"toolName", message.tool_name}, {"toolCallId", message.tool_call_id},
-                                  {"isError", message.is_error}, {"result", message.text}});
+      emitter_->emit("tool_end", {{"toolName", message.tool_name},
+                                  {"toolCallId", message.tool_call_id},
+                                  {"isError", message.is_error},
+                                  {"result", message.text}});
       pending_results_[message.tool_call_id] = message;
       results[index] = std::move(message);
       ++received;
@@ -409,7 +434,8 @@ class OperationContext final : public TurnContext {
         m.is_error = true;
       }
       if (auto r = session_.append(m, "tool"); !r) {
-        log::get()->error("session {}: cannot record tool result: {}", session_.id, r.error().message);
+        log::get()->error("session {}: cannot record tool result: {}", session_.id,
+                          r.error().message);
       }
     }
   }
@@ -455,7 +481,8 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   std::string op_id = new_hex_id("op_", 32);
   auto cancel = std::make_shared<CancelSource>();
   auto emitter = std::make_shared<Emitter>(
-      agent, id, op_id, std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
+      agent, id, op_id,
+      std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
   {
     std::lock_guard lock(mu);
     active_cancel = cancel;
@@ -499,8 +526,9 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       break;
     }
     emitter->emit("agent_start");
-    ctx = std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
-                                             std::move(tools), spec.stream, cancel->token(), emitter);
+    ctx =
+        std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
+                                           std::move(tools), spec.stream, cancel->token(), emitter);
     auto final = co_await agent->backend->run(*ctx);
     if (!final) {
       result = fail(final.error());
@@ -509,10 +537,12 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
     PromptResult pr;
     pr.text = final->message.text;
     pr.usage = ctx->usage();
-    pr.usage.total_tokens = pr.usage.total_tokens ? pr.usage.total_tokens : pr.usage.input + pr.usage.output;
+    pr.usage.total_tokens =
+        pr.usage.total_tokens ? pr.usage.total_tokens : pr.usage.input + pr.usage.output;
     pr.model = ctx->last_model().empty() ? model_spec : ctx->last_model();
     pr.session_id = id;
-    pr.metadata = json_object{{"operation_id", op_id}, {"turns", ctx->turns()}, {"finish_reason", ctx->last_finish()}};
+    pr.metadata = json_object{
+        {"operation_id", op_id}, {"turns", ctx->turns()}, {"finish_reason", ctx->last_finish()}};
     result = std::move(pr);
   } while (false);
 
@@ -522,23 +552,29 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   if (!result) {
     if (ctx) {
       ctx->repair_history();
-      append_marker(json_object{{"event", result.error().type == ErrorType::cancelled ? "interrupted" : "failed"},
-                                {"operation_id", op_id},
-                                {"error", json_object{{"type", wire_name(result.error().type)},
-                                                      {"message", result.error().message}}},
-                                {"partial_text", ctx->partial_text()}});
+      append_marker(json_object{
+          {"event", result.error().type == ErrorType::cancelled ? "interrupted" : "failed"},
+          {"operation_id", op_id},
+          {"error", json_object{{"type", wire_name(result.error().type)},
+                                {"message", result.error().message}}},
+          {"partial_text", ctx->partial_text()}});
     }
     if (result.error().type == ErrorType::cancelled) {
       emitter->emit("aborted", {{"operation", spec.kind}});
     } else {
-      emitter->emit("error", {{"message", result.error().message}, {"type", wire_name(result.error().type)}});
+      emitter->emit(
+          "error", {{"message", result.error().message}, {"type", wire_name(result.error().type)}});
     }
   } else {
     emitter->emit("turn_end");
   }
   emitter->emit("idle");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  emitter->emit("operation", {{"operation_kind", spec.kind}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count();
+  emitter->emit(
+      "operation",
+      {{"operation_kind", spec.kind}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
   {
     std::lock_guard lock(mu);
     active_cancel.reset();
@@ -637,9 +673,15 @@ void EventStream::abort() {
 // ----------------------------------------------------------------------------------------
 
 Session::Session(std::shared_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
-const std::string& Session::id() const { return impl_->id; }
-bool Session::busy() const { return impl_->busy.load(); }
-bool Session::abort() { return impl_->abort(); }
+const std::string& Session::id() const {
+  return impl_->id;
+}
+bool Session::busy() const {
+  return impl_->busy.load();
+}
+bool Session::abort() {
+  return impl_->abort();
+}
 
 std::vector<Message> Session::history() const {
   std::lock_guard lock(impl_->mu);
@@ -684,8 +726,7 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
 EventStream Session::stream(std::string text, PromptOptions options) {
   auto state = std::make_shared<EventStream::State>();
   state->session = impl_;
-  OperationSpec spec{"stream", std::move(text), std::move(options), true,
-                     [state](const Event& e) {
+  OperationSpec spec{"stream", std::move(text), std::move(options), true, [state](const Event& e) {
                        std::lock_guard lock(state->mu);
                        state->queue.push_back(e);
                        state->cv.notify_all();
@@ -710,9 +751,15 @@ EventStream Session::stream(std::string text, PromptOptions options) {
 // ----------------------------------------------------------------------------------------
 
 Agent::Agent(std::shared_ptr<AgentImpl> impl) : impl_(std::move(impl)) {}
-const std::string& Agent::model() const { return impl_->model; }
-std::shared_ptr<Store> Agent::store() const { return impl_->store; }
-std::string Agent::system_prompt() const { return impl_->system_prompt; }
+const std::string& Agent::model() const {
+  return impl_->model;
+}
+std::shared_ptr<Store> Agent::store() const {
+  return impl_->store;
+}
+std::string Agent::system_prompt() const {
+  return impl_->system_prompt;
+}
 
 std::vector<std::string> Agent::tool_names() const {
   std::vector<std::string> names;
@@ -739,9 +786,9 @@ Session Agent::session(std::string id) {
     if (e.kind != "message") continue;
     auto m = message_from_json(e.content);
     if (!m) {
-      throw Exception(make_error(ErrorType::store_error,
-                                 fmt::format("session '{}' entry {} is unreadable: {}", id, e.seq,
-                                             m.error().message)));
+      throw Exception(make_error(
+          ErrorType::store_error,
+          fmt::format("session '{}' entry {} is unreadable: {}", id, e.seq, m.error().message)));
     }
     history.push_back(std::move(*m));
   }
@@ -760,13 +807,14 @@ Agent init(InitOptions options) {
   impl->config = std::move(*config);
   Config& cfg = impl->config;
   impl->name = options.name.empty() ? "default" : options.name;
-  impl->model = !options.model.empty() ? options.model
+  impl->model = !options.model.empty()     ? options.model
                 : !cfg.agent.model.empty() ? cfg.agent.model
                                            : default_model();
   // Resolve now so that an unknown provider or a missing key fails before any request.
   if (auto r = resolve_model(impl->model, cfg.providers); !r) throw Exception(r.error());
 
-  std::string thinking = options.thinking_level.empty() ? cfg.agent.thinking_level : options.thinking_level;
+  std::string thinking =
+      options.thinking_level.empty() ? cfg.agent.thinking_level : options.thinking_level;
   if (!thinking.empty()) {
     auto t = parse_thinking_level(thinking);
     if (!t) throw Exception(t.error());

@@ -76,7 +76,8 @@ Result<std::shared_ptr<HarnessBackend>> create_harness(std::string_view name) {
                                                      name, fmt::join(harness_names(), ", ")));
   }
   auto backend = factory();
-  if (!backend) return fail(ErrorType::internal, fmt::format("harness '{}' factory returned null", name));
+  if (!backend)
+    return fail(ErrorType::internal, fmt::format("harness '{}' factory returned null", name));
   return backend;
 }
 

@@ -19,8 +19,16 @@ namespace {
 
 bool retryable_status(int status) {
   switch (status) {
-    case 408: case 429: case 500: case 502: case 503: case 504: case 529: return true;
-    default: return false;
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+    case 529:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -42,7 +50,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(const std::optional<s
   std::tm tm{};
   if (strptime(v->c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) {
     auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-    auto diff = std::chrono::duration_cast<std::chrono::milliseconds>(when - std::chrono::system_clock::now());
+    auto diff = std::chrono::duration_cast<std::chrono::milliseconds>(
+        when - std::chrono::system_clock::now());
     return diff.count() > 0 ? diff : std::chrono::milliseconds(0);
   }
   return std::nullopt;
@@ -64,7 +73,9 @@ bool is_event_stream(const HttpHeaders& headers) {
 class HttpModelClient final : public ModelClient {
  public:
   HttpModelClient(ResolvedModel model, std::shared_ptr<HttpClient> http, RetryPolicy retry)
-      : model_(std::move(model)), http_(std::move(http)), retry_(retry),
+      : model_(std::move(model)),
+        http_(std::move(http)),
+        retry_(retry),
         codec_(codec_for(model_.provider.api)) {
     endpoint_.base_url = model_.provider.base_url;
     endpoint_.api_key = model_.provider.api_key;
@@ -96,8 +107,9 @@ class HttpModelClient final : public ModelClient {
       }
       if (emitted || !retryable(last) || attempt >= max_attempts) break;
       if (last.retry_after && *last.retry_after > retry_.max_retry_after) {
-        last.message += fmt::format(" (the provider asks to retry after {} s; not waiting that long)",
-                                    last.retry_after->count() / 1000);
+        last.message +=
+            fmt::format(" (the provider asks to retry after {} s; not waiting that long)",
+                        last.retry_after->count() / 1000);
         break;
       }
       auto delay = last.retry_after ? *last.retry_after : backoff(retry_, attempt);
@@ -151,9 +163,9 @@ class HttpModelClient final : public ModelClient {
         }
         auto r = parser.feed(chunk, events);
         if (!r) {
-          stream_error = make_error(ErrorType::provider_error,
-                                    fmt::format("malformed event stream from {}: {}", model_.spec,
-                                                r.error().message));
+          stream_error = make_error(
+              ErrorType::provider_error,
+              fmt::format("malformed event stream from {}: {}", model_.spec, r.error().message));
           return false;
         }
         return feed_events(events);
@@ -192,7 +204,8 @@ Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& mode
     return make_offline_model(std::move(*script), model.spec);
   }
   if (!http) return fail(ErrorType::internal, "no HTTP client for model " + model.spec);
-  return std::shared_ptr<ModelClient>(std::make_shared<HttpModelClient>(model, std::move(http), retry));
+  return std::shared_ptr<ModelClient>(
+      std::make_shared<HttpModelClient>(model, std::move(http), retry));
 }
 
 }  // namespace cppflue

@@ -40,7 +40,8 @@ std::string read_text_file(const std::filesystem::path& p, bool& ok) {
 
 // One pass over the template: inserted values are never expanded again, so a prompt that
 // contains "{{tools}}" is repeated literally.
-std::string expand(std::string_view tmpl, const std::vector<std::pair<std::string_view, std::string_view>>& vars) {
+std::string expand(std::string_view tmpl,
+                   const std::vector<std::pair<std::string_view, std::string_view>>& vars) {
   std::string out;
   out.reserve(tmpl.size());
   std::size_t pos = 0;
@@ -119,9 +120,10 @@ class OfflineModel final : public ModelClient {
     for (const auto& spec : request.tools) tools += (tools.empty() ? "" : ", ") + spec.name;
     std::string text = fmt::format(
         "{} {}", kOfflineMarker,
-        expand(turn.text, {{"prompt", prompt},
-                           {"tool_result", tool_result},
-                           {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
+        expand(turn.text,
+               {{"prompt", prompt},
+                {"tool_result", tool_result},
+                {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
 
     ModelResponse response;
     response.model = name_;
@@ -147,7 +149,8 @@ class OfflineModel final : public ModelClient {
     response.usage.total_tokens = response.usage.input + response.usage.output;
 
     if (request.stream && on_delta) {
-      if (!turn.thinking.empty()) on_delta(ModelDelta{ModelDelta::Kind::thinking, turn.thinking, 0});
+      if (!turn.thinking.empty())
+        on_delta(ModelDelta{ModelDelta::Kind::thinking, turn.thinking, 0});
       // Word-sized deltas, like a real stream.
       std::size_t pos = 0;
       while (pos < text.size()) {
@@ -216,8 +219,10 @@ Result<std::vector<OfflineTurn>> parse_turns(const json& j, std::string_view ori
           st.tool_calls.push_back(std::move(tc));
         }
       } else {
-        return bad(fmt::format("{}: unknown key '{}' (known: text, thinking, tool_calls, "
-                               "delay_ms, requires_tool)", where, key));
+        return bad(
+            fmt::format("{}: unknown key '{}' (known: text, thinking, tool_calls, "
+                        "delay_ms, requires_tool)",
+                        where, key));
       }
     }
     out.push_back(std::move(st));

@@ -21,22 +21,36 @@ struct BuiltinProvider {
 };
 
 constexpr BuiltinProvider kBuiltins[] = {
-    {"openai", WireApi::openai_chat, "https://api.openai.com/v1", "OPENAI_BASE_URL", "OPENAI_API_KEY", true},
-    {"openai-responses", WireApi::openai_responses, "https://api.openai.com/v1", "OPENAI_BASE_URL", "OPENAI_API_KEY", true},
-    {"anthropic", WireApi::anthropic, "https://api.anthropic.com", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", true},
-    {"google", WireApi::gemini, "https://generativelanguage.googleapis.com", "GEMINI_BASE_URL", "GEMINI_API_KEY", true},
-    {"gemini", WireApi::gemini, "https://generativelanguage.googleapis.com", "GEMINI_BASE_URL", "GEMINI_API_KEY", true},
-    {"ollama", WireApi::openai_chat, "http://localhost:11434/v1", "OLLAMA_BASE_URL", nullptr, false},
-    {"openrouter", WireApi::openai_chat, "https://openrouter.ai/api/v1", nullptr, "OPENROUTER_API_KEY", true},
+    {"openai", WireApi::openai_chat, "https://api.openai.com/v1", "OPENAI_BASE_URL",
+     "OPENAI_API_KEY", true},
+    {"openai-responses", WireApi::openai_responses, "https://api.openai.com/v1", "OPENAI_BASE_URL",
+     "OPENAI_API_KEY", true},
+    {"anthropic", WireApi::anthropic, "https://api.anthropic.com", "ANTHROPIC_BASE_URL",
+     "ANTHROPIC_API_KEY", true},
+    {"google", WireApi::gemini, "https://generativelanguage.googleapis.com", "GEMINI_BASE_URL",
+     "GEMINI_API_KEY", true},
+    {"gemini", WireApi::gemini, "https://generativelanguage.googleapis.com", "GEMINI_BASE_URL",
+     "GEMINI_API_KEY", true},
+    {"ollama", WireApi::openai_chat, "http://localhost:11434/v1", "OLLAMA_BASE_URL", nullptr,
+     false},
+    {"openrouter", WireApi::openai_chat, "https://openrouter.ai/api/v1", nullptr,
+     "OPENROUTER_API_KEY", true},
     {"groq", WireApi::openai_chat, "https://api.groq.com/openai/v1", nullptr, "GROQ_API_KEY", true},
-    {"deepseek", WireApi::openai_chat, "https://api.deepseek.com/v1", nullptr, "DEEPSEEK_API_KEY", true},
-    {"mistral", WireApi::openai_chat, "https://api.mistral.ai/v1", nullptr, "MISTRAL_API_KEY", true},
+    {"deepseek", WireApi::openai_chat, "https://api.deepseek.com/v1", nullptr, "DEEPSEEK_API_KEY",
+     true},
+    {"mistral", WireApi::openai_chat, "https://api.mistral.ai/v1", nullptr, "MISTRAL_API_KEY",
+     true},
     {"xai", WireApi::openai_chat, "https://api.x.ai/v1", nullptr, "XAI_API_KEY", true},
-    {"together", WireApi::openai_chat, "https://api.together.xyz/v1", nullptr, "TOGETHER_API_KEY", true},
-    {"fireworks", WireApi::openai_chat, "https://api.fireworks.ai/inference/v1", nullptr, "FIREWORKS_API_KEY", true},
-    {"cerebras", WireApi::openai_chat, "https://api.cerebras.ai/v1", nullptr, "CEREBRAS_API_KEY", true},
-    {"vllm", WireApi::openai_chat, "http://localhost:8000/v1", "VLLM_BASE_URL", "VLLM_API_KEY", false},
-    {"lmstudio", WireApi::openai_chat, "http://localhost:1234/v1", "LMSTUDIO_BASE_URL", nullptr, false},
+    {"together", WireApi::openai_chat, "https://api.together.xyz/v1", nullptr, "TOGETHER_API_KEY",
+     true},
+    {"fireworks", WireApi::openai_chat, "https://api.fireworks.ai/inference/v1", nullptr,
+     "FIREWORKS_API_KEY", true},
+    {"cerebras", WireApi::openai_chat, "https://api.cerebras.ai/v1", nullptr, "CEREBRAS_API_KEY",
+     true},
+    {"vllm", WireApi::openai_chat, "http://localhost:8000/v1", "VLLM_BASE_URL", "VLLM_API_KEY",
+     false},
+    {"lmstudio", WireApi::openai_chat, "http://localhost:1234/v1", "LMSTUDIO_BASE_URL", nullptr,
+     false},
 };
 
 std::string env_or_empty(const char* name) {
@@ -125,19 +139,20 @@ Result<ResolvedModel> resolve_model(std::string_view spec,
     for (const auto& [k, v] : o.headers) out.provider.headers.emplace_back(k, v);
     if (!builtin && out.provider.base_url.empty()) {
       return fail(ErrorType::config_error,
-                  fmt::format("provider '{}' has no base_url: set [providers.{}] base_url", provider,
-                              provider));
+                  fmt::format("provider '{}' has no base_url: set [providers.{}] base_url",
+                              provider, provider));
     }
   }
   while (!out.provider.base_url.empty() && out.provider.base_url.back() == '/') {
     out.provider.base_url.pop_back();
   }
   if (key_required && out.provider.api_key.empty()) {
-    return fail(ErrorType::auth_error,
-                fmt::format("no API key for provider '{}': set {}{}", provider,
-                            out.provider.api_key_env.empty() ? "an api_key" : out.provider.api_key_env,
-                            builtin ? "" : fmt::format(" (see [providers.{}])", provider)),
-                json_object{{"provider", provider}});
+    return fail(
+        ErrorType::auth_error,
+        fmt::format("no API key for provider '{}': set {}{}", provider,
+                    out.provider.api_key_env.empty() ? "an api_key" : out.provider.api_key_env,
+                    builtin ? "" : fmt::format(" (see [providers.{}])", provider)),
+        json_object{{"provider", provider}});
   }
   return out;
 }

@@ -12,8 +12,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,8 +30,7 @@ namespace cppflue {
 
 std::optional<std::string> find_header(const HttpHeaders& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {
@@ -108,7 +107,9 @@ struct SocketWatch {
   bool removed = false;
 };
 
-bool is_2xx(int status) { return status >= 200 && status < 300; }
+bool is_2xx(int status) {
+  return status >= 200 && status < 300;
+}
 
 }  // namespace
 
@@ -181,8 +182,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       return 0;
     }
     self->timer.expires_after(std::chrono::milliseconds(timeout_ms));
-    self->timer.async_wait(
-        asio::bind_executor(self->strand, [weak = self->weak_from_this()](boost::system::error_code ec) {
+    self->timer.async_wait(asio::bind_executor(
+        self->strand, [weak = self->weak_from_this()](boost::system::error_code ec) {
           if (ec) return;
           if (auto s = weak.lock()) s->socket_action(CURL_SOCKET_TIMEOUT, 0);
         }));
@@ -192,29 +193,29 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   void arm(curl_socket_t fd, const std::shared_ptr<SocketWatch>& watch) {
     if ((watch->wanted & CURL_POLL_IN) && !watch->read_pending) {
       watch->read_pending = true;
-      watch->descriptor.async_wait(
-          asio::posix::stream_descriptor::wait_read,
-          asio::bind_executor(strand, [weak = weak_from_this(), watch, fd](boost::system::error_code ec) {
-            watch->read_pending = false;
-            if (ec || watch->removed) return;
-            auto self = weak.lock();
-            if (!self) return;
-            self->socket_action(fd, CURL_CSELECT_IN);
-            if (!watch->removed) self->arm(fd, watch);
-          }));
+      watch->descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
+                                   asio::bind_executor(strand, [weak = weak_from_this(), watch,
+                                                                fd](boost::system::error_code ec) {
+                                     watch->read_pending = false;
+                                     if (ec || watch->removed) return;
+                                     auto self = weak.lock();
+                                     if (!self) return;
+                                     self->socket_action(fd, CURL_CSELECT_IN);
+                                     if (!watch->removed) self->arm(fd, watch);
+                                   }));
     }
     if ((watch->wanted & CURL_POLL_OUT) && !watch->write_pending) {
       watch->write_pending = true;
-      watch->descriptor.async_wait(
-          asio::posix::stream_descriptor::wait_write,
-          asio::bind_executor(strand, [weak = weak_from_this(), watch, fd](boost::system::error_code ec) {
-            watch->write_pending = false;
-            if (ec || watch->removed) return;
-            auto self = weak.lock();
-            if (!self) return;
-            self->socket_action(fd, CURL_CSELECT_OUT);
-            if (!watch->removed) self->arm(fd, watch);
-          }));
+      watch->descriptor.async_wait(asio::posix::stream_descriptor::wait_write,
+                                   asio::bind_executor(strand, [weak = weak_from_this(), watch,
+                                                                fd](boost::system::error_code ec) {
+                                     watch->write_pending = false;
+                                     if (ec || watch->removed) return;
+                                     auto self = weak.lock();
+                                     if (!self) return;
+                                     self->socket_action(fd, CURL_CSELECT_OUT);
+                                     if (!watch->removed) self->arm(fd, watch);
+                                   }));
     }
   }
 
@@ -244,7 +245,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       // A new status line (redirects, 100-continue): start the header set again.
       t->response.headers.clear();
       auto sp = line.find(' ');
-      t->response.status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+      t->response.status =
+          sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
       return len;
     }
     if (line.empty()) {
@@ -257,7 +259,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     auto colon = line.find(':');
     if (colon != std::string_view::npos) {
       std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
       t->response.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
     }
     return len;
@@ -275,9 +278,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       return len;
     }
     if (t->response.body.size() + len > kMaxBufferedBody) {
-      t->forced_error = make_error(ErrorType::connection_error,
-                                   fmt::format("response from {} exceeds {} bytes",
-                                               t->request.url, kMaxBufferedBody));
+      t->forced_error = make_error(
+          ErrorType::connection_error,
+          fmt::format("response from {} exceeds {} bytes", t->request.url, kMaxBufferedBody));
       return 0;
     }
     t->response.body.append(data, len);
@@ -360,7 +363,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     CURLMcode mc = curl_multi_add_handle(multi, easy);
     if (mc != CURLM_OK) {
       transfers.erase(easy);
-      complete(t, fail(ErrorType::internal, std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc)));
+      complete(t, fail(ErrorType::internal,
+                       std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc)));
     }
   }
 
@@ -369,7 +373,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     auto deadline = t->last_activity + idle;
     t->idle_timer->expires_at(deadline);
     t->idle_timer->async_wait(asio::bind_executor(
-        strand, [weak = weak_from_this(), weak_t = std::weak_ptr<Transfer>(t)](boost::system::error_code ec) {
+        strand, [weak = weak_from_this(),
+                 weak_t = std::weak_ptr<Transfer>(t)](boost::system::error_code ec) {
           if (ec) return;
           auto self = weak.lock();
           auto tt = weak_t.lock();
@@ -412,10 +417,13 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     if (t->stopped_by_receiver) {
-      complete(t, fail(ErrorType::cancelled, fmt::format("response from {} was stopped by its receiver", t->request.url)));
+      complete(t,
+               fail(ErrorType::cancelled,
+                    fmt::format("response from {} was stopped by its receiver", t->request.url)));
       return;
     }
-    std::string detail = t->errbuf[0] ? std::string(t->errbuf) : std::string(curl_easy_strerror(code));
+    std::string detail =
+        t->errbuf[0] ? std::string(t->errbuf) : std::string(curl_easy_strerror(code));
     ErrorType type = ErrorType::connection_error;
     if (code == CURLE_OPERATION_TIMEDOUT) type = ErrorType::timeout;
     complete(t, fail(type, fmt::format("request to {} failed: {}", t->request.url, detail),
@@ -469,12 +477,14 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request,
     // Resume the caller on its own executor, never inline on the curl strand.
     auto ex = asio::get_associated_executor(handler, impl->strand);
     t->completion = Completion([h = std::move(handler), ex](Result<HttpResponse> r) mutable {
-      asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+      asio::post(ex,
+                 [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
     });
     asio::dispatch(impl->strand, [impl, t] { impl->start(t); });
   };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<HttpResponse>)>(
-      std::move(initiation), asio::use_awaitable);
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(Result<HttpResponse>)>(std::move(initiation),
+                                                                      asio::use_awaitable);
 }
 
 }  // namespace cppflue

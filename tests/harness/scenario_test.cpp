@@ -69,13 +69,15 @@ class Scenario : public ::testing::TestWithParam<Param> {
   bool streaming() const { return GetParam().stream; }
 
   std::string base_url(const std::string& host) const {
-    return api() == WireApi::openai_chat || api() == WireApi::openai_responses ? host + "/v1" : host;
+    return api() == WireApi::openai_chat || api() == WireApi::openai_responses ? host + "/v1"
+                                                                               : host;
   }
 
   void write_config(const std::string& base) {
     write_file(dir_.path() / "cppflue.toml",
-               "[providers.fake]\napi = \"" + std::string(wire_api_name(api())) + "\"\nbase_url = \"" +
-                   base + "\"\napi_key = \"sk-test-123\"\nheaders = { \"X-Team\" = \"blue\" }\n");
+               "[providers.fake]\napi = \"" + std::string(wire_api_name(api())) +
+                   "\"\nbase_url = \"" + base +
+                   "\"\napi_key = \"sk-test-123\"\nheaders = { \"X-Team\" = \"blue\" }\n");
     write_file(dir_.path() / "AGENTS.md", "Project rule: answer in one sentence.");
   }
 
@@ -94,7 +96,9 @@ class Scenario : public ::testing::TestWithParam<Param> {
   }
 
   PromptResult run(Session& s, const std::string& text, PromptOptions opts = {}) {
-    if (streaming()) return s.stream(text, [](const Event&) {}, std::move(opts));
+    if (streaming())
+      return s.stream(
+          text, [](const Event&) {}, std::move(opts));
     return s.prompt(text, std::move(opts));
   }
 
@@ -129,7 +133,8 @@ class Scenario : public ::testing::TestWithParam<Param> {
 
 TEST_P(Scenario, PlainAnswerWithSystemPromptAuthAndHeaders) {
   auto agent = make_agent();
-  fake_.enqueue_turn(api(), text_turn("Paris is the capital of France.", Usage{12, 8, 0, 0, 20}), streaming());
+  fake_.enqueue_turn(api(), text_turn("Paris is the capital of France.", Usage{12, 8, 0, 0, 20}),
+                     streaming());
   auto session = agent.session("plain");
   auto r = run(session, "What is the capital of France?");
   EXPECT_EQ(r.text, "Paris is the capital of France.");
@@ -207,7 +212,9 @@ TEST_P(Scenario, FailingToolErrorIsSeenByTheModel) {
   ToolDefinition broken;
   broken.name = "flaky";
   broken.description = "Always fails.";
-  broken.execute = [](const json&, ToolContext&) -> json { throw std::runtime_error("disk on fire"); };
+  broken.execute = [](const json&, ToolContext&) -> json {
+    throw std::runtime_error("disk on fire");
+  };
   auto agent = make_agent({broken});
   ScriptedTurn t1;
   t1.tool_calls = {call("call_x", "flaky", json_object{})};
@@ -241,7 +248,8 @@ TEST_P(Scenario, ToolArgumentsSplitAcrossManyChunks) {
   };
   auto agent = make_agent({echo});
   std::string long_text(300, 'x');
-  json args = json_object{{"title", "A note with \"quotes\" and unicode é"}, {"body", long_text},
+  json args = json_object{{"title", "A note with \"quotes\" and unicode é"},
+                          {"body", long_text},
                           {"tags", json_array{"a", "b", "c"}}};
   ScriptedTurn t1;
   t1.tool_calls = {call("call_n", "store_note", args)};
@@ -418,8 +426,9 @@ TEST_P(Scenario, AbortDuringSlowAnswerReturnsQuicklyAndKeepsHistoryConsistent) {
     EXPECT_EQ(e.type(), ErrorType::cancelled) << e.what();
   }
   auto elapsed = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(elapsed, 100ms) << "abort took "
-                            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+  EXPECT_LT(elapsed, 100ms)
+      << "abort took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+      << " ms";
   EXPECT_FALSE(session.abort()) << "nothing left to abort";
 
   auto types = event_types();
@@ -468,7 +477,8 @@ TEST_P(Scenario, SecondPromptCarriesTheWholeStructuredConversation) {
   EXPECT_EQ(run(session2, "What did I ask?").text, "You asked about Bern.");
   auto vs = views();
   ASSERT_EQ(vs.size(), 3u);
-  ASSERT_EQ(vs[2].roles(), (std::vector<std::string>{"user", "assistant", "tool", "assistant", "user"}));
+  ASSERT_EQ(vs[2].roles(),
+            (std::vector<std::string>{"user", "assistant", "tool", "assistant", "user"}));
   EXPECT_EQ(vs[2].items[0].text, "Weather in Bern?");
   EXPECT_EQ(vs[2].items[1].tool_name, "get_weather");
   EXPECT_NE(vs[2].items[2].text.find("21"), std::string::npos);
@@ -499,7 +509,8 @@ TEST_P(Scenario, ExactEventSequence) {
     EXPECT_TRUE(e.data.as_object().contains("timestamp"));
     if (e.type == "text_delta") text += e.data.at("text").as_string();
   }
-  EXPECT_EQ(events_.front().data.at("operation_kind").as_string(), streaming() ? "stream" : "prompt");
+  EXPECT_EQ(events_.front().data.at("operation_kind").as_string(),
+            streaming() ? "stream" : "prompt");
   EXPECT_EQ(events_.back().data.at("is_error").as_bool(), false);
   if (streaming()) {
     EXPECT_EQ(text, "Checking.Done.");
@@ -540,13 +551,14 @@ TEST_P(Scenario, SecondOperationOnBusySessionFailsOtherSessionsRun) {
   EXPECT_EQ(fut.get().text, "slow answer");
 }
 
-INSTANTIATE_TEST_SUITE_P(AllApis, Scenario,
-                         ::testing::Values(Param{WireApi::openai_chat, false}, Param{WireApi::openai_chat, true},
-                                           Param{WireApi::openai_responses, false},
-                                           Param{WireApi::openai_responses, true}, Param{WireApi::anthropic, false},
-                                           Param{WireApi::anthropic, true}, Param{WireApi::gemini, false},
-                                           Param{WireApi::gemini, true}),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(
+    AllApis, Scenario,
+    ::testing::Values(Param{WireApi::openai_chat, false}, Param{WireApi::openai_chat, true},
+                      Param{WireApi::openai_responses, false},
+                      Param{WireApi::openai_responses, true}, Param{WireApi::anthropic, false},
+                      Param{WireApi::anthropic, true}, Param{WireApi::gemini, false},
+                      Param{WireApi::gemini, true}),
+    param_name);
 
 }  // namespace
 
@@ -560,9 +572,11 @@ TEST_P(ScenarioExtras, ImagesAndThinkingReachTheRequest) {
   TempDir dir;
   FakeProvider fake;
   WireApi api = GetParam().api;
-  std::string base = fake.base_url() + (api == WireApi::openai_chat || api == WireApi::openai_responses ? "/v1" : "");
-  write_file(dir.path() / "cppflue.toml", "[providers.fake]\napi = \"" + std::string(wire_api_name(api)) +
-                                              "\"\nbase_url = \"" + base + "\"\n[agent]\nthinking_level = \"high\"\n");
+  std::string base = fake.base_url() +
+                     (api == WireApi::openai_chat || api == WireApi::openai_responses ? "/v1" : "");
+  write_file(dir.path() / "cppflue.toml",
+             "[providers.fake]\napi = \"" + std::string(wire_api_name(api)) + "\"\nbase_url = \"" +
+                 base + "\"\n[agent]\nthinking_level = \"high\"\n");
   InitOptions o;
   o.model = "fake:m";
   o.root = dir.path().string();
@@ -571,16 +585,18 @@ TEST_P(ScenarioExtras, ImagesAndThinkingReachTheRequest) {
   PromptOptions po;
   po.images = {Image{"image/png", "aGVsbG8gcGl4ZWxz", ""}};
   auto session = agent.session("img");
-  auto r = GetParam().stream ? session.stream("What is this?", [](const Event&) {}, po) : session.prompt("What is this?", po);
+  auto r = GetParam().stream ? session.stream(
+                                   "What is this?", [](const Event&) {}, po)
+                             : session.prompt("What is this?", po);
   EXPECT_EQ(r.text, "A red square.");
   ASSERT_EQ(fake.request_count(), 1u);
   std::string body = fake.requests()[0].body;
   EXPECT_NE(body.find("aGVsbG8gcGl4ZWxz"), std::string::npos) << body;
   EXPECT_NE(body.find("image/png"), std::string::npos) << body;
-  const char* knob = api == WireApi::openai_chat ? "reasoning_effort"
+  const char* knob = api == WireApi::openai_chat        ? "reasoning_effort"
                      : api == WireApi::openai_responses ? "effort"
-                     : api == WireApi::anthropic ? "budget_tokens"
-                                                 : "thinkingBudget";
+                     : api == WireApi::anthropic        ? "budget_tokens"
+                                                        : "thinkingBudget";
   EXPECT_NE(body.find(knob), std::string::npos) << body;
 }
 
@@ -588,8 +604,9 @@ TEST_P(ScenarioExtras, ImagesAndThinkingReachTheRequest) {
 TEST(ScenarioProxy, HttpProxyFromTheEnvironmentIsUsed) {
   TempDir dir;
   FakeProvider proxy;  // plays the proxy: receives absolute-form request targets
-  write_file(dir.path() / "cppflue.toml",
-             "[providers.far]\napi = \"openai-chat\"\nbase_url = \"http://models.example.invalid/v1\"\n");
+  write_file(
+      dir.path() / "cppflue.toml",
+      "[providers.far]\napi = \"openai-chat\"\nbase_url = \"http://models.example.invalid/v1\"\n");
   proxy.enqueue_turn(WireApi::openai_chat, text_turn("via proxy"), false);
   const char* old = std::getenv("http_proxy");
   std::string saved = old ? old : "";
@@ -604,15 +621,20 @@ TEST(ScenarioProxy, HttpProxyFromTheEnvironmentIsUsed) {
   } catch (const Exception& e) {
     text = e.what();
   }
-  if (old) setenv("http_proxy", saved.c_str(), 1); else unsetenv("http_proxy");
+  if (old)
+    setenv("http_proxy", saved.c_str(), 1);
+  else
+    unsetenv("http_proxy");
   EXPECT_EQ(text, "via proxy");
   ASSERT_EQ(proxy.request_count(), 1u);
   EXPECT_EQ(proxy.requests()[0].target, "http://models.example.invalid/v1/chat/completions");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllApis, ScenarioExtras,
-                         ::testing::Values(Param{WireApi::openai_chat, false}, Param{WireApi::openai_responses, true},
-                                           Param{WireApi::anthropic, false}, Param{WireApi::gemini, true}),
+                         ::testing::Values(Param{WireApi::openai_chat, false},
+                                           Param{WireApi::openai_responses, true},
+                                           Param{WireApi::anthropic, false},
+                                           Param{WireApi::gemini, true}),
                          param_name);
 
 }  // namespace

@@ -48,7 +48,8 @@ void view_openai_chat(const json& body, ConversationView& v) {
   }
   if (const json* tools = find(body, "tools")) {
     v.tools = *tools;
-    for (const auto& t : tools->as_array()) v.tool_names.push_back(get_string_or(t.at("function"), "name", ""));
+    for (const auto& t : tools->as_array())
+      v.tool_names.push_back(get_string_or(t.at("function"), "name", ""));
   }
   v.stream = get_bool(body, "stream").value_or(false);
 }
@@ -64,9 +65,10 @@ void view_responses(const json& body, ConversationView& v) {
       v.items.push_back(it);
     } else if (type == "function_call") {
       // Consecutive calls belong to one assistant turn.
-      if (v.items.empty() || v.items.back().role != "assistant" || !v.items.back().call_ids.empty() ||
-          !v.items.back().text.empty()) {
-        if (v.items.empty() || v.items.back().role != "assistant") v.items.push_back(ViewItem{"assistant"});
+      if (v.items.empty() || v.items.back().role != "assistant" ||
+          !v.items.back().call_ids.empty() || !v.items.back().text.empty()) {
+        if (v.items.empty() || v.items.back().role != "assistant")
+          v.items.push_back(ViewItem{"assistant"});
       }
       v.items.back().call_ids.push_back(get_string_or(item, "call_id", ""));
       v.items.back().call_args.push_back(get_string_or(item, "arguments", ""));
@@ -112,7 +114,8 @@ void view_anthropic(const json& body, ConversationView& v) {
         v.items.push_back(t);
       }
     }
-    if (!main.text.empty() || !main.call_ids.empty() || role == "assistant") v.items.push_back(main);
+    if (!main.text.empty() || !main.call_ids.empty() || role == "assistant")
+      v.items.push_back(main);
   }
   if (const json* tools = find(body, "tools")) {
     v.tools = *tools;
@@ -147,7 +150,8 @@ void view_gemini(const json& body, ConversationView& v, std::string_view target)
     v.tools = *tools;
     for (const auto& group : tools->as_array()) {
       if (const json* decls = find(group, "functionDeclarations")) {
-        for (const auto& d : decls->as_array()) v.tool_names.push_back(get_string_or(d, "name", ""));
+        for (const auto& d : decls->as_array())
+          v.tool_names.push_back(get_string_or(d, "name", ""));
       }
     }
   }
@@ -159,10 +163,18 @@ void view_gemini(const json& body, ConversationView& v, std::string_view target)
 ConversationView view_request(WireApi api, const json& body, std::string_view target) {
   ConversationView v;
   switch (api) {
-    case WireApi::openai_chat: view_openai_chat(body, v); break;
-    case WireApi::openai_responses: view_responses(body, v); break;
-    case WireApi::anthropic: view_anthropic(body, v); break;
-    case WireApi::gemini: view_gemini(body, v, target); break;
+    case WireApi::openai_chat:
+      view_openai_chat(body, v);
+      break;
+    case WireApi::openai_responses:
+      view_responses(body, v);
+      break;
+    case WireApi::anthropic:
+      view_anthropic(body, v);
+      break;
+    case WireApi::gemini:
+      view_gemini(body, v, target);
+      break;
   }
   return v;
 }
@@ -180,12 +192,14 @@ std::string check_invariants(const ConversationView& view) {
       calls[id]++;
     }
     if (it.role == "tool") {
-      if (!calls.count(it.call_id)) problems += fmt::format("result for unknown call '{}'; ", it.call_id);
+      if (!calls.count(it.call_id))
+        problems += fmt::format("result for unknown call '{}'; ", it.call_id);
       answers[it.call_id]++;
     }
   }
   for (const auto& [id, n] : calls) {
-    if (answers[id] != n) problems += fmt::format("call '{}' made {} times, answered {} times; ", id, n, answers[id]);
+    if (answers[id] != n)
+      problems += fmt::format("call '{}' made {} times, answered {} times; ", id, n, answers[id]);
   }
   return problems;
 }

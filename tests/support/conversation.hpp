@@ -18,7 +18,7 @@ struct ViewItem {
   std::string call_id;    // tool: the answered call; assistant: empty
   std::string tool_name;  // assistant tool call or tool result
   bool is_error = false;
-  std::vector<std::string> call_ids;  // assistant: ids of its tool calls (Gemini: names)
+  std::vector<std::string> call_ids;   // assistant: ids of its tool calls (Gemini: names)
   std::vector<std::string> call_args;  // assistant: argument JSON of each call
 };
 

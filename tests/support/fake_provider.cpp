@@ -31,7 +31,8 @@ struct FakeProvider::Impl : std::enable_shared_from_this<Impl> {
     if (fallback) return *fallback;
     FakeReply r;
     r.status = 500;
-    r.chunks = {R"({"error":{"message":"fake provider: no scripted reply left","type":"server_error"}})"};
+    r.chunks = {
+        R"({"error":{"message":"fake provider: no scripted reply left","type":"server_error"}})"};
     return r;
   }
 
@@ -110,7 +111,8 @@ struct FakeProvider::Impl : std::enable_shared_from_this<Impl> {
           socket.close();
           co_return;
         }
-        co_await asio::async_write(socket, asio::buffer(std::string("0\r\n\r\n")), asio::use_awaitable);
+        co_await asio::async_write(socket, asio::buffer(std::string("0\r\n\r\n")),
+                                   asio::use_awaitable);
       }
     } catch (const std::exception&) {
       // Client went away (normal for aborts and for curl closing idle connections).
@@ -120,7 +122,8 @@ struct FakeProvider::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> accept_loop() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       asio::co_spawn(io, serve(std::move(socket)), asio::detached);
     }
@@ -146,8 +149,12 @@ FakeProvider::~FakeProvider() {
   impl_->thread.join();
 }
 
-std::uint16_t FakeProvider::port() const { return impl_->acceptor.local_endpoint().port(); }
-std::string FakeProvider::base_url() const { return fmt::format("http://127.0.0.1:{}", port()); }
+std::uint16_t FakeProvider::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+std::string FakeProvider::base_url() const {
+  return fmt::format("http://127.0.0.1:{}", port());
+}
 
 void FakeProvider::enqueue(FakeReply reply) {
   std::lock_guard lock(impl_->mu);
@@ -159,8 +166,8 @@ void FakeProvider::set_default(FakeReply reply) {
   impl_->fallback = std::move(reply);
 }
 
-void FakeProvider::enqueue_turn(WireApi api, const ScriptedTurn& turn, bool stream, int arg_fragments,
-                                int chunk_delay_ms) {
+void FakeProvider::enqueue_turn(WireApi api, const ScriptedTurn& turn, bool stream,
+                                int arg_fragments, int chunk_delay_ms) {
   FakeReply r;
   if (stream) {
     r.content_type = "text/event-stream";
@@ -172,7 +179,8 @@ void FakeProvider::enqueue_turn(WireApi api, const ScriptedTurn& turn, bool stre
   enqueue(std::move(r));
 }
 
-void FakeProvider::enqueue_error(WireApi api, int status, const std::string& message, HttpHeaders headers) {
+void FakeProvider::enqueue_error(WireApi api, int status, const std::string& message,
+                                 HttpHeaders headers) {
   FakeReply r;
   r.status = status;
   r.headers = std::move(headers);

@@ -24,7 +24,9 @@ struct RecordedRequest {
   HttpHeaders headers;
   std::string body;
   json json_body;  // null when the body is not JSON
-  std::optional<std::string> header(std::string_view name) const { return find_header(headers, name); }
+  std::optional<std::string> header(std::string_view name) const {
+    return find_header(headers, name);
+  }
 };
 
 struct FakeReply {

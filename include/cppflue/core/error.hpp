@@ -66,7 +66,9 @@ inline tl::unexpected<Error> fail(ErrorType type, std::string message,
                                   boost::json::value details = nullptr) {
   return tl::unexpected<Error>(make_error(type, std::move(message), std::move(details)));
 }
-inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
+inline tl::unexpected<Error> fail(Error error) {
+  return tl::unexpected<Error>(std::move(error));
+}
 
 // Returns the value or throws `Exception`.
 template <class T>

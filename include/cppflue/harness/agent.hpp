@@ -55,8 +55,8 @@ struct InitOptions {
 };
 
 struct PromptOptions {
-  std::string model;           // overrides the agent's model for this call
-  std::string thinking_level;  // overrides the agent's thinking level
+  std::string model;                  // overrides the agent's model for this call
+  std::string thinking_level;         // overrides the agent's thinking level
   std::vector<ToolDefinition> tools;  // extra tools for this call only
   std::vector<Image> images;
   EventCallback on_event;  // events of this call only

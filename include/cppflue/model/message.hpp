@@ -35,9 +35,9 @@ struct ToolCall {
 
 struct Message {
   Role role = Role::user;
-  std::string text;             // user text, assistant text, or tool result text
-  std::vector<Image> images;    // user only
-  std::string thinking;         // assistant reasoning text (if the API exposes it)
+  std::string text;                  // user text, assistant text, or tool result text
+  std::vector<Image> images;         // user only
+  std::string thinking;              // assistant reasoning text (if the API exposes it)
   std::vector<ToolCall> tool_calls;  // assistant only
   // tool messages:
   std::string tool_call_id;
@@ -65,7 +65,7 @@ struct ModelRequest {
   std::vector<Message> messages;
   std::vector<ToolSpec> tools;
   std::optional<ThinkingLevel> thinking;  // nullopt: send nothing
-  int max_output_tokens = 0;               // 0: API default (Anthropic needs one: 8192)
+  int max_output_tokens = 0;              // 0: API default (Anthropic needs one: 8192)
   bool stream = true;
 };
 

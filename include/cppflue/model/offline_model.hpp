@@ -28,7 +28,7 @@ struct OfflineTurn {
   std::string text;
   std::string thinking;
   std::vector<ToolCall> tool_calls;
-  int delay_ms = 0;  // pause before answering (to test streaming, abort, timeouts)
+  int delay_ms = 0;           // pause before answering (to test streaming, abort, timeouts)
   std::string requires_tool;  // skip this turn when no tool of that name is offered
 };
 

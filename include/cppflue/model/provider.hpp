@@ -29,7 +29,7 @@ struct ProviderInfo {
 };
 
 struct ResolvedModel {
-  std::string spec;  // as given, e.g. "openai:gpt-5.5"
+  std::string spec;   // as given, e.g. "openai:gpt-5.5"
   std::string model;  // provider-side id, e.g. "gpt-5.5"
   ProviderInfo provider;
 };

@@ -47,7 +47,8 @@ class WireCodec {
  public:
   virtual ~WireCodec() = default;
   virtual WireApi api() const = 0;
-  virtual EncodedRequest encode(const ModelRequest& request, const WireEndpoint& endpoint) const = 0;
+  virtual EncodedRequest encode(const ModelRequest& request,
+                                const WireEndpoint& endpoint) const = 0;
   virtual Result<ModelResponse> decode(std::string_view body) const = 0;
   virtual std::unique_ptr<StreamDecoder> stream_decoder() const = 0;
   // Maps an HTTP error status + body to an Error carrying the provider's status and message:

@@ -20,7 +20,7 @@ namespace cppflue {
 struct SseEvent {
   std::string event;  // empty means the default type "message"
   std::string data;
-  std::string id;     // last event id in effect when dispatched
+  std::string id;  // last event id in effect when dispatched
   std::optional<long> retry_ms;
 };
 
