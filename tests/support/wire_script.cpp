@@ -40,21 +40,8 @@ std::string sse(const json& data, std::string_view event = {}) {
 // ---- OpenAI Chat Completions ----
 
 std::string chat_finish(FinishReason f) {
-  switch (f) {
-    case FinishReason::stop:
-      return "stop";
-    case FinishReason::tool_calls:
-      return "tool_calls";
-    case FinishReason::length:
-      return "length";
-    case FinishReason::content_filter:
-      return "content_filter";
-    case FinishReason::error:
-      return "error";
-    case FinishReason::unknown:
-      return "unknown";
-  }
-  return "stop";
+  // Chat Completions uses our own names, except that it has no "unknown".
+  return f == FinishReason::unknown ? "stop" : std::string(finish_reason_name(f));
 }
 
 json chat_usage(const Usage& u) {
