@@ -22,7 +22,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -161,10 +160,8 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
 // results on the session strand, abort requests on the caller's thread).
 class Emitter {
  public:
-  Emitter(std::shared_ptr<AgentImpl> agent, std::string session_id, std::string operation_id,
-          std::vector<EventCallback> callbacks)
-      : agent_(std::move(agent)),
-        session_id_(std::move(session_id)),
+  Emitter(std::string session_id, std::string operation_id, std::vector<EventCallback> callbacks)
+      : session_id_(std::move(session_id)),
         operation_id_(std::move(operation_id)),
         callbacks_(std::move(callbacks)) {}
 
@@ -191,7 +188,6 @@ class Emitter {
   }
 
  private:
-  std::shared_ptr<AgentImpl> agent_;
   std::string session_id_;
   std::string operation_id_;
   std::vector<EventCallback> callbacks_;
@@ -481,8 +477,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   std::string op_id = new_hex_id("op_", 32);
   auto cancel = std::make_shared<CancelSource>();
   auto emitter = std::make_shared<Emitter>(
-      agent, id, op_id,
-      std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
+      id, op_id, std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
   {
     std::lock_guard lock(mu);
     active_cancel = cancel;
