@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: Apache-2.0
+// Subprocess runner: posix_spawn + pipes + pidfd, all driven on one strand of the caller's
+// executor. See include/cppflue/sandbox/subprocess.hpp for the contract.
+//
+// Life of a call (every step below runs on the strand):
+//   start      → reads of stdout/stderr, stdin writer, timeout timer, wait on the pidfd;
+//   pidfd      → waitid(WNOWAIT) records the status but leaves the child a zombie, so its pid
+//                (= the process group id) cannot be reused while we may still kill the group;
+//                then the drain timer starts;
+//   both EOF or drain timer → finish: kill(-pgid, SIGKILL), reap, close, complete;
+//   timeout    → kill the group; the exit then arrives through the pidfd as usual;
+//   cancel     → kill the group, close the pipes, finish as soon as the child is gone.
+#include "cppflue/sandbox/subprocess.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace asio = boost::asio;
+
+namespace cppflue {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Strand = asio::strand<asio::any_io_executor>;
+
+// ---- small POSIX helpers ----
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+std::optional<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
+  return Pipe{Fd(fds[0]), Fd(fds[1])};
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// execvp's search, but over the child's PATH. Returns the path to execute, or nullopt.
+std::optional<std::string> resolve_command(const std::string& name,
+                                           const std::vector<std::string>& env,
+                                           const std::string& cwd) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string_view path = "/bin:/usr/bin";  // confstr(_CS_PATH), execvp's default
+  for (const auto& kv : env) {
+    if (kv.rfind("PATH=", 0) == 0) {
+      path = std::string_view(kv).substr(5);
+    }
+  }
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    std::size_t end = path.find(':', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string dir(path.substr(pos, end - pos));
+    pos = end + 1;
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    // Relative PATH entries are relative to the child's working directory.
+    std::string probe = (dir[0] != '/' && !cwd.empty()) ? cwd + "/" + candidate : candidate;
+    if (is_executable_file(probe)) return probe;
+  }
+  return std::nullopt;
+}
+
+const char* prlimit_binary() {
+  static const char* found = []() -> const char* {
+    for (const char* p : {"/usr/bin/prlimit", "/bin/prlimit"}) {
+      if (is_executable_file(p)) return p;
+    }
+    return nullptr;
+  }();
+  return found;
+}
+
+// RAII for posix_spawn's attribute and file-action objects.
+struct SpawnSetup {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnSetup() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+// ---- output capture ----
+
+struct Capture {
+  std::size_t max_bytes = 0;
+  std::size_t max_lines = 0;
+  std::string text;
+  std::size_t lines = 0;
+  bool full = false;       // a cap has been reached: further bytes are discarded
+  bool truncated = false;  // bytes were discarded
+  bool eof = false;
+  std::array<char, 64 * 1024> buf{};
+
+  void init(std::size_t bytes, std::size_t line_cap) {
+    max_bytes = bytes;
+    max_lines = line_cap;
+    full = max_bytes == 0 || max_lines == 0;
+  }
+
+  void append(const char* p, std::size_t n) {
+    if (n == 0) return;
+    if (full) {
+      truncated = true;
+      return;
+    }
+    std::size_t take = std::min(n, max_bytes - text.size());
+    bool cut_at_line = false;
+    const char* q = p;
+    std::size_t left = take;
+    while (left > 0) {
+      const void* nl = std::memchr(q, '\n', left);
+      if (nl == nullptr) break;
+      std::size_t advance = static_cast<std::size_t>(static_cast<const char*>(nl) - q) + 1;
+      q += advance;
+      left -= advance;
+      if (++lines >= max_lines) {
+        take = static_cast<std::size_t>(q - p);
+        full = true;
+        cut_at_line = true;
+        break;
+      }
+    }
+    text.append(p, take);
+    if (text.size() >= max_bytes) full = true;
+    if (take < n) {
+      truncated = true;
+      if (!cut_at_line) trim_partial_utf8();
+    }
+  }
+
+  // Drops an incomplete UTF-8 sequence left at the end by the byte cap.
+  void trim_partial_utf8() {
+    std::size_t i = text.size();
+    std::size_t continuation = 0;
+    while (i > 0 && continuation < 3 && (static_cast<unsigned char>(text[i - 1]) & 0xC0) == 0x80) {
+      --i;
+      ++continuation;
+    }
+    if (i == 0) return;
+    auto lead = static_cast<unsigned char>(text[i - 1]);
+    std::size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > 1 && continuation + 1 < need) text.resize(i - 1);
+  }
+};
+
+// ---- the running call ----
+
+// A move-only completion callback (see http_client.cpp for why not any_completion_handler).
+class Completion {
+ public:
+  Completion() = default;
+  template <class F>
+  explicit Completion(F f) : impl_(std::make_unique<Model<F>>(std::move(f))) {}
+  explicit operator bool() const { return impl_ != nullptr; }
+  void operator()(Result<SubprocessResult> r) {
+    auto impl = std::move(impl_);
+    impl->call(std::move(r));
+  }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void call(Result<SubprocessResult> r) = 0;
+  };
+  template <class F>
+  struct Model final : Base {
+    explicit Model(F fn) : f(std::move(fn)) {}
+    void call(Result<SubprocessResult> r) override { f(std::move(r)); }
+    F f;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
+class Run : public std::enable_shared_from_this<Run> {
+ public:
+  Run(Strand strand, const SubprocessOptions& options, pid_t pid, Fd pidfd, Fd out, Fd err, Fd in)
+      : timeout_(options.timeout),
+        drain_timeout_(options.drain_timeout),
+        stdin_data_(options.stdin_data),
+        pid_(pid),
+        pidfd_(strand, pidfd.release()),
+        out_pipe_(strand, out.release()),
+        err_pipe_(strand, err.release()),
+        in_pipe_(strand),
+        timeout_timer_(strand),
+        drain_timer_(strand),
+        started_at_(Clock::now()) {
+    if (in.get() >= 0) in_pipe_.assign(in.release());
+    out_.init(options.max_output_bytes, options.max_output_lines);
+    err_.init(options.max_output_bytes, options.max_output_lines);
+  }
+
+  ~Run() {
+    // Only reached with a completed call, except when the io_context is torn down with the
+    // call still pending: never leave the group running or the child unreaped.
+    if (!reaped_) {
+      ::kill(-pid_, SIGKILL);
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
+    }
+  }
+
+  // On the strand.
+  void start(Completion completion) {
+    completion_ = std::move(completion);
+    wait_exit();
+    if (cancelled_) return;  // on_cancel ran first and closed the pipes
+    read(out_pipe_, out_);
+    read(err_pipe_, err_);
+    if (in_pipe_.is_open()) write_stdin();
+    if (timeout_.count() > 0) {
+      timeout_timer_.expires_after(timeout_);
+      auto self = shared_from_this();
+      timeout_timer_.async_wait([self](boost::system::error_code ec) {
+        if (!ec) self->on_timeout();
+      });
+    }
+  }
+
+  // On the strand.
+  void on_cancel() {
+    if (finished_ || cancelled_) return;
+    cancelled_ = true;
+    kill_group();
+    close_pipes();
+    timeout_timer_.cancel();
+    drain_timer_.cancel();
+    if (exited_) finish();
+  }
+
+ private:
+  void kill_group() {
+    // The leader is never reaped before finish(), so pid_ still names our process group.
+    if (!reaped_) ::kill(-pid_, SIGKILL);
+  }
+
+  void close_pipes() {
+    boost::system::error_code ignored;
+    out_pipe_.close(ignored);
+    err_pipe_.close(ignored);
+    in_pipe_.close(ignored);
+    out_.eof = true;
+    err_.eof = true;
+  }
+
+  void wait_exit() {
+    auto self = shared_from_this();
+    pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                      [self](boost::system::error_code ec) {
+                        if (ec == asio::error::operation_aborted) return;
+                        self->on_exit_signalled();
+                      });
+  }
+
+  void on_exit_signalled() {
+    if (finished_ || exited_) return;
+    siginfo_t info{};
+    info.si_pid = 0;
+    int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && info.si_pid == 0) {  // spurious wake-up: not exited yet
+      wait_exit();
+      return;
+    }
+    exited_ = true;
+    if (rc == 0) {
+      if (info.si_code == CLD_EXITED) {
+        exit_code_ = info.si_status;
+      } else {
+        signal_ = info.si_status;
+        exit_code_ = 128 + info.si_status;
+      }
+    } else {
+      // ECHILD: someone else reaped it (SIGCHLD ignored, or a waitpid(-1) elsewhere).
+      reaped_ = true;
+      exit_code_ = -1;
+    }
+    timeout_timer_.cancel();
+    if (cancelled_ || (out_.eof && err_.eof)) {
+      finish();
+      return;
+    }
+    drain_timer_.expires_after(drain_timeout_);
+    auto self = shared_from_this();
+    drain_timer_.async_wait([self](boost::system::error_code ec) {
+      if (!ec) self->finish();
+    });
+  }
+
+  void on_timeout() {
+    if (finished_ || exited_) return;
+    timed_out_ = true;
+    kill_group();
+  }
+
+  void read(asio::posix::stream_descriptor& pipe, Capture& cap) {
+    auto self = shared_from_this();
+    pipe.async_read_some(asio::buffer(cap.buf),
+                         [self, &pipe, &cap](boost::system::error_code ec, std::size_t n) {
+                           if (self->finished_ || self->cancelled_) return;
+                           cap.append(cap.buf.data(), n);
+                           if (ec) {
+                             cap.eof = true;
+                             boost::system::error_code ignored;
+                             pipe.close(ignored);
+                             if (self->exited_ && self->out_.eof && self->err_.eof) self->finish();
+                             return;
+                           }
+                           self->read(pipe, cap);
+                         });
+  }
+
+  // Writes stdin with non-blocking write(2) calls while SIGPIPE is blocked in this thread (and
+  // a SIGPIPE we caused is consumed), so a child that exits without reading its input cannot
+  // kill us through SIGPIPE and we change no process-wide signal disposition.
+  void write_stdin() {
+    auto self = shared_from_this();
+    in_pipe_.async_wait(asio::posix::stream_descriptor::wait_write,
+                        [self](boost::system::error_code ec) {
+                          if (ec || self->finished_ || self->cancelled_) return;
+                          self->write_some_stdin();
+                        });
+  }
+
+  void write_some_stdin() {
+    sigset_t pipe_set, old_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    bool done = false;
+    while (stdin_offset_ < stdin_data_.size()) {
+      ssize_t n = ::write(in_pipe_.native_handle(), stdin_data_.data() + stdin_offset_,
+                          stdin_data_.size() - stdin_offset_);
+      if (n > 0) {
+        stdin_offset_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EPIPE && !was_pending) {
+        struct timespec zero {};
+        while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+      done = true;  // EPIPE or another error: the child does not want more input
+      break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+    if (done || stdin_offset_ >= stdin_data_.size()) {
+      boost::system::error_code ignored;
+      in_pipe_.close(ignored);
+      stdin_data_.clear();
+      stdin_data_.shrink_to_fit();
+      return;
+    }
+    write_stdin();
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    kill_group();  // whatever the drain left behind (or a daemonised grandchild)
+    if (!reaped_) {
+      siginfo_t info{};
+      while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+    }
+    boost::system::error_code ignored;
+    close_pipes();
+    pidfd_.close(ignored);
+    timeout_timer_.cancel();
+    drain_timer_.cancel();
+    if (!completion_) return;
+    if (cancelled_) {
+      completion_(fail(ErrorType::cancelled, "command cancelled"));
+      return;
+    }
+    SubprocessResult r;
+    r.exit_code = timed_out_ ? 124 : exit_code_;
+    r.signal = signal_;
+    r.timed_out = timed_out_;
+    r.truncated = out_.truncated || err_.truncated;
+    r.stdout_text = std::move(out_.text);
+    r.stderr_text = std::move(err_.text);
+    r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at_);
+    completion_(std::move(r));
+  }
+
+  std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds drain_timeout_;
+  std::string stdin_data_;
+  std::size_t stdin_offset_ = 0;
+  pid_t pid_;
+  asio::posix::stream_descriptor pidfd_;
+  asio::posix::stream_descriptor out_pipe_;
+  asio::posix::stream_descriptor err_pipe_;
+  asio::posix::stream_descriptor in_pipe_;
+  asio::steady_timer timeout_timer_;
+  asio::steady_timer drain_timer_;
+  Clock::time_point started_at_;
+  Capture out_;
+  Capture err_;
+  Completion completion_;
+  bool exited_ = false;
+  bool reaped_ = false;
+  bool timed_out_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  int exit_code_ = 0;
+  int signal_ = 0;
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  Fd pidfd;
+  Fd out;
+  Fd err;
+  Fd in;  // our end of the child's stdin, or -1
+};
+
+Result<Spawned> spawn(const SubprocessOptions& options) {
+  const std::string& name = options.argv.front();
+  if (name.empty()) return fail(ErrorType::invalid_input, "empty command name");
+  if (!options.cwd.empty()) {
+    struct stat st {};
+    if (::stat(options.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return fail(ErrorType::invalid_input, "working directory does not exist: " + options.cwd);
+    }
+  }
+  if (options.max_processes < 0 || options.max_address_space < 0) {
+    return fail(ErrorType::invalid_input, "resource limits must not be negative");
+  }
+  auto program = resolve_command(name, options.env, options.cwd);
+  if (!program) return fail(ErrorType::not_found, "command not found: " + name);
+
+  // argv of the spawned process: the command, or prlimit(1) wrapping it.
+  std::vector<std::string> args;
+  std::string exec_path = *program;
+  if (options.max_processes > 0 || options.max_address_space > 0) {
+    const char* prlimit = prlimit_binary();
+    if (prlimit == nullptr) {
+      return fail(ErrorType::internal,
+                  "resource limits need util-linux prlimit(1), which is not installed");
+    }
+    exec_path = prlimit;
+    args.emplace_back("prlimit");
+    if (options.max_processes > 0) {
+      args.push_back("--nproc=" + std::to_string(options.max_processes));
+    }
+    if (options.max_address_space > 0) {
+      args.push_back("--as=" + std::to_string(options.max_address_space));
+    }
+    args.emplace_back("--");
+    args.push_back(*program);
+    args.insert(args.end(), options.argv.begin() + 1, options.argv.end());
+  } else {
+    args = options.argv;
+  }
+  std::vector<char*> argv_ptrs;
+  for (auto& a : args) argv_ptrs.push_back(a.data());
+  argv_ptrs.push_back(nullptr);
+  std::vector<std::string> env_copy = options.env;
+  std::vector<char*> env_ptrs;
+  for (auto& e : env_copy) env_ptrs.push_back(e.data());
+  env_ptrs.push_back(nullptr);
+
+  auto out = make_pipe();
+  auto err = make_pipe();
+  std::optional<Pipe> in;
+  if (!options.stdin_data.empty()) in = make_pipe();
+  if (!out || !err || (!options.stdin_data.empty() && !in)) {
+    return fail(ErrorType::internal, "cannot create pipes: " + errno_text(errno));
+  }
+  if (in && ::fcntl(in->write.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return fail(ErrorType::internal, "cannot configure stdin pipe: " + errno_text(errno));
+  }
+
+  SpawnSetup setup;
+  sigset_t empty_mask, default_signals;
+  sigemptyset(&empty_mask);
+  sigemptyset(&default_signals);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2,
+                  SIGTSTP, SIGTTIN, SIGTTOU}) {
+    sigaddset(&default_signals, sig);
+  }
+  int rc = posix_spawnattr_setflags(
+      &setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0) rc = posix_spawnattr_setpgroup(&setup.attr, 0);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&setup.attr, &default_signals);
+  if (rc == 0) {
+    rc = in ? posix_spawn_file_actions_adddup2(&setup.actions, in->read.get(), STDIN_FILENO)
+            : posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY,
+                                               0);
+  }
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, out->write.get(), 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, err->write.get(), 2);
+  // Descriptors opened without O_CLOEXEC by other threads must not leak into the child.
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (rc == 0 && !options.cwd.empty()) {
+    rc = posix_spawn_file_actions_addchdir_np(&setup.actions, options.cwd.c_str());
+  }
+  if (rc != 0) return fail(ErrorType::internal, "cannot set up spawn: " + errno_text(rc));
+
+  pid_t pid = -1;
+  rc = ::posix_spawn(&pid, exec_path.c_str(), &setup.actions, &setup.attr, argv_ptrs.data(),
+                     env_ptrs.data());
+  if (rc != 0) {
+    ErrorType type = rc == ENOENT    ? ErrorType::not_found
+                     : rc == EACCES  ? ErrorType::permission
+                     : rc == ENOEXEC ? ErrorType::permission
+                                     : ErrorType::internal;
+    return fail(type, "cannot run '" + name + "': " + errno_text(rc));
+  }
+  Spawned s;
+  s.pid = pid;
+  int pidfd = pidfd_open(pid);
+  if (pidfd < 0) {
+    int e = errno;
+    ::kill(-pid, SIGKILL);
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+    return fail(ErrorType::internal, "pidfd_open failed: " + errno_text(e));
+  }
+  ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it too; be explicit
+  s.pidfd = Fd(pidfd);
+  s.out = std::move(out->read);
+  s.err = std::move(err->read);
+  if (in) s.in = std::move(in->write);
+  // The child's ends close here, when `out`/`err`/`in` go out of scope.
+  return s;
+}
+
+}  // namespace
+
+asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions options,
+                                                         CancelToken cancel) {
+  if (options.argv.empty()) co_return fail(ErrorType::invalid_input, "empty argv");
+  if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "command cancelled");
+  auto spawned = spawn(options);
+  if (!spawned) co_return fail(std::move(spawned.error()));
+
+  auto ex = co_await asio::this_coro::executor;
+  Strand strand = asio::make_strand(ex);
+  auto run = std::make_shared<Run>(strand, options, spawned->pid, std::move(spawned->pidfd),
+                                   std::move(spawned->out), std::move(spawned->err),
+                                   std::move(spawned->in));
+  // Named lambdas: GCC 12 destroys lambda temporaries inside a co_await expression twice.
+  auto on_cancel = [run, strand] { asio::post(strand, [run] { run->on_cancel(); }); };
+  CancelRegistration registration(cancel, on_cancel);
+  auto initiation = [run, strand](auto handler) {
+    // Resume the caller on its own executor, never inline on the strand.
+    auto hex = asio::get_associated_executor(handler, strand);
+    Completion completion([h = std::move(handler), hex](Result<SubprocessResult> r) mutable {
+      asio::post(hex,
+                 [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+    });
+    asio::dispatch(strand,
+                   [run, c = std::move(completion)]() mutable { run->start(std::move(c)); });
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(Result<SubprocessResult>)>(std::move(initiation),
+                                                                          asio::use_awaitable);
+}
+
+}  // namespace cppflue
