@@ -23,6 +23,7 @@
 
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/log.hpp"
+#include "cppflue/core/unique_function.hpp"
 
 namespace asio = boost::asio;
 
@@ -49,32 +50,7 @@ void global_curl_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// A move-only completion callback. (Boost 1.81's any_completion_handler re-wraps itself when
-// move-assigned from a temporary, recursing until the stack overflows.)
-class Completion {
- public:
-  Completion() = default;
-  template <class F>
-  explicit Completion(F f) : impl_(std::make_unique<Model<F>>(std::move(f))) {}
-  explicit operator bool() const { return impl_ != nullptr; }
-  void operator()(Result<HttpResponse> r) {
-    auto impl = std::move(impl_);
-    impl->call(std::move(r));
-  }
-
- private:
-  struct Base {
-    virtual ~Base() = default;
-    virtual void call(Result<HttpResponse> r) = 0;
-  };
-  template <class F>
-  struct Model final : Base {
-    explicit Model(F fn) : f(std::move(fn)) {}
-    void call(Result<HttpResponse> r) override { f(std::move(r)); }
-    F f;
-  };
-  std::unique_ptr<Base> impl_;
-};
+using Completion = UniqueFunction<Result<HttpResponse>>;
 
 struct Transfer {
   CURL* easy = nullptr;

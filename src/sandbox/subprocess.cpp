@@ -12,6 +12,8 @@
 //   cancel     → kill the group, close the pipes, finish as soon as the child is gone.
 #include "cppflue/sandbox/subprocess.hpp"
 
+#include "cppflue/core/unique_function.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -212,31 +214,7 @@ struct Capture {
 
 // ---- the running call ----
 
-// A move-only completion callback (see http_client.cpp for why not any_completion_handler).
-class Completion {
- public:
-  Completion() = default;
-  template <class F>
-  explicit Completion(F f) : impl_(std::make_unique<Model<F>>(std::move(f))) {}
-  explicit operator bool() const { return impl_ != nullptr; }
-  void operator()(Result<SubprocessResult> r) {
-    auto impl = std::move(impl_);
-    impl->call(std::move(r));
-  }
-
- private:
-  struct Base {
-    virtual ~Base() = default;
-    virtual void call(Result<SubprocessResult> r) = 0;
-  };
-  template <class F>
-  struct Model final : Base {
-    explicit Model(F fn) : f(std::move(fn)) {}
-    void call(Result<SubprocessResult> r) override { f(std::move(r)); }
-    F f;
-  };
-  std::unique_ptr<Base> impl_;
-};
+using Completion = UniqueFunction<Result<SubprocessResult>>;
 
 class Run : public std::enable_shared_from_this<Run> {
  public:

@@ -140,8 +140,8 @@ int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t 
 // symlinks itself (relative targets only; absolute ones are escapes, as with RESOLVE_BENEATH) and
 // keeping a stack of directory fds so ".." can never climb above the root. EXDEV = escape.
 SysResult<Fd> walk_open(int root, std::string_view rel, int flags, bool follow_last) {
-  std::deque<std::string> todo;
-  for (auto& c : split_components(rel)) todo.push_back(std::move(c));
+  std::deque<std::string> pending;
+  for (auto& c : split_components(rel)) pending.push_back(std::move(c));
   std::vector<Fd> stack;  // directories below the root
   auto cur = [&] { return stack.empty() ? root : stack.back().get(); };
   int links = 0;
@@ -150,26 +150,26 @@ SysResult<Fd> walk_open(int root, std::string_view rel, int flags, bool follow_l
     if (target.empty()) return sys_fail(ENOENT);
     if (target[0] == '/') return sys_fail(EXDEV);
     auto comps = split_components(target);
-    for (auto it = comps.rbegin(); it != comps.rend(); ++it) todo.push_front(std::move(*it));
+    for (auto it = comps.rbegin(); it != comps.rend(); ++it) pending.push_front(std::move(*it));
     return {};
   };
-  if (todo.empty()) todo.push_back(".");
-  while (!todo.empty()) {
-    std::string comp = std::move(todo.front());
-    todo.pop_front();
+  if (pending.empty()) pending.push_back(".");
+  while (!pending.empty()) {
+    std::string comp = std::move(pending.front());
+    pending.pop_front();
     if (comp == "." || comp == "..") {
       if (comp == "..") {
         if (stack.empty()) return sys_fail(EXDEV);
         stack.pop_back();
       }
-      if (todo.empty()) {
+      if (pending.empty()) {
         int fd = ::openat(cur(), ".", flags | O_CLOEXEC);
         if (fd < 0) return sys_fail(errno);
         return Fd(fd);
       }
       continue;
     }
-    if (!todo.empty()) {
+    if (!pending.empty()) {
       // Intermediate component: must be a directory or a symlink we expand.
       Fd fd(::openat(cur(), comp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return sys_fail(errno);
@@ -211,7 +211,7 @@ SysResult<Fd> walk_open(int root, std::string_view rel, int flags, bool follow_l
       if (follow_last && (err == ELOOP || err == ENOTDIR) &&
           ::fstatat(cur(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
         if (++links > kMaxSymlinks) return sys_fail(ELOOP);
-        todo.push_front(comp);  // became a symlink after the probe: expand it on the next round
+        pending.push_front(comp);  // became a symlink after the probe: expand it on the next round
         continue;
       }
       return sys_fail(err);
