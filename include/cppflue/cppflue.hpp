@@ -18,4 +18,7 @@
 #include "cppflue/model/message.hpp"
 #include "cppflue/model/offline_model.hpp"
 #include "cppflue/model/provider.hpp"
+#include "cppflue/sandbox/jail.hpp"
+#include "cppflue/sandbox/sandbox.hpp"
+#include "cppflue/sandbox/workspace.hpp"
 #include "cppflue/version.hpp"

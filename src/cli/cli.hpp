@@ -22,8 +22,9 @@ struct RunOptions {
   std::string sandbox;
   bool allow_write = false;
   bool allow_shell = false;
-  bool stream_events = false;  // --stream: JSON lines
-  bool json = false;           // --json: final JSON object
+  std::vector<std::string> secrets;  // --secret NAME, repeatable
+  bool stream_events = false;        // --stream: JSON lines
+  bool json = false;                 // --json: final JSON object
 };
 
 struct SessionsOptions {

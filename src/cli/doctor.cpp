@@ -80,6 +80,17 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     for (const auto& h : harness_names()) harnesses.push_back(boost::json::string(h));
     report["harness"] =
         json_object{{"configured", config->agent.harness}, {"available", harnesses}};
+    const JailStatus& jail = jail_status();
+    report["sandbox"] = json_object{{"configured", config->agent.sandbox},
+                                    {"isolation", config->sandbox.isolation},
+                                    {"effective", effective_isolation(*config)},
+                                    {"jail", json_object{{"available", jail.available},
+                                                         {"reason", jail.reason},
+                                                         {"bwrap", jail.bwrap},
+                                                         {"landlock_abi", jail.landlock_abi},
+                                                         {"helper", jail.helper},
+                                                         {"seccomp", jail.seccomp},
+                                                         {"cgroup_pids", jail.cgroup_pids}}}};
   }
   report["ok"] = ok;
   if (as_json) {
@@ -119,6 +130,8 @@ int doctor_command(const CommonOptions& common, bool as_json) {
                                 : std::string("ok"))
                          : "ERROR: " + std::string(st.at("error").as_string())));
     line("harness", std::string(report["harness"].at("configured").as_string()));
+    line("sandbox", std::string(report["sandbox"].at("configured").as_string()));
+    line("isolation", std::string(report["sandbox"].at("effective").as_string()));
   } else {
     line("config", "ERROR: " + std::string(c.at("error").as_string()));
   }

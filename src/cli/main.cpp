@@ -80,9 +80,16 @@ int main(int argc, char** argv) {
   run_cmd->add_option(
       "-m,--model", run.model,
       "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
-  run_cmd->add_option("--sandbox", run.sandbox, "Sandbox name (virtual, local, none)");
-  run_cmd->add_flag("--allow-write", run.allow_write, "Allow file-writing tools");
-  run_cmd->add_flag("--allow-shell", run.allow_shell, "Allow shell commands");
+  run_cmd->add_option("--sandbox", run.sandbox,
+                      "Sandbox: virtual (default; per-session workspace, jailed shell), local "
+                      "(the project directory, unjailed), none (no file or shell tools)");
+  run_cmd->add_flag("--allow-write", run.allow_write,
+                    "Allow the file-writing tools (write, edit, mkdir, rm)");
+  run_cmd->add_flag("--allow-shell", run.allow_shell,
+                    "Allow the bash tool (subject to allowed_commands and the compound guard)");
+  run_cmd->add_option("--secret", run.secrets,
+                      "Expose a [secrets] entry to this run's shell commands (repeatable); its "
+                      "value is redacted from output, history and events");
   run_cmd->add_flag("--stream", run.stream_events, "Print every event as one JSON object per line");
   run_cmd->add_flag("--json", run.json,
                     "Print {\"text\",\"usage\",\"model\",\"session_id\"} when done");

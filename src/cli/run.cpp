@@ -55,6 +55,13 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
     } else if (e.type == "turn_request" && text_seen && !at_line_start) {
       std::cout << '\n';
       at_line_start = true;
+    } else if (e.type == "command_start") {
+      std::string line(e.data.at("command").as_string());
+      for (const auto& a : e.data.at("args").as_array()) {
+        line += ' ';
+        line += std::string_view(a.as_string());
+      }
+      std::cerr << "  $ " << line << '\n';
     } else if (e.type == "tool_start") {
       std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string()) << ' '
                 << dump(e.data.at("args")) << '\n';
@@ -65,8 +72,10 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
   };
 
   PromptResult result;
+  PromptOptions prompt_options;
+  prompt_options.secrets = o.secrets;
   try {
-    result = session.stream(prompt, on_event);
+    result = session.stream(prompt, on_event, std::move(prompt_options));
   } catch (const Exception& e) {
     if (!at_line_start) std::cout << std::endl;
     if (e.type() == ErrorType::cancelled) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,6 +26,7 @@
 #include <set>
 #include <sstream>
 
+#include "builtin_tools.hpp"
 #include "cppflue/core/clock.hpp"
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/ids.hpp"
@@ -38,6 +40,15 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace cppflue {
+
+json to_json(const ShellResult& r) {
+  json_object o{{"stdout", r.stdout_text},
+                {"stderr", r.stderr_text},
+                {"exit_code", r.exit_code},
+                {"truncated", r.truncated}};
+  if (r.timed_out) o["timed_out"] = true;
+  return o;
+}
 
 json to_json(const PromptResult& r) {
   return json_object{{"text", r.text},
@@ -72,7 +83,17 @@ bool valid_tool_name(const std::string& name) {
   return true;
 }
 
-Result<void> check_tools(const std::vector<const ToolDefinition*>& tools) {
+// `custom` tools must not take a built-in tool's name.
+Result<void> check_tools(const std::vector<const ToolDefinition*>& tools,
+                         const std::vector<const ToolDefinition*>& custom = {}) {
+  for (const auto* t : custom) {
+    if (detail::is_builtin_tool_name(t->name)) {
+      return fail(
+          ErrorType::invalid_input,
+          fmt::format("custom tool '{}' conflicts with a built-in tool (built-in tools: {})",
+                      t->name, fmt::join(detail::builtin_tool_names(), ", ")));
+    }
+  }
   std::set<std::string> seen;
   for (const auto* t : tools) {
     if (!valid_tool_name(t->name)) {
@@ -138,6 +159,11 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::shared_ptr<HttpClient> http;
   std::shared_ptr<Store> store;
   std::shared_ptr<HarnessBackend> backend;
+  SandboxSpec sandbox_spec;
+  FileToolPolicy file_policy;
+  ShellPolicy shell_policy;
+  std::vector<std::string> grants;
+  std::map<std::string, std::string> code_secrets;
 
   std::mutex mu;
   std::map<std::string, std::weak_ptr<SessionImpl>> sessions;
@@ -154,6 +180,82 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
     clients.emplace(spec, *client);
     return std::make_pair(*client, spec);
   }
+
+  struct GrantedSecret {
+    std::string name;
+    std::string variable;
+    std::string value;
+  };
+
+  // Looks the names up in InitOptions::secrets, then `[secrets]`.
+  Result<std::vector<GrantedSecret>> resolve_secrets(const std::vector<std::string>& names) const {
+    std::vector<GrantedSecret> out;
+    std::vector<std::string> unknown;
+    for (const auto& name : names) {
+      if (auto it = code_secrets.find(name); it != code_secrets.end()) {
+        out.push_back({name, env_name_for(name), it->second});
+        continue;
+      }
+      auto it = config.secrets.find(name);
+      if (it == config.secrets.end()) {
+        unknown.push_back(name);
+        continue;
+      }
+      if (!it->second.env.empty()) {
+        const char* v = std::getenv(it->second.env.c_str());
+        if (v == nullptr) {
+          return fail(
+              ErrorType::config_error,
+              fmt::format("secret '{}': environment variable {} is not set", name, it->second.env));
+        }
+        out.push_back({name, it->second.env, v});
+      } else {
+        out.push_back({name, env_name_for(name), it->second.value});
+      }
+    }
+    if (!unknown.empty()) {
+      std::vector<std::string> known;
+      for (const auto& [k, v] : code_secrets) known.push_back(k);
+      for (const auto& [k, v] : config.secrets) known.push_back(k);
+      return fail(ErrorType::invalid_input,
+                  fmt::format("unknown secret{} {} (configured: {})", unknown.size() > 1 ? "s" : "",
+                              fmt::join(unknown, ", "),
+                              known.empty() ? "none; add them under [secrets] in cppflue.toml"
+                                            : fmt::format("{}", fmt::join(known, ", "))),
+                  json_object{{"rule", "secrets"}});
+    }
+    return out;
+  }
+
+  static std::string env_name_for(const std::string& name) {
+    std::string v;
+    for (char c : name) {
+      v += std::isalnum(static_cast<unsigned char>(c))
+               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+               : '_';
+    }
+    if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
+    return v;
+  }
+
+  std::string policy_facts() const {
+    std::string t = "\n\nPolicy: ";
+    t += file_policy.allow_write ? "writing files is allowed. "
+                                 : "writing files is disabled (allow_write is off). ";
+    if (!shell_policy.allow_shell) {
+      t += "Shell commands are disabled (allow_shell is off).";
+    } else {
+      t += "Shell commands are allowed";
+      if (!shell_policy.allowed_commands.empty()) {
+        t += fmt::format(" (only these commands: {})",
+                         fmt::join(shell_policy.allowed_commands, ", "));
+      }
+      t += shell_policy.allow_compound_commands
+               ? "."
+               : "; one simple command per call (no ;, &&, |, redirections or substitutions).";
+    }
+    return t;
+  }
 };
 
 // Serialises event delivery for one operation (deltas arrive on the network strand, tool
@@ -165,6 +267,11 @@ class Emitter {
         operation_id_(std::move(operation_id)),
         callbacks_(std::move(callbacks)) {}
 
+  void set_redactor(std::shared_ptr<const detail::Redactor> r) {
+    std::lock_guard lock(mu_);
+    redactor_ = std::move(r);
+  }
+
   void emit(std::string_view type, json_object fields = {}) {
     Event e;
     e.type = std::string(type);
@@ -175,6 +282,7 @@ class Emitter {
     for (auto& kv : fields) data[kv.key()] = std::move(kv.value());
     e.data = std::move(data);
     std::lock_guard lock(mu_);
+    if (redactor_) redactor_->apply(e.data);
     for (const auto& cb : callbacks_) {
       if (!cb) continue;
       try {
@@ -191,6 +299,7 @@ class Emitter {
   std::string session_id_;
   std::string operation_id_;
   std::vector<EventCallback> callbacks_;
+  std::shared_ptr<const detail::Redactor> redactor_;
   std::recursive_mutex mu_;  // a callback may abort the session, which emits again
 };
 
@@ -220,6 +329,82 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   std::shared_ptr<CancelSource> active_cancel;
   std::shared_ptr<Emitter> active_emitter;
   std::string active_kind;
+
+  std::mutex sandbox_mu;
+  std::shared_ptr<Sandbox> sandbox;  // created on first use
+  std::string session_prompt;        // the agent's system prompt + this sandbox's facts
+  std::shared_ptr<std::mutex> write_mutex = std::make_shared<std::mutex>();
+
+  Result<std::shared_ptr<Sandbox>> get_sandbox() {
+    std::lock_guard lock(sandbox_mu);
+    if (sandbox) return sandbox;
+    SandboxContext ctx{&agent->config, id};
+    auto sb = create_sandbox(agent->sandbox_spec, ctx);
+    if (!sb) return sb;
+    sandbox = *sb;
+    session_prompt = agent->system_prompt + "\n\n" + sandbox->describe() + agent->policy_facts();
+    return sandbox;
+  }
+
+  std::string system_prompt() {
+    std::lock_guard lock(sandbox_mu);
+    return session_prompt.empty() ? agent->system_prompt : session_prompt;
+  }
+
+  // The sandbox, policy, grants and secrets of one operation.
+  Result<std::shared_ptr<detail::ToolScope>> make_scope(const std::vector<std::string>& secrets,
+                                                        const std::vector<std::string>& commands,
+                                                        const std::shared_ptr<Emitter>& emitter) {
+    auto sb = get_sandbox();
+    if (!sb) return fail(sb.error());
+    auto granted = agent->resolve_secrets(secrets);
+    if (!granted) return fail(granted.error());
+    auto scope = std::make_shared<detail::ToolScope>();
+    scope->sandbox = *sb;
+    scope->file_policy = agent->file_policy;
+    scope->shell_policy = agent->shell_policy;
+    scope->grants = agent->grants;
+    scope->grants.insert(scope->grants.end(), commands.begin(), commands.end());
+    auto redactor = std::make_shared<detail::Redactor>();
+    for (const auto& g : *granted) {
+      scope->secret_env[g.variable] = g.value;
+      redactor->add(g.name, g.value);
+    }
+    scope->redactor = redactor;
+    if (emitter) {
+      if (!redactor->empty()) emitter->set_redactor(redactor);
+      std::weak_ptr<Emitter> weak = emitter;
+      scope->emit = [weak](std::string_view type, json_object fields) {
+        if (auto e = weak.lock()) e->emit(type, std::move(fields));
+      };
+    }
+    scope->write_mutex = write_mutex;
+    scope->executor = agent->runtime->executor();
+    return scope;
+  }
+
+  const Workspace& workspace_or_throw() {
+    auto sb = get_sandbox();
+    if (!sb) throw Exception(sb.error());
+    const Workspace* ws = (*sb)->workspace();
+    if (ws == nullptr) {
+      throw Exception(make_error(ErrorType::policy,
+                                 fmt::format("the '{}' sandbox has no files", (*sb)->name()),
+                                 json_object{{"rule", "sandbox"}}));
+    }
+    return *ws;
+  }
+
+  void require_write(std::string_view what) const {
+    if (!agent->file_policy.allow_write) {
+      throw Exception(make_error(
+          ErrorType::policy,
+          fmt::format("{}: writing files is not allowed for this agent (allow_write is off)", what),
+          json_object{{"rule", "allow_write"}}));
+    }
+  }
+
+  asio::awaitable<Result<ShellResult>> run_shell_op(std::string command, ShellOptions options);
 
   Result<void> append(const Message& m, std::string_view source) {
     Entry e;
@@ -252,7 +437,8 @@ class OperationContext final : public TurnContext {
  public:
   OperationContext(SessionImpl& s, std::shared_ptr<ModelClient> client, std::string model_spec,
                    std::optional<ThinkingLevel> thinking, std::vector<const ToolDefinition*> tools,
-                   bool stream, CancelToken cancel, std::shared_ptr<Emitter> emitter)
+                   bool stream, CancelToken cancel, std::shared_ptr<Emitter> emitter,
+                   std::shared_ptr<const detail::Redactor> redactor)
       : session_(s),
         client_(std::move(client)),
         model_spec_(std::move(model_spec)),
@@ -260,7 +446,8 @@ class OperationContext final : public TurnContext {
         tools_(std::move(tools)),
         stream_(stream),
         cancel_(std::move(cancel)),
-        emitter_(std::move(emitter)) {
+        emitter_(std::move(emitter)),
+        redactor_(std::move(redactor)) {
     for (const auto* t : tools_) {
       specs_.push_back(ToolSpec{t->name, t->description, t->parameters});
     }
@@ -275,7 +462,7 @@ class OperationContext final : public TurnContext {
     std::string turn_id = new_hex_id("turn_", 16);
     emitter_->emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec_}});
     ModelRequest req;
-    req.system = session_.agent->system_prompt;
+    req.system = session_.system_prompt();
     {
       std::lock_guard lock(session_.mu);
       req.messages = session_.history;
@@ -309,6 +496,10 @@ class OperationContext final : public TurnContext {
 
   Result<void> append(Message message) override {
     std::string_view source = message.role == Role::assistant ? "model" : "tool";
+    if (redactor_ && !redactor_->empty()) {
+      message.text = redactor_->apply(message.text);
+      for (auto& c : message.tool_calls) redactor_->apply(c.arguments);
+    }
     return session_.append(message, source);
   }
 
@@ -324,12 +515,13 @@ class OperationContext final : public TurnContext {
       emitter_->emit("tool_start",
                      {{"toolName", call.name}, {"toolCallId", call.id}, {"args", call.arguments}});
     }
-    auto make_result = [](const ToolCall& call, std::string text, bool is_error) {
+    auto make_result = [redactor = redactor_](const ToolCall& call, std::string text,
+                                              bool is_error) {
       Message m;
       m.role = Role::tool;
       m.tool_call_id = call.id;
       m.tool_name = call.name;
-      m.text = std::move(text);
+      m.text = redactor ? redactor->apply(text) : std::move(text);
       m.is_error = is_error;
       return m;
     };
@@ -355,9 +547,12 @@ class OperationContext final : public TurnContext {
         channel->try_send(boost::system::error_code{}, i, make_result(call, *problem, true));
         continue;
       }
+      // The tool runs on a copy: after an abort the operation (and the tool list it points
+      // into) may be gone while the call is still finishing on the pool.
       asio::post(
           session_.agent->runtime->blocking(),
-          [channel, i, call, def, session_id = session_.id, cancel = cancel_, make_result] {
+          [channel, i, call, def = std::make_shared<const ToolDefinition>(*def),
+           session_id = session_.id, cancel = cancel_, make_result] {
             ToolContext ctx{session_id, call.id, call.name, cancel};
             Message m;
             try {
@@ -452,6 +647,7 @@ class OperationContext final : public TurnContext {
   bool stream_;
   CancelToken cancel_;
   std::shared_ptr<Emitter> emitter_;
+  std::shared_ptr<const detail::Redactor> redactor_;
   Usage usage_;
   int turns_ = 0;
   std::string last_model_;
@@ -488,6 +684,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   emitter->emit("operation_start", {{"operation_kind", spec.kind}});
 
   Result<PromptResult> result = fail(ErrorType::internal, "operation did not run");
+  std::vector<ToolDefinition> builtins;  // outlives ctx, which points into it
   std::unique_ptr<OperationContext> ctx;
   do {
     std::string model_spec = spec.options.model.empty() ? agent->model : spec.options.model;
@@ -505,10 +702,20 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       }
       thinking = *t == ThinkingLevel::off ? std::nullopt : std::optional<ThinkingLevel>(*t);
     }
-    std::vector<const ToolDefinition*> tools;
+    auto scope = make_scope(spec.options.secrets, spec.options.commands, emitter);
+    if (!scope) {
+      result = fail(scope.error());
+      break;
+    }
+    builtins = detail::make_builtin_tools(*scope);
+    std::vector<const ToolDefinition*> tools, call_tools;
+    for (const auto& t : builtins) tools.push_back(&t);
     for (const auto& t : agent->tools) tools.push_back(&t);
-    for (const auto& t : spec.options.tools) tools.push_back(&t);
-    if (auto r = check_tools(tools); !r) {
+    for (const auto& t : spec.options.tools) {
+      tools.push_back(&t);
+      call_tools.push_back(&t);
+    }
+    if (auto r = check_tools(tools, call_tools); !r) {
       result = fail(r.error());
       break;
     }
@@ -521,9 +728,9 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       break;
     }
     emitter->emit("agent_start");
-    ctx =
-        std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
-                                           std::move(tools), spec.stream, cancel->token(), emitter);
+    ctx = std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
+                                             std::move(tools), spec.stream, cancel->token(),
+                                             emitter, (*scope)->redactor);
     auto final = co_await agent->backend->run(*ctx);
     if (!final) {
       result = fail(final.error());
@@ -570,6 +777,76 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   emitter->emit(
       "operation",
       {{"operation_kind", spec.kind}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
+  {
+    std::lock_guard lock(mu);
+    active_cancel.reset();
+    active_emitter.reset();
+    active_kind.clear();
+  }
+  busy.store(false);
+  co_return result;
+}
+
+asio::awaitable<Result<ShellResult>> SessionImpl::run_shell_op(std::string command,
+                                                               ShellOptions options) {
+  if (busy.exchange(true)) {
+    std::string kind;
+    {
+      std::lock_guard lock(mu);
+      kind = active_kind;
+    }
+    co_return fail(ErrorType::session_busy,
+                   fmt::format("session '{}' is already running a {} operation", id,
+                               kind.empty() ? "prompt" : kind),
+                   json_object{{"session_id", id}});
+  }
+  auto self = shared_from_this();
+  std::string op_id = new_hex_id("op_", 32);
+  auto cancel = std::make_shared<CancelSource>();
+  auto emitter = std::make_shared<Emitter>(id, op_id, std::vector<EventCallback>{agent->on_event});
+  {
+    std::lock_guard lock(mu);
+    active_cancel = cancel;
+    active_emitter = emitter;
+    active_kind = "shell";
+  }
+  auto started = std::chrono::steady_clock::now();
+  emitter->emit("operation_start", {{"operation_kind", "shell"}});
+  Result<ShellResult> result = fail(ErrorType::internal, "shell operation did not run");
+  auto scope = make_scope(options.secrets, options.commands, emitter);
+  if (!scope) {
+    result = fail(scope.error());
+  } else {
+    ShellCommand c;
+    c.command = std::move(command);
+    c.cwd = std::move(options.cwd);
+    c.timeout = options.timeout;
+    c.env = std::move(options.env);
+    auto r = co_await detail::run_shell(**scope, std::move(c), {}, cancel->token());
+    if (r) {
+      result = ShellResult{std::move(r->stdout_text), std::move(r->stderr_text), r->exit_code,
+                           r->truncated, r->timed_out};
+    } else {
+      result = fail(std::move(r.error()));
+    }
+  }
+  if (!result) {
+    if (result.error().type == ErrorType::cancelled || cancel->cancelled()) {
+      result =
+          fail(ErrorType::cancelled, fmt::format("shell command on session '{}' was aborted", id));
+      emitter->emit("aborted", {{"operation", "shell"}});
+    } else {
+      emitter->emit(
+          "error", {{"message", result.error().message}, {"type", wire_name(result.error().type)}});
+    }
+  }
+  emitter->emit("idle");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count();
+  emitter->emit(
+      "operation",
+      {{"operation_kind", "shell"}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
   {
     std::lock_guard lock(mu);
     active_cancel.reset();
@@ -718,6 +995,115 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
   co_return value_or_throw(std::move(r));
 }
 
+ShellResult Session::shell(std::string command, ShellOptions options) {
+  ensure_not_runtime_thread(*impl_);
+  auto fut = asio::co_spawn(
+      impl_->strand, impl_->run_shell_op(std::move(command), std::move(options)), asio::use_future);
+  return value_or_throw(fut.get());
+}
+
+asio::awaitable<ShellResult> Session::async_shell(std::string command) {
+  return async_shell(std::move(command), ShellOptions{});
+}
+
+asio::awaitable<ShellResult> Session::async_shell(std::string command, ShellOptions options) {
+  auto r = co_await asio::co_spawn(impl_->strand,
+                                   impl_->run_shell_op(std::move(command), std::move(options)),
+                                   asio::use_awaitable);
+  co_return value_or_throw(std::move(r));
+}
+
+namespace {
+template <typename T>
+T checked(Result<T> r) {
+  if (!r) throw Exception(std::move(r.error()));
+  return std::move(*r);
+}
+void checked(Result<void> r) {
+  if (!r) throw Exception(std::move(r.error()));
+}
+
+// Replaces invalid UTF-8 sequences with U+FFFD.
+std::string repair_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len > 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && len > 1) {
+      unsigned cp = c & (0x7F >> len);
+      for (std::size_t k = 1; k < len; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(in[i + k]) & 0x3F);
+      ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+           !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string Session::read_file(const std::string& path) const {
+  return repair_utf8(checked(impl_->workspace_or_throw().read_file(path)));
+}
+std::string Session::read_bytes(const std::string& path) const {
+  return checked(impl_->workspace_or_throw().read_file(path));
+}
+void Session::write_file(const std::string& path, std::string_view text) {
+  impl_->require_write("write_file");
+  const Workspace& ws = impl_->workspace_or_throw();
+  std::lock_guard lock(*impl_->write_mutex);
+  checked(ws.write_file(path, text, true));
+}
+void Session::write_bytes(const std::string& path, std::string_view bytes) {
+  impl_->require_write("write_bytes");
+  const Workspace& ws = impl_->workspace_or_throw();
+  std::lock_guard lock(*impl_->write_mutex);
+  checked(ws.write_file(path, bytes, true));
+}
+FileInfo Session::stat(const std::string& path) const {
+  return checked(impl_->workspace_or_throw().stat(path));
+}
+std::vector<DirEntry> Session::readdir(const std::string& path) const {
+  return checked(impl_->workspace_or_throw().list_dir(path));
+}
+bool Session::exists(const std::string& path) const {
+  return checked(impl_->workspace_or_throw().exists(path));
+}
+void Session::mkdir(const std::string& path, bool recursive) {
+  impl_->require_write("mkdir");
+  const Workspace& ws = impl_->workspace_or_throw();
+  std::lock_guard lock(*impl_->write_mutex);
+  checked(ws.mkdir(path, recursive));
+}
+void Session::rm(const std::string& path, bool recursive, bool force) {
+  impl_->require_write("rm");
+  const Workspace& ws = impl_->workspace_or_throw();
+  std::lock_guard lock(*impl_->write_mutex);
+  checked(ws.remove(path, recursive, force));
+}
+std::string Session::workspace_path() const {
+  auto sb = impl_->get_sandbox();
+  if (!sb) throw Exception(sb.error());
+  const Workspace* ws = (*sb)->workspace();
+  return ws ? ws->root().string() : std::string();
+}
+
 EventStream Session::stream(std::string text, PromptOptions options) {
   auto state = std::make_shared<EventStream::State>();
   state->session = impl_;
@@ -758,8 +1144,18 @@ std::string Agent::system_prompt() const {
 
 std::vector<std::string> Agent::tool_names() const {
   std::vector<std::string> names;
+  if (impl_->sandbox_spec.factory || impl_->sandbox_spec.name != "none") {
+    for (const char* n :
+         {"read", "write", "edit", "stat", "exists", "mkdir", "rm", "grep", "glob", "bash"}) {
+      names.emplace_back(n);
+    }
+  }
   for (const auto& t : impl_->tools) names.push_back(t.name);
   return names;
+}
+
+ShellResult Agent::shell(std::string command, ShellOptions options) {
+  return session("default").shell(std::move(command), std::move(options));
 }
 
 Session Agent::session(std::string id) {
@@ -818,7 +1214,36 @@ Agent init(InitOptions options) {
   if (options.allow_write) cfg.agent.allow_write = *options.allow_write;
   if (options.allow_shell) cfg.agent.allow_shell = *options.allow_shell;
   if (!options.allowed_commands.empty()) cfg.agent.allowed_commands = options.allowed_commands;
-  if (!options.sandbox.empty()) cfg.agent.sandbox = options.sandbox;
+  if (options.allow_compound_commands) {
+    cfg.agent.allow_compound_commands = *options.allow_compound_commands;
+  }
+  impl->sandbox_spec = options.sandbox.empty() ? SandboxSpec(cfg.agent.sandbox) : options.sandbox;
+  if (impl->sandbox_spec.name.empty()) impl->sandbox_spec.name = "virtual";
+  if (!impl->sandbox_spec.factory) {
+    auto names = sandbox_names();
+    if (std::find(names.begin(), names.end(), impl->sandbox_spec.name) == names.end()) {
+      throw Exception(make_error(ErrorType::config_error,
+                                 fmt::format("unknown sandbox '{}' (available: {})",
+                                             impl->sandbox_spec.name, fmt::join(names, ", "))));
+    }
+  }
+  if (impl->sandbox_spec.name == "virtual" && !cfg.sandbox.workspace.empty()) {
+    fs::path ws = cfg.sandbox.workspace;
+    if (ws.is_relative()) ws = cfg.root / ws;
+    std::error_code ec;
+    if (!fs::is_directory(ws, ec)) {
+      throw Exception(
+          make_error(ErrorType::config_error,
+                     fmt::format("[sandbox] workspace '{}' is not an existing directory ({})",
+                                 cfg.sandbox.workspace, ws.string())));
+    }
+  }
+  impl->file_policy.allow_write = cfg.agent.allow_write;
+  impl->shell_policy.allow_shell = cfg.agent.allow_shell;
+  impl->shell_policy.allow_compound_commands = cfg.agent.allow_compound_commands;
+  impl->shell_policy.allowed_commands = cfg.agent.allowed_commands;
+  impl->grants = options.commands;
+  impl->code_secrets = options.secrets;
   impl->max_turns = options.max_turns.value_or(cfg.agent.max_turns);
   if (impl->max_turns < 1) {
     throw Exception(make_error(ErrorType::invalid_input, "max_turns must be at least 1"));
@@ -832,7 +1257,7 @@ Agent init(InitOptions options) {
   impl->tools = std::move(options.tools);
   std::vector<const ToolDefinition*> tool_ptrs;
   for (const auto& t : impl->tools) tool_ptrs.push_back(&t);
-  if (auto r = check_tools(tool_ptrs); !r) throw Exception(r.error());
+  if (auto r = check_tools(tool_ptrs, tool_ptrs); !r) throw Exception(r.error());
   impl->on_event = std::move(options.on_event);
 
   std::string prompt(kPreamble);

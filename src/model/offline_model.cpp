@@ -20,7 +20,7 @@ namespace {
 constexpr std::string_view kDemoScript = R"({
   "turns": [
     {"requires_tool": "glob",
-     "text": "Let me look at the files in the workspace first.",
+     "text": "You said: \"{{prompt}}\". Let me look at the files in the workspace first.",
      "tool_calls": [{"name": "glob", "arguments": {"pattern": "*"}}]},
     {"requires_tool": "glob",
      "text": "Here is what the workspace holds:\n{{tool_result}}\nThat was a real tool call, run by the harness. Set OPENAI_API_KEY (or ANTHROPIC_API_KEY, GEMINI_API_KEY) to talk to a real model."},

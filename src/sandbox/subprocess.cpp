@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -542,8 +543,17 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
   }
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, out->write.get(), 1);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, err->write.get(), 2);
+  int first_closed = 3;
+  for (const auto& [ours, theirs] : options.child_fds) {
+    if (rc != 0) break;
+    if (ours < 0 || theirs < 3 || ours == theirs) {
+      return fail(ErrorType::invalid_input, "child_fds: bad descriptor pair");
+    }
+    rc = posix_spawn_file_actions_adddup2(&setup.actions, ours, theirs);
+    first_closed = std::max(first_closed, theirs + 1);
+  }
   // Descriptors opened without O_CLOEXEC by other threads must not leak into the child.
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&setup.actions, first_closed);
   if (rc == 0 && !options.cwd.empty()) {
     rc = posix_spawn_file_actions_addchdir_np(&setup.actions, options.cwd.c_str());
   }
@@ -571,6 +581,14 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it too; be explicit
   s.pidfd = Fd(pidfd);
+  if (options.on_spawned) {
+    if (auto r = options.on_spawned(pid); !r) {
+      ::kill(-pid, SIGKILL);
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+      return fail(std::move(r.error()));
+    }
+  }
   s.out = std::move(out->read);
   s.err = std::move(err->read);
   if (in) s.in = std::move(in->write);

@@ -86,6 +86,7 @@ class Scenario : public ::testing::TestWithParam<Param> {
     InitOptions o;
     o.model = "fake:fake-model";
     o.root = dir_.path().string();
+    o.sandbox = "none";  // the protocol is under test here, not the built-in tools
     o.tools = std::move(tools);
     o.on_event = [this](const Event& e) {
       std::lock_guard lock(events_mu_);
@@ -470,6 +471,7 @@ TEST_P(Scenario, SecondPromptCarriesTheWholeStructuredConversation) {
   InitOptions o;
   o.model = "fake:fake-model";
   o.root = dir_.path().string();
+  o.sandbox = "none";
   o.tools = {weather_tool()};
   o.retry = RetryPolicy{.max_attempts = 1, .base_delay = 1ms};
   auto agent2 = init(std::move(o));

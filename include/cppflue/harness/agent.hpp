@@ -16,7 +16,9 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,8 @@
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/model/message.hpp"
 #include "cppflue/model/model_client.hpp"
+#include "cppflue/sandbox/sandbox.hpp"
+#include "cppflue/sandbox/workspace.hpp"
 
 namespace cppflue {
 
@@ -36,10 +40,16 @@ class Store;
 
 struct InitOptions {
   std::string model;    // "provider:model"; empty = config, then env/API keys, then test:demo
-  std::string sandbox;  // empty = config ("virtual")
+  SandboxSpec sandbox;  // "virtual" | "local" | "none" | registered name | local(cwd, env);
+                        // empty = config ("virtual")
   std::optional<bool> allow_write;
   std::optional<bool> allow_shell;
-  std::vector<std::string> allowed_commands;
+  std::vector<std::string> allowed_commands;  // empty = config (empty there = any command)
+  std::optional<bool> allow_compound_commands;
+  std::vector<std::string> commands;  // agent-wide command grants (extend allowed_commands)
+  // Grantable secrets defined in code, name → value (in addition to `[secrets]`); a granted
+  // one is visible to shell commands as the variable NAME upper-cased.
+  std::map<std::string, std::string> secrets;
   std::string harness;         // empty = config ("native")
   std::string thinking_level;  // empty = config
   std::string instructions;    // extra system instructions, before AGENTS.md/CLAUDE.md
@@ -60,7 +70,28 @@ struct PromptOptions {
   std::vector<ToolDefinition> tools;  // extra tools for this call only
   std::vector<Image> images;
   EventCallback on_event;  // events of this call only
+  // Secrets (names from `[secrets]` or InitOptions::secrets) visible to the shell commands of
+  // this call only; their values are redacted from tool results, history and events.
+  std::vector<std::string> secrets;
+  std::vector<std::string> commands;  // command grants for this call only
 };
+
+struct ShellOptions {
+  std::chrono::seconds timeout{0};  // 0 = [sandbox] timeout_seconds (default 120)
+  std::string cwd;                  // workspace path; empty = the workspace root
+  std::map<std::string, std::string> env;
+  std::vector<std::string> secrets;   // as PromptOptions::secrets
+  std::vector<std::string> commands;  // command grants for this call
+};
+
+struct ShellResult {
+  std::string stdout_text;  // each stream capped at 2000 lines / 50 KiB
+  std::string stderr_text;
+  int exit_code = 0;  // 124 on timeout, 128 + signal when killed
+  bool truncated = false;
+  bool timed_out = false;
+};
+json to_json(const ShellResult& r);  // {"stdout","stderr","exit_code","truncated"[,"timed_out"]}
 
 struct PromptResult {
   std::string text;
@@ -143,6 +174,28 @@ class Session {
   // The stored conversation.
   std::vector<Message> history() const;
 
+  // Runs a shell command in the session's sandbox, as an operation of its own (events
+  // operation_start, command_start, command_end, idle, operation). Subject to allow_shell and
+  // the command policy; throws on denial, on an unavailable jail and on bad options. A
+  // non-zero exit is a result, not an error.
+  ShellResult shell(std::string command, ShellOptions options = {});
+  boost::asio::awaitable<ShellResult> async_shell(std::string command);
+  boost::asio::awaitable<ShellResult> async_shell(std::string command, ShellOptions options);
+
+  // The session's workspace (paths as for the file tools; escapes throw with rule
+  // path_escape). Writes need allow_write. The "none" sandbox has no files: every call throws.
+  std::string read_file(const std::string& path) const;   // UTF-8 text (invalid → U+FFFD)
+  std::string read_bytes(const std::string& path) const;  // exact bytes
+  void write_file(const std::string& path, std::string_view text);
+  void write_bytes(const std::string& path, std::string_view bytes);
+  FileInfo stat(const std::string& path) const;
+  std::vector<DirEntry> readdir(const std::string& path) const;
+  bool exists(const std::string& path) const;
+  void mkdir(const std::string& path, bool recursive = true);
+  void rm(const std::string& path, bool recursive = false, bool force = false);
+  // The workspace directory on this machine (empty for the "none" sandbox).
+  std::string workspace_path() const;
+
  private:
   friend class Agent;
   explicit Session(std::shared_ptr<SessionImpl> impl);
@@ -157,6 +210,8 @@ class Agent {
   std::shared_ptr<Store> store() const;
   std::vector<std::string> tool_names() const;
   std::string system_prompt() const;
+  // session("default").shell(...).
+  ShellResult shell(std::string command, ShellOptions options = {});
 
  private:
   friend Agent init(InitOptions);

@@ -22,7 +22,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cppflue/core/cancel.hpp"
@@ -53,6 +55,13 @@ struct SubprocessOptions {
   long max_processes = 0;
   // RLIMIT_AS in bytes (0 = unchanged).
   long max_address_space = 0;
+  // Descriptors of ours given to the child: {our fd, the child's fd number (>= 3)}. Every
+  // other descriptor is closed in the child. Ours stay open (the caller owns them).
+  std::vector<std::pair<int, int>> child_fds;
+  // Called with the child's pid right after it was spawned, before anything else happens
+  // (e.g. to move it into a cgroup and then release it). An error kills the group and is
+  // returned.
+  std::function<Result<void>(int pid)> on_spawned;
 };
 
 struct SubprocessResult {

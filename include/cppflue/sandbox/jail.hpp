@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// cppflue/sandbox/jail.hpp — the jail that shell commands of the `virtual` sandbox run in
+// (SPEC §7.4).
+//
+// A jailed command runs under bubblewrap in new user, mount, pid, ipc, uts and cgroup
+// namespaces (and a new network namespace unless `network`), with:
+//   * only the system directories visible, read-only: /usr, /bin, /sbin, /lib*, and /etc with
+//     every entry an unprivileged user could not read masked (so /etc/shadow, private keys,
+//     ... stay unreadable even when the host process runs as root); home directories, /root,
+//     /var, /opt, other projects and the project's own state are not there at all;
+//   * the workspace read-write at its own path and at /workspace, with `hidden` entries
+//     replaced by an empty read-only directory and `read_only` entries (e.g. .git) re-bound
+//     read-only;
+//   * a private /tmp, a fresh /proc, a minimal /dev, the root itself read-only;
+//   * all capabilities dropped, no_new_privs, a seccomp filter (libseccomp BPF handed to
+//     bwrap: no ptrace, io_uring, bpf, perf, kexec, module or keyring calls, and without
+//     network only AF_UNIX sockets), a Landlock write restriction (workspace, /tmp, /dev) when
+//     the kernel offers it (applied by the `cppflue-exec` helper inside the namespaces);
+//   * the process count bounded by a cgroup (v1 pids controller) when we may create one, else
+//     by RLIMIT_NPROC, and the address space by RLIMIT_AS; die-with-parent, new session.
+//
+// `jail_status()` probes once per process whether all this works here (bwrap present and able
+// to create the namespaces, Landlock ABI, seccomp, cgroup, helper) and says why not.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cppflue/core/cancel.hpp"
+#include "cppflue/core/error.hpp"
+#include "cppflue/sandbox/subprocess.hpp"
+
+namespace cppflue {
+
+struct JailStatus {
+  bool available = false;
+  std::string reason;        // why the jail cannot start (when !available)
+  std::string bwrap;         // bubblewrap executable
+  int landlock_abi = 0;      // 0: no Landlock
+  std::string helper;        // cppflue-exec; empty: not found (no Landlock layer)
+  bool seccomp = false;      // the seccomp filter could be built
+  bool cgroup_pids = false;  // per-command pids cgroup (else RLIMIT_NPROC)
+  // One line: "jail (bubblewrap, seccomp, landlock ABI 7, pids cgroup)" or "unavailable: ...".
+  std::string summary() const;
+};
+
+// Probed on first use, then cached (thread-safe).
+const JailStatus& jail_status();
+
+struct JailSpec {
+  std::filesystem::path workspace;     // canonical absolute path of an existing directory
+  std::vector<std::string> hidden;     // workspace-relative paths to hide (e.g. ".cppflue")
+  std::vector<std::string> read_only;  // workspace-relative paths to protect (e.g. ".git")
+  bool network = false;
+  long max_processes = 512;
+  long max_address_space = 16L << 30;
+};
+
+// Runs `options.argv` in the jail. `options.cwd` must be the workspace or a directory below it
+// (host path; the command sees the same path). `options.env` is the command's whole
+// environment. Errors: permission (the jail is unavailable: the message says why and how to opt
+// out), invalid_input (bad cwd), and those of run_subprocess.
+boost::asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
+                                                            SubprocessOptions options,
+                                                            CancelToken cancel);
+
+// The bwrap command line for `spec` (everything before the command), for tests and `doctor`.
+std::vector<std::string> jail_arguments(const JailSpec& spec, const std::string& cwd);
+
+}  // namespace cppflue

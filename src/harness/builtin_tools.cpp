@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: Apache-2.0
+// The built-in tools (SPEC §7.2) over an operation's sandbox. Tool functions run on the
+// blocking pool; `bash` drives its command on the runtime and waits for it there.
+#include "builtin_tools.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "cppflue/core/json.hpp"
+#include "cppflue/sandbox/search.hpp"
+
+namespace asio = boost::asio;
+
+namespace cppflue::detail {
+
+// ---- redaction ----
+
+void Redactor::add(std::string name, std::string value) {
+  if (value.empty()) return;
+  secrets_.emplace_back(std::move(value), std::move(name));
+  std::stable_sort(secrets_.begin(), secrets_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+std::string Redactor::apply(std::string_view text) const {
+  std::string out(text);
+  for (const auto& [value, name] : secrets_) {
+    if (out.find(value) == std::string::npos) continue;
+    std::string replacement = "[REDACTED:" + name + "]";
+    std::string next;
+    next.reserve(out.size());
+    std::size_t pos = 0;
+    for (std::size_t hit; (hit = out.find(value, pos)) != std::string::npos;
+         pos = hit + value.size()) {
+      next.append(out, pos, hit - pos);
+      next += replacement;
+    }
+    next.append(out, pos, std::string::npos);
+    out = std::move(next);
+  }
+  return out;
+}
+
+void Redactor::apply(json& value) const {
+  if (secrets_.empty()) return;
+  if (value.is_string()) {
+    std::string_view s = value.get_string();
+    std::string r = apply(s);
+    if (r != s) value = r;
+  } else if (value.is_array()) {
+    for (auto& v : value.get_array()) apply(v);
+  } else if (value.is_object()) {
+    json_object fixed;
+    for (auto& kv : value.get_object()) {
+      json v = kv.value();
+      apply(v);
+      fixed[apply(kv.key())] = std::move(v);
+    }
+    value = std::move(fixed);
+  }
+}
+
+// ---- names ----
+
+const std::vector<std::string>& builtin_tool_names() {
+  static const std::vector<std::string> names = {
+      "activate_skill", "bash", "edit", "exists", "glob", "grep",
+      "mkdir",          "read", "rm",   "stat",   "task", "write"};
+  return names;
+}
+
+bool is_builtin_tool_name(std::string_view name) {
+  const auto& n = builtin_tool_names();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
+namespace {
+
+json string_prop(std::string_view description) {
+  return json_object{{"type", "string"}, {"description", description}};
+}
+
+json schema(json_object properties, json_array required) {
+  return json_object{{"type", "object"},
+                     {"properties", std::move(properties)},
+                     {"required", std::move(required)},
+                     {"additionalProperties", false}};
+}
+
+[[noreturn]] void throw_error(Error e) {
+  throw Exception(std::move(e));
+}
+
+std::string value_or_throw_text(Result<std::string> r) {
+  if (!r) throw_error(std::move(r.error()));
+  return std::move(*r);
+}
+
+const Workspace& workspace_of(const ToolScope& s) {
+  const Workspace* ws = s.sandbox ? s.sandbox->workspace() : nullptr;
+  if (ws == nullptr) {
+    throw_error(make_error(ErrorType::policy, "this agent's sandbox has no files",
+                           json_object{{"rule", "sandbox"}}));
+  }
+  return *ws;
+}
+
+Result<std::string> optional_string(const json& args, std::string_view tool, std::string_view key) {
+  const json* v = find(args, key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("{}: '{}' must be a string, got {}", tool, key, kind_name(*v)));
+  }
+  return std::string(v->get_string());
+}
+
+Result<bool> optional_bool(const json& args, std::string_view tool, std::string_view key) {
+  const json* v = find(args, key);
+  if (v == nullptr || v->is_null()) return false;
+  if (!v->is_bool()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("{}: '{}' must be a boolean, got {}", tool, key, kind_name(*v)));
+  }
+  return v->get_bool();
+}
+
+std::string run_grep(const ToolScope& s, const json& args) {
+  const Workspace& ws = workspace_of(s);
+  GrepOptions o;
+  const json* pattern = find(args, "pattern");
+  if (pattern == nullptr || !pattern->is_string()) {
+    throw_error(make_error(ErrorType::invalid_input, "grep: 'pattern' must be a string"));
+  }
+  o.pattern = std::string(pattern->get_string());
+  o.path = value_or_throw_text(optional_string(args, "grep", "path"));
+  o.include = value_or_throw_text(optional_string(args, "grep", "include"));
+  auto ic = optional_bool(args, "grep", "ignore_case");
+  if (!ic) throw_error(std::move(ic.error()));
+  o.ignore_case = *ic;
+  auto r = grep_files(ws, o);
+  if (!r) throw_error(std::move(r.error()));
+  if (r->lines.empty()) return fmt::format("No matches for /{}/.", o.pattern);
+  std::string out = fmt::format("{}", fmt::join(r->lines, "\n"));
+  if (r->truncated) {
+    out +=
+        fmt::format("\n[more than {} matches: narrow the pattern, path or include]", o.max_matches);
+  }
+  return out;
+}
+
+std::string run_glob(const ToolScope& s, const json& args) {
+  const Workspace& ws = workspace_of(s);
+  const json* pattern = find(args, "pattern");
+  if (pattern == nullptr || !pattern->is_string()) {
+    throw_error(make_error(ErrorType::invalid_input, "glob: 'pattern' must be a string"));
+  }
+  auto r = glob_files(ws, std::string_view(pattern->get_string()));
+  if (!r) throw_error(std::move(r.error()));
+  if (r->paths.empty()) {
+    return fmt::format("No paths match '{}'.", std::string_view(pattern->get_string()));
+  }
+  std::string out = fmt::format("{}", fmt::join(r->paths, "\n"));
+  if (r->truncated) out += "\n[more than 1000 paths: use a narrower pattern]";
+  return out;
+}
+
+json run_bash(const ToolScope& s, const json& args, ToolContext& ctx) {
+  const json* command = find(args, "command");
+  if (command == nullptr || !command->is_string()) {
+    throw_error(make_error(ErrorType::invalid_input, "bash: 'command' must be a string"));
+  }
+  ShellCommand c;
+  c.command = std::string(command->get_string());
+  c.cwd = value_or_throw_text(optional_string(args, "bash", "cwd"));
+  if (const json* t = find(args, "timeout"); t != nullptr && !t->is_null()) {
+    auto secs = t->is_int64()    ? t->get_int64()
+                : t->is_uint64() ? static_cast<std::int64_t>(t->get_uint64())
+                : t->is_double() ? static_cast<std::int64_t>(t->get_double())
+                                 : -1;
+    if (secs < 1 || secs > 3600) {
+      throw_error(make_error(ErrorType::invalid_input,
+                             "bash: 'timeout' must be a number of seconds between 1 and 3600"));
+    }
+    c.timeout = std::chrono::seconds(secs);
+  }
+  if (const json* env = find(args, "env"); env != nullptr && !env->is_null()) {
+    if (!env->is_object()) {
+      throw_error(make_error(ErrorType::invalid_input, "bash: 'env' must be an object of strings"));
+    }
+    for (const auto& kv : env->get_object()) {
+      if (!kv.value().is_string()) {
+        throw_error(
+            make_error(ErrorType::invalid_input,
+                       fmt::format("bash: env '{}' must be a string", std::string_view(kv.key()))));
+      }
+      c.env[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  auto fut =
+      asio::co_spawn(s.executor, run_shell(s, std::move(c), {}, ctx.cancel), asio::use_future);
+  auto r = fut.get();
+  if (!r) throw_error(std::move(r.error()));
+  return shell_result_json(*r);
+}
+
+std::string cap_note(std::string text, bool cut) {
+  if (cut) {
+    text +=
+        "\n[output truncated (2000 lines / 50 KiB per stream): run a narrower command, or "
+        "redirect the output to a file and read it in sections]";
+  }
+  return text;
+}
+
+}  // namespace
+
+json shell_result_json(const SubprocessResult& r) {
+  json_object o{{"stdout", r.stdout_text},
+                {"stderr", r.stderr_text},
+                {"exit_code", r.exit_code},
+                {"truncated", r.truncated}};
+  if (r.timed_out) o["timed_out"] = true;
+  return o;
+}
+
+asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCommand command,
+                                                    std::vector<std::string> call_grants,
+                                                    CancelToken cancel) {
+  if (!s.sandbox || !s.sandbox->has_shell()) {
+    co_return fail(ErrorType::policy,
+                   fmt::format("the '{}' sandbox cannot run shell commands",
+                               s.sandbox ? s.sandbox->name() : std::string("none")),
+                   json_object{{"rule", "sandbox"}});
+  }
+  std::vector<std::string> grants = s.grants;
+  grants.insert(grants.end(), call_grants.begin(), call_grants.end());
+  auto parsed = check_command(command.command, s.shell_policy, grants);
+  if (!parsed) co_return fail(std::move(parsed.error()));
+  for (const auto& [k, v] : s.secret_env) command.env[k] = v;
+
+  std::string word;
+  json_array args;
+  if (!parsed->commands.empty() && !parsed->commands.front().words.empty()) {
+    const auto& words = parsed->commands.front().words;
+    word = words.front();
+    for (std::size_t i = 1; i < words.size(); ++i) args.emplace_back(words[i]);
+  }
+  if (s.emit) s.emit("command_start", {{"command", word}, {"args", std::move(args)}});
+  auto result = co_await s.sandbox->run(std::move(command), std::move(cancel));
+  if (!result) {
+    if (s.emit) s.emit("command_end", {{"command", word}, {"exitCode", -1}});
+    co_return result;
+  }
+  if (s.redactor) {
+    result->stdout_text = s.redactor->apply(result->stdout_text);
+    result->stderr_text = s.redactor->apply(result->stderr_text);
+  }
+  result->stdout_text =
+      cap_note(std::move(result->stdout_text), result->truncated && !result->stdout_text.empty());
+  if (result->timed_out) {
+    if (!result->stderr_text.empty() && result->stderr_text.back() != '\n') {
+      result->stderr_text += '\n';
+    }
+    result->stderr_text += "[command timed out and was killed (exit code 124)]";
+  }
+  if (s.emit) s.emit("command_end", {{"command", word}, {"exitCode", result->exit_code}});
+  co_return result;
+}
+
+std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> scope) {
+  std::vector<ToolDefinition> tools;
+  if (!scope->sandbox) return tools;
+  if (scope->sandbox->workspace() != nullptr) {
+    using ReadOnly = Result<std::string> (*)(const Workspace&, const json&);
+    using Mutating = Result<std::string> (*)(const Workspace&, const FileToolPolicy&, const json&);
+    auto add_read = [&](std::string name, ReadOnly fn) {
+      tools.push_back(
+          ToolDefinition{name, std::string(file_tool_description(name)), file_tool_parameters(name),
+                         [scope, fn](const json& args, ToolContext&) -> json {
+                           return json(value_or_throw_text(fn(workspace_of(*scope), args)));
+                         }});
+    };
+    auto add_write = [&](std::string name, Mutating fn) {
+      tools.push_back(ToolDefinition{
+          name, std::string(file_tool_description(name)), file_tool_parameters(name),
+          [scope, fn](const json& args, ToolContext&) -> json {
+            std::lock_guard lock(*scope->write_mutex);
+            return json(value_or_throw_text(fn(workspace_of(*scope), scope->file_policy, args)));
+          }});
+    };
+    add_read("read", tool_read);
+    add_write("write", tool_write);
+    add_write("edit", tool_edit);
+    add_read("stat", tool_stat);
+    add_read("exists", tool_exists);
+    add_write("mkdir", tool_mkdir);
+    add_write("rm", tool_rm);
+    tools.push_back(ToolDefinition{
+        "grep",
+        "Search file contents with a PCRE regular expression. Returns path:line:text lines, "
+        "sorted, at most 100; skips .git, .gitignore'd and binary files.",
+        schema({{"pattern", string_prop("PCRE regular expression")},
+                {"path", string_prop("File or directory to search (default: the workspace)")},
+                {"include", string_prop("Glob the file names must match, e.g. *.cpp")},
+                {"ignore_case",
+                 json_object{{"type", "boolean"}, {"description", "Case-insensitive matching"}}}},
+               {"pattern"}),
+        [scope](const json& args, ToolContext&) -> json { return json(run_grep(*scope, args)); }});
+    tools.push_back(ToolDefinition{
+        "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
+        schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),
+        [scope](const json& args, ToolContext&) -> json { return json(run_glob(*scope, args)); }});
+  }
+  if (scope->sandbox->has_shell()) {
+    tools.push_back(ToolDefinition{
+        "bash",
+        "Run a shell command (/bin/sh -c) in the workspace. Returns stdout, stderr, exit_code "
+        "and truncated (each stream keeps 2000 lines / 50 KiB). A timeout gives exit code 124.",
+        schema({{"command", string_prop("The command line")},
+                {"timeout", json_object{{"type", "integer"},
+                                        {"minimum", 1},
+                                        {"maximum", 3600},
+                                        {"description", "Seconds before the command is killed"}}},
+                {"cwd", string_prop("Working directory inside the workspace")},
+                {"env", json_object{{"type", "object"},
+                                    {"additionalProperties", json_object{{"type", "string"}}},
+                                    {"description", "Extra environment variables"}}}},
+               {"command"}),
+        [scope](const json& args, ToolContext& ctx) -> json {
+          return run_bash(*scope, args, ctx);
+        }});
+  }
+  return tools;
+}
+
+}  // namespace cppflue::detail

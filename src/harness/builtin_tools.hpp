@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// Private to the harness: the built-in tools of SPEC §7.2 bound to one operation's sandbox,
+// policy, command grants and secrets, plus the redaction of granted secret values.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cppflue/harness/tool.hpp"
+#include "cppflue/sandbox/file_tools.hpp"
+#include "cppflue/sandbox/sandbox.hpp"
+#include "cppflue/sandbox/shell_policy.hpp"
+
+namespace cppflue::detail {
+
+// Replaces secret values with "[REDACTED:<name>]" (longest values first, so a secret that
+// contains another is replaced whole).
+class Redactor {
+ public:
+  void add(std::string name, std::string value);
+  bool empty() const { return secrets_.empty(); }
+  std::string apply(std::string_view text) const;
+  void apply(json& value) const;  // every string (and object key) in place
+
+ private:
+  std::vector<std::pair<std::string, std::string>> secrets_;  // {value, name}
+};
+
+// What one operation's built-in tools (and `session.shell`) work with.
+struct ToolScope {
+  std::shared_ptr<Sandbox> sandbox;
+  FileToolPolicy file_policy;
+  ShellPolicy shell_policy;
+  std::vector<std::string> grants;                // agent-wide + this call's `commands`
+  std::map<std::string, std::string> secret_env;  // granted secrets, as variables
+  std::shared_ptr<const Redactor> redactor;
+  std::function<void(std::string_view type, json_object fields)> emit;  // command events
+  std::shared_ptr<std::mutex> write_mutex;  // serialises the session's mutating file tools
+  boost::asio::any_io_executor executor;    // where shell commands are driven
+};
+
+bool is_builtin_tool_name(std::string_view name);
+// All reserved names, sorted, for error messages.
+const std::vector<std::string>& builtin_tool_names();
+
+// The tools the sandbox supports: file tools, grep and glob with a workspace, bash with a
+// shell.
+std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> scope);
+
+// Policy check, command_start/command_end, run, redaction. Used by the bash tool and
+// session.shell. `timeout` 0 = the sandbox default.
+boost::asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& scope,
+                                                           ShellCommand command,
+                                                           std::vector<std::string> call_grants,
+                                                           CancelToken cancel);
+
+// {"stdout","stderr","exit_code","truncated"} (+ "timed_out" when it did).
+json shell_result_json(const SubprocessResult& r);
+
+}  // namespace cppflue::detail

@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: Apache-2.0
+// The jail of shell commands (SPEC §7.4): bubblewrap + seccomp + Landlock + a pids cgroup.
+// See include/cppflue/sandbox/jail.hpp for what a jailed command can see and do.
+#include "cppflue/sandbox/jail.hpp"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "cppflue/core/async.hpp"
+#include "cppflue/core/json.hpp"
+#include "cppflue/core/log.hpp"
+#include "sandbox/landlock_abi.hpp"
+
+extern char** environ;
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace cppflue {
+
+namespace {
+
+// The helper's path inside the jail (bound read-only from wherever it is installed).
+constexpr const char* kHelperInJail = "/run/cppflue-exec";
+const fs::path kCgroupBase = "/sys/fs/cgroup/pids/cppflue";
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Moves `fd` to a number >= 10 (child fd numbers 3 and 4 are assigned by dup2, so our
+// descriptors must not collide with them), close-on-exec.
+UniqueFd high_fd(int fd) {
+  if (fd < 0) return UniqueFd();
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  ::close(fd);
+  return UniqueFd(moved);
+}
+
+bool executable(const std::string& p) {
+  return !p.empty() && ::access(p.c_str(), X_OK) == 0;
+}
+
+std::string find_bwrap() {
+  for (const char* p : {"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"}) {
+    if (executable(p)) return p;
+  }
+  return {};
+}
+
+std::string find_helper() {
+  if (const char* e = std::getenv("CPPFLUE_EXEC_HELPER"); e && *e) {
+    return executable(e) ? std::string(e) : std::string();
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    candidates.push_back(self.parent_path() / "cppflue-exec");
+    candidates.push_back(self.parent_path().parent_path() / "libexec" / "cppflue" / "cppflue-exec");
+  }
+#ifdef CPPFLUE_EXEC_INSTALL_PATH
+  candidates.emplace_back(CPPFLUE_EXEC_INSTALL_PATH);
+#endif
+#ifdef CPPFLUE_EXEC_BUILD_PATH
+  candidates.emplace_back(CPPFLUE_EXEC_BUILD_PATH);
+#endif
+  for (const auto& c : candidates) {
+    if (executable(c.string())) return c.string();
+  }
+  return {};
+}
+
+// The seccomp program handed to bwrap, built once per network setting.
+std::optional<std::string> build_seccomp(bool network) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (ctx == nullptr) return std::nullopt;
+  bool ok = true;
+  for (const char* name : {"ptrace",
+                           "process_vm_readv",
+                           "process_vm_writev",
+                           "io_uring_setup",
+                           "io_uring_enter",
+                           "io_uring_register",
+                           "bpf",
+                           "perf_event_open",
+                           "kexec_load",
+                           "kexec_file_load",
+                           "init_module",
+                           "finit_module",
+                           "delete_module",
+                           "add_key",
+                           "request_key",
+                           "keyctl",
+                           "userfaultfd",
+                           "reboot",
+                           "swapon",
+                           "swapoff",
+                           "acct",
+                           "open_by_handle_at"}) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0) ok = false;
+  }
+  if (!network) {
+    for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair)}) {
+      if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) != 0) {
+        ok = false;
+      }
+    }
+  }
+  std::optional<std::string> bytes;
+  if (ok) {
+    UniqueFd fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
+    if (fd.get() >= 0 && seccomp_export_bpf(ctx, fd.get()) == 0) {
+      off_t size = ::lseek(fd.get(), 0, SEEK_END);
+      std::string data(static_cast<std::size_t>(std::max<off_t>(size, 0)), '\0');
+      if (size > 0 && ::pread(fd.get(), data.data(), data.size(), 0) == size) {
+        bytes = std::move(data);
+      }
+    }
+  }
+  seccomp_release(ctx);
+  return bytes;
+}
+
+const std::optional<std::string>& seccomp_program(bool network) {
+  static const std::optional<std::string> with_net = build_seccomp(true);
+  static const std::optional<std::string> without_net = build_seccomp(false);
+  return network ? with_net : without_net;
+}
+
+// Entries of /etc an unprivileged user could not read: masked inside the jail, where the
+// command may be (mapped to) root.
+struct EtcMasks {
+  std::vector<std::string> files;
+  std::vector<std::string> dirs;
+};
+
+const EtcMasks& etc_masks() {
+  static const EtcMasks masks = [] {
+    EtcMasks m;
+    std::error_code ec;
+    fs::recursive_directory_iterator it("/etc", fs::directory_options::none, ec), end;
+    std::size_t seen = 0;
+    for (; !ec && it != end && ++seen < 50000; it.increment(ec)) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        if ((st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH)) {
+          m.dirs.push_back(it->path().string());
+          it.disable_recursion_pending();
+        }
+      } else if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) == 0) {
+        m.files.push_back(it->path().string());
+      }
+    }
+    return m;
+  }();
+  return masks;
+}
+
+bool cgroup_usable() {
+  std::error_code ec;
+  if (!fs::is_directory("/sys/fs/cgroup/pids", ec)) return false;
+  fs::create_directories(kCgroupBase, ec);
+  if (ec) return false;
+  fs::path probe = kCgroupBase / fmt::format("probe-{}", ::getpid());
+  if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  bool ok = fs::exists(probe / "pids.max", ec) && fs::exists(probe / "cgroup.procs", ec);
+  ::rmdir(probe.c_str());
+  return ok;
+}
+
+bool write_file(const fs::path& p, const std::string& text) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// The descendants of `pid` (children of every thread), read from /proc.
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::ifstream in(task.path() / "children");
+    int child = 0;
+    while (in >> child) out.push_back(child);
+  }
+  return out;
+}
+
+// Whether `pid` is in the pids cgroup `name` ("/cppflue/...").
+bool in_cgroup(int pid, const std::string& name) {
+  std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    // "8:pids:/cppflue/123-4"
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    if (line.compare(first + 1, second - first - 1, "pids") == 0) {
+      return line.compare(second + 1, std::string::npos, name) == 0;
+    }
+  }
+  return false;
+}
+
+struct Profile {
+  bool seccomp = false;
+  bool block = false;
+};
+
+std::vector<std::string> build_arguments(const JailSpec& spec, const std::string& cwd,
+                                         const JailStatus& st, const Profile& profile) {
+  std::vector<std::string> a = {st.bwrap.empty() ? "bwrap" : st.bwrap,
+                                "--unshare-user",
+                                "--unshare-pid",
+                                "--unshare-ipc",
+                                "--unshare-uts",
+                                "--unshare-cgroup-try"};
+  if (!spec.network) a.emplace_back("--unshare-net");
+  for (const char* s :
+       {"--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "cppflue"}) {
+    a.emplace_back(s);
+  }
+  auto add = [&a](std::initializer_list<std::string> items) {
+    a.insert(a.end(), items.begin(), items.end());
+  };
+  add({"--ro-bind", "/usr", "/usr"});
+  for (const char* d : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    struct stat st_d {};
+    if (::lstat(d, &st_d) != 0) continue;
+    if (S_ISLNK(st_d.st_mode)) {
+      std::error_code ec;
+      fs::path target = fs::read_symlink(d, ec);
+      if (!ec) add({"--symlink", target.string(), d});
+    } else if (S_ISDIR(st_d.st_mode)) {
+      add({"--ro-bind", d, d});
+    }
+  }
+  add({"--ro-bind", "/etc", "/etc"});
+  for (const auto& f : etc_masks().files) add({"--ro-bind", "/dev/null", f});
+  for (const auto& d : etc_masks().dirs) add({"--tmpfs", d, "--remount-ro", d});
+  if (spec.network) {
+    // /etc/resolv.conf often points into /run.
+    add({"--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"});
+    add({"--ro-bind-try", "/run/resolvconf", "/run/resolvconf"});
+  }
+  add({"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var", "--symlink",
+       "../tmp", "/var/tmp"});
+
+  std::string ws = spec.workspace.string();
+  std::vector<std::string> bases = {ws};
+  if (ws != "/workspace") bases.emplace_back("/workspace");
+  for (const auto& base : bases) add({"--bind", ws, base});
+  for (const auto& base : bases) {
+    for (const auto& h : spec.hidden) {
+      fs::path host = spec.workspace / h;
+      struct stat st_h {};
+      if (::lstat(host.c_str(), &st_h) != 0) continue;
+      std::string inside = base + "/" + h;
+      if (S_ISDIR(st_h.st_mode)) {
+        add({"--tmpfs", inside, "--remount-ro", inside});
+      } else {
+        add({"--ro-bind", "/dev/null", inside});
+      }
+    }
+    for (const auto& r : spec.read_only) {
+      fs::path host = spec.workspace / r;
+      struct stat st_r {};
+      if (::lstat(host.c_str(), &st_r) != 0 || S_ISLNK(st_r.st_mode)) continue;
+      add({"--ro-bind", host.string(), base + "/" + r});
+    }
+  }
+  if (!st.helper.empty()) add({"--ro-bind", st.helper, kHelperInJail});
+  add({"--remount-ro", "/"});
+  if (profile.seccomp) add({"--seccomp", "3"});
+  if (profile.block) add({"--block-fd", "4"});
+  add({"--chdir", cwd.empty() ? ws : cwd});
+  a.emplace_back("--");
+  if (!st.helper.empty()) {
+    a.emplace_back(kHelperInJail);
+    for (const auto& base : bases) add({"--rw", base});
+    add({"--rw", "/tmp", "--dev", "/dev"});
+    // Limits set by the helper itself, just before the command (no prlimit(1) process).
+    if (!profile.block && spec.max_processes > 0) {
+      add({"--nproc", std::to_string(spec.max_processes)});
+    }
+    if (spec.max_address_space > 0) add({"--as", std::to_string(spec.max_address_space)});
+    a.emplace_back("--");
+  }
+  return a;
+}
+
+// Runs a command synchronously (probe only): exit status and stderr.
+std::pair<int, std::string> run_probe(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, "cannot create a pipe"};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  std::vector<std::string> copy = argv;
+  std::vector<char*> ptrs;
+  for (auto& s : copy) ptrs.push_back(s.data());
+  ptrs.push_back(nullptr);
+  char env_path[] = "PATH=/usr/bin:/bin";
+  char* env[] = {env_path, nullptr};
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, ptrs[0], &actions, nullptr, ptrs.data(), env);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string err;
+  if (rc == 0) {
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0 && err.size() < 4096) {
+      err.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fds[0]);
+  if (rc != 0) return {-1, std::strerror(rc)};
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+JailStatus probe() {
+  JailStatus st;
+  st.bwrap = find_bwrap();
+  st.helper = find_helper();
+  st.landlock_abi = std::max(0, landlock::abi_version());
+  st.seccomp = seccomp_program(false).has_value() && seccomp_program(true).has_value();
+  st.cgroup_pids = cgroup_usable();
+  if (st.bwrap.empty()) {
+    st.reason = "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)";
+    return st;
+  }
+  if (!st.seccomp) {
+    st.reason = "the seccomp filter cannot be built (libseccomp)";
+    return st;
+  }
+  // A real start: namespaces, mounts and the helper, without seccomp (no fd to pass here).
+  JailSpec spec;
+  spec.workspace = "/tmp";
+  JailStatus trial = st;
+  auto argv = build_arguments(spec, "", trial, Profile{});
+  argv.emplace_back("/bin/true");
+  auto [code, err] = run_probe(argv);
+  if (code != 0) {
+    st.reason = fmt::format(
+        "bubblewrap cannot create the sandbox namespaces here (exit {}: {}); unprivileged user "
+        "namespaces may be disabled (sysctl kernel.unprivileged_userns_clone / "
+        "user.max_user_namespaces) or the container forbids them",
+        code, err.empty() ? "no message" : err);
+    return st;
+  }
+  st.available = true;
+  return st;
+}
+
+std::atomic<unsigned> g_cgroup_seq{0};
+
+asio::awaitable<void> remove_cgroup_later(fs::path dir) {
+  CancelToken never;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) co_return;
+    std::ifstream in(dir / "cgroup.procs");
+    for (int p = 0; in >> p;) ::kill(p, SIGKILL);
+    co_await sleep_for(std::chrono::milliseconds(5), never);
+  }
+  log::get()->warn("cannot remove the pids cgroup {}: {}", dir.string(), std::strerror(errno));
+}
+
+}  // namespace
+
+std::string JailStatus::summary() const {
+  if (!available) return "unavailable: " + reason;
+  std::vector<std::string> parts = {"bubblewrap", "seccomp"};
+  if (landlock_abi > 0 && !helper.empty()) {
+    parts.push_back(fmt::format("landlock ABI {}", landlock_abi));
+  } else if (landlock_abi > 0) {
+    parts.emplace_back("no landlock (cppflue-exec helper not found)");
+  } else {
+    parts.emplace_back("no landlock (kernel)");
+  }
+  parts.emplace_back(cgroup_pids ? "pids cgroup" : "RLIMIT_NPROC");
+  return fmt::format("jail ({})", fmt::join(parts, ", "));
+}
+
+const JailStatus& jail_status() {
+  static const JailStatus status = probe();
+  return status;
+}
+
+std::vector<std::string> jail_arguments(const JailSpec& spec, const std::string& cwd) {
+  return build_arguments(spec, cwd, jail_status(), Profile{jail_status().seccomp, false});
+}
+
+asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
+                                                     SubprocessOptions options,
+                                                     CancelToken cancel) {
+  const JailStatus& st = jail_status();
+  if (!st.available) {
+    co_return fail(ErrorType::permission,
+                   "shell commands cannot run jailed on this machine: " + st.reason +
+                       ". They are refused rather than run unjailed; to run them without the jail "
+                       "(trusted work only) set [sandbox] isolation = \"none\" in cppflue.toml",
+                   json_object{{"rule", "isolation"}});
+  }
+  std::string cwd = options.cwd.empty() ? spec.workspace.string() : options.cwd;
+  std::error_code ec;
+  fs::path rel = fs::path(cwd).lexically_relative(spec.workspace);
+  if (!fs::path(cwd).is_absolute() || rel.empty() || *rel.begin() == "..") {
+    co_return fail(ErrorType::invalid_input, "working directory is outside the workspace: " + cwd);
+  }
+
+  // seccomp program → memfd → the child's fd 3.
+  UniqueFd seccomp_fd;
+  const auto& program = seccomp_program(spec.network);
+  if (!program) co_return fail(ErrorType::internal, "the seccomp filter cannot be built");
+  seccomp_fd = high_fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
+  if (seccomp_fd.get() < 0 ||
+      ::write(seccomp_fd.get(), program->data(), program->size()) !=
+          static_cast<ssize_t>(program->size()) ||
+      ::lseek(seccomp_fd.get(), 0, SEEK_SET) != 0) {
+    co_return fail(ErrorType::internal,
+                   std::string("cannot pass the seccomp filter: ") + std::strerror(errno));
+  }
+
+  // The pids cgroup: the command blocks (bwrap --block-fd) until bwrap and every process it
+  // forked are inside, so nothing of the command runs outside the limit.
+  std::optional<fs::path> cgroup;
+  UniqueFd block_read, block_write;
+  if (st.cgroup_pids) {
+    fs::path dir = kCgroupBase / fmt::format("{}-{}", ::getpid(), g_cgroup_seq.fetch_add(1));
+    if (::mkdir(dir.c_str(), 0755) != 0 ||
+        !write_file(dir / "pids.max", std::to_string(spec.max_processes))) {
+      int e = errno;
+      ::rmdir(dir.c_str());
+      co_return fail(ErrorType::internal, fmt::format("cannot create the pids cgroup {}: {}",
+                                                      dir.string(), std::strerror(e)));
+    }
+    cgroup = dir;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      ::rmdir(dir.c_str());
+      co_return fail(ErrorType::internal, "cannot create a pipe");
+    }
+    block_read = high_fd(fds[0]);
+    block_write = high_fd(fds[1]);
+  }
+
+  auto argv = build_arguments(spec, cwd, st, Profile{true, cgroup.has_value()});
+  argv.insert(argv.end(), options.argv.begin(), options.argv.end());
+  options.argv = std::move(argv);
+  options.cwd = "/";
+  options.child_fds = {{seccomp_fd.get(), 3}};
+  if (cgroup) {
+    options.child_fds.emplace_back(block_read.get(), 4);
+    options.max_processes = 0;
+    fs::path procs = *cgroup / "cgroup.procs";
+    std::string cgroup_name = "/" + cgroup->lexically_relative("/sys/fs/cgroup/pids").string();
+    int release_fd = block_write.get();
+    options.on_spawned = [procs, release_fd, cgroup_name](int pid) -> Result<void> {
+      // Top-down: a process forked after its parent moved is born inside.
+      std::vector<int> todo = {pid};
+      std::set<int> moved;
+      while (!todo.empty()) {
+        int p = todo.back();
+        todo.pop_back();
+        if (!moved.insert(p).second) continue;
+        // A migration costs about a millisecond (cgroup v1 takes a global lock); a child
+        // forked after its parent moved is already inside.
+        if (p != pid && in_cgroup(p, cgroup_name)) continue;
+        if (!write_file(procs, std::to_string(p)) && ::kill(p, 0) == 0) {
+          return fail(ErrorType::internal,
+                      fmt::format("cannot move process {} into the pids cgroup: {}", p,
+                                  std::strerror(errno)));
+        }
+        for (int c : children_of(p)) todo.push_back(c);
+      }
+      if (::write(release_fd, "x", 1) != 1) {
+        return fail(ErrorType::internal, "cannot release the jailed command");
+      }
+      return {};
+    };
+  } else {
+    options.max_processes = st.helper.empty() ? spec.max_processes : 0;
+  }
+  options.max_address_space = st.helper.empty() ? spec.max_address_space : 0;
+
+  auto result = co_await run_subprocess(std::move(options), std::move(cancel));
+
+  if (cgroup && ::rmdir(cgroup->c_str()) != 0 && errno != ENOENT) {
+    // The pid namespace dies with bwrap, but asynchronously: kill whatever is still in the
+    // cgroup now, and remove it in the background once it is empty (off the caller's path).
+    std::ifstream in(*cgroup / "cgroup.procs");
+    for (int p = 0; in >> p;) ::kill(p, SIGKILL);
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(ex, remove_cgroup_later(*cgroup), asio::detached);
+  }
+  co_return result;
+}
+
+}  // namespace cppflue

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sandbox registry and the built-in sandboxes: virtual, local, none (SPEC §7.1).
+#include "cppflue/sandbox/sandbox.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "cppflue/core/config.hpp"
+#include "cppflue/core/json.hpp"
+#include "cppflue/sandbox/jail.hpp"
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace cppflue {
+
+namespace {
+
+constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string host_env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && *v != '\0') ? std::string(v) : std::string(fallback);
+}
+
+std::vector<std::string> env_list(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+bool valid_env_name(const std::string& k) {
+  if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+Result<void> check_env(const std::map<std::string, std::string>& env) {
+  for (const auto& [k, v] : env) {
+    if (!valid_env_name(k)) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("invalid environment variable name '{}'", k));
+    }
+    if (v.find('\0') != std::string::npos) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("environment variable '{}' contains a NUL byte", k));
+    }
+  }
+  return {};
+}
+
+// Resolves a command's working directory (a workspace path) to a host directory.
+Result<std::string> host_cwd(const Workspace& ws, const std::string& cwd) {
+  if (cwd.empty()) return ws.root().string();
+  auto info = ws.stat(cwd);
+  if (!info) return fail(info.error());
+  if (!info->is_dir || info->is_symlink) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("working directory '{}' is not a directory of the workspace", cwd));
+  }
+  auto rel = ws.to_relative(cwd);
+  if (!rel) return fail(rel.error());
+  return *rel == "." ? ws.root().string() : (ws.root() / *rel).string();
+}
+
+std::chrono::milliseconds effective_timeout(const ShellCommand& c, int config_seconds) {
+  if (c.timeout.count() > 0) return c.timeout;
+  return std::chrono::seconds(config_seconds > 0 ? config_seconds : 120);
+}
+
+SubprocessOptions shell_options(const ShellCommand& c, std::vector<std::string> env,
+                                std::string cwd, std::chrono::milliseconds timeout) {
+  SubprocessOptions o;
+  o.argv = {"/bin/sh", "-c", c.command};
+  o.env = std::move(env);
+  o.cwd = std::move(cwd);
+  o.timeout = timeout;
+  return o;
+}
+
+// ---- virtual ----
+
+class VirtualSandbox final : public Sandbox {
+ public:
+  VirtualSandbox(Workspace ws, const Config& cfg, JailSpec jail)
+      : ws_(std::move(ws)),
+        isolation_(cfg.sandbox.isolation),
+        timeout_seconds_(cfg.sandbox.timeout_seconds),
+        sandbox_env_(cfg.sandbox.env),
+        jail_(std::move(jail)) {}
+
+  std::string name() const override { return "virtual"; }
+  const Workspace* workspace() const override { return &ws_; }
+  bool has_shell() const override { return true; }
+
+  std::string isolation() const override {
+    if (isolation_ == "none") return "none";
+    const auto& st = jail_status();
+    return st.available ? "jail" : "unavailable: " + st.reason;
+  }
+
+  std::string describe() const override {
+    std::string text = fmt::format(
+        "Files: a workspace directory, {}. File tools take paths relative to it (or "
+        "/workspace/...); they cannot reach anything outside it.",
+        ws_.root().string());
+    if (!jail_.hidden.empty() || !jail_.read_only.empty()) {
+      if (!jail_.read_only.empty()) {
+        text += fmt::format(" Read-only inside it: {}.", fmt::join(jail_.read_only, ", "));
+      }
+    }
+    std::string iso = isolation();
+    if (iso == "jail") {
+      text += fmt::format(
+          " Shell commands run in a jail: the workspace is writable at its own path and at "
+          "/workspace, /tmp is private, the system directories are read-only, {}.",
+          jail_.network ? "network access is allowed" : "there is no network access");
+    } else if (iso == "none") {
+      text += " Shell commands run unjailed in the workspace.";
+    } else {
+      text += " Shell commands cannot run here (" + iso + ").";
+    }
+    return text;
+  }
+
+  asio::awaitable<Result<SubprocessResult>> run(ShellCommand c, CancelToken cancel) override {
+    if (auto r = check_env(c.env); !r) co_return fail(r.error());
+    auto cwd = host_cwd(ws_, c.cwd);
+    if (!cwd) co_return fail(cwd.error());
+    std::map<std::string, std::string> env = {
+        {"PATH", kPath},
+        {"HOME", ws_.root().string()},
+        {"LANG", host_env("LANG", "C.UTF-8")},
+        {"TERM", host_env("TERM", "dumb")},
+        {"TZ", host_env("TZ", "UTC")},
+    };
+    for (const auto& [k, v] : sandbox_env_) env[k] = v;
+    for (const auto& [k, v] : c.env) env[k] = v;
+    auto options = shell_options(c, env_list(env), *cwd, effective_timeout(c, timeout_seconds_));
+    if (isolation_ == "none") {
+      co_return co_await run_subprocess(std::move(options), std::move(cancel));
+    }
+    co_return co_await run_jailed(jail_, std::move(options), std::move(cancel));
+  }
+
+ private:
+  Workspace ws_;
+  std::string isolation_;
+  int timeout_seconds_;
+  std::map<std::string, std::string> sandbox_env_;
+  JailSpec jail_;
+};
+
+Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
+  const Config& cfg = *ctx.config;
+  std::error_code ec;
+  fs::path root;
+  if (!cfg.sandbox.workspace.empty()) {
+    root = fs::path(cfg.sandbox.workspace);
+    if (root.is_relative()) root = cfg.root / root;
+    if (!fs::is_directory(root, ec)) {
+      return fail(ErrorType::config_error,
+                  fmt::format("[sandbox] workspace '{}' is not an existing directory ({})",
+                              cfg.sandbox.workspace, root.string()));
+    }
+  } else {
+    root = cfg.state_dir() / "sandboxes" / sandbox_directory_name(ctx.session_id);
+    fs::create_directories(root, ec);
+    if (ec) {
+      return fail(ErrorType::store_error, fmt::format("cannot create the session workspace {}: {}",
+                                                      root.string(), ec.message()));
+    }
+  }
+  fs::path canon = fs::canonical(root, ec);
+  if (ec) {
+    return fail(ErrorType::config_error,
+                fmt::format("cannot resolve the workspace {}: {}", root.string(), ec.message()));
+  }
+  WorkspaceOptions wo;
+  wo.hidden.emplace_back(".cppflue");
+  fs::path state = fs::weakly_canonical(cfg.state_dir(), ec);
+  if (!ec) {
+    fs::path rel = state.lexically_relative(canon);
+    if (!rel.empty() && *rel.begin() != ".." && rel != "." && rel != ".cppflue") {
+      wo.hidden.push_back(rel.string());
+    }
+  }
+  if (!cfg.sandbox.git_writable) wo.read_only.emplace_back(".git");
+  auto ws = Workspace::open(canon, wo);
+  if (!ws) return fail(ws.error());
+  JailSpec jail;
+  jail.workspace = canon;
+  jail.hidden = wo.hidden;
+  jail.read_only = wo.read_only;
+  jail.network = cfg.sandbox.network;
+  return std::shared_ptr<Sandbox>(std::make_shared<VirtualSandbox>(std::move(*ws), cfg, jail));
+}
+
+// ---- local ----
+
+class LocalSandbox final : public Sandbox {
+ public:
+  LocalSandbox(Workspace ws, std::map<std::string, std::string> env, int timeout_seconds)
+      : ws_(std::move(ws)), env_(std::move(env)), timeout_seconds_(timeout_seconds) {}
+
+  std::string name() const override { return "local"; }
+  const Workspace* workspace() const override { return &ws_; }
+  bool has_shell() const override { return true; }
+  std::string isolation() const override { return "none"; }
+  std::string describe() const override {
+    return fmt::format(
+        "Files: the directory {} on this machine. File tools take paths relative to it and "
+        "cannot reach outside it. Shell commands run directly on this machine in that "
+        "directory.",
+        ws_.root().string());
+  }
+
+  asio::awaitable<Result<SubprocessResult>> run(ShellCommand c, CancelToken cancel) override {
+    if (auto r = check_env(c.env); !r) co_return fail(r.error());
+    auto cwd = host_cwd(ws_, c.cwd);
+    if (!cwd) co_return fail(cwd.error());
+    std::map<std::string, std::string> env;
+    for (const char* k : {"PATH", "HOME", "USER", "LOGNAME", "HOSTNAME", "SHELL", "LANG", "LC_ALL",
+                          "LC_CTYPE", "TZ", "TERM", "TMPDIR", "TMP", "TEMP"}) {
+      if (const char* v = std::getenv(k)) env[k] = v;
+    }
+    if (!env.count("PATH")) env["PATH"] = kPath;
+    for (const auto& [k, v] : env_) env[k] = v;
+    for (const auto& [k, v] : c.env) env[k] = v;
+    co_return co_await run_subprocess(
+        shell_options(c, env_list(env), *cwd, effective_timeout(c, timeout_seconds_)),
+        std::move(cancel));
+  }
+
+ private:
+  Workspace ws_;
+  std::map<std::string, std::string> env_;
+  int timeout_seconds_;
+};
+
+// ---- none ----
+
+class NoSandbox final : public Sandbox {
+ public:
+  std::string name() const override { return "none"; }
+  const Workspace* workspace() const override { return nullptr; }
+  bool has_shell() const override { return false; }
+  std::string isolation() const override { return "none"; }
+  std::string describe() const override {
+    return "There is no workspace: no file or shell tools are available.";
+  }
+  asio::awaitable<Result<SubprocessResult>> run(ShellCommand, CancelToken) override {
+    co_return fail(ErrorType::policy, "the 'none' sandbox has no shell",
+                   json_object{{"rule", "sandbox"}});
+  }
+};
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, SandboxFactory> factories;
+};
+
+Registry& registry() {
+  static Registry r;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto& reg = r;
+    reg.factories["virtual"] = make_virtual;
+    reg.factories["none"] = [](const SandboxContext&) -> Result<std::shared_ptr<Sandbox>> {
+      return std::shared_ptr<Sandbox>(std::make_shared<NoSandbox>());
+    };
+    reg.factories["local"] = [](const SandboxContext& ctx) -> Result<std::shared_ptr<Sandbox>> {
+      return local(ctx.config->root).factory(ctx);
+    };
+  });
+  return r;
+}
+
+}  // namespace
+
+SandboxSpec local(fs::path cwd, std::map<std::string, std::string> env) {
+  return SandboxSpec("local",
+                     [cwd = std::move(cwd), env = std::move(env)](
+                         const SandboxContext& ctx) -> Result<std::shared_ptr<Sandbox>> {
+                       if (auto r = check_env(env); !r) return fail(r.error());
+                       auto ws = Workspace::open(cwd);
+                       if (!ws) {
+                         return fail(ErrorType::config_error,
+                                     fmt::format("local sandbox: {}", ws.error().message));
+                       }
+                       int timeout = ctx.config ? ctx.config->sandbox.timeout_seconds : 120;
+                       return std::shared_ptr<Sandbox>(
+                           std::make_shared<LocalSandbox>(std::move(*ws), env, timeout));
+                     });
+}
+
+void register_sandbox(std::string name, SandboxFactory factory) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.factories[std::move(name)] = std::move(factory);
+}
+
+std::vector<std::string> sandbox_names() {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<std::string> names;
+  for (const auto& [k, v] : r.factories) names.push_back(k);
+  return names;
+}
+
+Result<std::shared_ptr<Sandbox>> create_sandbox(const SandboxSpec& spec,
+                                                const SandboxContext& context) {
+  if (context.config == nullptr) {
+    return fail(ErrorType::internal, "create_sandbox: no configuration given");
+  }
+  SandboxFactory factory = spec.factory;
+  std::string name = spec.name.empty() ? "virtual" : spec.name;
+  if (!factory) {
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    auto it = r.factories.find(name);
+    if (it == r.factories.end()) {
+      std::vector<std::string> names;
+      for (const auto& [k, v] : r.factories) names.push_back(k);
+      return fail(ErrorType::config_error, fmt::format("unknown sandbox '{}' (available: {})", name,
+                                                       fmt::join(names, ", ")));
+    }
+    factory = it->second;
+  }
+  auto sandbox = factory(context);
+  if (!sandbox) return sandbox;
+  if (!*sandbox)
+    return fail(ErrorType::internal, fmt::format("sandbox '{}' factory returned null", name));
+  return sandbox;
+}
+
+std::string sandbox_directory_name(std::string_view id) {
+  bool safe = !id.empty() && id.size() <= 80 && id != "." && id != "..";
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      safe = false;
+    }
+  }
+  if (safe) return std::string(id);
+  std::string prefix;
+  for (char c : id.substr(0, 40)) {
+    prefix += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+  }
+  // FNV-1a, 64 bit: stable across runs and platforms.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (char c : id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{}-{:016x}", prefix, h);
+}
+
+std::string effective_isolation(const Config& config) {
+  if (config.sandbox.isolation == "none")
+    return "none (commands run unjailed: [sandbox] isolation = \"none\")";
+  const auto& st = jail_status();
+  if (st.available) return st.summary();
+  return fmt::format(
+      "refused ({}); shell commands of the virtual sandbox will not run. Set "
+      "[sandbox] isolation = \"none\" to run them unjailed",
+      st.summary());
+}
+
+}  // namespace cppflue
