@@ -407,12 +407,16 @@ JailStatus probe() {
 
 std::atomic<unsigned> g_cgroup_seq{0};
 
+void kill_cgroup(const fs::path& dir) {
+  std::ifstream in(dir / "cgroup.procs");
+  for (int p = 0; in >> p;) ::kill(p, SIGKILL);
+}
+
 asio::awaitable<void> remove_cgroup_later(fs::path dir) {
   CancelToken never;
   for (int attempt = 0; attempt < 1000; ++attempt) {
+    kill_cgroup(dir);
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) co_return;
-    std::ifstream in(dir / "cgroup.procs");
-    for (int p = 0; in >> p;) ::kill(p, SIGKILL);
     co_await sleep_for(std::chrono::milliseconds(5), never);
   }
   log::get()->warn("cannot remove the pids cgroup {}: {}", dir.string(), std::strerror(errno));
@@ -538,13 +542,27 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
 
   auto result = co_await run_subprocess(std::move(options), std::move(cancel));
 
-  if (cgroup && ::rmdir(cgroup->c_str()) != 0 && errno != ENOENT) {
-    // The pid namespace dies with bwrap, but asynchronously: kill whatever is still in the
-    // cgroup now, and remove it in the background once it is empty (off the caller's path).
-    std::ifstream in(*cgroup / "cgroup.procs");
-    for (int p = 0; in >> p;) ::kill(p, SIGKILL);
-    auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(ex, remove_cgroup_later(*cgroup), asio::detached);
+  if (cgroup) {
+    // The pid namespace dies with its init, but asynchronously; and when bwrap itself was
+    // killed early (cancel, timeout) its init may have been orphaned before it armed
+    // die-with-parent. The cgroup holds every process of the command whatever happened:
+    // kill them all. After a kill of ours, wait (bounded) until they are gone, so nothing
+    // outlives the call; after a normal exit, let the background finish the cleanup.
+    bool we_killed = !result || result->timed_out || result->signal == SIGKILL;
+    CancelToken never;
+    bool removed = false;
+    for (int attempt = 0; attempt < (we_killed ? 250 : 1); ++attempt) {
+      kill_cgroup(*cgroup);
+      if (::rmdir(cgroup->c_str()) == 0 || errno == ENOENT) {
+        removed = true;
+        break;
+      }
+      co_await sleep_for(std::chrono::milliseconds(2), never);
+    }
+    if (!removed) {
+      auto ex = co_await asio::this_coro::executor;
+      asio::co_spawn(ex, remove_cgroup_later(*cgroup), asio::detached);
+    }
   }
   co_return result;
 }

@@ -68,6 +68,26 @@ bool process_running(const std::string& needle) {
   return false;
 }
 
+// The processes whose command line contains `needle`, with parent and cgroup (diagnostics).
+std::string describe_processes(const std::string& needle) {
+  std::string out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto& c : cmd) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmd.find(needle) == std::string::npos) continue;
+    std::ifstream st(e.path() / "status");
+    std::string line, ppid;
+    while (std::getline(st, line)) {
+      if (line.rfind("PPid:", 0) == 0) ppid = line;
+    }
+    out += e.path().filename().string() + " (" + ppid + "): " + cmd.substr(0, 60) + "\n";
+  }
+  return out;
+}
+
 bool wait_gone(const std::string& needle, std::chrono::milliseconds limit) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
@@ -887,7 +907,9 @@ TEST_F(SandboxAgent, AbortDuringBashReturnsQuicklyAndLeavesNoProcess) {
   auto agent = make_agent("", InitOptions{.allow_shell = true});
   auto s = agent.session("abort");
   ScriptedTurn t1;
-  t1.tool_calls = {make_call("c1", "bash", a({{"command", "sleep 765432"}}))};
+  // Unique per run, so that processes of another run cannot be mistaken for ours.
+  const std::string sleeper = "sleep " + std::to_string(500000 + ::getpid());
+  t1.tool_calls = {make_call("c1", "bash", a({{"command", sleeper}}))};
   fake_.enqueue_turn(WireApi::openai_chat, t1, false);
   std::atomic<bool> started{false};
   PromptOptions po;
@@ -904,15 +926,15 @@ TEST_F(SandboxAgent, AbortDuringBashReturnsQuicklyAndLeavesNoProcess) {
   });
   while (!started) std::this_thread::sleep_for(5ms);
   // Wait until the command itself runs.
-  for (int i = 0; i < 200 && !process_running("sleep 765432"); ++i) {
+  for (int i = 0; i < 200 && !process_running(sleeper); ++i) {
     std::this_thread::sleep_for(5ms);
   }
-  ASSERT_TRUE(process_running("sleep 765432"));
+  ASSERT_TRUE(process_running(sleeper));
   abort_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(s.abort());
   runner.join();
   EXPECT_LE(returned_at - abort_at, 100ms);
-  EXPECT_TRUE(wait_gone("sleep 765432", 500ms));
+  EXPECT_TRUE(wait_gone(sleeper, 500ms)) << describe_processes(sleeper);
   // The session is usable again.
   EXPECT_EQ(s.shell("echo again").stdout_text, "again\n");
 }
@@ -924,6 +946,33 @@ TEST_F(SandboxAgent, IsolationNoneRunsUnjailedButStillWithTheMinimalEnvironment)
   ::unsetenv("OPENAI_API_KEY");
   EXPECT_EQ(r.stdout_text.find("sk-test"), std::string::npos);
   EXPECT_NE(r.stdout_text.find("HOME="), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// Aborts at every point of the jail's start-up (right at command_start, while bwrap is still
+// setting up): nothing may be left behind, whatever moment the kill lands.
+TEST_F(SandboxAgent, AbortDuringJailStartUpLeavesNoProcess) {
+  REQUIRE_JAIL();
+  auto agent = make_agent("", InitOptions{.allow_shell = true});
+  const std::string sleeper = "sleep " + std::to_string(600000 + ::getpid());
+  for (int round = 0; round < 10; ++round) {
+    auto s = agent.session("abort-early-" + std::to_string(round));
+    ScriptedTurn t1;
+    t1.tool_calls = {make_call("c1", "bash", a({{"command", sleeper}}))};
+    fake_.enqueue_turn(WireApi::openai_chat, t1, false);
+    PromptOptions po;
+    po.on_event = [&s, round](const Event& e) {
+      if (e.type == "command_start") {
+        if (round % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(round));
+        s.abort();
+      }
+    };
+    EXPECT_THROW(s.prompt("sleep", po), Exception);
+  }
+  EXPECT_TRUE(wait_gone(sleeper, 1s)) << describe_processes(sleeper);
 }
 
 }  // namespace
