@@ -55,7 +55,11 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
     } else if (e.type == "turn_request" && text_seen && !at_line_start) {
       std::cout << '\n';
       at_line_start = true;
-    } else if (e.type == "command_start") {
+    } else if ((e.type == "command_start" || e.type == "tool_start") && !at_line_start) {
+      std::cout << '\n' << std::flush;  // keep tool lines (stderr) off the answer's line
+      at_line_start = true;
+    }
+    if (e.type == "command_start") {
       std::string line(e.data.at("command").as_string());
       for (const auto& a : e.data.at("args").as_array()) {
         line += ' ';

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cppflue/core/json.hpp"
+#include "cppflue/sandbox/jail.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
 
@@ -808,6 +809,26 @@ TEST_F(CliTest, CtrlCDuringAnOfflineDelayAlsoExits130) {
   EXPECT_EQ(get_string_or(last, "type", ""), "operation") << r.out;
   EXPECT_EQ(get_bool(last, "is_error"), true) << r.out;
   EXPECT_TRUE(contains(r.out, "\"aborted\"")) << r.out;
+}
+
+}  // namespace
+}  // namespace cppflue
+
+namespace cppflue {
+namespace {
+
+TEST_F(CliTest, RunRefusesAnUnknownSecretAndDoctorShowsTheIsolation) {
+  auto r = run({"run", "--secret", "nope", "-p", "hi"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "unknown secret nope")) << r.describe();
+  auto d = run({"doctor"});
+  EXPECT_TRUE(contains(d.out, "isolation")) << d.describe();
+  EXPECT_TRUE(contains(d.out, jail_status().available ? "jail (bubblewrap" : "refused"))
+      << d.describe();
+  auto j = run({"doctor", "--json"});
+  auto v = parse_json(j.out);
+  ASSERT_TRUE(v) << j.describe();
+  EXPECT_EQ(v->at("sandbox").at("configured").as_string(), "virtual");
 }
 
 }  // namespace
