@@ -2,6 +2,7 @@
 // The jail of shell commands (SPEC §7.4): bubblewrap + seccomp + Landlock + a pids cgroup.
 // See include/cppflue/sandbox/jail.hpp for what a jailed command can see and do.
 #include "cppflue/sandbox/jail.hpp"
+#include "sandbox/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <seccomp.h>
@@ -45,28 +46,7 @@ namespace {
 constexpr const char* kHelperInJail = "/run/cppflue-exec";
 const fs::path kCgroupBase = "/sys/fs/cgroup/pids/cppflue";
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using detail::UniqueFd;
 
 // Moves `fd` to a number >= 10 (child fd numbers 3 and 4 are assigned by dup2, so our
 // descriptors must not collide with them), close-on-exec.

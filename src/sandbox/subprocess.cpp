@@ -11,6 +11,7 @@
 //   timeout    → kill the group; the exit then arrives through the pidfd as usual;
 //   cancel     → kill the group, close the pipes, finish as soon as the child is gone.
 #include "cppflue/sandbox/subprocess.hpp"
+#include "sandbox/unique_fd.hpp"
 
 #include "cppflue/core/unique_function.hpp"
 
@@ -49,29 +50,7 @@ using Strand = asio::strand<asio::any_io_executor>;
 
 // ---- small POSIX helpers ----
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = detail::UniqueFd;
 
 struct Pipe {
   Fd read;

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "cppflue/core/json.hpp"
+#include "sandbox/unique_fd.hpp"
 
 namespace cppflue {
 
@@ -32,32 +33,7 @@ constexpr int kMaxRemoveDepth = 2048;
 // Set once openat2 returned ENOSYS: every later resolution uses the walk.
 std::atomic<bool> g_no_openat2{false};
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = detail::UniqueFd;
 
 // A failed system call: errno, or a policy verdict found while resolving.
 struct SysError {
