@@ -669,7 +669,24 @@ Result<std::string> Workspace::read_file(std::string_view path, std::size_t max_
   auto rel = to_relative(path);
   if (!rel) return fail(rel.error());
   if (auto c = Impl::check(*this, *rel, false); !c) return fail(c.error());
-  auto fd = Impl::open_beneath(*this, *root_fd_, *rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, true);
+  // O_NONBLOCK: opening a FIFO must not hang (reads of regular files ignore the flag).
+  constexpr int kFlags = O_RDONLY | O_NOCTTY | O_NONBLOCK;
+  // Fast path (grep reads thousands of files): when the kernel resolves the path without
+  // crossing any symlink, the file is exactly the lexical path already checked, so the
+  // /proc look-up of where it really is can be skipped.
+  SysResult<Fd> fd = sys_fail(ELOOP);
+  if (!Impl::fallback(*this)) {
+    int raw = sys_openat2(*root_fd_, rel->c_str(), kFlags | O_CLOEXEC, 0,
+                          RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+    if (raw >= 0) {
+      fd = Fd(raw);
+    } else if (errno != ELOOP && errno != EAGAIN && errno != EINTR && errno != ENOSYS &&
+               errno != EXDEV) {
+      fd = sys_fail(errno);
+    }
+  }
+  bool symlinks_possible = !fd && fd.error().err == ELOOP;
+  if (symlinks_possible) fd = Impl::open_beneath(*this, *root_fd_, *rel, kFlags, true);
   if (!fd) {
     if (fd.error().err == EISDIR) {
       return fail(ErrorType::invalid_input, "read: " + display(*rel) + " is a directory",
@@ -677,8 +694,10 @@ Result<std::string> Workspace::read_file(std::string_view path, std::size_t max_
     }
     return fail(Impl::os_error(*this, "read", *rel, fd.error().err));
   }
-  if (auto real = Impl::real_rel(*this, fd->get())) {
-    if (auto c = Impl::check(*this, *real, false); !c) return fail(c.error());
+  if (symlinks_possible) {
+    if (auto real = Impl::real_rel(*this, fd->get())) {
+      if (auto c = Impl::check(*this, *real, false); !c) return fail(c.error());
+    }
   }
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return fail(Impl::os_error(*this, "read", *rel, errno));
@@ -701,21 +720,22 @@ Result<std::string> Workspace::read_file(std::string_view path, std::size_t max_
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return too_large(static_cast<std::uint64_t>(st.st_size));
   }
-  int flags = ::fcntl(fd->get(), F_GETFL);
-  if (flags >= 0) ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
-  std::string out;
-  out.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[65536];
+  // One read of size + 1 bytes normally sees the whole file and its end; a file that grows
+  // meanwhile is read on until the end (within max_bytes).
+  std::string out(static_cast<std::size_t>(st.st_size) + 1, '\0');
+  std::size_t used = 0;
   for (;;) {
-    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (used == out.size()) out.resize(out.size() * 2 + 4096);
+    ssize_t n = ::read(fd->get(), out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(Impl::os_error(*this, "read", *rel, errno));
     }
     if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) return too_large(out.size());
+    used += static_cast<std::size_t>(n);
+    if (used > max_bytes) return too_large(used);
   }
+  out.resize(used);
   return out;
 }
 

@@ -6,9 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cppflue/core/json.hpp"
@@ -379,6 +383,310 @@ TEST_F(GrepTest, EmptyMatchesAndCrlf) {
   r = cppflue::grep_files(ws(), o);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->lines, (std::vector<std::string>{"crlf.txt:1:one", "crlf.txt:2:two"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many files: searched on several threads, merged in path order.
+
+// Names chosen so that the order of full paths differs from a walk that sorts each directory by
+// name alone ("a-b/x" < "a.txt" < "a/x" < "a0"), plus upper case and non-ASCII names.
+const std::vector<std::string> kTrickyDirs = {"a", "a-b", "a.b", "a0", "A", "b", "é", "a b", "a!"};
+const std::vector<std::string> kTrickyFiles = {"a.txt",   "a-b.txt", "a",     "x",  "x.txt",
+                                               "x-y.txt", "Z.txt",   "é.txt", "x!", "x.txt.bak"};
+
+TEST_F(GrepTest, ManyFilesMergedInPathOrder) {
+  std::vector<std::pair<std::string, int>> expected;  // (path, line)
+  int n = 0;
+  for (const auto& d1 : kTrickyDirs) {
+    for (const auto& d2 : {std::string(), std::string("sub"), std::string("sub-2")}) {
+      for (const auto& f : kTrickyFiles) {
+        std::string rel = "t/" + d1 + (d2.empty() ? "" : "/" + d2) + "/" + f;
+        ++n;
+        std::string text;
+        for (int line = 1; line <= 1 + n % 7; ++line) {
+          if ((line + n) % 3 == 0) {
+            text += "needle " + std::to_string(line) + "\n";
+            expected.emplace_back(rel, line);
+          } else {
+            text += "hay " + std::to_string(line) + "\n";
+          }
+        }
+        put(root_ / rel, text);
+      }
+    }
+  }
+  for (const char* f : {"a.txt", "a-b.txt", "a.b.txt", "a00", "a!.txt", "Z.txt", "é.txt", "b-"}) {
+    put(root_ / "t" / f, "needle top\n");  // files next to the directories
+    expected.emplace_back(std::string("t/") + f, 1);
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> want;
+  for (const auto& [path, line] : expected) {
+    want.push_back(path + ":" + std::to_string(line) + ":needle " +
+                   (path.find('/', 2) == std::string::npos ? "top" : std::to_string(line)));
+  }
+  auto o = opts("^needle");
+  o.path = "t";
+  o.max_matches = 100000;
+  for (int run = 0; run < 3; ++run) {
+    auto r = cppflue::grep_files(ws(), o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->lines, want);
+    EXPECT_FALSE(r->truncated);
+    EXPECT_EQ(r->files_searched, static_cast<std::size_t>(n) + 8);
+  }
+  // The same files reached from the root, mixed with the fixture's own files.
+  o.path.clear();
+  auto all = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->lines, want);
+  EXPECT_EQ(all->files_searched, static_cast<std::size_t>(n) + 8 + 12);
+}
+
+TEST_F(GrepTest, ManyFilesKeepFiltersAndSkips) {
+  put(root_ / ".gitignore", "*.log\nskip/\n");
+  std::vector<std::string> want;
+  for (int i = 0; i < 120; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "m/d%02d/f%03d", i % 10, i);
+    put(root_ / (std::string(name) + ".txt"), "x\nhello " + std::to_string(i) + "\n");
+    put(root_ / (std::string(name) + ".log"), "hello log\n");
+    put(root_ / "m" / "skip" / (std::to_string(i) + ".txt"), "hello skipped\n");
+    want.push_back(std::string(name) + ".txt:2:hello " + std::to_string(i));
+  }
+  put(root_ / "m" / "bin.txt", std::string("hello\0binary\n", 13));
+  put(root_ / "m" / "zz" / "big.txt", std::string(cppflue::kGrepMaxFileBytes + 1, 'x'));
+  std::sort(want.begin(), want.end());
+  auto o = opts("hello");
+  o.path = "m";
+  o.include = "*.txt";
+  o.max_matches = 1000;
+  auto r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->lines, want);
+  EXPECT_EQ(r->files_searched, 120u);
+  EXPECT_EQ(r->files_binary, 1u);
+  EXPECT_EQ(r->files_too_large, 1u);
+  EXPECT_FALSE(r->truncated);
+}
+
+TEST_F(GrepTest, EarlyStopIsDeterministic) {
+  // 200 files with 3 matches each: the 251st match is in the 84th file.
+  std::vector<std::string> all;
+  for (int i = 0; i < 200; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "cap/f%03d.txt", i);
+    put(root_ / name, "match a\nno\nmatch b\nmatch c\n");
+    for (const char* l : {":1:match a", ":3:match b", ":4:match c"})
+      all.push_back(name + std::string(l));
+  }
+  auto o = opts("^match");
+  o.path = "cap";
+  o.max_matches = 250;
+  for (int run = 0; run < 5; ++run) {
+    auto r = cppflue::grep_files(ws(), o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->truncated);
+    EXPECT_EQ(r->lines, std::vector<std::string>(all.begin(), all.begin() + 250));
+    EXPECT_EQ(r->files_searched, 84u);
+  }
+  // A cap on a file boundary: the 252nd match does not exist before file 85, which is searched.
+  o.max_matches = 252;
+  auto r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->lines.size(), 252u);
+  EXPECT_EQ(r->files_searched, 85u);
+  // No cap reached: every file searched.
+  o.max_matches = 600;
+  r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->truncated);
+  EXPECT_EQ(r->lines, all);
+  EXPECT_EQ(r->files_searched, 200u);
+  // A cap of 0: truncated at the first match, nothing listed.
+  o.max_matches = 0;
+  r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_TRUE(r->lines.empty());
+  EXPECT_EQ(r->files_searched, 1u);
+}
+
+TEST_F(GrepTest, SkippedLinesCountedUpToTheCap) {
+  // Each file: a match, a line that hits the match limit, a match. The cap is reached at the
+  // second match of file 8, after that file's skipped line.
+  const std::string evil = std::string(40, 'a') + "b";
+  for (int i = 0; i < 40; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "ev/f%02d.txt", i);
+    put(root_ / name, "go 1\n" + evil + "\ngo 2\n");
+  }
+  auto o = opts("^go|^(a+)+$");
+  o.path = "ev";
+  o.max_matches = 15;
+  for (int run = 0; run < 3; ++run) {
+    auto r = cppflue::grep_files(ws(), o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->truncated);
+    ASSERT_EQ(r->lines.size(), 15u);
+    EXPECT_EQ(r->lines.back(), "ev/f07.txt:1:go 1");
+    EXPECT_EQ(r->files_searched, 8u);
+    EXPECT_EQ(r->lines_skipped, 8u);
+  }
+  o.max_matches = 1000;
+  auto r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->lines.size(), 80u);
+  EXPECT_EQ(r->lines_skipped, 40u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every line is matched on its own: a match never spans lines, and what is around a line
+// (the "\n" before and after it) is invisible to the pattern.
+
+std::vector<std::string> grep_lines(const Workspace& ws, const std::string& pattern,
+                                    const std::string& path) {
+  auto o = opts(pattern);
+  o.path = path;
+  o.max_matches = 100000;
+  auto r = cppflue::grep_files(ws, o);
+  EXPECT_TRUE(r) << pattern << ": " << (r ? "" : r.error().message);
+  return r ? r->lines : std::vector<std::string>{};
+}
+
+TEST_F(GrepTest, MatchesNeverSpanLines) {
+  put(root_ / "ml.txt", "foo\nbar\na\nb\nfoo  \nfoo bar\n\n  bar\nx\r\n\r\nend");
+  struct Row {
+    const char* pattern;
+    std::vector<std::string> lines;
+  };
+  const std::vector<Row> rows = {
+      {R"(a\sb)", {}},
+      {R"(foo\s+bar)", {"ml.txt:6:foo bar"}},
+      {R"(o\s*$)", {"ml.txt:1:foo", "ml.txt:5:foo  "}},
+      {R"(foo[^x]bar)", {"ml.txt:6:foo bar"}},
+      {R"(foo[^x]*bar)", {"ml.txt:6:foo bar"}},
+      {R"(foo(?!\s*bar))", {"ml.txt:1:foo", "ml.txt:5:foo  "}},
+      {R"((?<=\s)bar)", {"ml.txt:6:foo bar", "ml.txt:8:  bar"}},
+      {R"((?<!\S)bar)", {"ml.txt:2:bar", "ml.txt:6:foo bar", "ml.txt:8:  bar"}},
+      {R"(\n)", {}},
+      {R"([\s\S]{4})", {"ml.txt:5:foo  ", "ml.txt:6:foo bar", "ml.txt:8:  bar"}},
+      {R"(^\s*$)", {"ml.txt:7:", "ml.txt:10:"}},
+      {R"(^$)", {"ml.txt:7:", "ml.txt:10:"}},  // line 10 is "\r": $ matches before it
+      {R"(\W$)", {"ml.txt:5:foo  ", "ml.txt:9:x", "ml.txt:10:"}},
+      {R"(\Abar)", {"ml.txt:2:bar"}},
+      {R"(o\z)", {"ml.txt:1:foo"}},
+      {R"((?s)o.b)", {"ml.txt:6:foo bar"}},
+      {R"(o\Rb)", {}},
+      {R"(\x0a|\cJ|\012|\N{U+000A})", {}},
+      {R"([\x00-\x1f])", {"ml.txt:9:x", "ml.txt:10:"}},
+      {R"(\p{Cc})", {"ml.txt:9:x", "ml.txt:10:"}},
+      {R"((?>\s*)bar)", {"ml.txt:2:bar", "ml.txt:6:foo bar", "ml.txt:8:  bar"}},
+      {R"(^\s++bar)", {"ml.txt:8:  bar"}},
+      {R"((\w)\s\1)", {}},
+      {R"(d(?-m)$)", {"ml.txt:11:end"}},
+      {R"((*COMMIT)bar)", {"ml.txt:2:bar", "ml.txt:6:foo bar", "ml.txt:8:  bar"}},
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(grep_lines(ws(), row.pattern, "ml.txt"), row.lines) << row.pattern;
+  }
+}
+
+// Differential check of the whole-buffer search against matching line by line: the suffix
+// "(?:\G|)" matches the empty string, so it changes no result, but a pattern with \G is always
+// searched one line at a time.
+TEST_F(GrepTest, WholeBufferSearchAgreesWithLineByLine) {
+  const std::vector<std::string> patterns = {
+      R"(a\sb)",
+      R"(a\s*$)",
+      R"(\s+$)",
+      R"(^\s*$)",
+      R"([^x]+y)",
+      R"(x[^a]*$)",
+      R"(b(?!\s*a))",
+      R"((?<=\s)a)",
+      R"((?<!\S)b)",
+      R"(\W+b)",
+      R"(\D$)",
+      R"(^$)",
+      R"($)",
+      R"(^)",
+      R"(\bab\b)",
+      R"([\x00-\x1f])",
+      R"(\p{Cc}|\p{Zs})",
+      R"((?i)AB)",
+      R"((?m)^b)",
+      R"((a)\s\1)",
+      R"((?>\s*)b)",
+      R"(\s++b)",
+      R"(a\K\s)",
+      R"(\h+)",
+      R"(\v)",
+      R"([[:space:]]x)",
+      R"([[:alpha:]]+$)",
+      R"(\N+)",
+      R"(.+)",
+      R"(\r)",
+      R"(^\r?$)",
+      R"(\s\S\s)",
+      R"([^\w\r]{2})",
+      R"(a(?=\s))",
+      R"((?<=\s\s)b)",
+      R"(b\s?$)",
+      R"(\x{d}$)",
+      R"([\t-\r]b)",
+      R"(\Hb)",
+      R"((?:a|\s)+$)",
+      // Empty matches at the end of a line ending in "\r": PCRE2 never starts a match between
+      // the "\r" and the "\n" of a CRLF in a buffer, while a lone line ends there.
+      R"(\B)",
+      R"(.*\B)",
+      R"(.*(?<=\r))",
+      R"((?<=\r))",
+      R"((?<=\W)$)",
+      R"(x?(?<=\s))",
+      R"(\b(?!\w))",
+      // `^` is true between the "\r" and the "\n" of a CRLF in a buffer, not at a line's end.
+      R"(\H(?<!^))",
+      R"(\s(?!^))",
+      R"(\r(?=^))",
+      // Lookbehinds at the edges of invalid UTF-8.
+      R"((?<=\H))",
+      R"((?<=\D))",
+      R"((?<=[^a]))",
+      R"((?<=\s)(?<!$))",
+  };
+  // Pseudo-random lines over small alphabets (LCG, fixed seed); the second one has bytes that
+  // make "é" or invalid UTF-8.
+  std::uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  struct Text {
+    std::string alphabet, head, tail;
+  };
+  const std::vector<Text> texts = {
+      {"ab xy\t\r", "", "ab y"},  // the tail has no final newline
+      {"ab xy\t\r\xC3\xA9\xFF", "\r\xA9\n1\n\r\xA9\n\r\xFF\n\xFF\n \xFF\nx\xC3\n\xC3\xA9\n\n",
+       "x\n\r\xA9"},
+  };
+  for (const auto& t : texts) {
+    std::string text = t.head;
+    for (int line = 0; line < 400; ++line) {
+      std::size_t len = next() % 7;
+      for (std::size_t k = 0; k < len; ++k) text += t.alphabet[next() % t.alphabet.size()];
+      text += '\n';
+    }
+    text += t.tail;
+    put(root_ / "diff.txt", text);
+    for (const auto& p : patterns) {
+      auto fast = grep_lines(ws(), p, "diff.txt");
+      auto slow = grep_lines(ws(), p + R"((?:\G|))", "diff.txt");
+      EXPECT_EQ(fast, slow) << p << " over " << t.alphabet;
+    }
+  }
 }
 
 }  // namespace

@@ -18,13 +18,15 @@
 //
 // Grep uses PCRE2 (UTF mode, invalid UTF-8 tolerated, JIT when available, interpreter
 // otherwise) with a match limit and a depth limit, so a catastrophic pattern ends with the line
-// being skipped (counted in `lines_skipped`), never a hang. A match is reported on the line where
-// it starts. ".gitignore" at the workspace root is honoured; supported rules: blank lines and "#"
-// comments, names and globs (`*.o`, `build`, `**/tmp`) matched against any path component,
-// patterns with a "/" in the middle or a leading "/" anchored at the root, a trailing "/" for
-// directories only, and "!" negation (the last matching rule wins; a file below an ignored
-// directory cannot be re-included, as in git). Nested .gitignore files, .git/info/exclude and
-// global excludes are not read.
+// being skipped (counted in `lines_skipped`), never a hang. Each line is matched on its own (as
+// ripgrep does): a match never spans lines, and `^`, `$`, `\A`, `\z` refer to the line. Files
+// are searched by up to 8 threads, results merged in path order (identical to a sequential
+// search), and the walk stops once `max_matches` is exceeded. ".gitignore" at the workspace
+// root is honoured; supported rules: blank lines and "#" comments, names and globs (`*.o`,
+// `build`, `**/tmp`) matched against any path component, patterns with a "/" in the middle or
+// a leading "/" anchored at the root, a trailing "/" for directories only, and "!" negation
+// (the last matching rule wins; a file below an ignored directory cannot be re-included, as in
+// git). Nested .gitignore files, .git/info/exclude and global excludes are not read.
 #pragma once
 
 #include <cstddef>
