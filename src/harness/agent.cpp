@@ -406,6 +406,19 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
 
   asio::awaitable<Result<ShellResult>> run_shell_op(std::string command, ShellOptions options);
 
+  struct ActiveOperation {
+    std::string kind;
+    std::string id;
+    std::shared_ptr<CancelSource> cancel;
+    std::shared_ptr<Emitter> emitter;
+    std::chrono::steady_clock::time_point started;
+  };
+  // Claims the session for one operation (session_busy when another one runs) and emits
+  // operation_start.
+  Result<ActiveOperation> begin_operation(std::string kind, std::vector<EventCallback> callbacks);
+  // Emits aborted/error for `error` (if any), then idle and operation; releases the session.
+  void end_operation(const ActiveOperation& op, const Error* error);
+
   Result<void> append(const Message& m, std::string_view source) {
     Entry e;
     e.kind = "message";
@@ -656,32 +669,69 @@ class OperationContext final : public TurnContext {
   std::map<std::string, Message> pending_results_;
 };
 
-asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
+Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
+    std::string kind, std::vector<EventCallback> callbacks) {
   if (busy.exchange(true)) {
-    std::string kind;
+    std::string running;
     {
       std::lock_guard lock(mu);
-      kind = active_kind;
+      running = active_kind;
     }
-    co_return fail(ErrorType::session_busy,
-                   fmt::format("session '{}' is already running a {} operation; wait for it or use "
-                               "another session for parallel conversations",
-                               id, kind.empty() ? "prompt" : kind),
-                   json_object{{"session_id", id}});
+    return fail(ErrorType::session_busy,
+                fmt::format("session '{}' is already running a {} operation; wait for it or use "
+                            "another session for parallel conversations",
+                            id, running.empty() ? "prompt" : running),
+                json_object{{"session_id", id}});
   }
-  auto self = shared_from_this();  // keeps the session alive for the whole operation
-  std::string op_id = new_hex_id("op_", 32);
-  auto cancel = std::make_shared<CancelSource>();
-  auto emitter = std::make_shared<Emitter>(
-      id, op_id, std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
+  ActiveOperation op;
+  op.kind = std::move(kind);
+  op.id = new_hex_id("op_", 32);
+  op.cancel = std::make_shared<CancelSource>();
+  op.emitter = std::make_shared<Emitter>(id, op.id, std::move(callbacks));
+  op.started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu);
-    active_cancel = cancel;
-    active_emitter = emitter;
-    active_kind = spec.kind;
+    active_cancel = op.cancel;
+    active_emitter = op.emitter;
+    active_kind = op.kind;
   }
-  auto started = std::chrono::steady_clock::now();
-  emitter->emit("operation_start", {{"operation_kind", spec.kind}});
+  op.emitter->emit("operation_start", {{"operation_kind", op.kind}});
+  return op;
+}
+
+void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
+  if (error != nullptr) {
+    if (error->type == ErrorType::cancelled) {
+      op.emitter->emit("aborted", {{"operation", op.kind}});
+    } else {
+      op.emitter->emit("error", {{"message", error->message}, {"type", wire_name(error->type)}});
+    }
+  }
+  op.emitter->emit("idle");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  op.started)
+                .count();
+  op.emitter->emit(
+      "operation",
+      {{"operation_kind", op.kind}, {"duration_ms", ms}, {"is_error", error != nullptr}});
+  {
+    std::lock_guard lock(mu);
+    active_cancel.reset();
+    active_emitter.reset();
+    active_kind.clear();
+  }
+  busy.store(false);
+}
+
+asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
+  auto begun = begin_operation(
+      spec.kind, std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
+  if (!begun) co_return fail(std::move(begun.error()));
+  auto self = shared_from_this();  // keeps the session alive for the whole operation
+  const ActiveOperation& op = *begun;
+  const std::string& op_id = op.id;
+  const auto& cancel = op.cancel;
+  const auto& emitter = op.emitter;
 
   Result<PromptResult> result = fail(ErrorType::internal, "operation did not run");
   std::vector<ToolDefinition> builtins;  // outlives ctx, which points into it
@@ -761,57 +811,21 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
                                 {"message", result.error().message}}},
           {"partial_text", ctx->partial_text()}});
     }
-    if (result.error().type == ErrorType::cancelled) {
-      emitter->emit("aborted", {{"operation", spec.kind}});
-    } else {
-      emitter->emit(
-          "error", {{"message", result.error().message}, {"type", wire_name(result.error().type)}});
-    }
   } else {
     emitter->emit("turn_end");
   }
-  emitter->emit("idle");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  started)
-                .count();
-  emitter->emit(
-      "operation",
-      {{"operation_kind", spec.kind}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
-  {
-    std::lock_guard lock(mu);
-    active_cancel.reset();
-    active_emitter.reset();
-    active_kind.clear();
-  }
-  busy.store(false);
+  end_operation(op, result ? nullptr : &result.error());
   co_return result;
 }
 
 asio::awaitable<Result<ShellResult>> SessionImpl::run_shell_op(std::string command,
                                                                ShellOptions options) {
-  if (busy.exchange(true)) {
-    std::string kind;
-    {
-      std::lock_guard lock(mu);
-      kind = active_kind;
-    }
-    co_return fail(ErrorType::session_busy,
-                   fmt::format("session '{}' is already running a {} operation", id,
-                               kind.empty() ? "prompt" : kind),
-                   json_object{{"session_id", id}});
-  }
+  auto begun = begin_operation("shell", std::vector<EventCallback>{agent->on_event});
+  if (!begun) co_return fail(std::move(begun.error()));
   auto self = shared_from_this();
-  std::string op_id = new_hex_id("op_", 32);
-  auto cancel = std::make_shared<CancelSource>();
-  auto emitter = std::make_shared<Emitter>(id, op_id, std::vector<EventCallback>{agent->on_event});
-  {
-    std::lock_guard lock(mu);
-    active_cancel = cancel;
-    active_emitter = emitter;
-    active_kind = "shell";
-  }
-  auto started = std::chrono::steady_clock::now();
-  emitter->emit("operation_start", {{"operation_kind", "shell"}});
+  const ActiveOperation& op = *begun;
+  const auto& cancel = op.cancel;
+  const auto& emitter = op.emitter;
   Result<ShellResult> result = fail(ErrorType::internal, "shell operation did not run");
   auto scope = make_scope(options.secrets, options.commands, emitter);
   if (!scope) {
@@ -830,30 +844,11 @@ asio::awaitable<Result<ShellResult>> SessionImpl::run_shell_op(std::string comma
       result = fail(std::move(r.error()));
     }
   }
-  if (!result) {
-    if (result.error().type == ErrorType::cancelled || cancel->cancelled()) {
-      result =
-          fail(ErrorType::cancelled, fmt::format("shell command on session '{}' was aborted", id));
-      emitter->emit("aborted", {{"operation", "shell"}});
-    } else {
-      emitter->emit(
-          "error", {{"message", result.error().message}, {"type", wire_name(result.error().type)}});
-    }
+  if (!result && (result.error().type == ErrorType::cancelled || cancel->cancelled())) {
+    result =
+        fail(ErrorType::cancelled, fmt::format("shell command on session '{}' was aborted", id));
   }
-  emitter->emit("idle");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  started)
-                .count();
-  emitter->emit(
-      "operation",
-      {{"operation_kind", "shell"}, {"duration_ms", ms}, {"is_error", !result.has_value()}});
-  {
-    std::lock_guard lock(mu);
-    active_cancel.reset();
-    active_emitter.reset();
-    active_kind.clear();
-  }
-  busy.store(false);
+  end_operation(op, result ? nullptr : &result.error());
   co_return result;
 }
 

@@ -494,11 +494,11 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
     int release_fd = block_write.get();
     options.on_spawned = [procs, release_fd, cgroup_name](int pid) -> Result<void> {
       // Top-down: a process forked after its parent moved is born inside.
-      std::vector<int> todo = {pid};
+      std::vector<int> pending = {pid};
       std::set<int> moved;
-      while (!todo.empty()) {
-        int p = todo.back();
-        todo.pop_back();
+      while (!pending.empty()) {
+        int p = pending.back();
+        pending.pop_back();
         if (!moved.insert(p).second) continue;
         // A migration costs about a millisecond (cgroup v1 takes a global lock); a child
         // forked after its parent moved is already inside.
@@ -508,7 +508,7 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
                       fmt::format("cannot move process {} into the pids cgroup: {}", p,
                                   std::strerror(errno)));
         }
-        for (int c : children_of(p)) todo.push_back(c);
+        for (int c : children_of(p)) pending.push_back(c);
       }
       if (::write(release_fd, "x", 1) != 1) {
         return fail(ErrorType::internal, "cannot release the jailed command");
