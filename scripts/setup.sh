@@ -20,13 +20,32 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
-echo "setup: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+updated=0
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  updated=1
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# valijson (JSON Schema validation) is header-only, but its .deb depends on Qt5 and Poco, so it
+# is unpacked into the source tree's .deps/ (git-ignored) instead of being installed.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+deps="$root/.deps"
+if [ ! -f "$deps/valijson/usr/include/valijson/validator.hpp" ]; then
+  echo "setup: unpacking libvalijson-dev into $deps/valijson" >&2
+  tmp="$(mktemp -d)"
+  chmod 777 "$tmp"
+  if ! (cd "$tmp" && apt-get download libvalijson-dev >/dev/null 2>&1); then
+    if [ "$updated" -eq 0 ]; then $SUDO apt-get update -qq; fi
+    (cd "$tmp" && apt-get download libvalijson-dev >/dev/null)
+  fi
+  rm -rf "$deps/valijson"
+  mkdir -p "$deps"
+  dpkg-deb -x "$tmp"/libvalijson-dev_*.deb "$deps/valijson"
+  rm -rf "$tmp"
+fi
