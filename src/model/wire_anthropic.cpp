@@ -274,11 +274,25 @@ class AnthropicCodec final : public WireCodec {
     }
     if (!system.empty()) body["system"] = system;
     body["messages"] = std::move(messages);
-    if (!req.tools.empty()) {
+    if (!req.tools.empty() || req.output) {
       json_array tools;
       for (const auto& t : req.tools) {
         tools.push_back(json_object{
             {"name", t.name}, {"description", t.description}, {"input_schema", t.parameters}});
+      }
+      if (req.output) {
+        // Structured output as a forced tool: the only tool → that tool; with other tools →
+        // "any" tool (the result tool among them); extended thinking allows only "auto".
+        tools.push_back(json_object{{"name", req.output->name},
+                                    {"description", req.output->description},
+                                    {"input_schema", req.output->schema}});
+        if (body.contains("thinking")) {
+          body["tool_choice"] = json_object{{"type", "auto"}};
+        } else if (req.tools.empty()) {
+          body["tool_choice"] = json_object{{"type", "tool"}, {"name", req.output->name}};
+        } else {
+          body["tool_choice"] = json_object{{"type", "any"}};
+        }
       }
       body["tools"] = std::move(tools);
     }

@@ -249,18 +249,34 @@ class GeminiCodec final : public WireCodec {
       body["systemInstruction"] = json_object{{"parts", json_array{json_object{{"text", system}}}}};
     }
     body["contents"] = std::move(contents);
+    json_object config;
     if (!req.tools.empty()) {
       json_array decls;
+      json_array names;
       for (const auto& t : req.tools) {
         // parameters_json_schema takes standard JSON Schema (the older `parameters` field only
         // takes an OpenAPI subset); this is what the recorded requests use.
         decls.push_back(json_object{{"name", t.name},
                                     {"description", t.description},
                                     {"parameters_json_schema", t.parameters}});
+        names.push_back(json(t.name));
+      }
+      if (req.output) {
+        // A JSON response cannot be combined with function calling: with tools the result is a
+        // function the model must eventually call (mode ANY).
+        decls.push_back(json_object{{"name", req.output->name},
+                                    {"description", req.output->description},
+                                    {"parameters_json_schema", req.output->schema}});
+        names.push_back(json(req.output->name));
+        body["toolConfig"] = json_object{
+            {"functionCallingConfig",
+             json_object{{"mode", "ANY"}, {"allowedFunctionNames", std::move(names)}}}};
       }
       body["tools"] = json_array{json_object{{"functionDeclarations", std::move(decls)}}};
+    } else if (req.output) {
+      config["responseMimeType"] = "application/json";
+      config["responseJsonSchema"] = req.output->schema;
     }
-    json_object config;
     if (req.max_output_tokens > 0) config["maxOutputTokens"] = req.max_output_tokens;
     if (req.thinking && *req.thinking != ThinkingLevel::off) {
       config["thinkingConfig"] = json_object{

@@ -215,6 +215,13 @@ class OpenAIChatCodec final : public WireCodec {
     if (req.thinking && *req.thinking != ThinkingLevel::off) {
       body["reasoning_effort"] = thinking_level_name(*req.thinking);
     }
+    if (req.output) {
+      body["response_format"] =
+          json_object{{"type", "json_schema"},
+                      {"json_schema", json_object{{"name", req.output->name},
+                                                  {"schema", req.output->schema},
+                                                  {"strict", req.output->strict}}}};
+    }
     if (req.max_output_tokens > 0) body["max_completion_tokens"] = req.max_output_tokens;
     body["stream"] = req.stream;
     if (req.stream) body["stream_options"] = json_object{{"include_usage", true}};

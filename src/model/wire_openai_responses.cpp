@@ -310,6 +310,12 @@ class OpenAIResponsesCodec final : public WireCodec {
       // Lets reasoning items be replayed even when the account does not store responses.
       body["include"] = json_array{"reasoning.encrypted_content"};
     }
+    if (req.output) {
+      body["text"] = json_object{{"format", json_object{{"type", "json_schema"},
+                                                        {"name", req.output->name},
+                                                        {"schema", req.output->schema},
+                                                        {"strict", req.output->strict}}}};
+    }
     if (req.max_output_tokens > 0) body["max_output_tokens"] = req.max_output_tokens;
     body["stream"] = req.stream;
     out.body = std::move(body);

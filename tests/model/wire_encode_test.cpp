@@ -851,3 +851,97 @@ TEST(WireEncode, WireApiNames) {
 
 }  // namespace
 }  // namespace cppflue::testing
+
+namespace cppflue::testing {
+namespace {
+
+// Native structured output: the request shapes of the recorded native-output exchanges.
+OutputFormat output_of(const json& schema, std::string name = "final_result", bool strict = false) {
+  OutputFormat f;
+  f.name = std::move(name);
+  f.schema = schema;
+  f.strict = strict;
+  return f;
+}
+
+TEST(WireEncode, OpenAIChatResponseFormatMatchesRecording) {
+  Cassette c = load_cassette("openai-chat", "test_openai_native_output");
+  const json& rec = c.interactions.at(0).request_body;
+  const json& want = rec.at("response_format");
+  ModelRequest req;
+  req.model = "gpt-4o";
+  req.stream = false;
+  req.messages = {user("What is the largest city in the user country?")};
+  req.output = output_of(want.at("json_schema").at("schema"), "result", false);
+  EncodedRequest enc = codec_for(WireApi::openai_chat).encode(req, kOpenAI);
+  EXPECT_EQ(enc.body.at("response_format"), want);
+}
+
+TEST(WireEncode, OpenAIResponsesTextFormatMatchesRecording) {
+  Cassette c = load_cassette("openai-responses", "test_native_output");
+  const json& rec = c.interactions.at(0).request_body;
+  const json& want = rec.at("text").at("format");
+  ModelRequest req;
+  req.model = "gpt-4o";
+  req.stream = false;
+  req.messages = {user("What is the largest city in the user country?")};
+  req.output = output_of(want.at("schema"), "CityLocation", true);
+  EncodedRequest enc = codec_for(WireApi::openai_responses).encode(req, kOpenAI);
+  const json& got = enc.body.at("text").at("format");
+  EXPECT_EQ(got.at("type"), "json_schema");
+  EXPECT_EQ(got.at("name"), want.at("name"));
+  EXPECT_EQ(got.at("schema"), want.at("schema"));
+  EXPECT_EQ(got.at("strict"), want.at("strict"));
+}
+
+TEST(WireEncode, AnthropicForcedResultToolMatchesRecording) {
+  Cassette c = load_cassette("anthropic", "test_anthropic_tool_output");
+  const json& rec = c.interactions.at(0).request_body;
+  ModelRequest req;
+  req.model = "claude-sonnet-4-5";
+  req.stream = false;
+  req.messages = {user("What is the largest city in the user country?")};
+  req.tools = {ToolSpec{"get_user_country", "", rec.at("tools").at(0).at("input_schema")}};
+  req.output = output_of(rec.at("tools").at(1).at("input_schema"));
+  EncodedRequest enc = codec_for(WireApi::anthropic).encode(req, kAnthropic);
+  EXPECT_EQ(enc.body.at("tools"), rec.at("tools"));
+  EXPECT_EQ(enc.body.at("tool_choice"), rec.at("tool_choice"));  // {"type":"any"}
+
+  // The result tool alone is forced by name; with extended thinking only "auto" is allowed.
+  req.tools.clear();
+  enc = codec_for(WireApi::anthropic).encode(req, kAnthropic);
+  EXPECT_EQ(enc.body.at("tool_choice"),
+            (json_object{{"type", "tool"}, {"name", "final_result"}}));
+  req.thinking = ThinkingLevel::low;
+  enc = codec_for(WireApi::anthropic).encode(req, kAnthropic);
+  EXPECT_EQ(enc.body.at("tool_choice"), (json_object{{"type", "auto"}}));
+}
+
+TEST(WireEncode, GeminiResponseJsonSchemaMatchesRecording) {
+  Cassette c = load_cassette("gemini", "test_google_native_output");
+  const json& rec = c.interactions.at(0).request_body;
+  ModelRequest req;
+  req.model = "gemini-2.0-flash";
+  req.stream = false;
+  req.messages = {user("What is the largest city in Mexico?")};
+  req.output = output_of(rec.at("generationConfig").at("responseJsonSchema"));
+  EncodedRequest enc = codec_for(WireApi::gemini).encode(req, kGemini);
+  const json& config = enc.body.at("generationConfig");
+  EXPECT_EQ(config.at("responseMimeType"), "application/json");
+  EXPECT_EQ(config.at("responseJsonSchema"), rec.at("generationConfig").at("responseJsonSchema"));
+
+  // With tools the result becomes a function the model must call (as the tool-output recording).
+  Cassette t = load_cassette("gemini", "test_google_tool_output");
+  const json& trec = t.interactions.at(0).request_body;
+  req.tools = {ToolSpec{"get_user_country", "", json_object{{"type", "object"},
+                                                            {"properties", json_object{}}}}};
+  enc = codec_for(WireApi::gemini).encode(req, kGemini);
+  EXPECT_EQ(enc.body.at("toolConfig"), trec.at("toolConfig"));
+  const auto& decls = enc.body.at("tools").at(0).at("functionDeclarations").as_array();
+  ASSERT_EQ(decls.size(), 2u);
+  EXPECT_EQ(decls[1].at("name"), "final_result");
+  EXPECT_EQ(find_path(enc.body, "generationConfig/responseJsonSchema"), nullptr);
+}
+
+}  // namespace
+}  // namespace cppflue::testing

@@ -59,6 +59,18 @@ enum class ThinkingLevel { off, minimal, low, medium, high, xhigh };
 std::string_view thinking_level_name(ThinkingLevel t);
 Result<ThinkingLevel> parse_thinking_level(std::string_view s);
 
+// A structured result requested natively (SPEC §8). Chat Completions sends it as
+// `response_format`, Responses as `text.format`, Gemini as `responseJsonSchema` (or, when the
+// request also has tools, as a function); Anthropic as a tool named `name` that the model is
+// made to call. In the tool forms the answer comes back as a call of the tool `name`, which the
+// caller reads as the result.
+struct OutputFormat {
+  std::string name = "final_result";
+  std::string description = "The final response which ends this conversation";
+  json schema = json_object{{"type", "object"}};
+  bool strict = false;  // OpenAI strict mode: only for schemas where every property is required
+};
+
 struct ModelRequest {
   std::string model;  // provider-side model id (no provider prefix)
   std::string system;
@@ -67,6 +79,7 @@ struct ModelRequest {
   std::optional<ThinkingLevel> thinking;  // nullopt: send nothing
   int max_output_tokens = 0;              // 0: API default (Anthropic needs one: 8192)
   bool stream = true;
+  std::optional<OutputFormat> output;  // native structured output, when asked for
 };
 
 struct Usage {
