@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli.hpp"
+#include "cppflue/cli.hpp"
 
 namespace cppflue::cli {
 namespace {
@@ -57,7 +58,7 @@ int report_error(const std::string& message) {
 
 }  // namespace cppflue::cli
 
-int main(int argc, char** argv) {
+int cppflue::cli_main(int argc, char** argv) {
   using namespace cppflue::cli;
   CLI::App app{
       "CppFlue — agent harness framework for C++.\n"

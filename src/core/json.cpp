@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <iterator>
+
 namespace cppflue {
 
 Result<json> parse_json(std::string_view text, std::string_view what) {
@@ -32,8 +35,108 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
   return parser.release();
 }
 
+namespace {
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Numbers as people and models write them: 5.0 → "5", 0.1 → "0.1" (shortest round trip), not
+// Boost's "5E0"; non-finite values (not JSON) → null.
+void append_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "{}", d);
+}
+
+void compact(std::string& out, const json& v) {
+  switch (v.kind()) {
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        append_string(out, kv.key());
+        out += ':';
+        compact(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        compact(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::string:
+      append_string(out, v.get_string());
+      return;
+    case boost::json::kind::double_:
+      append_double(out, v.get_double());
+      return;
+    case boost::json::kind::int64:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_int64());
+      return;
+    case boost::json::kind::uint64:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_uint64());
+      return;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::null:
+      out += "null";
+      return;
+  }
+}
+
+}  // namespace
+
 std::string dump(const json& v) {
-  return boost::json::serialize(v);
+  std::string out;
+  compact(out, v);
+  return out;
 }
 
 namespace {
@@ -52,7 +155,7 @@ void pretty(std::string& out, const json& v, int indent) {
         if (!first) out += ",\n";
         first = false;
         pad(indent + 1);
-        out += boost::json::serialize(boost::json::string(kv.key()));
+        append_string(out, kv.key());
         out += ": ";
         pretty(out, kv.value(), indent + 1);
       }
@@ -81,7 +184,7 @@ void pretty(std::string& out, const json& v, int indent) {
       return;
     }
     default:
-      out += boost::json::serialize(v);
+      compact(out, v);
   }
 }
 }  // namespace

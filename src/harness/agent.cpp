@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "builtin_tools.hpp"
+#include "compaction.hpp"
 #include "cppflue/core/clock.hpp"
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/ids.hpp"
@@ -34,6 +35,8 @@
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/backend.hpp"
 #include "cppflue/net/http_client.hpp"
+#include "cppflue/schema/extract.hpp"
+#include "cppflue/schema/validator.hpp"
 #include "cppflue/store/store.hpp"
 
 namespace asio = boost::asio;
@@ -101,7 +104,7 @@ Result<void> check_tools(const std::vector<const ToolDefinition*>& tools,
           ErrorType::invalid_input,
           fmt::format("invalid tool name '{}': use 1-64 letters, digits, '_' or '-'", t->name));
     }
-    if (!t->execute) {
+    if (!t->execute && !t->async_execute) {
       return fail(ErrorType::invalid_input,
                   fmt::format("tool '{}' has no execute function", t->name));
     }
@@ -142,6 +145,101 @@ std::optional<std::string> check_arguments(const ToolCall& call, const ToolDefin
 
 }  // namespace
 
+Message tool_message(const ToolCall& call, std::string text, bool is_error,
+                     const std::shared_ptr<const detail::Redactor>& redactor) {
+  Message m;
+  m.role = Role::tool;
+  m.tool_call_id = call.id;
+  m.tool_name = call.name;
+  m.text = redactor ? redactor->apply(text) : std::move(text);
+  m.is_error = is_error;
+  return m;
+}
+
+// Runs an awaitable tool; failures become error results, as for plain tools.
+asio::awaitable<Message> run_async_tool(std::shared_ptr<const ToolDefinition> def, ToolCall call,
+                                        ToolContext ctx,
+                                        std::shared_ptr<const detail::Redactor> redactor) {
+  std::string text;
+  bool is_error = false;
+  try {
+    json args = call.arguments;
+    json value = co_await def->async_execute(std::move(args), ctx);
+    text = tool_result_text(value);
+  } catch (const Exception& e) {
+    text = e.error().message;
+    is_error = true;
+  } catch (const std::exception& e) {
+    text = fmt::format("tool '{}' failed: {}", call.name, e.what());
+    is_error = true;
+  } catch (...) {
+    text = fmt::format("tool '{}' failed with an unknown exception", call.name);
+    is_error = true;
+  }
+  co_return tool_message(call, std::move(text), is_error, redactor);
+}
+
+// How one operation asks for a structured result.
+struct OutputRequest {
+  OutputFormat format;       // sent natively when `native`
+  bool native = false;       // the wire API takes the schema; else `instructions` are used
+  std::string instructions;  // the delimiter request with the schema
+  std::function<std::vector<PathError>(const json&)> check;
+};
+
+// OpenAI strict mode needs every object closed and every property required.
+bool strict_compatible(const json& schema) {
+  if (schema.is_array()) {
+    for (const auto& v : schema.get_array()) {
+      if (!strict_compatible(v)) return false;
+    }
+    return true;
+  }
+  if (!schema.is_object()) return true;
+  const auto& o = schema.get_object();
+  if (const json* props = find(schema, "properties"); props && props->is_object()) {
+    const json* ap = find(schema, "additionalProperties");
+    if (!ap || !ap->is_bool() || ap->get_bool()) return false;
+    const json* req = find(schema, "required");
+    if (!req || !req->is_array() || req->get_array().size() != props->get_object().size()) {
+      return false;
+    }
+  }
+  for (const auto& kv : o) {
+    if (!strict_compatible(kv.value())) return false;
+  }
+  return true;
+}
+
+Result<OutputRequest> make_output_request(const PromptOptions& o, std::optional<WireApi> api) {
+  OutputRequest out;
+  json schema = o.result_schema.is_null() ? json(json_object{}) : o.result_schema;
+  if (!schema.is_object()) {
+    return fail(
+        ErrorType::invalid_input,
+        fmt::format("result_schema must be a JSON Schema object, got {}", kind_name(schema)));
+  }
+  if (o.result_check) {
+    out.check = o.result_check;
+  } else {
+    auto validator = SchemaValidator::compile(schema);
+    if (!validator) {
+      Error e = validator.error();
+      e.message = "result_schema is not a valid JSON Schema: " + e.message;
+      return fail(std::move(e));
+    }
+    out.check = [v = std::move(*validator)](const json& value) { return v.validate(value); };
+  }
+  out.format.schema = schema;
+  out.format.strict = strict_compatible(schema);
+  out.native = api.has_value();
+  out.instructions = fmt::format(
+      "Return the final structured result as JSON between these exact delimiters:\n{}\n"
+      "{{...valid JSON...}}\n{}\nThe JSON must satisfy this JSON Schema:\n{}",
+      kResultStart, kResultEnd, dump_pretty(schema));
+  return out;
+}
+
 // ----------------------------------------------------------------------------------------
 
 class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
@@ -163,22 +261,35 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   FileToolPolicy file_policy;
   ShellPolicy shell_policy;
   std::vector<std::string> grants;
+  std::vector<Command> command_tools;
   std::map<std::string, std::string> code_secrets;
+  std::vector<SubagentProfile> subagents;
+  int max_task_depth = 8;
+
+  // The live session `id`, opened (or created with `init`) from the store.
+  Result<std::shared_ptr<SessionImpl>> open_session(const std::string& id, const SessionInit& init);
 
   std::mutex mu;
   std::map<std::string, std::weak_ptr<SessionImpl>> sessions;
-  std::map<std::string, std::shared_ptr<ModelClient>> clients;
 
-  Result<std::pair<std::shared_ptr<ModelClient>, std::string>> client_for(const std::string& spec) {
+  struct Client {
+    std::shared_ptr<ModelClient> first;  // the client
+    std::string second;                  // the model string it was made for
+    std::optional<WireApi> api;          // nullopt for the offline model
+  };
+  std::map<std::string, Client> clients;
+  Result<Client> client_for(const std::string& spec) {
     std::lock_guard lock(mu);
     auto it = clients.find(spec);
-    if (it != clients.end()) return std::make_pair(it->second, spec);
+    if (it != clients.end()) return it->second;
     auto resolved = resolve_model(spec, config.providers);
     if (!resolved) return fail(resolved.error());
     auto client = make_model_client(*resolved, http, retry);
     if (!client) return fail(client.error());
-    clients.emplace(spec, *client);
-    return std::make_pair(*client, spec);
+    Client c{*client, spec, std::nullopt};
+    if (!resolved->provider.offline) c.api = resolved->provider.api;
+    clients.emplace(spec, c);
+    return c;
   }
 
   struct GrantedSecret {
@@ -295,6 +406,21 @@ class Emitter {
     }
   }
 
+  // Delivers an event made elsewhere (a child task's) unchanged to this operation's callbacks.
+  void forward(const Event& e) {
+    std::lock_guard lock(mu_);
+    Event copy = e;
+    if (redactor_) redactor_->apply(copy.data);
+    for (const auto& cb : callbacks_) {
+      if (!cb) continue;
+      try {
+        cb(copy);
+      } catch (...) {
+        log::get()->warn("event callback threw on forwarded '{}'", copy.type);
+      }
+    }
+  }
+
  private:
   std::string session_id_;
   std::string operation_id_;
@@ -309,6 +435,7 @@ struct OperationSpec {
   PromptOptions options;
   bool stream = false;
   EventCallback sink;
+  std::string instructions;  // extra system instructions (a subagent profile's)
 };
 
 class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
@@ -323,8 +450,13 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   std::string id;
   asio::strand<asio::any_io_executor> strand;
 
-  mutable std::mutex mu;  // guards history and the active-operation fields
-  std::vector<Message> history;
+  mutable std::mutex mu;           // guards history, seqs, metadata and the active-operation fields
+  std::vector<Message> history;    // the context: [summary] + messages since the cut
+  std::vector<std::int64_t> seqs;  // store seq of each history element
+  json metadata = json_object{};   // the session record's metadata
+  int task_depth = 0;              // 0 for top-level sessions
+  std::atomic<int> task_counter{0};            // numbers child tasks
+  std::shared_ptr<Sandbox> inherited_sandbox;  // a task's (scoped) share of its parent's
   std::atomic<bool> busy{false};
   std::shared_ptr<CancelSource> active_cancel;
   std::shared_ptr<Emitter> active_emitter;
@@ -338,6 +470,11 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   Result<std::shared_ptr<Sandbox>> get_sandbox() {
     std::lock_guard lock(sandbox_mu);
     if (sandbox) return sandbox;
+    if (inherited_sandbox) {
+      sandbox = inherited_sandbox;
+      session_prompt = agent->system_prompt + "\n\n" + sandbox->describe() + agent->policy_facts();
+      return sandbox;
+    }
     SandboxContext ctx{&agent->config, id};
     auto sb = create_sandbox(agent->sandbox_spec, ctx);
     if (!sb) return sb;
@@ -429,6 +566,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
     if (!r) return fail(r.error());
     std::lock_guard lock(mu);
     history.push_back(m);
+    seqs.push_back(*r);
     return {};
   }
 
@@ -443,6 +581,26 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
 
   asio::awaitable<Result<PromptResult>> run(OperationSpec spec);
   bool abort();
+
+  // Summarises history before the cut (see compaction.hpp) with the [compaction] model (or
+  // `model_spec`), records a compaction entry and replaces the context by summary + recent.
+  asio::awaitable<Result<CompactResult>> compact_history(std::string reason, Emitter& emitter,
+                                                         CancelToken cancel,
+                                                         std::string model_spec);
+  asio::awaitable<Result<CompactResult>> run_compact_op();
+
+  // A child task of this session, run inside the operation `parent_op` (events go to its
+  // emitter; aborting it aborts the child).
+  struct TaskSpec {
+    std::string prompt;
+    TaskOptions options;
+  };
+  asio::awaitable<Result<PromptResult>> run_task(TaskSpec spec, std::shared_ptr<Emitter> emitter,
+                                                 CancelToken cancel);
+  asio::awaitable<Result<PromptResult>> run_task_op(TaskSpec spec);
+  // The `task` tool for an operation, unless tasks are disabled or this session is at the
+  // depth limit.
+  std::optional<ToolDefinition> task_tool(std::shared_ptr<Emitter> emitter, CancelToken cancel);
 };
 
 // The TurnContext given to harness backends for one operation.
@@ -470,12 +628,47 @@ class OperationContext final : public TurnContext {
   int max_turns() const override { return session_.agent->max_turns; }
   CancelToken cancel() const override { return cancel_; }
 
+  void set_system(std::string system) { system_ = std::move(system); }
+  void set_output(OutputFormat format) { output_ = std::move(format); }
+
   asio::awaitable<Result<ModelResponse>> call_model() override {
+    auto compacted = co_await compact_if_needed();
+    if (!compacted) co_return fail(std::move(compacted.error()));
+    auto response = co_await call_model_once();
+    const auto& cc = session_.agent->config.compaction;
+    if (!response && response.error().type == ErrorType::context_overflow && cc.enabled &&
+        !overflow_retried_ && !cancel_.cancelled()) {
+      // Once per operation: summarise, then retry the same turn.
+      overflow_retried_ = true;
+      auto c = co_await session_.compact_history("overflow", *emitter_, cancel_, model_spec_);
+      if (!c) co_return fail(std::move(c.error()));
+      if (c->compacted) response = co_await call_model_once();
+    }
+    co_return response;
+  }
+
+  // Threshold compaction before a turn: estimated context > window − reserve.
+  asio::awaitable<Result<void>> compact_if_needed() {
+    const auto& cc = session_.agent->config.compaction;
+    if (!cc.enabled || cc.context_window_tokens <= 0) co_return Result<void>{};
+    std::int64_t estimate = static_cast<std::int64_t>(system_.size() / 4);
+    {
+      std::lock_guard lock(session_.mu);
+      estimate += detail::estimate_tokens(session_.history);
+    }
+    std::int64_t limit = std::max<std::int64_t>(cc.context_window_tokens - cc.reserve_tokens, 0);
+    if (estimate <= limit) co_return Result<void>{};
+    auto c = co_await session_.compact_history("threshold", *emitter_, cancel_, model_spec_);
+    if (!c) co_return fail(std::move(c.error()));
+    co_return Result<void>{};
+  }
+
+  asio::awaitable<Result<ModelResponse>> call_model_once() {
     ++turns_;
     std::string turn_id = new_hex_id("turn_", 16);
     emitter_->emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec_}});
     ModelRequest req;
-    req.system = session_.system_prompt();
+    req.system = system_.empty() ? session_.system_prompt() : system_;
     {
       std::lock_guard lock(session_.mu);
       req.messages = session_.history;
@@ -483,6 +676,7 @@ class OperationContext final : public TurnContext {
     req.tools = specs_;
     req.thinking = thinking_;
     req.stream = stream_;
+    req.output = output_;
     partial_text_.clear();
     DeltaCallback on_delta;
     if (stream_) {
@@ -497,6 +691,17 @@ class OperationContext final : public TurnContext {
     }
     auto response = co_await client_->complete(std::move(req), std::move(on_delta), cancel_);
     if (!response) co_return response;
+    if (output_) {
+      // The tool form of structured output: a call of the result tool is the answer.
+      auto& calls = response->message.tool_calls;
+      for (const auto& c : calls) {
+        if (c.name != output_->name) continue;
+        response->message.text = c.raw_arguments.empty() ? dump(c.arguments) : c.raw_arguments;
+        calls.clear();
+        response->finish_reason = FinishReason::stop;
+        break;
+      }
+    }
     usage_ += response->usage;
     last_model_ = response->model.empty() ? model_spec_ : response->model;
     last_finish_ = std::string(finish_reason_name(response->finish_reason));
@@ -558,6 +763,16 @@ class OperationContext final : public TurnContext {
       }
       if (auto problem = check_arguments(call, *def)) {
         channel->try_send(boost::system::error_code{}, i, make_result(call, *problem, true));
+        continue;
+      }
+      if (!def->execute && def->async_execute) {
+        asio::co_spawn(
+            session_.agent->runtime->executor(),
+            run_async_tool(std::make_shared<const ToolDefinition>(*def), call,
+                           ToolContext{session_.id, call.id, call.name, cancel_}, redactor_),
+            [channel, i](std::exception_ptr, Message m) {
+              channel->try_send(boost::system::error_code{}, i, std::move(m));
+            });
         continue;
       }
       // The tool runs on a copy: after an abort the operation (and the tool list it points
@@ -667,6 +882,9 @@ class OperationContext final : public TurnContext {
   std::string last_finish_;
   std::string partial_text_;
   std::map<std::string, Message> pending_results_;
+  std::string system_;
+  std::optional<OutputFormat> output_;
+  bool overflow_retried_ = false;
 };
 
 Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
@@ -752,15 +970,40 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       }
       thinking = *t == ThinkingLevel::off ? std::nullopt : std::optional<ThinkingLevel>(*t);
     }
-    auto scope = make_scope(spec.options.secrets, spec.options.commands, emitter);
+    std::vector<std::string> call_grants;
+    std::vector<const Command*> call_commands;
+    for (const auto& c : spec.options.commands) {
+      if (c.command) {
+        call_commands.push_back(&*c.command);
+      } else {
+        call_grants.push_back(c.grant);
+      }
+    }
+    auto scope = make_scope(spec.options.secrets, call_grants, emitter);
     if (!scope) {
       result = fail(scope.error());
       break;
     }
     builtins = detail::make_builtin_tools(*scope);
+    if (auto t = task_tool(emitter, cancel->token())) builtins.push_back(std::move(*t));
+    std::size_t first_extra = builtins.size();
+    bool bad_command = false;
+    for (const auto& c : agent->command_tools) {
+      builtins.push_back(detail::make_command_tool(c, *scope));
+    }
+    for (const auto* c : call_commands) {
+      if (auto r = detail::check_command_definition(*c); !r) {
+        result = fail(r.error());
+        bad_command = true;
+        break;
+      }
+      builtins.push_back(detail::make_command_tool(*c, *scope));
+    }
+    if (bad_command) break;
     std::vector<const ToolDefinition*> tools, call_tools;
     for (const auto& t : builtins) tools.push_back(&t);
     for (const auto& t : agent->tools) tools.push_back(&t);
+    for (std::size_t i = first_extra; i < builtins.size(); ++i) call_tools.push_back(&builtins[i]);
     for (const auto& t : spec.options.tools) {
       tools.push_back(&t);
       call_tools.push_back(&t);
@@ -769,9 +1012,19 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       result = fail(r.error());
       break;
     }
+    std::optional<OutputRequest> output;
+    if (!spec.options.result_schema.is_null() || spec.options.result_check) {
+      auto req = make_output_request(spec.options, client->api);
+      if (!req) {
+        result = fail(req.error());
+        break;
+      }
+      output = std::move(*req);
+    }
     Message user;
     user.role = Role::user;
     user.text = spec.text;
+    if (output && !output->native) user.text += "\n\n" + output->instructions;
     user.images = spec.options.images;
     if (auto r = append(user, spec.kind); !r) {
       result = fail(r.error());
@@ -781,12 +1034,70 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
     ctx = std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
                                              std::move(tools), spec.stream, cancel->token(),
                                              emitter, (*scope)->redactor);
+    {
+      std::string system = system_prompt();
+      if (!spec.instructions.empty()) system += "\n\n" + spec.instructions;
+      ctx->set_system(std::move(system));
+    }
+    if (output && output->native) ctx->set_output(output->format);
     auto final = co_await agent->backend->run(*ctx);
     if (!final) {
       result = fail(final.error());
       break;
     }
+    json structured = nullptr;
+    if (output) {
+      // Validate; on failure show the model its answer and the problems, up to typed_retries.
+      const int retries =
+          std::max(0, spec.options.typed_retries.value_or(agent->config.agent.typed_retries));
+      bool failed = false;
+      for (int attempt = 0;; ++attempt) {
+        std::vector<PathError> errors;
+        auto extracted = try_extract_json(final->message.text);
+        if (!extracted) {
+          errors.push_back(PathError{"", extracted.error().message});
+        } else {
+          errors = output->check(extracted->value);
+          if (errors.empty()) {
+            structured = std::move(extracted->value);
+            break;
+          }
+        }
+        if (attempt >= retries) {
+          result = fail(ErrorType::typed_output_error,
+                        fmt::format("the model's answer did not match the result schema after {} "
+                                    "attempt{}:\n{}",
+                                    attempt + 1, attempt ? "s" : "", format_path_errors(errors)),
+                        json_object{{"errors", path_errors_to_json(errors)},
+                                    {"raw", final->message.text},
+                                    {"attempts", attempt + 1}});
+          failed = true;
+          break;
+        }
+        Message repair;
+        repair.role = Role::user;
+        repair.text = fmt::format(
+            "Your previous answer did not match the required result schema.\n\nYour previous "
+            "answer:\n{}\n\nProblems (JSON pointer: problem):\n{}\n\nAnswer again with the "
+            "corrected result only: no commentary, no extra keys.{}",
+            final->message.text, format_path_errors(errors),
+            output->native ? "" : "\n\n" + output->instructions);
+        if (auto r = append(repair, "repair"); !r) {
+          result = fail(r.error());
+          failed = true;
+          break;
+        }
+        final = co_await agent->backend->run(*ctx);
+        if (!final) {
+          result = fail(final.error());
+          failed = true;
+          break;
+        }
+      }
+      if (failed) break;
+    }
     PromptResult pr;
+    pr.result = std::move(structured);
     pr.text = final->message.text;
     pr.usage = ctx->usage();
     pr.usage.total_tokens =
@@ -848,6 +1159,289 @@ asio::awaitable<Result<ShellResult>> SessionImpl::run_shell_op(std::string comma
     result =
         fail(ErrorType::cancelled, fmt::format("shell command on session '{}' was aborted", id));
   }
+  end_operation(op, result ? nullptr : &result.error());
+  co_return result;
+}
+
+asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string reason,
+                                                                    Emitter& emitter,
+                                                                    CancelToken cancel,
+                                                                    std::string model_spec) {
+  const auto& cc = agent->config.compaction;
+  CompactResult out;
+  out.reason = reason;
+  if (!cc.enabled) {
+    out.reason = "compaction is disabled ([compaction] enabled = false)";
+    co_return out;
+  }
+  std::vector<Message> h;
+  std::vector<std::int64_t> hs;
+  {
+    std::lock_guard lock(mu);
+    h = history;
+    hs = seqs;
+  }
+  out.messages_before = static_cast<int>(h.size());
+  out.messages_after = out.messages_before;
+  std::size_t cut = detail::choose_cut(h, cc.keep_recent_tokens);
+  if (cut == 0) {
+    out.reason = "nothing to compact";
+    co_return out;
+  }
+  std::int64_t total = detail::estimate_tokens(h);
+  emitter.emit("compaction_start", {{"reason", reason}, {"estimatedTokens", total}});
+  if (!cc.model.empty()) model_spec = cc.model;
+  auto client = agent->client_for(model_spec);
+  if (!client) co_return fail(client.error());
+  std::vector<Message> older(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(cut));
+  ModelRequest req;
+  req.system = detail::kSummarySystem;
+  Message ask;
+  ask.role = Role::user;
+  ask.text =
+      detail::summary_request(detail::render_transcript(h, cut), detail::estimate_tokens(older));
+  req.messages.push_back(std::move(ask));
+  req.stream = false;
+  std::string turn_id = new_hex_id("turn_", 16);
+  emitter.emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec}});
+  auto response = co_await client->first->complete(std::move(req), DeltaCallback{}, cancel);
+  if (!response) {
+    Error e = response.error();
+    e.message = "compaction failed: " + e.message;
+    co_return fail(std::move(e));
+  }
+  emitter.emit("turn", {{"turn_id", turn_id},
+                        {"model", response->model.empty() ? model_spec : response->model},
+                        {"usage", to_json(response->usage)}});
+  out.usage = response->usage;
+  std::string summary = response->message.text;
+  while (!summary.empty() && std::isspace(static_cast<unsigned char>(summary.back()))) {
+    summary.pop_back();
+  }
+  if (summary.empty())
+    co_return fail(ErrorType::provider_error, "compaction: the model returned an empty summary");
+  Entry e;
+  e.kind = "compaction";
+  e.content = json_object{{"summary", summary},
+                          {"first_kept_seq", hs[cut]},
+                          {"reason", reason},
+                          {"tokens_before", total},
+                          {"messages_before", out.messages_before},
+                          {"messages_after", static_cast<int>(h.size() - cut) + 1}};
+  e.source = "compaction";
+  auto seq = agent->store->append_entry(id, e);
+  if (!seq) co_return fail(seq.error());
+  {
+    std::lock_guard lock(mu);
+    std::vector<Message> next{detail::summary_message(summary)};
+    std::vector<std::int64_t> next_seqs{*seq};
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      if (seqs[i] >= hs[cut]) {
+        next.push_back(history[i]);
+        next_seqs.push_back(seqs[i]);
+      }
+    }
+    history = std::move(next);
+    seqs = std::move(next_seqs);
+    out.messages_after = static_cast<int>(history.size());
+  }
+  out.compacted = true;
+  out.summary = std::move(summary);
+  emitter.emit("compaction_end",
+               {{"messagesBefore", out.messages_before}, {"messagesAfter", out.messages_after}});
+  co_return out;
+}
+
+asio::awaitable<Result<CompactResult>> SessionImpl::run_compact_op() {
+  auto begun = begin_operation("compact", std::vector<EventCallback>{agent->on_event});
+  if (!begun) co_return fail(std::move(begun.error()));
+  auto self = shared_from_this();
+  const ActiveOperation& op = *begun;
+  auto result = co_await compact_history("manual", *op.emitter, op.cancel->token(), agent->model);
+  if (!result && op.cancel->cancelled()) {
+    result = fail(ErrorType::cancelled, fmt::format("compaction of session '{}' was aborted", id));
+  }
+  end_operation(op, result ? nullptr : &result.error());
+  co_return result;
+}
+
+asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
+                                                            std::shared_ptr<Emitter> emitter,
+                                                            CancelToken cancel) {
+  const int max_depth = agent->max_task_depth;
+  if (max_depth >= 0 && task_depth >= max_depth) {
+    co_return fail(ErrorType::policy,
+                   max_depth == 0
+                       ? std::string("tasks are disabled for this agent (max_task_depth = 0)")
+                       : fmt::format("max task depth exceeded: session '{}' is at depth {} "
+                                     "(max_task_depth = {})",
+                                     id, task_depth, max_depth),
+                   json_object{{"rule", "max_task_depth"}, {"max_task_depth", max_depth}});
+  }
+  TaskOptions& o = spec.options;
+  OperationSpec child_spec;
+  child_spec.kind = "prompt";
+  child_spec.text = spec.prompt;
+  if (!o.agent.empty()) {
+    const SubagentProfile* profile = nullptr;
+    for (const auto& p : agent->subagents) {
+      if (p.name == o.agent) profile = &p;
+    }
+    if (profile == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& p : agent->subagents) names.push_back(p.name);
+      co_return fail(
+          ErrorType::invalid_input,
+          fmt::format("unknown subagent '{}' (available: {})", o.agent,
+                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    child_spec.instructions = profile->instructions;
+    if (o.model.empty()) o.model = profile->model;
+    if (o.thinking_level.empty()) o.thinking_level = profile->thinking_level;
+    std::vector<ToolDefinition> tools = profile->tools;
+    tools.insert(tools.end(), o.tools.begin(), o.tools.end());
+    o.tools = std::move(tools);
+  }
+  auto parent_sandbox = get_sandbox();
+  if (!parent_sandbox) co_return fail(parent_sandbox.error());
+  std::shared_ptr<Sandbox> child_sandbox = *parent_sandbox;
+  if (!o.cwd.empty()) {
+    auto scoped = scope_sandbox(*parent_sandbox, o.cwd);
+    if (!scoped) co_return fail(scoped.error());
+    child_sandbox = *scoped;
+  }
+  std::string child_id = fmt::format("{}:task:{}", id, ++task_counter);
+  SessionInit init;
+  init.parent_id = id;
+  init.agent = agent->name;
+  init.metadata =
+      json_object{{"parent_session_id", id}, {"task_id", child_id}, {"role", o.role},
+                  {"agent", o.agent},        {"cwd", o.cwd},        {"task_depth", task_depth + 1}};
+  auto child = agent->open_session(child_id, init);
+  if (!child) co_return fail(child.error());
+  {
+    std::lock_guard lock(mu);
+    if (!metadata.is_object()) metadata = json_object{};
+    json& children = metadata.as_object()["children"];
+    if (!children.is_array()) children = json_array{};
+    children.as_array().push_back(json(child_id));
+    if (auto r = agent->store->update_metadata(id, metadata); !r) co_return fail(r.error());
+  }
+  (*child)->task_depth = task_depth + 1;
+  {
+    std::lock_guard lock((*child)->sandbox_mu);
+    (*child)->inherited_sandbox = child_sandbox;
+  }
+  emitter->emit("task_start", {{"taskId", child_id},
+                               {"prompt", spec.prompt},
+                               {"role", o.role},
+                               {"cwd", o.cwd},
+                               {"parentSessionId", id}});
+  child_spec.options.model = o.model;
+  child_spec.options.thinking_level = o.thinking_level;
+  child_spec.options.role = o.role;
+  child_spec.options.tools = std::move(o.tools);
+  child_spec.options.on_event = std::move(o.on_event);
+  std::weak_ptr<Emitter> weak_emitter = emitter;
+  child_spec.sink = [weak_emitter](const Event& e) {
+    if (auto em = weak_emitter.lock()) em->forward(e);
+  };
+  std::shared_ptr<SessionImpl> c = *child;
+  CancelRegistration reg(cancel, [c] { c->abort(); });
+  auto run_child = c->run(std::move(child_spec));
+  auto result = co_await asio::co_spawn(c->strand, std::move(run_child), asio::use_awaitable);
+  if (!result && cancel.cancelled()) {
+    result = fail(ErrorType::cancelled, fmt::format("task {} was aborted", child_id));
+  }
+  emitter->emit("task_end",
+                {{"taskId", child_id},
+                 {"isError", !result.has_value()},
+                 {"result", result ? json(result->text) : json(result.error().message)}});
+  co_return result;
+}
+
+namespace {
+asio::awaitable<json> run_task_tool(std::weak_ptr<SessionImpl> weak,
+                                    std::shared_ptr<Emitter> emitter, CancelToken cancel,
+                                    json args) {
+  auto self = weak.lock();
+  if (!self) throw Exception(make_error(ErrorType::cancelled, "the session is gone"));
+  auto text_arg = [&](std::string_view key) -> std::string {
+    const json* v = find(args, key);
+    if (v == nullptr || v->is_null()) return {};
+    if (!v->is_string()) {
+      throw Exception(
+          make_error(ErrorType::invalid_input, fmt::format("task: '{}' must be a string", key)));
+    }
+    return std::string(v->get_string());
+  };
+  SessionImpl::TaskSpec spec;
+  spec.prompt = text_arg("prompt");
+  if (spec.prompt.empty()) {
+    throw Exception(
+        make_error(ErrorType::invalid_input, "task: 'prompt' must be a non-empty string"));
+  }
+  spec.options.role = text_arg("role");
+  spec.options.cwd = text_arg("cwd");
+  spec.options.agent = text_arg("agent");
+  auto r = co_await self->run_task(std::move(spec), std::move(emitter), std::move(cancel));
+  if (!r) throw Exception(std::move(r.error()));
+  co_return json(r->text);
+}
+}  // namespace
+
+std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> emitter,
+                                                     CancelToken cancel) {
+  const int max_depth = agent->max_task_depth;
+  if (max_depth == 0 || (max_depth > 0 && task_depth >= max_depth)) return std::nullopt;
+  json_object props{
+      {"prompt", json_object{{"type", "string"},
+                             {"description", "The complete instructions for the subagent"}}},
+      {"role", json_object{{"type", "string"}, {"description", "A role for the subagent"}}},
+      {"cwd",
+       json_object{{"type", "string"}, {"description", "Workspace folder the subagent works in"}}}};
+  std::string description =
+      "Delegate a self-contained piece of work to a subagent with a fresh conversation that "
+      "shares this workspace. It returns the subagent's final answer. Several task calls in one "
+      "turn run in parallel.";
+  if (!agent->subagents.empty()) {
+    std::string list;
+    json_array names;
+    for (const auto& p : agent->subagents) {
+      list += fmt::format("\n- {}: {}", p.name, p.description);
+      names.push_back(json(p.name));
+    }
+    description += " Subagents:" + list;
+    props["agent"] = json_object{{"type", "string"},
+                                 {"enum", std::move(names)},
+                                 {"description", "Which subagent profile to use"}};
+  }
+  ToolDefinition t;
+  t.name = "task";
+  t.description = std::move(description);
+  t.parameters = json_object{
+      {"type", "object"}, {"properties", std::move(props)}, {"required", json_array{"prompt"}}};
+  std::weak_ptr<SessionImpl> weak = weak_from_this();
+  t.async_execute = [weak, emitter, cancel](json args, ToolContext) {
+    return run_task_tool(weak, emitter, cancel, std::move(args));
+  };
+  return t;
+}
+
+asio::awaitable<Result<PromptResult>> SessionImpl::run_task_op(TaskSpec spec) {
+  auto begun =
+      begin_operation("task", std::vector<EventCallback>{agent->on_event, spec.options.on_event});
+  if (!begun) co_return fail(std::move(begun.error()));
+  auto self = shared_from_this();
+  const ActiveOperation& op = *begun;
+  std::string prompt = spec.prompt;
+  spec.options.on_event = nullptr;  // the operation's emitter already delivers to it
+  auto result = co_await run_task(std::move(spec), op.emitter, op.cancel->token());
+  append_marker(json_object{{"event", "task"},
+                            {"operation_id", op.id},
+                            {"task_id", result ? json(result->session_id) : json(nullptr)},
+                            {"prompt", prompt},
+                            {"is_error", !result.has_value()}});
   end_operation(op, result ? nullptr : &result.error());
   co_return result;
 }
@@ -987,6 +1581,32 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
                                                     PromptOptions options) {
   OperationSpec spec{"stream", std::move(text), std::move(options), true, std::move(on_event)};
   auto r = co_await asio::co_spawn(impl_->strand, impl_->run(std::move(spec)), asio::use_awaitable);
+  co_return value_or_throw(std::move(r));
+}
+
+PromptResult Session::task(std::string prompt, TaskOptions options) {
+  ensure_not_runtime_thread(*impl_);
+  SessionImpl::TaskSpec spec{std::move(prompt), std::move(options)};
+  auto fut = asio::co_spawn(impl_->strand, impl_->run_task_op(std::move(spec)), asio::use_future);
+  return value_or_throw(fut.get());
+}
+
+asio::awaitable<PromptResult> Session::async_task(std::string prompt, TaskOptions options) {
+  SessionImpl::TaskSpec spec{std::move(prompt), std::move(options)};
+  auto op = impl_->run_task_op(std::move(spec));
+  auto r = co_await asio::co_spawn(impl_->strand, std::move(op), asio::use_awaitable);
+  co_return value_or_throw(std::move(r));
+}
+
+CompactResult Session::compact() {
+  ensure_not_runtime_thread(*impl_);
+  auto fut = asio::co_spawn(impl_->strand, impl_->run_compact_op(), asio::use_future);
+  return value_or_throw(fut.get());
+}
+
+asio::awaitable<CompactResult> Session::async_compact() {
+  auto op = impl_->run_compact_op();
+  auto r = co_await asio::co_spawn(impl_->strand, std::move(op), asio::use_awaitable);
   co_return value_or_throw(std::move(r));
 }
 
@@ -1145,7 +1765,9 @@ std::vector<std::string> Agent::tool_names() const {
       names.emplace_back(n);
     }
   }
+  if (impl_->max_task_depth != 0) names.emplace_back("task");
   for (const auto& t : impl_->tools) names.push_back(t.name);
+  for (const auto& c : impl_->command_tools) names.push_back(c.name);
   return names;
 }
 
@@ -1157,30 +1779,65 @@ Session Agent::session(std::string id) {
   if (id.empty() || id.size() > 256) {
     throw Exception(make_error(ErrorType::invalid_input, "session id must be 1-256 characters"));
   }
-  std::lock_guard lock(impl_->mu);
-  if (auto it = impl_->sessions.find(id); it != impl_->sessions.end()) {
-    if (auto live = it->second.lock()) return Session(live);
-  }
   SessionInit init;
   init.agent = impl_->name;
-  auto rec = impl_->store->open_session(id, init);
-  if (!rec) throw Exception(rec.error());
-  auto entries = impl_->store->entries(id);
-  if (!entries) throw Exception(entries.error());
+  auto s = impl_->open_session(id, init);
+  if (!s) throw Exception(s.error());
+  return Session(*s);
+}
+
+Result<std::shared_ptr<SessionImpl>> AgentImpl::open_session(const std::string& id,
+                                                             const SessionInit& init) {
+  std::lock_guard lock(mu);
+  if (auto it = sessions.find(id); it != sessions.end()) {
+    if (auto live = it->second.lock()) return live;
+  }
+  auto rec = store->open_session(id, init);
+  if (!rec) return fail(rec.error());
+  auto entries = store->entries(id);
+  if (!entries) return fail(entries.error());
+  // The context: messages, where a compaction entry replaces everything before its first kept
+  // entry by its summary.
   std::vector<Message> history;
+  std::vector<std::int64_t> seqs;
   for (const auto& e : *entries) {
+    if (e.kind == "compaction") {
+      auto summary = get_string(e.content, "summary");
+      auto first_kept = get_int(e.content, "first_kept_seq");
+      if (!summary || !first_kept) {
+        return fail(ErrorType::store_error,
+                    fmt::format("session '{}' entry {} is an unreadable compaction", id, e.seq));
+      }
+      std::vector<Message> kept{detail::summary_message(*summary)};
+      std::vector<std::int64_t> kept_seqs{e.seq};
+      for (std::size_t i = 0; i < history.size(); ++i) {
+        if (seqs[i] >= *first_kept) {
+          kept.push_back(std::move(history[i]));
+          kept_seqs.push_back(seqs[i]);
+        }
+      }
+      history = std::move(kept);
+      seqs = std::move(kept_seqs);
+      continue;
+    }
     if (e.kind != "message") continue;
     auto m = message_from_json(e.content);
     if (!m) {
-      throw Exception(make_error(
-          ErrorType::store_error,
-          fmt::format("session '{}' entry {} is unreadable: {}", id, e.seq, m.error().message)));
+      return fail(ErrorType::store_error, fmt::format("session '{}' entry {} is unreadable: {}", id,
+                                                      e.seq, m.error().message));
     }
     history.push_back(std::move(*m));
+    seqs.push_back(e.seq);
   }
-  auto impl = std::make_shared<SessionImpl>(impl_, id, std::move(history));
-  impl_->sessions[id] = impl;
-  return Session(impl);
+  auto impl = std::make_shared<SessionImpl>(shared_from_this(), id, std::move(history));
+  impl->seqs = std::move(seqs);
+  impl->metadata = rec->metadata.is_object() ? rec->metadata : json(json_object{});
+  if (auto d = get_int(impl->metadata, "task_depth")) impl->task_depth = static_cast<int>(*d);
+  if (const json* c = find(impl->metadata, "children"); c && c->is_array()) {
+    impl->task_counter = static_cast<int>(c->get_array().size());
+  }
+  sessions[id] = impl;
+  return impl;
 }
 
 Agent init(InitOptions options) {
@@ -1237,7 +1894,16 @@ Agent init(InitOptions options) {
   impl->shell_policy.allow_shell = cfg.agent.allow_shell;
   impl->shell_policy.allow_compound_commands = cfg.agent.allow_compound_commands;
   impl->shell_policy.allowed_commands = cfg.agent.allowed_commands;
-  impl->grants = options.commands;
+  for (auto& c : options.commands) {
+    if (c.command) {
+      if (auto r = detail::check_command_definition(*c.command); !r) throw Exception(r.error());
+      impl->command_tools.push_back(std::move(*c.command));
+    } else {
+      impl->grants.push_back(std::move(c.grant));
+    }
+  }
+  impl->subagents = std::move(options.subagents);
+  impl->max_task_depth = options.max_task_depth.value_or(cfg.agent.max_task_depth);
   impl->code_secrets = options.secrets;
   impl->max_turns = options.max_turns.value_or(cfg.agent.max_turns);
   if (impl->max_turns < 1) {
@@ -1250,9 +1916,42 @@ Agent init(InitOptions options) {
   impl->backend = *backend;
 
   impl->tools = std::move(options.tools);
-  std::vector<const ToolDefinition*> tool_ptrs;
-  for (const auto& t : impl->tools) tool_ptrs.push_back(&t);
-  if (auto r = check_tools(tool_ptrs, tool_ptrs); !r) throw Exception(r.error());
+  {
+    std::vector<ToolDefinition> command_defs;  // for the name checks only
+    for (const auto& c : impl->command_tools) {
+      command_defs.push_back(detail::make_command_tool(c, nullptr));
+    }
+    std::vector<const ToolDefinition*> tool_ptrs;
+    for (const auto& t : impl->tools) tool_ptrs.push_back(&t);
+    for (const auto& t : command_defs) tool_ptrs.push_back(&t);
+    if (auto r = check_tools(tool_ptrs, tool_ptrs); !r) throw Exception(r.error());
+  }
+  {
+    std::set<std::string> seen;
+    for (const auto& p : impl->subagents) {
+      bool ok = !p.name.empty() && std::isalpha(static_cast<unsigned char>(p.name[0]));
+      for (char c : p.name) {
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+      }
+      if (!ok) {
+        throw Exception(make_error(
+            ErrorType::invalid_input,
+            fmt::format(
+                "invalid subagent name '{}': use a letter, then letters, digits, '_' or '-'",
+                p.name)));
+      }
+      if (!seen.insert(p.name).second) {
+        throw Exception(make_error(ErrorType::invalid_input,
+                                   fmt::format("two subagents are named '{}'", p.name)));
+      }
+      if (!p.thinking_level.empty()) {
+        if (auto t = parse_thinking_level(p.thinking_level); !t) throw Exception(t.error());
+      }
+      std::vector<const ToolDefinition*> ptrs;
+      for (const auto& t : p.tools) ptrs.push_back(&t);
+      if (auto r = check_tools(ptrs, ptrs); !r) throw Exception(r.error());
+    }
+  }
   impl->on_event = std::move(options.on_event);
 
   std::string prompt(kPreamble);

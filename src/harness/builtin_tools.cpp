@@ -68,8 +68,8 @@ void Redactor::apply(json& value) const {
 
 const std::vector<std::string>& builtin_tool_names() {
   static const std::vector<std::string> names = {
-      "activate_skill", "bash", "edit", "exists", "glob", "grep",
-      "mkdir",          "read", "rm",   "stat",   "task", "write"};
+      "activate_skill", "bash", "edit", "exists", "final_result", "glob", "grep",
+      "mkdir",          "read", "rm",   "stat",   "task",         "write"};
   return names;
 }
 
@@ -270,6 +270,90 @@ asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCom
   }
   if (s.emit) s.emit("command_end", {{"command", word}, {"exitCode", result->exit_code}});
   co_return result;
+}
+
+Result<void> check_command_definition(const Command& c) {
+  if (c.command.empty() == !c.callable) {
+    return fail(
+        ErrorType::invalid_input,
+        fmt::format("command '{}' needs exactly one of `command` (a shell command line) and "
+                    "`callable` (a function)",
+                    c.name));
+  }
+  if (!c.schema.is_null() && !c.schema.is_object()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("command '{}': schema must be a JSON Schema object, got {}", c.name,
+                            kind_name(c.schema)));
+  }
+  if (c.timeout.count() < 1) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("command '{}': timeout must be at least 1 second", c.name));
+  }
+  return {};
+}
+
+namespace {
+
+std::string env_var_for(std::string_view name) {
+  std::string v;
+  for (char ch : name) {
+    v += std::isalnum(static_cast<unsigned char>(ch))
+             ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch)))
+             : '_';
+  }
+  if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
+  return v;
+}
+
+json run_command_line(const ToolScope& base, const Command& c, const json& args, ToolContext& ctx) {
+  if (!base.sandbox || !base.sandbox->has_shell()) {
+    throw_error(
+        make_error(ErrorType::policy,
+                   fmt::format("command '{}': this agent's sandbox cannot run commands", c.name)));
+  }
+  // The developer wrote this command line: no allow_shell / allowlist / compound checks.
+  ToolScope s = base;
+  s.shell_policy.allow_shell = true;
+  s.shell_policy.allow_compound_commands = true;
+  s.shell_policy.allowed_commands.clear();
+  ShellCommand sc;
+  sc.command = c.command;
+  sc.cwd = c.cwd;
+  sc.timeout = c.timeout;
+  sc.env = c.env;
+  if (args.is_object()) {
+    for (const auto& kv : args.get_object()) {
+      sc.env[env_var_for(kv.key())] =
+          kv.value().is_string() ? std::string(kv.value().get_string()) : dump(kv.value());
+    }
+  }
+  auto fut =
+      asio::co_spawn(s.executor, run_shell(s, std::move(sc), {}, ctx.cancel), asio::use_future);
+  auto r = fut.get();
+  if (!r) throw_error(std::move(r.error()));
+  return shell_result_json(*r);
+}
+
+}  // namespace
+
+ToolDefinition make_command_tool(const Command& c, std::shared_ptr<const ToolScope> scope) {
+  ToolDefinition t;
+  t.name = c.name;
+  t.description = !c.description.empty() ? c.description
+                  : !c.command.empty()   ? "Run `" + c.command + "`."
+                                         : "Run " + c.name + ".";
+  t.parameters = c.schema.is_object() ? c.schema
+                                      : json(json_object{{"type", "object"},
+                                                         {"properties", json_object{}},
+                                                         {"additionalProperties", false}});
+  if (c.callable) {
+    t.execute = c.callable;
+  } else {
+    t.execute = [scope, c](const json& args, ToolContext& ctx) -> json {
+      return run_command_line(*scope, c, args, ctx);
+    };
+  }
+  return t;
 }
 
 std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> scope) {

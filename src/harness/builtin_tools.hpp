@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/sandbox/file_tools.hpp"
 #include "cppflue/sandbox/sandbox.hpp"
@@ -60,6 +61,12 @@ boost::asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& scop
                                                            ShellCommand command,
                                                            std::vector<std::string> call_grants,
                                                            CancelToken cancel);
+
+// A `Command` as a tool bound to one operation's scope (see agent.hpp). Shell commands run
+// through run_shell with the policy lifted for that command line only.
+ToolDefinition make_command_tool(const Command& command, std::shared_ptr<const ToolScope> scope);
+// Name, exactly one of command/callable, schema shape, timeout.
+Result<void> check_command_definition(const Command& command);
 
 // {"stdout","stderr","exit_code","truncated"} (+ "timed_out" when it did).
 json shell_result_json(const SubprocessResult& r);

@@ -340,6 +340,86 @@ Result<std::shared_ptr<Sandbox>> create_sandbox(const SandboxSpec& spec,
   return sandbox;
 }
 
+namespace {
+
+// ---- scoped (a sub-folder of another sandbox) ----
+
+class ScopedSandbox final : public Sandbox {
+ public:
+  ScopedSandbox(std::shared_ptr<Sandbox> parent, Workspace ws, std::string rel)
+      : parent_(std::move(parent)), ws_(std::move(ws)), rel_(std::move(rel)) {}
+
+  std::string name() const override { return parent_->name(); }
+  const Workspace* workspace() const override { return &ws_; }
+  bool has_shell() const override { return parent_->has_shell(); }
+  std::string isolation() const override { return parent_->isolation(); }
+  std::string describe() const override {
+    return parent_->describe() +
+           fmt::format(
+               " This task works in the folder {} of that workspace ({}): file tools take "
+               "paths relative to it and shell commands start there.",
+               rel_, ws_.root().string());
+  }
+
+  asio::awaitable<Result<SubprocessResult>> run(ShellCommand c, CancelToken cancel) override {
+    std::string cwd = rel_;
+    if (!c.cwd.empty()) {
+      auto r = ws_.to_relative(c.cwd);
+      if (!r) co_return fail(r.error());
+      if (*r != ".") cwd += "/" + *r;
+    }
+    c.cwd = std::move(cwd);
+    co_return co_await parent_->run(std::move(c), std::move(cancel));
+  }
+
+ private:
+  std::shared_ptr<Sandbox> parent_;
+  Workspace ws_;
+  std::string rel_;
+};
+
+// Parent-relative option paths re-expressed below `rel`; false when `rel` itself is covered.
+bool rebase(const std::vector<std::string>& paths, const std::string& rel,
+            std::vector<std::string>& out) {
+  for (const auto& p : paths) {
+    if (p == "." || p == rel || rel.rfind(p + "/", 0) == 0) return false;
+    if (p.rfind(rel + "/", 0) == 0) out.push_back(p.substr(rel.size() + 1));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Sandbox>> scope_sandbox(std::shared_ptr<Sandbox> parent,
+                                               std::string_view cwd) {
+  if (!parent) return fail(ErrorType::internal, "scope_sandbox: no sandbox given");
+  const Workspace* pws = parent->workspace();
+  if (pws == nullptr) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("cwd '{}': the '{}' sandbox has no files", cwd, parent->name()));
+  }
+  auto rel = pws->to_relative(cwd);
+  if (!rel) return fail(rel.error());
+  if (*rel == ".") return parent;
+  auto info = pws->stat(*rel);
+  if (!info) return fail(info.error());
+  if (!info->is_dir || info->is_symlink) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("cwd '{}' is not a directory of the workspace", cwd));
+  }
+  WorkspaceOptions wo;
+  wo.force_fallback = pws->options().force_fallback;
+  if (!rebase(pws->options().hidden, *rel, wo.hidden)) {
+    return fail(ErrorType::permission, fmt::format("cwd '{}' is hidden in this workspace", cwd),
+                json_object{{"rule", "hidden_path"}, {"path", std::string(cwd)}});
+  }
+  if (!rebase(pws->options().read_only, *rel, wo.read_only)) wo.read_only = {"."};
+  auto ws = Workspace::open(pws->root() / *rel, wo);
+  if (!ws) return fail(ws.error());
+  return std::shared_ptr<Sandbox>(
+      std::make_shared<ScopedSandbox>(std::move(parent), std::move(*ws), *rel));
+}
+
 std::string sandbox_directory_name(std::string_view id) {
   bool safe = !id.empty() && id.size() <= 80 && id != "." && id != "..";
   for (char c : id) {

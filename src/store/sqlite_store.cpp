@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <system_error>
 
 #include "cppflue/core/clock.hpp"
@@ -59,6 +61,37 @@ CREATE TRIGGER entries_touch_session AFTER INSERT ON entries BEGIN
   UPDATE sessions SET updated_at = NEW.created_at WHERE id = NEW.session_id;
 END;
 )sql"},
+    {2, R"sql(
+-- Timestamps are stored as YYYY-MM-DDTHH:MM:SS.sssZ only, so text order is time order and
+-- (started_at, id) is a total order for keyset paging. JSON columns hold serialised text
+-- ('null' when unset). event_count is not stored: it is the last idx, read through the
+-- primary key, so an append never rewrites the run row (and its payload).
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  instance_id TEXT,
+  status TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  result TEXT NOT NULL,
+  error TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  duration_ms INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE INDEX runs_by_started ON runs(started_at, id);
+CREATE INDEX runs_by_workflow ON runs(workflow, started_at, id);
+CREATE INDEX runs_by_status ON runs(status, started_at, id);
+
+CREATE TABLE run_events (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  PRIMARY KEY (run_id, idx)
+) STRICT;
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -69,6 +102,98 @@ constexpr const char* kSessionColumns =
     "s.id, s.parent_id, s.agent, s.instance_id, s.metadata, s.created_at, s.updated_at, "
     "IFNULL((SELECT e.seq FROM entries e WHERE e.session_id = s.id ORDER BY e.seq DESC LIMIT 1), "
     "0)";
+
+constexpr const char* kRunColumns =
+    "r.id, r.workflow, r.instance_id, r.status, r.payload, r.result, r.error, r.started_at, "
+    "r.ended_at, r.duration_ms, "
+    "IFNULL((SELECT e.idx FROM run_events e WHERE e.run_id = r.id ORDER BY e.idx DESC LIMIT 1), 0)";
+
+// SQLite's own clock and format for timestamps taken inside a statement: identical to
+// iso8601_now(), and taken under the write lock, so event timestamps follow event indices.
+constexpr const char* kSqlNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+constexpr int kMaxRunPage = 1000;
+constexpr std::int64_t kMaxEventPage = 10000;
+constexpr std::size_t kMaxCursorBytes = 4096;
+
+bool is_terminal_status(std::string_view status) {
+  return status == "completed" || status == "failed" || status == "aborted";
+}
+
+// Run-list cursors: base64url (no padding) of {"s":started_at,"r":id}, the last run returned.
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      out.push_back(kBase64Url[(bits >> count) & 0x3f]);
+    }
+  }
+  if (count > 0) out.push_back(kBase64Url[(bits << (6 - count)) & 0x3f]);
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '-') {
+      v = 62;
+    } else if (c == '_') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string encode_run_cursor(const RunRecord& last) {
+  return base64url_encode(
+      boost::json::serialize(json_object{{"s", last.started_at}, {"r", last.id}}));
+}
+
+struct RunCursor {
+  std::string started_at;
+  std::string id;
+};
+
+std::optional<RunCursor> decode_run_cursor(std::string_view cursor) {
+  if (cursor.size() > kMaxCursorBytes) return std::nullopt;
+  auto raw = base64url_decode(cursor);
+  if (!raw) return std::nullopt;
+  boost::system::error_code ec;
+  json v = boost::json::parse(*raw, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto s = get_string(v, "s");
+  auto r = get_string(v, "r");
+  if (!s || !r || v.as_object().size() != 2) return std::nullopt;
+  return RunCursor{std::move(*s), std::move(*r)};
+}
 
 bool is_not_a_database(int rc) {
   return (rc & 0xff) == SQLITE_NOTADB;
@@ -86,16 +211,33 @@ class SqliteStore final : public Store {
   Result<std::int64_t> append_entry(const std::string& session_id, const Entry& entry) override;
   Result<std::vector<Entry>> entries(const std::string& session_id) override;
 
+  Result<RunRecord> create_run(const RunRecord& run) override;
+  Result<std::int64_t> append_run_event(const std::string& run_id, const std::string& type,
+                                        const json& data) override;
+  Result<RunRecord> finish_run(const std::string& run_id, const std::string& status,
+                               const json& result, const json& error) override;
+  Result<std::optional<RunRecord>> get_run(const std::string& run_id) override;
+  Result<std::vector<RunEvent>> run_events(const std::string& run_id, std::int64_t after,
+                                           std::int64_t limit,
+                                           const std::vector<std::string>& types) override;
+  Result<RunPage> list_runs(const RunQuery& query) override;
+
  private:
   explicit SqliteStore(fs::path path) : path_(std::move(path)), path_text_(path_.string()) {}
 
   Result<void> configure();
   Result<void> migrate();
   Result<void> prepare_all();
+  Result<void> prepare_runs();
   Result<void> exec(const char* sql, std::string_view operation);
   Result<sqlite::Stmt> prepare(const std::string& sql, unsigned flags);
   Result<std::optional<SessionRecord>> get_session_locked(const std::string& id);
   Result<SessionRecord> read_session(const StmtUse& row);
+  Result<std::optional<RunRecord>> get_run_locked(const std::string& id);
+  Result<RunRecord> read_run(const StmtUse& row);
+  Result<json> read_json(const StmtUse& row, int column, std::string_view name,
+                         std::string_view run_id, std::int64_t event) const;
+  Result<std::string> normalise_timestamp(const std::string& text);
 
   // The SQLite message for the last failure on this connection, with the database path.
   Error error(std::string_view operation, int rc) const {
@@ -122,6 +264,15 @@ class SqliteStore final : public Store {
   sqlite::Stmt update_metadata_;
   sqlite::Stmt insert_entry_;
   sqlite::Stmt select_entries_;
+  sqlite::Stmt normalise_time_;
+  sqlite::Stmt insert_run_;
+  sqlite::Stmt select_run_;
+  sqlite::Stmt finish_run_;
+  sqlite::Stmt insert_run_event_;
+  sqlite::Stmt select_run_events_;
+  // list_runs, one statement per filter shape so each uses its index: bit 0 = workflow,
+  // bit 1 = status, bit 2 = cursor.
+  sqlite::Stmt list_runs_[8];
 };
 
 Result<std::shared_ptr<Store>> SqliteStore::open(const fs::path& path) {
@@ -269,6 +420,57 @@ Result<void> SqliteStore::prepare_all() {
        "SELECT seq, kind, role, content, source, created_at FROM entries WHERE session_id = ?1 "
        "ORDER BY seq"},
   };
+  for (auto& item : items) {
+    auto stmt = prepare(item.sql, SQLITE_PREPARE_PERSISTENT);
+    if (!stmt) return fail(std::move(stmt.error()));
+    *item.target = std::move(*stmt);
+  }
+  return prepare_runs();
+}
+
+Result<void> SqliteStore::prepare_runs() {
+  struct Item {
+    sqlite::Stmt* target;
+    std::string sql;
+  };
+  const std::string columns = kRunColumns;
+  const std::string now = kSqlNow;
+  std::vector<Item> items = {
+      // NULL for anything SQLite cannot read as a time; the caller rejects that.
+      {&normalise_time_, "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1)"},
+      {&insert_run_,
+       "INSERT INTO runs(id, workflow, instance_id, status, payload, result, error, started_at) "
+       "VALUES (?1, ?2, ?3, 'running', ?4, 'null', 'null', ?5)"},
+      {&select_run_, "SELECT " + columns + " FROM runs r WHERE r.id = ?1"},
+      // The status guard makes finishing atomic against another finisher in any process; the
+      // duration comes from the stored start, clamped at 0 against clock steps.
+      {&finish_run_, "UPDATE runs SET status = ?2, result = ?3, error = ?4, ended_at = " + now +
+                         ", duration_ms = MAX(0, IFNULL(CAST(ROUND((julianday(" + now +
+                         ") - julianday(started_at)) * 86400000.0) AS INTEGER), 0)) "
+                         "WHERE id = ?1 AND status = 'running'"},
+      // idx is computed inside the INSERT, under the write lock of its own transaction, so
+      // concurrent appenders (threads or processes) can never be given the same number.
+      {&insert_run_event_,
+       "INSERT INTO run_events(run_id, idx, type, data, timestamp) VALUES (?1, "
+       "IFNULL((SELECT idx FROM run_events WHERE run_id = ?1 ORDER BY idx DESC LIMIT 1), 0) + 1, "
+       "?2, ?3, " +
+           now + ") RETURNING idx"},
+      {&select_run_events_,
+       "SELECT idx, type, data, timestamp FROM run_events WHERE run_id = ?1 AND idx > ?2 "
+       "AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) ORDER BY idx LIMIT ?4"},
+  };
+  for (int shape = 0; shape < 8; ++shape) {
+    std::string where;
+    auto add = [&](const char* condition) {
+      where += where.empty() ? " WHERE " : " AND ";
+      where += condition;
+    };
+    if (shape & 1) add("r.workflow = ?1");
+    if (shape & 2) add("r.status = ?2");
+    if (shape & 4) add("(r.started_at, r.id) < (?3, ?4)");
+    items.push_back({&list_runs_[shape], "SELECT " + columns + " FROM runs r" + where +
+                                             " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5"});
+  }
   for (auto& item : items) {
     auto stmt = prepare(item.sql, SQLITE_PREPARE_PERSISTENT);
     if (!stmt) return fail(std::move(stmt.error()));
@@ -436,6 +638,271 @@ Result<std::vector<Entry>> SqliteStore::entries(const std::string& session_id) {
   }
   if (rc != SQLITE_DONE) return fail(error("read entries", rc));
   return out;
+}
+
+// `event` is 0 for a column of the run itself.
+Result<json> SqliteStore::read_json(const StmtUse& row, int column, std::string_view name,
+                                    std::string_view run_id, std::int64_t event) const {
+  boost::system::error_code ec;
+  json v = boost::json::parse(row.text(column), ec);
+  if (!ec) return v;
+  json_object details{{"path", path_text_}, {"run", run_id}, {"column", name}};
+  std::string place = fmt::format("run {}", run_id);
+  if (event > 0) {
+    details["event"] = event;
+    place += fmt::format(" event {}", event);
+  }
+  return fail(ErrorType::store_error,
+              fmt::format("store {}: {}: stored {} is not valid JSON: {}", path_text_, place, name,
+                          ec.message()),
+              std::move(details));
+}
+
+Result<RunRecord> SqliteStore::read_run(const StmtUse& row) {
+  RunRecord r;
+  r.id = row.text(0);
+  r.workflow = row.text(1);
+  r.instance_id = row.text(2);
+  r.status = row.text(3);
+  auto payload = read_json(row, 4, "payload", r.id, 0);
+  if (!payload) return fail(std::move(payload.error()));
+  r.payload = std::move(*payload);
+  auto result = read_json(row, 5, "result", r.id, 0);
+  if (!result) return fail(std::move(result.error()));
+  r.result = std::move(*result);
+  auto error_value = read_json(row, 6, "error", r.id, 0);
+  if (!error_value) return fail(std::move(error_value.error()));
+  r.error = std::move(*error_value);
+  r.started_at = row.text(7);
+  r.ended_at = row.text(8);
+  r.duration_ms = row.integer(9);
+  r.event_count = row.integer(10);
+  return r;
+}
+
+Result<std::optional<RunRecord>> SqliteStore::get_run_locked(const std::string& id) {
+  StmtUse q(select_run_.get());
+  q.bind(1, id);
+  int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<RunRecord>();
+  if (rc != SQLITE_ROW) return fail(error("get run", rc));
+  auto r = read_run(q);
+  if (!r) return fail(std::move(r.error()));
+  return std::optional<RunRecord>(std::move(*r));
+}
+
+// Accepts what SQLite reads as a time (ISO-8601 with or without fraction, 'T' or space, 'Z' or
+// an offset) and returns it in the one stored format, so that text order stays time order.
+Result<std::string> SqliteStore::normalise_timestamp(const std::string& text) {
+  auto invalid = [&] {
+    return fail(ErrorType::invalid_input,
+                fmt::format("run started_at {:?} is not an ISO-8601 timestamp", text),
+                json_object{{"path", path_text_}, {"started_at", text}});
+  };
+  // SQLite would also take "now" and bare Julian day numbers; a timestamp starts with a date.
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return invalid();
+  StmtUse q(normalise_time_.get());
+  q.bind(1, text);
+  int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(error("normalise timestamp", rc));
+  if (sqlite3_column_type(normalise_time_.get(), 0) == SQLITE_NULL) return invalid();
+  return std::string(q.text(0));
+}
+
+Result<RunRecord> SqliteStore::create_run(const RunRecord& run) {
+  if (run.id.empty() || run.workflow.empty()) {
+    return fail(ErrorType::invalid_input,
+                run.id.empty() ? "run id must not be empty" : "run workflow must not be empty",
+                json_object{{"path", path_text_}, {"run", run.id}});
+  }
+  if (!run.status.empty() && run.status != "running") {
+    return fail(ErrorType::invalid_input,
+                fmt::format("run {}: a new run must be \"running\", not {:?}", run.id, run.status),
+                json_object{{"path", path_text_}, {"run", run.id}, {"status", run.status}});
+  }
+  std::string payload = boost::json::serialize(run.payload);
+  std::lock_guard lock(mutex_);
+  std::string started_at = iso8601_now();
+  if (!run.started_at.empty()) {
+    auto normalised = normalise_timestamp(run.started_at);
+    if (!normalised) return fail(std::move(normalised.error()));
+    started_at = std::move(*normalised);
+  }
+  {
+    StmtUse q(insert_run_.get());
+    q.bind(1, run.id);
+    q.bind(2, run.workflow);
+    q.bind_or_null(3, run.instance_id);
+    q.bind(4, payload);
+    q.bind(5, started_at);
+    int rc = q.step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return fail(ErrorType::store_error,
+                  fmt::format("store {}: create run: run {} already exists", path_text_, run.id),
+                  json_object{{"path", path_text_},
+                              {"operation", "create run"},
+                              {"run", run.id},
+                              {"rule", "duplicate_run"}});
+    }
+    if (rc != SQLITE_DONE) return fail(error("create run", rc));
+  }
+  auto stored = get_run_locked(run.id);
+  if (!stored) return fail(std::move(stored.error()));
+  if (!*stored) {
+    // Only possible if another process deleted it between the two statements.
+    return fail(ErrorType::store_error,
+                fmt::format("store {}: run {} was deleted while being created", path_text_, run.id),
+                json_object{{"path", path_text_}, {"run", run.id}});
+  }
+  return std::move(**stored);
+}
+
+Result<std::int64_t> SqliteStore::append_run_event(const std::string& run_id,
+                                                   const std::string& type, const json& data) {
+  if (type.empty()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("run {}: event type must not be empty", run_id),
+                json_object{{"path", path_text_}, {"run", run_id}});
+  }
+  // Serialise outside the lock: it is the costliest part for large payloads.
+  std::string text = boost::json::serialize(data);
+  std::lock_guard lock(mutex_);
+  StmtUse q(insert_run_event_.get());
+  q.bind(1, run_id);
+  q.bind(2, type);
+  q.bind(3, text);
+  int rc = q.step();
+  if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return fail(ErrorType::not_found, fmt::format("run {} not found", run_id),
+                  json_object{{"path", path_text_}, {"run", run_id}});
+    }
+    return fail(error("append run event", rc));
+  }
+  std::int64_t index = q.integer(0);
+  // Run the statement to completion: in autocommit mode that is the commit, and the event
+  // must be durable before this returns.
+  rc = q.step();
+  if (rc != SQLITE_DONE) return fail(error("append run event", rc));
+  return index;
+}
+
+Result<RunRecord> SqliteStore::finish_run(const std::string& run_id, const std::string& status,
+                                          const json& result, const json& error_value) {
+  if (!is_terminal_status(status)) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("run {}: cannot finish with status {:?} (expected completed, failed "
+                            "or aborted)",
+                            run_id, status),
+                json_object{{"path", path_text_}, {"run", run_id}, {"status", status}});
+  }
+  std::string result_text = boost::json::serialize(result);
+  std::string error_text = boost::json::serialize(error_value);
+  std::lock_guard lock(mutex_);
+  {
+    StmtUse q(finish_run_.get());
+    q.bind(1, run_id);
+    q.bind(2, status);
+    q.bind(3, result_text);
+    q.bind(4, error_text);
+    int rc = q.step();
+    if (rc != SQLITE_DONE) return fail(error("finish run", rc));
+  }
+  // Either just finished, or already finished earlier (left as it was), or missing.
+  auto stored = get_run_locked(run_id);
+  if (!stored) return fail(std::move(stored.error()));
+  if (!*stored) {
+    return fail(ErrorType::not_found, fmt::format("run {} not found", run_id),
+                json_object{{"path", path_text_}, {"run", run_id}});
+  }
+  return std::move(**stored);
+}
+
+Result<std::optional<RunRecord>> SqliteStore::get_run(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  return get_run_locked(run_id);
+}
+
+Result<std::vector<RunEvent>> SqliteStore::run_events(const std::string& run_id, std::int64_t after,
+                                                      std::int64_t limit,
+                                                      const std::vector<std::string>& types) {
+  std::string type_list;
+  if (!types.empty()) {
+    json_array list;
+    for (const auto& t : types) list.emplace_back(t);
+    type_list = boost::json::serialize(list);
+  }
+  after = std::max<std::int64_t>(after, 0);
+  limit = std::clamp<std::int64_t>(limit, 1, kMaxEventPage);
+  std::lock_guard lock(mutex_);
+  std::vector<RunEvent> out;
+  {
+    StmtUse q(select_run_events_.get());
+    q.bind(1, run_id);
+    q.bind(2, after);
+    q.bind_or_null(3, type_list);
+    q.bind(4, limit);
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      RunEvent e;
+      e.index = q.integer(0);
+      e.type = q.text(1);
+      auto data = read_json(q, 2, "data", run_id, e.index);
+      if (!data) return fail(std::move(data.error()));
+      e.data = std::move(*data);
+      e.timestamp = q.text(3);
+      out.push_back(std::move(e));
+    }
+    if (rc != SQLITE_DONE) return fail(error("read run events", rc));
+  }
+  if (out.empty()) {
+    // "No events (yet)" and "no such run" look alike; the caller needs to tell them apart.
+    auto run = get_run_locked(run_id);
+    if (!run) return fail(std::move(run.error()));
+    if (!*run) {
+      return fail(ErrorType::not_found, fmt::format("run {} not found", run_id),
+                  json_object{{"path", path_text_}, {"run", run_id}});
+    }
+  }
+  return out;
+}
+
+Result<RunPage> SqliteStore::list_runs(const RunQuery& query) {
+  std::optional<RunCursor> cursor;
+  if (!query.cursor.empty()) {
+    cursor = decode_run_cursor(query.cursor);
+    if (!cursor) {
+      return fail(ErrorType::invalid_input, "invalid runs cursor",
+                  json_object{{"path", path_text_}, {"cursor", query.cursor}});
+    }
+  }
+  const std::int64_t limit = std::clamp(query.limit, 1, kMaxRunPage);
+  int shape = (query.workflow.empty() ? 0 : 1) | (query.status.empty() ? 0 : 2) | (cursor ? 4 : 0);
+  std::lock_guard lock(mutex_);
+  StmtUse q(list_runs_[shape].get());
+  if (shape & 1) q.bind(1, query.workflow);
+  if (shape & 2) q.bind(2, query.status);
+  if (cursor) {
+    q.bind(3, cursor->started_at);
+    q.bind(4, cursor->id);
+  }
+  // One row more than asked tells whether another page exists, so the last page has no cursor.
+  q.bind(5, limit + 1);
+  RunPage page;
+  int rc;
+  bool more = false;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    if (static_cast<std::int64_t>(page.runs.size()) == limit) {
+      more = true;
+      break;
+    }
+    auto r = read_run(q);
+    if (!r) return fail(std::move(r.error()));
+    page.runs.push_back(std::move(*r));
+  }
+  if (!more && rc != SQLITE_DONE) return fail(error("list runs", rc));
+  if (more) page.next_cursor = encode_run_cursor(page.runs.back());
+  return page;
 }
 
 }  // namespace

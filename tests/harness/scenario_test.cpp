@@ -87,6 +87,7 @@ class Scenario : public ::testing::TestWithParam<Param> {
     o.model = "fake:fake-model";
     o.root = dir_.path().string();
     o.sandbox = "none";  // the protocol is under test here, not the built-in tools
+    o.max_task_depth = 0;
     o.tools = std::move(tools);
     o.on_event = [this](const Event& e) {
       std::lock_guard lock(events_mu_);

@@ -910,8 +910,7 @@ TEST(WireEncode, AnthropicForcedResultToolMatchesRecording) {
   // The result tool alone is forced by name; with extended thinking only "auto" is allowed.
   req.tools.clear();
   enc = codec_for(WireApi::anthropic).encode(req, kAnthropic);
-  EXPECT_EQ(enc.body.at("tool_choice"),
-            (json_object{{"type", "tool"}, {"name", "final_result"}}));
+  EXPECT_EQ(enc.body.at("tool_choice"), (json_object{{"type", "tool"}, {"name", "final_result"}}));
   req.thinking = ThinkingLevel::low;
   enc = codec_for(WireApi::anthropic).encode(req, kAnthropic);
   EXPECT_EQ(enc.body.at("tool_choice"), (json_object{{"type", "auto"}}));
@@ -933,8 +932,8 @@ TEST(WireEncode, GeminiResponseJsonSchemaMatchesRecording) {
   // With tools the result becomes a function the model must call (as the tool-output recording).
   Cassette t = load_cassette("gemini", "test_google_tool_output");
   const json& trec = t.interactions.at(0).request_body;
-  req.tools = {ToolSpec{"get_user_country", "", json_object{{"type", "object"},
-                                                            {"properties", json_object{}}}}};
+  req.tools = {ToolSpec{"get_user_country", "",
+                        json_object{{"type", "object"}, {"properties", json_object{}}}}};
   enc = codec_for(WireApi::gemini).encode(req, kGemini);
   EXPECT_EQ(enc.body.at("toolConfig"), trec.at("toolConfig"));
   const auto& decls = enc.body.at("tools").at(0).at("functionDeclarations").as_array();

@@ -17,6 +17,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -32,11 +33,50 @@
 #include "cppflue/model/model_client.hpp"
 #include "cppflue/sandbox/sandbox.hpp"
 #include "cppflue/sandbox/workspace.hpp"
+#include "cppflue/schema/reflect.hpp"
+#include "cppflue/schema/validator.hpp"
 
 namespace cppflue {
 
 class Runtime;
 class Store;
+
+// A command the model can run as a tool (SPEC §0). Either a shell command line, run in the
+// session's sandbox without the shell policy (the developer wrote it, so it works even when
+// allow_shell is off or the allowlist lacks its executable, and while a prompt is running), or
+// a function. A shell command takes no arguments unless `schema` declares some; each argument
+// is then passed as an environment variable named after it in upper case (strings verbatim,
+// other values as JSON), never spliced into the command line.
+struct Command {
+  std::string name;         // the tool name
+  std::string description;  // default: the command line, else "Run <name>."
+  std::string command;      // a shell command line, or
+  std::function<json(const json& args, ToolContext& ctx)> callable;  // a function
+  json schema = nullptr;  // the tool's parameters (JSON Schema object); null = none
+  std::string cwd;        // workspace path where the command starts
+  std::map<std::string, std::string> env;
+  std::chrono::seconds timeout{120};
+};
+
+// An entry of a `commands` list: a grant (`"git"`: that executable may run for this call even
+// when `allowed_commands` lacks it) or a `Command` exposed as a tool.
+struct CommandEntry {
+  CommandEntry(const char* grant_name) : grant(grant_name) {}             // NOLINT
+  CommandEntry(std::string grant_name) : grant(std::move(grant_name)) {}  // NOLINT
+  CommandEntry(Command c) : command(std::move(c)) {}                      // NOLINT
+  std::string grant;
+  std::optional<Command> command;
+};
+
+// A named child configuration for `session.task(..., {.agent = name})` and the `task` tool.
+struct SubagentProfile {
+  std::string name;  // [A-Za-z][A-Za-z0-9_-]*
+  std::string description;
+  std::string instructions;  // added to the child's system prompt
+  std::string model;         // empty = the parent's
+  std::string thinking_level;
+  std::vector<ToolDefinition> tools;
+};
 
 struct InitOptions {
   std::string model;    // "provider:model"; empty = config, then env/API keys, then test:demo
@@ -46,7 +86,7 @@ struct InitOptions {
   std::optional<bool> allow_shell;
   std::vector<std::string> allowed_commands;  // empty = config (empty there = any command)
   std::optional<bool> allow_compound_commands;
-  std::vector<std::string> commands;  // agent-wide command grants (extend allowed_commands)
+  std::vector<CommandEntry> commands;  // agent-wide grants and command tools
   // Grantable secrets defined in code, name → value (in addition to `[secrets]`); a granted
   // one is visible to shell commands as the variable NAME upper-cased.
   std::map<std::string, std::string> secrets;
@@ -54,14 +94,16 @@ struct InitOptions {
   std::string thinking_level;  // empty = config
   std::string instructions;    // extra system instructions, before AGENTS.md/CLAUDE.md
   std::vector<ToolDefinition> tools;
-  EventCallback on_event;            // every event of every session of this agent
-  std::optional<int> max_turns;      // default 50
-  std::string config_path;           // explicit cppflue.toml (must exist)
-  std::string root;                  // project root when no config path is given (default cwd)
-  std::string name = "default";      // agent name recorded on its sessions
-  std::optional<RetryPolicy> retry;  // model retry policy (tests shorten the delays)
-  std::shared_ptr<Runtime> runtime;  // default: the process-wide runtime
-  std::shared_ptr<Store> store;      // default: SQLite at <root>/.cppflue/state.db
+  EventCallback on_event;        // every event of every session of this agent
+  std::optional<int> max_turns;  // default 50
+  std::string config_path;       // explicit cppflue.toml (must exist)
+  std::string root;              // project root when no config path is given (default cwd)
+  std::string name = "default";  // agent name recorded on its sessions
+  std::vector<SubagentProfile> subagents;
+  std::optional<int> max_task_depth;  // default [agent] max_task_depth (8); 0 = no tasks
+  std::optional<RetryPolicy> retry;   // model retry policy (tests shorten the delays)
+  std::shared_ptr<Runtime> runtime;   // default: the process-wide runtime
+  std::shared_ptr<Store> store;       // default: SQLite at <root>/.cppflue/state.db
 };
 
 struct PromptOptions {
@@ -73,7 +115,16 @@ struct PromptOptions {
   // Secrets (names from `[secrets]` or InitOptions::secrets) visible to the shell commands of
   // this call only; their values are redacted from tool results, history and events.
   std::vector<std::string> secrets;
-  std::vector<std::string> commands;  // command grants for this call only
+  std::vector<CommandEntry> commands;  // grants and command tools for this call only
+  std::string role;                    // a role of .agents/roles (or a subagent profile)
+  // A structured result (SPEC §8): a JSON Schema the answer must satisfy; the validated value
+  // is PromptResult::result. Sent natively where the API supports it, else the model is asked
+  // to answer between ---RESULT_START--- / ---RESULT_END---. A wrong answer gets up to
+  // `typed_retries` repair turns (default [agent] typed_retries = 3), then typed_output_error.
+  json result_schema = nullptr;
+  // Replaces schema validation (prompt<T> sets it to the converter for T).
+  std::function<std::vector<PathError>(const json&)> result_check;
+  std::optional<int> typed_retries;
 };
 
 struct ShellOptions {
@@ -99,8 +150,28 @@ struct PromptResult {
   std::string model;
   std::string session_id;
   json metadata = json_object{};  // {"operation_id", "turns", "finish_reason"}
+  json result = nullptr;          // the validated structured result, when one was asked for
 };
 json to_json(const PromptResult& r);
+
+struct TaskOptions {
+  std::string role;   // a role (or subagent profile) for the child
+  std::string model;  // precedence: this > role/profile > the parent agent's
+  std::string thinking_level;
+  std::string cwd;    // scope the shared sandbox to this workspace folder
+  std::string agent;  // a subagent profile name (InitOptions::subagents)
+  std::vector<ToolDefinition> tools;
+  EventCallback on_event;
+};
+
+struct CompactResult {
+  bool compacted = false;
+  std::string summary;  // the new summary (empty when nothing was compacted)
+  std::string reason;   // "manual", "threshold", "overflow"; or why nothing was done
+  int messages_before = 0;
+  int messages_after = 0;
+  Usage usage;
+};
 
 class SessionImpl;
 class AgentImpl;
@@ -154,6 +225,9 @@ class Session {
   const std::string& id() const;
 
   PromptResult prompt(std::string text, PromptOptions options = {});
+  // The answer as a `T` described with CPPFLUE_STRUCT (its JSON Schema is generated).
+  template <class T>
+  T prompt(std::string text, PromptOptions options = {});
   // Awaitable twins. (Overloads rather than default arguments: GCC 12 destroys default-argument
   // temporaries of a call inside co_await twice.)
   boost::asio::awaitable<PromptResult> async_prompt(std::string text);
@@ -166,6 +240,17 @@ class Session {
   boost::asio::awaitable<PromptResult> async_stream(std::string text, EventCallback on_event);
   boost::asio::awaitable<PromptResult> async_stream(std::string text, EventCallback on_event,
                                                     PromptOptions options);
+
+  // Runs `prompt` in a child session `<id>:task:<n>` with its own stored history, sharing this
+  // session's sandbox (scoped to options.cwd), as an operation of this session (events
+  // task_start / task_end). Depth is limited by max_task_depth.
+  PromptResult task(std::string prompt, TaskOptions options = {});
+  boost::asio::awaitable<PromptResult> async_task(std::string prompt, TaskOptions options);
+
+  // Summarises the older part of the conversation now (SPEC §9); the model then sees the
+  // summary plus the recent entries. All entries stay in the store.
+  CompactResult compact();
+  boost::asio::awaitable<CompactResult> async_compact();
 
   // Cancels the running operation (model request, tools); returns false when idle.
   bool abort();
@@ -218,6 +303,30 @@ class Agent {
   explicit Agent(std::shared_ptr<AgentImpl> impl);
   std::shared_ptr<AgentImpl> impl_;
 };
+
+namespace detail {
+template <class T>
+void request_result(PromptOptions& options) {
+  options.result_schema = schema_of<T>();
+  options.result_check = [](const json& value) {
+    T out{};
+    return convert(value, out);
+  };
+}
+template <class T>
+T result_as(const PromptResult& r) {
+  T out{};
+  auto errors = convert(r.result, out);
+  if (!errors.empty()) throw Exception(path_errors_to_error(errors));
+  return out;
+}
+}  // namespace detail
+
+template <class T>
+T Session::prompt(std::string text, PromptOptions options) {
+  detail::request_result<T>(options);
+  return detail::result_as<T>(prompt(std::move(text), std::move(options)));
+}
 
 // Builds an agent from `cppflue.toml` + `options`. Throws `Exception` on bad configuration
 // (unknown provider, tool name clashes, unknown harness, unreadable store, ...).

@@ -89,6 +89,13 @@ std::vector<std::string> sandbox_names();
 Result<std::shared_ptr<Sandbox>> create_sandbox(const SandboxSpec& spec,
                                                 const SandboxContext& context);
 
+// `parent` narrowed to its sub-folder `cwd` (a workspace path that must be an existing
+// directory; escapes are refused like any file path): the file tools see that folder as the
+// root, and shell commands start there (the jail still binds the parent's whole workspace).
+// Hidden and read-only paths of the parent keep applying. Used for subagent tasks.
+Result<std::shared_ptr<Sandbox>> scope_sandbox(std::shared_ptr<Sandbox> parent,
+                                               std::string_view cwd);
+
 // The folder name of a session's virtual workspace: the id itself when it is a safe file name
 // ([A-Za-z0-9._-], at most 80 bytes, not "." or ".."), else a sanitised prefix plus a hash.
 std::string sandbox_directory_name(std::string_view session_id);

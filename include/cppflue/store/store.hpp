@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/store/store.hpp — durable state: sessions and their history entries.
+// cppflue/store/store.hpp — durable state: sessions and their history entries, runs and their
+// event logs.
 //
-// The `Store` interface is what the harness sees; `open_sqlite_store` gives the SQLite
-// implementation (`.cppflue/state.db`, WAL, STRICT tables, versioned migrations). Every
-// append is committed before it returns, so an entry is durable before the next model call
-// and visible to another process opening the same database. Thread-safe.
+// The `Store` interface is what the harness and the server see; `open_sqlite_store` gives the
+// SQLite implementation (`.cppflue/state.db`, WAL, STRICT tables, versioned migrations). Every
+// append is committed before it returns, so an entry or run event is durable before the next
+// model call and visible to another process opening the same database. Thread-safe.
+//
+// Sessions: `SessionRecord`, `Entry`, `open_session` … `entries`.
+// Runs (one invocation of a workflow or agent, SPEC §10 `/runs`): `RunRecord`, `RunEvent`,
+// `RunQuery`/`RunPage`, `create_run` … `list_runs`.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +50,41 @@ struct SessionInit {
   json metadata = json_object{};
 };
 
+// One invocation of a workflow or agent. The store owns `status` transitions, `ended_at`,
+// `duration_ms` and `event_count`.
+struct RunRecord {
+  std::string id;                  // run id (caller-chosen, e.g. "run_<hex>")
+  std::string workflow;            // workflow or agent name
+  std::string instance_id;         // agent instance / session id when known
+  std::string status = "running";  // running | completed | failed | aborted
+  json payload = nullptr;
+  json result = nullptr;
+  json error = nullptr;    // {"type","message",...} when failed/aborted
+  std::string started_at;  // ISO-8601 UTC, normalised to YYYY-MM-DDTHH:MM:SS.sssZ
+  std::string ended_at;    // empty while running
+  std::int64_t duration_ms = 0;
+  std::int64_t event_count = 0;  // = index of the last event
+};
+
+struct RunEvent {
+  std::int64_t index = 0;  // 1-based, contiguous per run, assigned by the store
+  std::string type;        // "run_start", "log", "run_end", or any session event type
+  json data = json_object{};
+  std::string timestamp;  // ISO-8601 UTC, taken when the event is committed
+};
+
+struct RunQuery {
+  std::string workflow;  // empty = any
+  std::string status;    // empty = any
+  int limit = 100;       // clamped to 1..1000
+  std::string cursor;    // opaque; from RunPage::next_cursor
+};
+
+struct RunPage {
+  std::vector<RunRecord> runs;
+  std::string next_cursor;  // empty when there are no more runs
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -59,6 +99,27 @@ class Store {
   virtual Result<std::int64_t> append_entry(const std::string& session_id, const Entry& entry) = 0;
   // All entries of the session in seq order (empty if none).
   virtual Result<std::vector<Entry>> entries(const std::string& session_id) = 0;
+
+  // Creates a running run from `id`, `workflow` (both required), `instance_id`, `payload` and
+  // `started_at` (now when empty); the other fields are the store's. Returns the stored record.
+  // A taken id is a store_error with details {"rule":"duplicate_run"}.
+  virtual Result<RunRecord> create_run(const RunRecord& run) = 0;
+  // Appends and commits one event; returns its index. Unknown run → not_found. Events may still
+  // be appended after finish_run (a caller typically appends "run_end" right after it).
+  virtual Result<std::int64_t> append_run_event(const std::string& run_id, const std::string& type,
+                                                const json& data) = 0;
+  // Ends a running run with `status` (completed | failed | aborted), setting ended_at and
+  // duration_ms. A run that has already ended is returned unchanged. Unknown run → not_found.
+  virtual Result<RunRecord> finish_run(const std::string& run_id, const std::string& status,
+                                       const json& result, const json& error) = 0;
+  virtual Result<std::optional<RunRecord>> get_run(const std::string& run_id) = 0;
+  // Events with index > `after`, ascending, at most `limit` (clamped to 1..10000), only of the
+  // given `types` when non-empty. Unknown run → not_found (a known run may have none yet).
+  virtual Result<std::vector<RunEvent>> run_events(const std::string& run_id, std::int64_t after,
+                                                   std::int64_t limit,
+                                                   const std::vector<std::string>& types = {}) = 0;
+  // Newest first by (started_at, id). A cursor that this store did not produce → invalid_input.
+  virtual Result<RunPage> list_runs(const RunQuery& query) = 0;
 };
 
 // Opens (creating directories and the schema as needed) the SQLite store at `path`.

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cppflue/harness/app.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "cppflue/core/clock.hpp"
+#include "cppflue/core/config.hpp"
+#include "cppflue/core/ids.hpp"
+#include "cppflue/core/log.hpp"
+#include "cppflue/store/store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace cppflue {
+
+// ---- agents ----
+
+AgentFactory::AgentFactory(Fn fn) {
+  if (fn) fn_ = std::make_shared<const Fn>(std::move(fn));
+}
+
+Agent AgentFactory::instantiate(const AgentContext& context, const InitOptions& defaults) const {
+  if (!fn_) throw Exception(make_error(ErrorType::invalid_input, "empty agent factory"));
+  AgentOptions o = (*fn_)(context);
+  if (o.root.empty() && o.config_path.empty()) {
+    o.root = defaults.root;
+    o.config_path = defaults.config_path;
+  }
+  if (!o.store) o.store = defaults.store;
+  if (!o.runtime) o.runtime = defaults.runtime;
+  if (!o.on_event) {
+    o.on_event = defaults.on_event;
+  } else if (defaults.on_event) {
+    o.on_event = [a = o.on_event, b = defaults.on_event](const Event& e) {
+      a(e);
+      b(e);
+    };
+  }
+  if (o.name.empty() || o.name == "default")
+    o.name = defaults.name.empty() ? o.name : defaults.name;
+  return init(std::move(o));
+}
+
+AgentFactory create_agent(AgentFactory::Fn fn) {
+  if (!fn) {
+    throw Exception(
+        make_error(ErrorType::invalid_input, "create_agent() needs an initializer function"));
+  }
+  return AgentFactory(std::move(fn));
+}
+
+// ---- registry ----
+
+namespace {
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, AgentFactory> agents;
+  std::map<std::string, WorkflowFn> workflows;
+};
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+}  // namespace
+
+void register_agent(std::string name, AgentFactory factory) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.agents[std::move(name)] = std::move(factory);
+}
+
+void register_workflow(std::string name, WorkflowFn fn) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.workflows[std::move(name)] = std::move(fn);
+}
+
+std::vector<std::string> registered_agents() {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : r.agents) out.push_back(k);
+  return out;
+}
+
+std::vector<std::string> registered_workflows() {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : r.workflows) out.push_back(k);
+  return out;
+}
+
+std::optional<AgentFactory> find_registered_agent(std::string_view name) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  auto it = r.agents.find(std::string(name));
+  if (it == r.agents.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<WorkflowFn> find_registered_workflow(std::string_view name) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  auto it = r.workflows.find(std::string(name));
+  if (it == r.workflows.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string route_name(std::string_view source_file) {
+  return fs::path(std::string(source_file)).stem().string();
+}
+
+namespace detail {
+bool register_agent_file(const char* file, AgentFactory factory) {
+  register_agent(route_name(file), std::move(factory));
+  return true;
+}
+bool register_workflow_file(const char* file, WorkflowFn fn) {
+  register_workflow(route_name(file), std::move(fn));
+  return true;
+}
+}  // namespace detail
+
+// ---- workflow runs ----
+
+struct FlueContext::State {
+  std::string run_id;
+  std::string workflow;
+  json payload;
+  std::map<std::string, std::string> env;
+  std::string root;
+  std::string config_path;
+  std::shared_ptr<Store> store;
+  std::function<void(const RunEvent&)> on_event;
+  std::mutex mu;  // orders event appends from session threads and the workflow thread
+};
+
+FlueContext::FlueContext(std::shared_ptr<State> state) : state_(std::move(state)) {}
+const std::string& FlueContext::id() const {
+  return state_->run_id;
+}
+const std::string& FlueContext::workflow() const {
+  return state_->workflow;
+}
+const json& FlueContext::payload() const {
+  return state_->payload;
+}
+const std::map<std::string, std::string>& FlueContext::env() const {
+  return state_->env;
+}
+
+namespace {
+void record(FlueContext::State& st, std::string_view type, json data) {
+  std::lock_guard lock(st.mu);
+  auto index = st.store->append_run_event(st.run_id, std::string(type), data);
+  if (!index) {
+    log::get()->error("run {}: cannot record '{}': {}", st.run_id, type, index.error().message);
+    return;
+  }
+  if (st.on_event) {
+    RunEvent e;
+    e.index = *index;
+    e.type = std::string(type);
+    e.data = std::move(data);
+    e.timestamp = iso8601_now();
+    try {
+      st.on_event(e);
+    } catch (...) {
+      log::get()->warn("run event callback threw on '{}'", type);
+    }
+  }
+}
+}  // namespace
+
+void FlueContext::emit(std::string_view type, json_object data) {
+  record(*state_, type, json(std::move(data)));
+}
+
+void RunLog::write(std::string_view level, std::string_view message, json_object fields) {
+  json_object data{{"level", level}, {"message", message}};
+  for (auto& kv : fields) data[kv.key()] = std::move(kv.value());
+  ctx_->emit("log", std::move(data));
+}
+void RunLog::info(std::string_view message, json_object fields) {
+  write("info", message, std::move(fields));
+}
+void RunLog::warn(std::string_view message, json_object fields) {
+  write("warn", message, std::move(fields));
+}
+void RunLog::error(std::string_view message, json_object fields) {
+  write("error", message, std::move(fields));
+}
+
+Agent FlueContext::init(const AgentFactory& agent) {
+  AgentContext ctx{state_->run_id, state_->env, state_->payload};
+  InitOptions defaults;
+  defaults.root = state_->root;
+  defaults.config_path = state_->config_path;
+  defaults.store = state_->store;
+  defaults.name = state_->workflow;
+  std::weak_ptr<State> weak = state_;
+  defaults.on_event = [weak](const Event& e) {
+    if (auto st = weak.lock()) {
+      json data = e.data;
+      record(*st, e.type, std::move(data));
+    }
+  };
+  return agent.instantiate(ctx, defaults);
+}
+
+WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options) {
+  auto fn = find_registered_workflow(name);
+  if (!fn) {
+    auto names = registered_workflows();
+    throw Exception(
+        make_error(ErrorType::not_found,
+                   fmt::format("unknown workflow '{}' (available: {})", name,
+                               names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
+                   json_object{{"workflow", name}}));
+  }
+  auto config = discover_config(options.config_path,
+                                options.root.empty() ? fs::current_path() : fs::path(options.root));
+  if (!config) throw Exception(config.error());
+  auto store = open_sqlite_store(config->state_dir() / "state.db");
+  if (!store) throw Exception(store.error());
+
+  auto st = std::make_shared<FlueContext::State>();
+  st->run_id = options.run_id.empty() ? new_hex_id("run_", 24) : options.run_id;
+  st->workflow = std::string(name);
+  st->payload = std::move(options.payload);
+  st->env = std::move(options.env);
+  st->root = config->root.string();
+  st->config_path = config->config_path.string();
+  st->store = *store;
+  st->on_event = std::move(options.on_event);
+
+  RunRecord rec;
+  rec.id = st->run_id;
+  rec.workflow = st->workflow;
+  rec.instance_id = st->run_id;
+  rec.payload = st->payload;
+  if (auto r = st->store->create_run(rec); !r) throw Exception(r.error());
+  record(*st, "run_start", json_object{{"run_id", st->run_id}, {"workflow", st->workflow}});
+
+  WorkflowRunResult out;
+  out.run_id = st->run_id;
+  FlueContext ctx(st);
+  try {
+    out.result = (*fn)(ctx);
+    out.status = "completed";
+  } catch (const Exception& e) {
+    out.error = e.error();
+  } catch (const std::exception& e) {
+    out.error = make_error(ErrorType::internal, e.what());
+  } catch (...) {
+    out.error = make_error(ErrorType::internal, "the workflow threw a non-standard exception");
+  }
+  json error = nullptr;
+  if (out.error) {
+    out.status = "failed";
+    error = json_object{{"type", wire_name(out.error->type)}, {"message", out.error->message}};
+  }
+  record(*st, "run_end",
+         json_object{{"run_id", st->run_id},
+                     {"status", out.status},
+                     {"is_error", out.error.has_value()},
+                     {"result", out.result},
+                     {"error", error}});
+  if (auto r = st->store->finish_run(st->run_id, out.status, out.result, error); !r) {
+    log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
+  }
+  return out;
+}
+
+}  // namespace cppflue

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Roles, declarative agents, project instructions and the whole `.agents/` folder.
+#include "cppflue/harness/project.hpp"
+
+#include <fmt/format.h>
+
+#include "project_internal.hpp"
+
+namespace cppflue {
+
+namespace fs = std::filesystem;
+using project_detail::Fields;
+using project_detail::file_error;
+
+namespace {
+
+constexpr std::string_view kIdentifierRule =
+    "it must start with a letter and hold only letters, digits, '_' and '-'";
+
+// Frontmatter `name`, else the file stem, checked against [A-Za-z][A-Za-z0-9_-]*.
+bool read_identifier_name(Fields& f, const fs::path& path, std::string_view what,
+                          std::string& out) {
+  f.string("name", out);
+  if (f.failed()) return false;
+  if (f.get("name")) {
+    if (!project_detail::is_identifier_name(out)) {
+      f.error("name",
+              fmt::format("name: '{}' is not a valid {} name: {}", out, what, kIdentifierRule));
+      return false;
+    }
+    return true;
+  }
+  out = path.stem().string();
+  if (!project_detail::is_identifier_name(out)) {
+    f.error("name",
+            fmt::format("{} name '{}' (derived from the file name) is not valid: {}; rename "
+                        "the file or set `name:` in the frontmatter",
+                        what, out, kIdentifierRule));
+    return false;
+  }
+  return true;
+}
+
+// Reads every `*.md` of `dir` with `parse`, keyed by name; a second file with a name already
+// taken is an error naming both files.
+template <class T, class Parse>
+Result<std::map<std::string, T>> discover(const fs::path& dir, std::string_view what, Parse parse) {
+  auto files = project_detail::list_markdown_files(dir);
+  if (!files) return fail(std::move(files.error()));
+  std::map<std::string, T> out;
+  for (const fs::path& p : *files) {
+    auto text = project_detail::read_text_file(p);
+    if (!text) return fail(std::move(text.error()));
+    Result<T> item = parse(*text, p);
+    if (!item) return fail(std::move(item.error()));
+    auto [it, inserted] = out.try_emplace(item->name, std::move(*item));
+    if (!inserted) {
+      return fail(file_error(p.string(), 0, "name",
+                             fmt::format("duplicate {} name '{}': also defined in {}", what,
+                                         it->first, it->second.path.string())));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- Roles ---------------------------------------------------------------------------------
+
+Result<RoleDefinition> parse_role_definition(std::string_view text, const fs::path& path) {
+  const std::string file = path.string();
+  auto fm = parse_frontmatter(text, file);
+  if (!fm) return fail(std::move(fm.error()));
+  RoleDefinition role;
+  role.path = path;
+  role.instructions = fm->body;
+  Fields f(*fm, file);
+  f.reject_unknown({"name", "description", "model", "thinking_level"}, "role");
+  read_identifier_name(f, path, "role", role.name);
+  f.string("description", role.description);
+  f.string("model", role.model);
+  f.thinking_level("thinking_level", role.thinking_level);
+  if (f.failed()) return fail(f.take_error());
+  return role;
+}
+
+Result<std::map<std::string, RoleDefinition>> discover_roles(const fs::path& dir) {
+  return discover<RoleDefinition>(dir, "role", parse_role_definition);
+}
+
+// ---- Declarative agents --------------------------------------------------------------------
+
+Result<AgentDefinition> parse_agent_definition(std::string_view text, const fs::path& path) {
+  const std::string file = path.string();
+  auto fm = parse_frontmatter(text, file);
+  if (!fm) return fail(std::move(fm.error()));
+  AgentDefinition agent;
+  agent.path = path;
+  agent.instructions = fm->body;
+  Fields f(*fm, file);
+  f.reject_unknown({"name", "description", "model", "tools", "sandbox", "allow_write",
+                    "allow_shell", "allowed_commands", "allow_compound_commands", "thinking_level",
+                    "max_turns", "triggers", "skills", "subagents"},
+                   "agent");
+  read_identifier_name(f, path, "agent", agent.name);
+  f.string("description", agent.description);
+  f.string("model", agent.model);
+  f.string("sandbox", agent.sandbox);
+  f.thinking_level("thinking_level", agent.thinking_level);
+  f.boolean("allow_write", agent.allow_write);
+  f.boolean("allow_shell", agent.allow_shell);
+  f.boolean("allow_compound_commands", agent.allow_compound_commands);
+  f.string_list("allowed_commands", agent.allowed_commands);
+  f.string_list("tools", agent.tools);
+  f.string_list("skills", agent.skills);
+  f.string_list("subagents", agent.subagents);
+  f.integer("max_turns", agent.max_turns, 1, 1000000);
+  f.object("triggers", agent.triggers, "an object such as {webhook: true}");
+  if (!f.failed()) {
+    if (const json* webhook = find(agent.triggers, "webhook");
+        webhook && !webhook->is_bool() && !webhook->is_null()) {
+      f.error("triggers",
+              fmt::format("triggers.webhook: expected true or false, got {}", kind_name(*webhook)));
+    }
+  }
+  if (f.failed()) return fail(f.take_error());
+  return agent;
+}
+
+Result<std::map<std::string, AgentDefinition>> discover_agent_definitions(const fs::path& dir) {
+  return discover<AgentDefinition>(dir, "agent", parse_agent_definition);
+}
+
+// ---- Instructions and the whole project ----------------------------------------------------
+
+std::string load_project_instructions(const fs::path& root) {
+  std::string out;
+  for (const char* name : {"AGENTS.md", "CLAUDE.md"}) {
+    auto text = project_detail::read_text_file(root / name);
+    if (!text) continue;
+    std::string_view t = *text;
+    if (t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);
+    std::string part = project_detail::trim(t);
+    if (part.empty()) continue;
+    if (!out.empty()) out += "\n\n";
+    out += part;
+  }
+  return out;
+}
+
+Result<ProjectFiles> load_project_files(const fs::path& root) {
+  ProjectFiles files;
+  const fs::path agents_dir = root / ".agents";
+  auto skills = discover_skills(agents_dir / "skills");
+  if (!skills) return fail(std::move(skills.error()));
+  files.skills = std::move(*skills);
+  auto roles = discover_roles(agents_dir / "roles");
+  if (!roles) return fail(std::move(roles.error()));
+  files.roles = std::move(*roles);
+  auto agents = discover_agent_definitions(agents_dir / "agents");
+  if (!agents) return fail(std::move(agents.error()));
+  files.agents = std::move(*agents);
+  files.instructions = load_project_instructions(root);
+  return files;
+}
+
+}  // namespace cppflue

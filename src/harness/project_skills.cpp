@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+// Skills (SPEC §6): parsing, discovery, loading by path, supporting files and the prompt.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "project_internal.hpp"
+
+namespace cppflue {
+
+namespace fs = std::filesystem;
+using project_detail::Fields;
+using project_detail::file_error;
+
+namespace {
+
+constexpr std::string_view kSkillNameRule =
+    "use lowercase letters, digits and single hyphens (no leading or trailing hyphen), at most "
+    "64 characters";
+
+std::string default_skill_name(const fs::path& path) {
+  if (!project_detail::is_skill_md(path)) return path.stem().string();
+  fs::path parent = path.parent_path();
+  if (parent.empty() || parent.filename().empty() || parent.filename() == "." ||
+      parent.filename() == "..") {
+    std::error_code ec;
+    parent = fs::absolute(path, ec).lexically_normal().parent_path();
+  }
+  return parent.filename().string();
+}
+
+// Supporting files of a SKILL.md folder: regular files below `dir` (dot files and dot folders
+// skipped, symlinks only when they stay inside), relative and sorted, without the SKILL.md.
+std::vector<std::string> list_resources(const fs::path& dir, const fs::path& skill_file) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::path canonical_dir = fs::canonical(dir, ec);
+  if (ec) return out;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  fs::recursive_directory_iterator end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    std::error_code sec;
+    if (!name.empty() && name[0] == '.') {
+      if (it->is_directory(sec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(sec)) continue;
+    if (it->is_symlink(sec)) {
+      fs::path target = fs::canonical(p, sec);
+      if (sec) continue;
+      auto rel = target.lexically_relative(canonical_dir);
+      if (rel.empty() || *rel.begin() == "..") continue;
+    }
+    fs::path rel = p.lexically_relative(dir);
+    if (rel == skill_file.filename()) continue;
+    out.push_back(rel.generic_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// JSON for prompts: 2-space indent, keys sorted, numbers written as a person would read them.
+void pretty(std::string& out, const json& v, int indent) {
+  auto pad = [&](int n) { out.append(static_cast<std::size_t>(n) * 2, ' '); };
+  switch (v.kind()) {
+    case boost::json::kind::object: {
+      const auto& o = v.get_object();
+      if (o.empty()) {
+        out += "{}";
+        return;
+      }
+      std::vector<const boost::json::key_value_pair*> items;
+      for (const auto& kv : o) items.push_back(&kv);
+      std::sort(items.begin(), items.end(),
+                [](const auto* a, const auto* b) { return a->key() < b->key(); });
+      out += "{\n";
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        pad(indent + 1);
+        out += boost::json::serialize(boost::json::string(items[i]->key()));
+        out += ": ";
+        pretty(out, items[i]->value(), indent + 1);
+        out += i + 1 < items.size() ? ",\n" : "\n";
+      }
+      pad(indent);
+      out += "}";
+      return;
+    }
+    case boost::json::kind::array: {
+      const auto& a = v.get_array();
+      if (a.empty()) {
+        out += "[]";
+        return;
+      }
+      out += "[\n";
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        pad(indent + 1);
+        pretty(out, a[i], indent + 1);
+        out += i + 1 < a.size() ? ",\n" : "\n";
+      }
+      pad(indent);
+      out += "]";
+      return;
+    }
+    case boost::json::kind::double_: {
+      double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d);
+      std::string_view text(buf, ec == std::errc() ? static_cast<std::size_t>(ptr - buf) : 0);
+      out += text;
+      if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+      return;
+    }
+    default:
+      out += boost::json::serialize(v);
+  }
+}
+
+std::string pretty_sorted(const json& v) {
+  std::string out;
+  pretty(out, v, 0);
+  return out;
+}
+
+constexpr std::string_view kSkillKeys[] = {
+    "name", "description", "input_schema", "output_schema", "license", "metadata", "allowed-tools"};
+
+}  // namespace
+
+Result<Skill> parse_skill(std::string_view text, const fs::path& path) {
+  const std::string file = path.string();
+  auto fm = parse_frontmatter(text, file);
+  if (!fm) return fail(std::move(fm.error()));
+
+  Skill skill;
+  skill.path = path;
+  skill.instructions = fm->body;
+  Fields f(*fm, file);
+  f.string("name", skill.name);
+  f.string("description", skill.description);
+  f.object("input_schema", skill.input_schema, "an object (a JSON Schema)");
+  f.object("output_schema", skill.output_schema, "an object (a JSON Schema)");
+  f.string("license", skill.license);
+  f.object("metadata", skill.metadata);
+  f.string_list("allowed-tools", skill.allowed_tools, /*split=*/true);
+  if (f.failed()) return fail(f.take_error());
+
+  // Other keys (`compatibility` and friends from the Agent Skills ecosystem) are kept aside
+  // rather than merged into `metadata`, whose own keys they could otherwise shadow.
+  for (const auto& kv : fm->data.get_object()) {
+    if (std::find(std::begin(kSkillKeys), std::end(kSkillKeys), kv.key()) == std::end(kSkillKeys))
+      skill.extra.get_object()[kv.key()] = kv.value();
+  }
+
+  if (f.get("name")) {
+    if (!project_detail::is_skill_name(skill.name)) {
+      return fail(file_error(
+          file, f.line("name"), "name",
+          fmt::format("name: '{}' is not a valid skill name: {}", skill.name, kSkillNameRule)));
+    }
+  } else {
+    skill.name = default_skill_name(path);
+    if (!project_detail::is_skill_name(skill.name)) {
+      return fail(file_error(
+          file, 0, "name",
+          fmt::format("skill name '{}' (derived from the {} name) is not valid: {}; rename it or "
+                      "set `name:` in the frontmatter",
+                      skill.name, project_detail::is_skill_md(path) ? "folder" : "file",
+                      kSkillNameRule)));
+    }
+  }
+  if (project_detail::is_skill_md(path)) skill.directory = path.parent_path();
+  return skill;
+}
+
+Result<Skill> load_skill(const fs::path& path) {
+  auto text = project_detail::read_text_file(path);
+  if (!text) return fail(std::move(text.error()));
+  auto skill = parse_skill(*text, path);
+  if (skill && !skill->directory.empty()) {
+    skill->resources = list_resources(skill->directory, path);
+  }
+  return skill;
+}
+
+Result<SkillSet> discover_skills(const fs::path& skills_dir) {
+  auto top = project_detail::list_markdown_files(skills_dir);
+  if (!top) return fail(std::move(top.error()));
+  std::vector<fs::path> files = std::move(*top);
+  for (const fs::path& p : files) {
+    if (project_detail::is_skill_md(p)) {
+      // It would take the whole skills directory as its supporting files.
+      return fail(file_error(p.string(), 0, "",
+                             "a SKILL.md belongs in its own folder: <skills>/<name>/SKILL.md"));
+    }
+  }
+
+  std::error_code ec;
+  if (fs::is_directory(skills_dir, ec)) {
+    fs::directory_iterator it(skills_dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      std::error_code dec;
+      if (name.empty() || name[0] == '.' || !it->is_directory(dec)) continue;
+      fs::directory_iterator inner(it->path(), dec);
+      for (; !dec && inner != end; inner.increment(dec)) {
+        std::error_code fec;
+        if (project_detail::is_skill_md(inner->path()) && inner->is_regular_file(fec))
+          files.push_back(inner->path());
+      }
+    }
+    if (ec) {
+      return fail(file_error(skills_dir.string(), 0, "", "cannot list: " + ec.message()));
+    }
+  }
+  std::sort(files.begin(), files.end());
+
+  SkillSet out;
+  for (const fs::path& p : files) {
+    auto skill = load_skill(p);
+    if (!skill) return fail(std::move(skill.error()));
+    auto [it, inserted] = out.try_emplace(skill->name, std::move(*skill));
+    if (!inserted) {
+      return fail(file_error(p.string(), 0, "name",
+                             fmt::format("duplicate skill name '{}': also defined in {}", it->first,
+                                         it->second.path.string())));
+    }
+  }
+  return out;
+}
+
+Result<Skill> load_skill_by_path(const fs::path& skills_dir, std::string_view rel) {
+  constexpr std::string_view kWhat = "skills directory";
+  std::string rel_text(rel);
+  auto resolved = project_detail::resolve_inside(skills_dir, rel_text, kWhat);
+  if (!resolved && resolved.error().type == ErrorType::not_found &&
+      fs::path(rel_text).extension() != ".md" && !rel_text.empty() && rel_text.back() != '/') {
+    auto with_md = project_detail::resolve_inside(skills_dir, rel_text + ".md", kWhat);
+    if (with_md || with_md.error().type != ErrorType::not_found) {
+      rel_text += ".md";
+      resolved = std::move(with_md);
+    }
+  }
+  if (!resolved) return fail(std::move(resolved.error()));
+
+  std::error_code ec;
+  if (fs::is_directory(*resolved, ec)) {
+    std::string skill_md;
+    fs::directory_iterator it(*resolved, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      if (project_detail::is_skill_md(it->path())) {
+        skill_md = it->path().filename().string();
+        break;
+      }
+    }
+    if (skill_md.empty()) {
+      return fail(ErrorType::not_found,
+                  fmt::format("'{}' in the {} ({}) is a folder without a SKILL.md", rel, kWhat,
+                              skills_dir.string()),
+                  json_object{{"path", rel}});
+    }
+    rel_text = (fs::path(rel_text) / skill_md).string();
+    auto inner = project_detail::resolve_inside(skills_dir, rel_text, kWhat);
+    if (!inner) return fail(std::move(inner.error()));
+  }
+  // Load through the path as named (so the default name is the one the user sees), now that
+  // its target is known to stay inside.
+  return load_skill(skills_dir / fs::path(rel_text).lexically_normal());
+}
+
+Result<std::string> read_skill_resource(const Skill& skill, std::string_view rel) {
+  if (skill.directory.empty()) {
+    return fail(ErrorType::not_found,
+                fmt::format("skill '{}' has no supporting files (only <name>/SKILL.md skills "
+                            "have a folder)",
+                            skill.name));
+  }
+  auto resolved = project_detail::resolve_inside(skill.directory, rel,
+                                                 fmt::format("folder of skill '{}'", skill.name));
+  if (!resolved) return fail(std::move(resolved.error()));
+  std::error_code ec;
+  if (fs::is_directory(*resolved, ec)) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("'{}' is a folder of skill '{}', not a file", rel, skill.name));
+  }
+  return project_detail::read_text_file(*resolved);
+}
+
+std::string skill_resource_virtual_path(const Skill& skill, std::string_view rel) {
+  return fmt::format("/.skills/{}/{}", skill.name, rel);
+}
+
+std::string render_skill_prompt(const Skill& skill, const json& args, const json& result_schema) {
+  std::vector<std::string> parts;
+  std::string instructions = project_detail::trim(skill.instructions);
+  if (!instructions.empty()) parts.push_back(std::move(instructions));
+  if (!skill.directory.empty() && !skill.resources.empty()) {
+    std::string files =
+        "This skill has supporting files; read them with the `read` tool when you need them:";
+    for (const std::string& r : skill.resources) {
+      files += "\n- " + skill_resource_virtual_path(skill, r);
+    }
+    parts.push_back(std::move(files));
+  }
+  bool no_args = args.is_null() || (args.is_object() && args.get_object().empty());
+  if (!no_args) parts.push_back("Arguments:\n" + pretty_sorted(args));
+  if (!result_schema.is_null()) {
+    parts.push_back("Return the final answer as JSON that satisfies this JSON schema:\n" +
+                    pretty_sorted(result_schema));
+  }
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += "\n\n";
+    out += p;
+  }
+  return out;
+}
+
+}  // namespace cppflue
