@@ -16,7 +16,12 @@ struct CommonOptions {
 };
 
 struct RunOptions {
+  std::string workflow;  // positional: run this registered workflow
   std::string prompt;
+  std::string agent;    // --agent: a compiled or Markdown agent
+  std::string skill;    // --skill NAME
+  std::string args;     // --args JSON (skill arguments)
+  std::string payload;  // --payload JSON (workflow payload)
   std::string session = "default";
   std::string model;
   std::string sandbox;

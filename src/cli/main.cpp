@@ -71,11 +71,19 @@ int cppflue::cli_main(int argc, char** argv) {
   app.add_option("--config", common.config, "Path to cppflue.toml (default: search upwards)");
 
   RunOptions run;
-  auto* run_cmd =
-      app.add_subcommand("run", "Run one prompt on a session and print the answer as it streams");
-  run_cmd
-      ->add_option("-p,--prompt", run.prompt, "The prompt text (`-` reads it from standard input)")
-      ->required();
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run one prompt (or a skill, or a workflow) and print the answer as it streams");
+  run_cmd->add_option("workflow", run.workflow,
+                      "A workflow of this application to run once (with --payload)");
+  run_cmd->add_option("-p,--prompt", run.prompt,
+                      "The prompt text (`-` reads it from standard input)");
+  run_cmd->add_option("-a,--agent", run.agent,
+                      "Agent: a compiled agent of this application or a Markdown agent of "
+                      ".agents/agents (default: the [agent] configuration)");
+  run_cmd->add_option("--skill", run.skill,
+                      "Run this skill (of .agents/skills) and print its JSON result");
+  run_cmd->add_option("--args", run.args, "Skill arguments as a JSON object (with --skill)");
+  run_cmd->add_option("--payload", run.payload, "Workflow payload as a JSON object");
   run_cmd->add_option("-s,--session", run.session,
                       "Session id (default: default); history persists in .cppflue/state.db");
   run_cmd->add_option(

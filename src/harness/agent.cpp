@@ -70,14 +70,6 @@ constexpr std::string_view kPreamble =
 
 constexpr std::size_t kMaxToolResultBytes = 256 * 1024;
 
-std::string read_optional_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool valid_tool_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -240,6 +232,63 @@ Result<OutputRequest> make_output_request(const PromptOptions& o, std::optional<
   return out;
 }
 
+// `activate_skill`: the model runs a skill of the catalogue on its own; the result is the
+// skill's rendered instructions for it to follow.
+ToolDefinition activate_skill_tool(std::shared_ptr<const SkillSet> skills) {
+  json_array names;
+  for (const auto& [name, skill] : *skills) names.push_back(json(name));
+  ToolDefinition t;
+  t.name = "activate_skill";
+  t.description =
+      "Load one of the skills listed in the system prompt: returns its instructions (and the "
+      "supporting files you can read), which you then follow.";
+  t.parameters = json_object{
+      {"type", "object"},
+      {"properties",
+       json_object{
+           {"name", json_object{{"type", "string"}, {"enum", std::move(names)}}},
+           {"args", json_object{{"type", "object"},
+                                {"description", "Arguments for the skill, if it takes any"}}}}},
+      {"required", json_array{"name"}}};
+  t.execute = [skills](const json& args, ToolContext&) -> json {
+    auto name = get_string(args, "name");
+    auto it = name ? skills->find(*name) : skills->end();
+    if (it == skills->end()) {
+      std::vector<std::string> all;
+      for (const auto& [k, v] : *skills) all.push_back(k);
+      throw Exception(make_error(ErrorType::invalid_input,
+                                 fmt::format("activate_skill: unknown skill '{}' (available: {})",
+                                             name.value_or(""), fmt::join(all, ", "))));
+    }
+    json call_args = json_object{};
+    if (const json* a = find(args, "args"); a && !a->is_null()) call_args = *a;
+    if (it->second.input_schema.is_object()) {
+      auto validator = SchemaValidator::compile(it->second.input_schema);
+      if (!validator) throw Exception(validator.error());
+      if (auto errors = validator->validate(call_args); !errors.empty()) {
+        throw Exception(make_error(ErrorType::invalid_input,
+                                   fmt::format("activate_skill '{}': invalid args:\n{}", it->first,
+                                               format_path_errors(errors))));
+      }
+    }
+    return json(render_skill_prompt(it->second, call_args, it->second.output_schema));
+  };
+  return t;
+}
+
+// The catalogue of SPEC §5: name and description of each skill.
+std::string skill_catalogue(const SkillSet& skills) {
+  if (skills.empty()) return {};
+  std::string text =
+      "\n\nSkills (call activate_skill with a name to load its instructions when a task fits):";
+  for (const auto& [name, skill] : skills) {
+    text += fmt::format(
+        "\n- {}: {}", name,
+        skill.description.empty() ? std::string("(no description)") : skill.description);
+  }
+  return text;
+}
+
 // ----------------------------------------------------------------------------------------
 
 class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
@@ -265,6 +314,23 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::map<std::string, std::string> code_secrets;
   std::vector<SubagentProfile> subagents;
   int max_task_depth = 8;
+  std::shared_ptr<const SkillSet> skills = std::make_shared<SkillSet>();
+  std::map<std::string, RoleDefinition> roles;
+  std::vector<std::string> enabled_tools;
+
+  // A skill by name, or by path under .agents/skills for names with '/' or ending in .md.
+  Result<Skill> find_skill(const std::string& name) const {
+    if (auto it = skills->find(name); it != skills->end()) return it->second;
+    if (name.find('/') != std::string::npos || name.ends_with(".md")) {
+      return load_skill_by_path(config.root / ".agents" / "skills", name);
+    }
+    std::vector<std::string> names;
+    for (const auto& [k, v] : *skills) names.push_back(k);
+    return fail(ErrorType::not_found,
+                fmt::format("unknown skill '{}' (available: {})", name,
+                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
+                json_object{{"skill", name}});
+  }
 
   // The live session `id`, opened (or created with `init`) from the store.
   Result<std::shared_ptr<SessionImpl>> open_session(const std::string& id, const SessionInit& init);
@@ -479,8 +545,24 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
     auto sb = create_sandbox(agent->sandbox_spec, ctx);
     if (!sb) return sb;
     sandbox = *sb;
-    session_prompt = agent->system_prompt + "\n\n" + sandbox->describe() + agent->policy_facts();
+    session_prompt = agent->system_prompt + workspace_instructions(*sandbox) + "\n\n" +
+                     sandbox->describe() + agent->policy_facts();
     return sandbox;
+  }
+
+  // AGENTS.md / CLAUDE.md of a workspace other than the project root, appended (SPEC §6).
+  std::string workspace_instructions(const Sandbox& sb) const {
+    const Workspace* ws = sb.workspace();
+    if (ws == nullptr) return {};
+    std::error_code ec;
+    if (fs::equivalent(ws->root(), agent->config.root, ec)) return {};
+    std::string text;
+    for (const char* file : {"AGENTS.md", "CLAUDE.md"}) {
+      auto content = ws->read_file(file, 256 * 1024);
+      if (!content || content->empty()) continue;
+      text += fmt::format("\n\nInstructions from the workspace's {}:\n{}", file, *content);
+    }
+    return text;
   }
 
   std::string system_prompt() {
@@ -516,6 +598,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
       };
     }
     scope->write_mutex = write_mutex;
+    scope->skills = agent->skills;
     scope->executor = agent->runtime->executor();
     return scope;
   }
@@ -955,15 +1038,47 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   std::vector<ToolDefinition> builtins;  // outlives ctx, which points into it
   std::unique_ptr<OperationContext> ctx;
   do {
-    std::string model_spec = spec.options.model.empty() ? agent->model : spec.options.model;
+    // Precedence for model and thinking level: call > role > agent (SPEC §6).
+    std::string role_model, role_thinking, role_text;
+    if (!spec.options.role.empty()) {
+      const std::string& role = spec.options.role;
+      const SubagentProfile* profile = nullptr;
+      for (const auto& p : agent->subagents) {
+        if (p.name == role) profile = &p;
+      }
+      if (auto it = agent->roles.find(role); it != agent->roles.end()) {
+        role_model = it->second.model;
+        role_thinking = it->second.thinking_level;
+        role_text = fmt::format("Role: {}\n{}", role, it->second.instructions);
+      } else if (profile != nullptr) {
+        role_model = profile->model;
+        role_thinking = profile->thinking_level;
+        role_text = fmt::format("Role: {}\n{}", role, profile->instructions);
+      } else {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : agent->roles) names.push_back(k);
+        for (const auto& p : agent->subagents) names.push_back(p.name);
+        result =
+            fail(ErrorType::invalid_input,
+                 fmt::format("unknown role or subagent '{}' (available: {})", role,
+                             names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
+                 json_object{{"role", role}});
+        break;
+      }
+    }
+    std::string model_spec = !spec.options.model.empty() ? spec.options.model
+                             : !role_model.empty()       ? role_model
+                                                         : agent->model;
     auto client = agent->client_for(model_spec);
     if (!client) {
       result = fail(client.error());
       break;
     }
     std::optional<ThinkingLevel> thinking = agent->thinking;
-    if (!spec.options.thinking_level.empty()) {
-      auto t = parse_thinking_level(spec.options.thinking_level);
+    const std::string& thinking_text =
+        !spec.options.thinking_level.empty() ? spec.options.thinking_level : role_thinking;
+    if (!thinking_text.empty()) {
+      auto t = parse_thinking_level(thinking_text);
       if (!t) {
         result = fail(t.error());
         break;
@@ -986,6 +1101,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
     }
     builtins = detail::make_builtin_tools(*scope);
     if (auto t = task_tool(emitter, cancel->token())) builtins.push_back(std::move(*t));
+    if (!agent->skills->empty()) builtins.push_back(activate_skill_tool(agent->skills));
     std::size_t first_extra = builtins.size();
     bool bad_command = false;
     for (const auto& c : agent->command_tools) {
@@ -1012,6 +1128,16 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       result = fail(r.error());
       break;
     }
+    if (!agent->enabled_tools.empty()) {
+      // The agent's tool list (e.g. a Markdown agent's `tools:`); tools passed with this call
+      // are always offered.
+      const auto& keep = agent->enabled_tools;
+      std::erase_if(tools, [&](const ToolDefinition* t) {
+        return std::find(keep.begin(), keep.end(), t->name) == keep.end() &&
+               std::find(call_tools.begin(), call_tools.end(), t) == call_tools.end() &&
+               t->name != "activate_skill";
+      });
+    }
     std::optional<OutputRequest> output;
     if (!spec.options.result_schema.is_null() || spec.options.result_check) {
       auto req = make_output_request(spec.options, client->api);
@@ -1037,6 +1163,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
     {
       std::string system = system_prompt();
       if (!spec.instructions.empty()) system += "\n\n" + spec.instructions;
+      if (!role_text.empty()) system += "\n\n" + role_text;
       ctx->set_system(std::move(system));
     }
     if (output && output->native) ctx->set_output(output->format);
@@ -1584,6 +1711,35 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
   co_return value_or_throw(std::move(r));
 }
 
+PromptResult Session::skill(std::string name, json args, PromptOptions options) {
+  ensure_not_runtime_thread(*impl_);
+  auto found = impl_->agent->find_skill(name);
+  if (!found) throw Exception(found.error());
+  const Skill& sk = *found;
+  if (args.is_null()) args = json_object{};
+  if (sk.input_schema.is_object()) {
+    auto validator = SchemaValidator::compile(sk.input_schema);
+    if (!validator) {
+      Error e = validator.error();
+      e.message = fmt::format("skill '{}': input_schema: {}", sk.name, e.message);
+      throw Exception(std::move(e));
+    }
+    if (auto errors = validator->validate(args); !errors.empty()) {
+      throw Exception(make_error(
+          ErrorType::invalid_input,
+          fmt::format("skill '{}': invalid arguments:\n{}", sk.name, format_path_errors(errors)),
+          json_object{{"skill", sk.name}, {"errors", path_errors_to_json(errors)}}));
+    }
+  }
+  if (options.result_schema.is_null() && !options.result_check && sk.output_schema.is_object()) {
+    options.result_schema = sk.output_schema;
+  }
+  std::string text = render_skill_prompt(sk, args, options.result_schema);
+  OperationSpec spec{"skill", std::move(text), std::move(options), false, nullptr, {}};
+  auto fut = asio::co_spawn(impl_->strand, impl_->run(std::move(spec)), asio::use_future);
+  return value_or_throw(fut.get());
+}
+
 PromptResult Session::task(std::string prompt, TaskOptions options) {
   ensure_not_runtime_thread(*impl_);
   SessionImpl::TaskSpec spec{std::move(prompt), std::move(options)};
@@ -1766,9 +1922,22 @@ std::vector<std::string> Agent::tool_names() const {
     }
   }
   if (impl_->max_task_depth != 0) names.emplace_back("task");
+  if (!impl_->skills->empty()) names.emplace_back("activate_skill");
   for (const auto& t : impl_->tools) names.push_back(t.name);
   for (const auto& c : impl_->command_tools) names.push_back(c.name);
   return names;
+}
+
+std::vector<std::string> Agent::skill_names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : *impl_->skills) out.push_back(k);
+  return out;
+}
+
+std::vector<std::string> Agent::role_names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : impl_->roles) out.push_back(k);
+  return out;
 }
 
 ShellResult Agent::shell(std::string command, ShellOptions options) {
@@ -1954,12 +2123,34 @@ Agent init(InitOptions options) {
   }
   impl->on_event = std::move(options.on_event);
 
+  auto project = load_project_files(cfg.root);
+  if (!project) throw Exception(project.error());
+  auto skills = std::make_shared<SkillSet>(std::move(project->skills));
+  for (auto& sk : options.skills) (*skills)[sk.name] = std::move(sk);
+  if (!options.enabled_skills.empty()) {
+    SkillSet chosen;
+    for (const auto& name : options.enabled_skills) {
+      auto it = skills->find(name);
+      if (it == skills->end()) {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : *skills) names.push_back(k);
+        throw Exception(make_error(
+            ErrorType::config_error,
+            fmt::format("unknown skill '{}' in the agent's skills (available: {})", name,
+                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))));
+      }
+      chosen.insert(*it);
+    }
+    *skills = std::move(chosen);
+  }
+  impl->skills = skills;
+  impl->roles = std::move(project->roles);
+  impl->enabled_tools = std::move(options.enabled_tools);
+
   std::string prompt(kPreamble);
   if (!options.instructions.empty()) prompt += "\n\n" + options.instructions;
-  for (const char* file : {"AGENTS.md", "CLAUDE.md"}) {
-    std::string text = read_optional_file(cfg.root / file);
-    if (!text.empty()) prompt += "\n\n" + text;
-  }
+  if (!project->instructions.empty()) prompt += "\n\n" + project->instructions;
+  prompt += skill_catalogue(*skills);
   impl->system_prompt = std::move(prompt);
 
   impl->runtime = options.runtime ? options.runtime : Runtime::shared();

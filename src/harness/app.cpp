@@ -23,7 +23,8 @@ AgentFactory::AgentFactory(Fn fn) {
   if (fn) fn_ = std::make_shared<const Fn>(std::move(fn));
 }
 
-Agent AgentFactory::instantiate(const AgentContext& context, const InitOptions& defaults) const {
+Agent AgentFactory::instantiate(const AgentContext& context, const InitOptions& defaults,
+                                const std::function<void(InitOptions&)>& adjust) const {
   if (!fn_) throw Exception(make_error(ErrorType::invalid_input, "empty agent factory"));
   AgentOptions o = (*fn_)(context);
   if (o.root.empty() && o.config_path.empty()) {
@@ -42,6 +43,7 @@ Agent AgentFactory::instantiate(const AgentContext& context, const InitOptions& 
   }
   if (o.name.empty() || o.name == "default")
     o.name = defaults.name.empty() ? o.name : defaults.name;
+  if (adjust) adjust(o);
   return init(std::move(o));
 }
 
@@ -51,6 +53,62 @@ AgentFactory create_agent(AgentFactory::Fn fn) {
         make_error(ErrorType::invalid_input, "create_agent() needs an initializer function"));
   }
   return AgentFactory(std::move(fn));
+}
+
+Result<AgentOptions> markdown_agent_options(const AgentDefinition& d,
+                                            const std::map<std::string, AgentDefinition>& all) {
+  AgentOptions o;
+  o.name = d.name;
+  o.model = d.model;
+  if (!d.sandbox.empty()) o.sandbox = d.sandbox;
+  o.allow_write = d.allow_write;
+  o.allow_shell = d.allow_shell;
+  o.allow_compound_commands = d.allow_compound_commands;
+  o.allowed_commands = d.allowed_commands;
+  o.thinking_level = d.thinking_level;
+  o.instructions = d.instructions;
+  o.max_turns = d.max_turns;
+  o.enabled_tools = d.tools;
+  o.enabled_skills = d.skills;
+  for (const auto& name : d.subagents) {
+    auto it = all.find(name);
+    if (it == all.end()) {
+      std::vector<std::string> names;
+      for (const auto& [k, v] : all) names.push_back(k);
+      return fail(ErrorType::config_error,
+                  fmt::format("{}: subagent '{}' is not a Markdown agent of .agents/agents "
+                              "(available: {})",
+                              d.path.string(), name, fmt::join(names, ", ")));
+    }
+    const AgentDefinition& sub = it->second;
+    SubagentProfile p;
+    p.name = sub.name;
+    p.description = sub.description;
+    p.instructions = sub.instructions;
+    p.model = sub.model;
+    p.thinking_level = sub.thinking_level;
+    o.subagents.push_back(std::move(p));
+  }
+  return o;
+}
+
+Result<AgentFactory> find_agent(std::string_view name, const fs::path& root) {
+  if (auto compiled = find_registered_agent(name)) return *compiled;
+  auto defs = discover_agent_definitions(root / ".agents" / "agents");
+  if (!defs) return fail(defs.error());
+  auto it = defs->find(std::string(name));
+  if (it == defs->end()) {
+    std::vector<std::string> names = registered_agents();
+    for (const auto& [k, v] : *defs) names.push_back(k);
+    return fail(ErrorType::not_found,
+                fmt::format("unknown agent '{}' (available: {})", name,
+                            names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))),
+                json_object{{"agent", name}});
+  }
+  auto options = markdown_agent_options(it->second, *defs);
+  if (!options) return fail(options.error());
+  AgentOptions fixed = std::move(*options);
+  return AgentFactory([fixed](const AgentContext&) { return fixed; });
 }
 
 // ---- registry ----

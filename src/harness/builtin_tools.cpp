@@ -377,7 +377,26 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
             return json(value_or_throw_text(fn(workspace_of(*scope), scope->file_policy, args)));
           }});
     };
-    add_read("read", tool_read);
+    tools.push_back(ToolDefinition{
+        "read", std::string(file_tool_description("read")), file_tool_parameters("read"),
+        [scope](const json& args, ToolContext&) -> json {
+          // Supporting files of SKILL.md skills live outside the workspace, at /.skills/.
+          constexpr std::string_view kSkills = "/.skills/";
+          if (auto path = get_string(args, "path");
+              path && scope->skills && path->rfind(kSkills, 0) == 0) {
+            std::string_view rest = std::string_view(*path).substr(kSkills.size());
+            auto slash = rest.find('/');
+            std::string name(rest.substr(0, slash));
+            auto it = scope->skills->find(name);
+            if (it == scope->skills->end() || slash == std::string_view::npos) {
+              throw_error(
+                  make_error(ErrorType::not_found, fmt::format("read: no skill file {}", *path)));
+            }
+            return json(
+                value_or_throw_text(read_skill_resource(it->second, rest.substr(slash + 1))));
+          }
+          return json(value_or_throw_text(tool_read(workspace_of(*scope), args)));
+        }});
     add_write("write", tool_write);
     add_write("edit", tool_edit);
     add_read("stat", tool_stat);

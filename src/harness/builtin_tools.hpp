@@ -44,7 +44,9 @@ struct ToolScope {
   std::shared_ptr<const Redactor> redactor;
   std::function<void(std::string_view type, json_object fields)> emit;  // command events
   std::shared_ptr<std::mutex> write_mutex;  // serialises the session's mutating file tools
-  boost::asio::any_io_executor executor;    // where shell commands are driven
+  // Skills whose supporting files `read` serves at /.skills/<name>/<file>.
+  std::shared_ptr<const SkillSet> skills;
+  boost::asio::any_io_executor executor;  // where shell commands are driven
 };
 
 bool is_builtin_tool_name(std::string_view name);

@@ -833,3 +833,63 @@ TEST_F(CliTest, RunRefusesAnUnknownSecretAndDoctorShowsTheIsolation) {
 
 }  // namespace
 }  // namespace cppflue
+
+// ---- agents, skills, workflows ----
+
+namespace cppflue {
+namespace {
+TEST_F(CliTest, MarkdownAgentRunsWithItsFrontmatterPolicies) {
+  write_file(dir_.path() / "cppflue.toml", "[sandbox]\nworkspace = \".\"\nisolation = \"none\"\n");
+  write_file(dir_.path() / "notes.txt", "secret notes\n");
+  write_file(dir_.path() / ".agents/agents/lister.md",
+             "---\ndescription: Lists files\nallow_shell: true\nallowed_commands: [ls]\n---\n"
+             "You list files.\n");
+  auto script = dir_.path() / "shell-script.json";
+  write_file(script, R"({"turns": [
+    {"text": "Running.", "tool_calls": [{"name": "bash", "arguments": {"command": "ls"}},
+                                        {"name": "bash", "arguments": {"command": "cat notes.txt"}}]},
+    {"text": "Results: {{tool_result}}"}
+  ]})");
+  auto r = run({"run", "--agent", "lister", "-m", "test:" + script.string(), "-p", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "notes.txt")) << "ls is allowed: " << r.describe();
+  EXPECT_FALSE(contains(r.out, "secret notes")) << "cat is not: " << r.describe();
+  EXPECT_TRUE(contains(r.out, "allowed_commands")) << r.describe();
+
+  // The default agent has no shell at all.
+  auto plain = run({"run", "-m", "test:" + script.string(), "-p", "list"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.describe();
+  EXPECT_TRUE(contains(plain.out, "allow_shell")) << plain.describe();
+
+  auto unknown = run({"run", "--agent", "ghost", "-p", "x"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_TRUE(contains(unknown.err, "unknown agent 'ghost' (available: lister)"))
+      << unknown.describe();
+}
+
+TEST_F(CliTest, SkillPrintsItsJsonResultAndBadArgsFail) {
+  write_file(dir_.path() / ".agents/skills/pick.md",
+             "---\ndescription: Pick a number\ninput_schema:\n  type: object\n  properties:\n"
+             "    max: {type: integer}\n  required: [max]\noutput_schema:\n  type: object\n"
+             "  properties:\n    n: {type: integer}\n  required: [n]\n---\nPick one.\n");
+  auto script = dir_.path() / "pick.json";
+  write_file(script,
+             R"({"turns": [{"text": "---RESULT_START---\n{\"n\": 4}\n---RESULT_END---"}]})");
+  auto r =
+      run({"run", "--skill", "pick", "--args", R"({"max": 10})", "-m", "test:" + script.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  json j = parse_or_fail(trim(r.out));
+  EXPECT_EQ(j, (json_object{{"n", 4}})) << r.out;
+
+  auto bad = run({"run", "--skill", "pick", "--args", R"({"max": "ten"})"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "/max: expected integer, got string")) << bad.describe();
+  auto not_json = run({"run", "--skill", "pick", "--args", "{oops"});
+  EXPECT_EQ(not_json.exit_code, 1);
+  EXPECT_TRUE(contains(not_json.err, "--args")) << not_json.describe();
+  auto wf = run({"run", "nightly", "--payload", "{}"});
+  EXPECT_EQ(wf.exit_code, 1);
+  EXPECT_TRUE(contains(wf.err, "unknown workflow 'nightly'")) << wf.describe();
+}
+}  // namespace
+}  // namespace cppflue

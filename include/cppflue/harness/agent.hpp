@@ -28,6 +28,7 @@
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
 #include "cppflue/harness/event.hpp"
+#include "cppflue/harness/project.hpp"
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/model/message.hpp"
 #include "cppflue/model/model_client.hpp"
@@ -101,9 +102,16 @@ struct InitOptions {
   std::string name = "default";  // agent name recorded on its sessions
   std::vector<SubagentProfile> subagents;
   std::optional<int> max_task_depth;  // default [agent] max_task_depth (8); 0 = no tasks
-  std::optional<RetryPolicy> retry;   // model retry policy (tests shorten the delays)
-  std::shared_ptr<Runtime> runtime;   // default: the process-wide runtime
-  std::shared_ptr<Store> store;       // default: SQLite at <root>/.cppflue/state.db
+  // Skills in addition to `.agents/skills` (a skill given here replaces a project skill of the
+  // same name); see load_skill() in project.hpp.
+  std::vector<Skill> skills;
+  // When non-empty, only these skills are offered in the catalogue and to activate_skill.
+  std::vector<std::string> enabled_skills;
+  // When non-empty, only these tools (built-in, custom or command) are offered to the model.
+  std::vector<std::string> enabled_tools;
+  std::optional<RetryPolicy> retry;  // model retry policy (tests shorten the delays)
+  std::shared_ptr<Runtime> runtime;  // default: the process-wide runtime
+  std::shared_ptr<Store> store;      // default: SQLite at <root>/.cppflue/state.db
 };
 
 struct PromptOptions {
@@ -252,6 +260,14 @@ class Session {
   CompactResult compact();
   boost::asio::awaitable<CompactResult> async_compact();
 
+  // Runs a skill (SPEC §6): `args` are validated against its input_schema first (an error
+  // names the JSON path, and nothing is sent), the prompt is its instructions + the arguments +
+  // the result schema; with an output_schema (or skill<T>) the result is validated as for
+  // typed prompts. `name` may be a path under .agents/skills ("group/triage.md").
+  PromptResult skill(std::string name, json args = json_object{}, PromptOptions options = {});
+  template <class T>
+  T skill(std::string name, json args = json_object{}, PromptOptions options = {});
+
   // Cancels the running operation (model request, tools); returns false when idle.
   bool abort();
   bool busy() const;
@@ -295,6 +311,9 @@ class Agent {
   std::shared_ptr<Store> store() const;
   std::vector<std::string> tool_names() const;
   std::string system_prompt() const;
+  // The skills this agent offers (catalogue order), and its roles.
+  std::vector<std::string> skill_names() const;
+  std::vector<std::string> role_names() const;
   // session("default").shell(...).
   ShellResult shell(std::string command, ShellOptions options = {});
 
@@ -326,6 +345,12 @@ template <class T>
 T Session::prompt(std::string text, PromptOptions options) {
   detail::request_result<T>(options);
   return detail::result_as<T>(prompt(std::move(text), std::move(options)));
+}
+
+template <class T>
+T Session::skill(std::string name, json args, PromptOptions options) {
+  detail::request_result<T>(options);
+  return detail::result_as<T>(skill(std::move(name), std::move(args), std::move(options)));
 }
 
 // Builds an agent from `cppflue.toml` + `options`. Throws `Exception` on bad configuration

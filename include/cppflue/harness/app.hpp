@@ -25,6 +25,7 @@
 // `run_end` events (and the events of the sessions it opens) are stored with the run.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,7 +57,9 @@ class AgentFactory {
   explicit AgentFactory(Fn fn);
   // Calls the function and builds the agent; fields set in `defaults` (root, config_path,
   // store, runtime, on_event) fill what the function left empty.
-  Agent instantiate(const AgentContext& context, const InitOptions& defaults = {}) const;
+  // `adjust` runs last (e.g. command-line flags that override the factory's choices).
+  Agent instantiate(const AgentContext& context, const InitOptions& defaults = {},
+                    const std::function<void(InitOptions&)>& adjust = {}) const;
   explicit operator bool() const { return fn_ != nullptr; }
 
  private:
@@ -138,6 +141,17 @@ struct WorkflowRunResult {
 // An unknown name throws (not_found, listing the registered workflows); a failure inside the
 // workflow is returned with status "failed".
 WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options = {});
+
+// A Markdown agent (`.agents/agents/NAME.md`, SPEC §2) as options: model, sandbox, policies,
+// thinking level, max_turns, its tools (enabled_tools) and skills (enabled_skills), the body as
+// instructions; `subagents` name other Markdown agents of `all`, which become subagent
+// profiles. An unknown subagent name is an error naming the file.
+Result<AgentOptions> markdown_agent_options(const AgentDefinition& definition,
+                                            const std::map<std::string, AgentDefinition>& all);
+
+// The agent called `name`: a compiled agent of this program (CPPFLUE_AGENT), else a Markdown
+// agent of the project at `root`. Unknown → not_found listing both kinds.
+Result<AgentFactory> find_agent(std::string_view name, const std::filesystem::path& root);
 
 namespace detail {
 bool register_agent_file(const char* file, AgentFactory factory);
