@@ -12,6 +12,7 @@
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/agent.hpp"
+#include "cppflue/harness/app.hpp"
 #include "cppflue/harness/backend.hpp"
 #include "cppflue/harness/event.hpp"
 #include "cppflue/harness/project.hpp"

@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "cppflue/cli.hpp"
+#include "init.hpp"
 
 namespace cppflue::cli {
 namespace {
@@ -122,6 +123,23 @@ int cppflue::cli_main(int argc, char** argv) {
   sessions_cmd->add_flag("--json", sessions.json, "Machine-readable output");
   sessions_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
+  cppflue::cli::InitOptions init_opts;
+  auto* init_cmd = app.add_subcommand(
+      "init",
+      "Scaffold a CppFlue project: config, AGENTS.md, a skill, a role, a Markdown agent, "
+      "a C++ agent and workflow with a CMakeLists.txt");
+  init_cmd->add_option("dir", init_opts.dir, "Directory to create or fill (default: .)");
+  init_cmd->add_flag("--force", init_opts.force, "Overwrite files that already exist");
+
+  std::string skill_name;
+  auto* skill_cmd = app.add_subcommand("skill", "Skill scaffolding");
+  skill_cmd->require_subcommand(1);
+  auto* skill_new_cmd =
+      skill_cmd->add_subcommand("new", "Create .agents/skills/NAME/SKILL.md from a template");
+  skill_new_cmd->add_option("name", skill_name, "Skill name: lowercase letters, digits, hyphens")
+      ->required();
+  skill_new_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
   bool doctor_json = false;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
   doctor_cmd->add_flag("--json", doctor_json, "Machine-readable output");
@@ -139,6 +157,8 @@ int cppflue::cli_main(int argc, char** argv) {
     if (*chat_cmd) return chat_command(common, chat_session, chat_model);
     if (*sessions_cmd) return sessions_command(common, sessions);
     if (*doctor_cmd) return doctor_command(common, doctor_json);
+    if (*init_cmd) return init_command(init_opts);
+    if (*skill_new_cmd) return skill_new_command(common.config, skill_name);
   } catch (const cppflue::Exception& e) {
     return report_error(e.what());
   } catch (const std::exception& e) {

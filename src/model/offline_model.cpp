@@ -74,6 +74,70 @@ std::int64_t estimate_tokens(std::size_t chars) {
   return chars == 0 ? 0 : static_cast<std::int64_t>(std::max<std::size_t>(1, chars / 4));
 }
 
+constexpr std::string_view kResultStartMarker = "---RESULT_START---";
+constexpr std::string_view kResultEndMarker = "---RESULT_END---";
+constexpr std::string_view kSchemaIntro = "JSON Schema:\n";
+
+// A small value that satisfies the common JSON Schema keywords (type, properties, required,
+// items, enum, const, minimum, minItems); good enough for demos and tests.
+json example_of(const json& schema, int depth = 0) {
+  if (depth > 16 || !schema.is_object()) return nullptr;
+  if (const json* c = find(schema, "const")) return *c;
+  if (const json* e = find(schema, "enum"); e && e->is_array() && !e->get_array().empty()) {
+    return e->get_array().front();
+  }
+  for (const char* key : {"anyOf", "oneOf"}) {
+    if (const json* alts = find(schema, key);
+        alts && alts->is_array() && !alts->get_array().empty()) {
+      return example_of(alts->get_array().front(), depth + 1);
+    }
+  }
+  std::string type = get_string_or(schema, "type", "");
+  if (type.empty()) {
+    if (const json* t = find(schema, "type");
+        t && t->is_array() && !t->get_array().empty() && t->get_array().front().is_string()) {
+      type = std::string(t->get_array().front().get_string());
+    } else if (find(schema, "properties")) {
+      type = "object";
+    }
+  }
+  if (type == "object") {
+    json_object out;
+    if (const json* props = find(schema, "properties"); props && props->is_object()) {
+      for (const auto& kv : props->get_object()) out[kv.key()] = example_of(kv.value(), depth + 1);
+    }
+    return out;
+  }
+  if (type == "array") {
+    json_array out;
+    auto min_items = get_int(schema, "minItems").value_or(0);
+    const json* items = find(schema, "items");
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(min_items, 8); ++i) {
+      out.push_back(items ? example_of(*items, depth + 1) : json(nullptr));
+    }
+    return out;
+  }
+  if (type == "string") return json(std::string(kOfflineMarker) + " example");
+  if (type == "integer") return json(get_int(schema, "minimum").value_or(0));
+  if (type == "number") {
+    const json* m = find(schema, "minimum");
+    return m && m->is_number() ? *m : json(0);
+  }
+  if (type == "boolean") return json(false);
+  return nullptr;
+}
+
+// The example for the schema the harness appended to `prompt` (after "JSON Schema:\n"), if
+// the prompt asks for the result delimiters.
+std::optional<json> requested_example(const std::string& prompt) {
+  if (prompt.find(kResultStartMarker) == std::string::npos) return std::nullopt;
+  auto at = prompt.rfind(kSchemaIntro);
+  if (at == std::string::npos) return std::nullopt;
+  auto schema = parse_json(std::string_view(prompt).substr(at + kSchemaIntro.size()), "schema");
+  if (!schema || !schema->is_object()) return std::nullopt;
+  return example_of(*schema);
+}
+
 class OfflineModel final : public ModelClient {
  public:
   OfflineModel(std::vector<OfflineTurn> turns, std::string name)
@@ -124,6 +188,14 @@ class OfflineModel final : public ModelClient {
                {{"prompt", prompt},
                 {"tool_result", tool_result},
                 {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
+    // A structured result asked for with the harness's delimiters (the offline model has no
+    // native schema support): answer with a schema-shaped example unless the script already
+    // answers in that form.
+    if (turn.tool_calls.empty() && turn.text.find(kResultStartMarker) == std::string::npos) {
+      if (auto example = requested_example(prompt)) {
+        text += fmt::format("\n{}\n{}\n{}", kResultStartMarker, dump(*example), kResultEndMarker);
+      }
+    }
 
     ModelResponse response;
     response.model = name_;

@@ -228,3 +228,20 @@ TEST(TypedOffline, DelimitersWhenTheModelHasNoNativeSchema) {
 }
 
 }  // namespace
+
+namespace {
+TEST(TypedOffline, BuiltInScriptsAnswerWithASchemaShapedExample) {
+  TempDir dir;
+  for (const char* model : {"test:demo", "test:echo"}) {
+    InitOptions o;
+    o.model = model;
+    o.root = dir.path().string();
+    o.sandbox = "none";
+    auto agent = init(std::move(o));
+    auto s = agent.session(std::string("ex-") + (model + 5));
+    shop::Order order = s.prompt<shop::Order>("Any order");
+    EXPECT_TRUE(order.items.empty()) << model;
+    EXPECT_EQ(order.status, shop::Status::open) << model;
+  }
+}
+}  // namespace
