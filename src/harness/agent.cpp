@@ -118,21 +118,37 @@ std::string tool_result_text(const json& v) {
   return text;
 }
 
-// Light argument checks until full schema validation: an object with the required keys.
+// Arguments are validated against the tool's JSON Schema before it runs. Validators are
+// compiled once per distinct schema (built-in tools are re-created per operation).
 std::optional<std::string> check_arguments(const ToolCall& call, const ToolDefinition& def) {
   if (!call.arguments.is_object()) {
     return fmt::format("the arguments of '{}' must be a JSON object; got: {}", call.name,
                        call.raw_arguments.empty() ? dump(call.arguments) : call.raw_arguments);
   }
-  if (const json* req = find(def.parameters, "required"); req && req->is_array()) {
-    for (const auto& k : req->get_array()) {
-      if (k.is_string() && !call.arguments.get_object().contains(k.get_string())) {
-        return fmt::format("missing required argument '{}' for tool '{}'",
-                           std::string_view(k.get_string()), call.name);
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const SchemaValidator>> cache;
+  std::shared_ptr<const SchemaValidator> validator;
+  std::string key = dump(def.parameters);
+  {
+    std::lock_guard lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) {
+      validator = it->second;
+    } else {
+      auto compiled = SchemaValidator::compile(def.parameters);
+      if (compiled) {
+        validator = std::make_shared<const SchemaValidator>(std::move(*compiled));
+      } else {
+        log::get()->warn("tool '{}': its parameter schema cannot be used for validation: {}",
+                         def.name, compiled.error().message);
       }
+      if (cache.size() < 4096) cache.emplace(std::move(key), validator);
     }
   }
-  return std::nullopt;
+  if (!validator) return std::nullopt;
+  auto errors = validator->validate(call.arguments);
+  if (errors.empty()) return std::nullopt;
+  return fmt::format("invalid arguments for tool '{}':\n{}", call.name, format_path_errors(errors));
 }
 
 }  // namespace
@@ -1468,6 +1484,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
   child_spec.options.thinking_level = o.thinking_level;
   child_spec.options.role = o.role;
   child_spec.options.tools = std::move(o.tools);
+  child_spec.options.result_schema = std::move(o.result_schema);
   child_spec.options.on_event = std::move(o.on_event);
   std::weak_ptr<Emitter> weak_emitter = emitter;
   child_spec.sink = [weak_emitter](const Event& e) {

@@ -342,10 +342,12 @@ ToolDefinition make_command_tool(const Command& c, std::shared_ptr<const ToolSco
   t.description = !c.description.empty() ? c.description
                   : !c.command.empty()   ? "Run `" + c.command + "`."
                                          : "Run " + c.name + ".";
+  // No schema: a shell command takes no arguments; a function takes whatever object it is given.
   t.parameters = c.schema.is_object() ? c.schema
+                 : c.callable         ? json(json_object{{"type", "object"}})
                                       : json(json_object{{"type", "object"},
-                                                         {"properties", json_object{}},
-                                                         {"additionalProperties", false}});
+                                                 {"properties", json_object{}},
+                                                 {"additionalProperties", false}});
   if (c.callable) {
     t.execute = c.callable;
   } else {

@@ -233,7 +233,7 @@ TEST_F(AgentTest, BadToolArgumentsAreShownToTheModel) {
   auto agent = init(o);
   auto r = agent.session("args").prompt("go");
   EXPECT_FALSE(ran);
-  EXPECT_NE(r.text.find("missing required argument 'city'"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("missing required property \"city\""), std::string::npos) << r.text;
 }
 
 TEST_F(AgentTest, UnknownToolCallIsAnErrorResult) {

@@ -245,3 +245,59 @@ TEST(TypedOffline, BuiltInScriptsAnswerWithASchemaShapedExample) {
   }
 }
 }  // namespace
+
+namespace weather {
+struct Args {
+  std::string city;
+  std::optional<int> days;
+};
+CPPFLUE_STRUCT(Args, city, days)
+}  // namespace weather
+
+namespace {
+TEST(TypedTool, InvalidArgumentsAreAToolErrorAndTheFunctionIsNotCalled) {
+  TempDir dir;
+  FakeProvider fake;
+  write_file(dir.path() / "cppflue.toml", "[providers.fake]\napi = \"openai-chat\"\nbase_url = \"" +
+                                              fake.base_url() + "/v1\"\napi_key = \"k\"\n");
+  std::atomic<int> calls{0};
+  auto get_weather =
+      tool<weather::Args>("get_weather", "Current weather for one city.",
+                          [&calls](const weather::Args& a, ToolContext&) -> json {
+                            ++calls;
+                            return json_object{{"city", a.city}, {"days", a.days.value_or(1)}};
+                          });
+  EXPECT_EQ(get_weather.parameters, schema_of<weather::Args>());
+  InitOptions o;
+  o.model = "fake:m";
+  o.root = dir.path().string();
+  o.sandbox = "none";
+  o.max_task_depth = 0;
+  o.tools = {get_weather};
+  auto agent = init(std::move(o));
+  ScriptedTurn t1;
+  ToolCall bad;
+  bad.id = "c1";
+  bad.name = "get_weather";
+  bad.arguments = json_object{{"city", 3}, {"days", "two"}};
+  bad.raw_arguments = dump(bad.arguments);
+  ToolCall good = bad;
+  good.id = "c2";
+  good.arguments = json_object{{"city", "Oslo"}};
+  good.raw_arguments = dump(good.arguments);
+  t1.tool_calls = {bad, good};
+  fake.enqueue_turn(WireApi::openai_chat, t1, false);
+  ScriptedTurn t2;
+  t2.text = "done";
+  fake.enqueue_turn(WireApi::openai_chat, t2, false);
+  EXPECT_EQ(agent.session("tt").prompt("weather?").text, "done");
+  EXPECT_EQ(calls.load(), 1);  // only the valid call ran
+  auto reqs = fake.requests();
+  auto v = view_request(WireApi::openai_chat, reqs[1].json_body, reqs[1].target);
+  ASSERT_EQ(v.items.size(), 4u);
+  EXPECT_NE(v.items[2].text.find("/city: expected string, got integer"), std::string::npos)
+      << v.items[2].text;
+  EXPECT_NE(v.items[2].text.find("/days"), std::string::npos) << v.items[2].text;
+  EXPECT_NE(v.items[3].text.find("Oslo"), std::string::npos);
+}
+}  // namespace

@@ -170,6 +170,7 @@ struct TaskOptions {
   std::string agent;  // a subagent profile name (InitOptions::subagents)
   std::vector<ToolDefinition> tools;
   EventCallback on_event;
+  json result_schema = nullptr;  // a structured result from the child (PromptResult::result)
 };
 
 struct CompactResult {

@@ -15,7 +15,10 @@
 #include <string>
 
 #include "cppflue/core/cancel.hpp"
+#include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
+#include "cppflue/schema/reflect.hpp"
+#include "cppflue/schema/validator.hpp"
 
 namespace cppflue {
 
@@ -36,5 +39,32 @@ struct ToolDefinition {
   // empty.
   std::function<boost::asio::awaitable<json>(json args, ToolContext ctx)> async_execute;
 };
+
+// A typed tool: the parameter schema is generated from `Args` (a CPPFLUE_STRUCT), and the model's
+// arguments are converted to `Args` before `fn(const Args&, ToolContext&) -> json` runs;
+// arguments that do not fit become a tool error naming each JSON path, and `fn` is not called.
+//
+//   struct WeatherArgs { std::string city; };
+//   CPPFLUE_STRUCT(WeatherArgs, city);
+//   auto weather = cppflue::tool<WeatherArgs>("get_weather", "Current weather for one city.",
+//       [](const WeatherArgs& a, cppflue::ToolContext&) -> cppflue::json { ... });
+template <class Args, class Fn>
+ToolDefinition tool(std::string name, std::string description, Fn fn) {
+  ToolDefinition t;
+  t.parameters = schema_of<Args>();
+  t.execute = [fn = std::move(fn), name](const json& args, ToolContext& ctx) -> json {
+    Args value{};
+    auto errors = convert(args, value);
+    if (!errors.empty()) {
+      throw Exception(
+          make_error(ErrorType::invalid_input,
+                     "invalid arguments for tool '" + name + "':\n" + format_path_errors(errors)));
+    }
+    return fn(static_cast<const Args&>(value), ctx);
+  };
+  t.name = std::move(name);
+  t.description = std::move(description);
+  return t;
+}
 
 }  // namespace cppflue
