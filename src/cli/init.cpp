@@ -347,17 +347,6 @@ std::string shell_quote(const std::string& s) {
   return "'" + replace_all(s, "'", "'\\''") + "'";
 }
 
-bool is_skill_name(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name.front() == '-' || name.back() == '-') return false;
-  char prev = 0;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    if (!ok || (c == '-' && prev == '-')) return false;
-    prev = c;
-  }
-  return true;
-}
-
 bool path_exists(const fs::path& p) {
   std::error_code ec;
   return fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec;
@@ -473,7 +462,7 @@ int init_command(const InitOptions& o) {
 }
 
 int skill_new_command(const std::string& config, const std::string& name) {
-  if (!is_skill_name(name)) {
+  if (!is_valid_skill_name(name)) {
     return report_error(fmt::format(
         "invalid skill name '{}': use lowercase letters, digits and single hyphens (not at the "
         "start or end), at most 64 characters, e.g. triage-issue",

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <vector>
 
 namespace cppflue {
 
@@ -140,7 +142,7 @@ std::string dump(const json& v) {
 }
 
 namespace {
-void pretty(std::string& out, const json& v, int indent) {
+void pretty(std::string& out, const json& v, int indent, bool sort_keys) {
   auto pad = [&](int n) { out.append(static_cast<std::size_t>(n) * 2, ' '); };
   switch (v.kind()) {
     case boost::json::kind::object: {
@@ -149,17 +151,21 @@ void pretty(std::string& out, const json& v, int indent) {
         out += "{}";
         return;
       }
-      out += "{\n";
-      bool first = true;
-      for (const auto& kv : o) {
-        if (!first) out += ",\n";
-        first = false;
-        pad(indent + 1);
-        append_string(out, kv.key());
-        out += ": ";
-        pretty(out, kv.value(), indent + 1);
+      std::vector<const boost::json::key_value_pair*> items;
+      items.reserve(o.size());
+      for (const auto& kv : o) items.push_back(&kv);
+      if (sort_keys) {
+        std::sort(items.begin(), items.end(),
+                  [](const auto* a, const auto* b) { return a->key() < b->key(); });
       }
-      out += "\n";
+      out += "{\n";
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        pad(indent + 1);
+        append_string(out, items[i]->key());
+        out += ": ";
+        pretty(out, items[i]->value(), indent + 1, sort_keys);
+        out += i + 1 < items.size() ? ",\n" : "\n";
+      }
       pad(indent);
       out += "}";
       return;
@@ -171,14 +177,11 @@ void pretty(std::string& out, const json& v, int indent) {
         return;
       }
       out += "[\n";
-      bool first = true;
-      for (const auto& e : a) {
-        if (!first) out += ",\n";
-        first = false;
+      for (std::size_t i = 0; i < a.size(); ++i) {
         pad(indent + 1);
-        pretty(out, e, indent + 1);
+        pretty(out, a[i], indent + 1, sort_keys);
+        out += i + 1 < a.size() ? ",\n" : "\n";
       }
-      out += "\n";
       pad(indent);
       out += "]";
       return;
@@ -189,9 +192,9 @@ void pretty(std::string& out, const json& v, int indent) {
 }
 }  // namespace
 
-std::string dump_pretty(const json& v) {
+std::string dump_pretty(const json& v, bool sort_keys) {
   std::string out;
-  pretty(out, v, 0);
+  pretty(out, v, 0, sort_keys);
   return out;
 }
 

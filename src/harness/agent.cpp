@@ -420,16 +420,7 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
     return out;
   }
 
-  static std::string env_name_for(const std::string& name) {
-    std::string v;
-    for (char c : name) {
-      v += std::isalnum(static_cast<unsigned char>(c))
-               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-               : '_';
-    }
-    if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
-    return v;
-  }
+  static std::string env_name_for(const std::string& name) { return detail::env_var_name(name); }
 
   std::string policy_facts() const {
     std::string t = "\n\nPolicy: ";
@@ -834,13 +825,7 @@ class OperationContext final : public TurnContext {
     }
     auto make_result = [redactor = redactor_](const ToolCall& call, std::string text,
                                               bool is_error) {
-      Message m;
-      m.role = Role::tool;
-      m.tool_call_id = call.id;
-      m.tool_name = call.name;
-      m.text = redactor ? redactor->apply(text) : std::move(text);
-      m.is_error = is_error;
-      return m;
+      return tool_message(call, std::move(text), is_error, redactor);
     };
     for (std::size_t i = 0; i < calls.size(); ++i) {
       const ToolCall& call = calls[i];

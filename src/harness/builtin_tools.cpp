@@ -272,6 +272,17 @@ asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCom
   co_return result;
 }
 
+std::string env_var_name(std::string_view name) {
+  std::string v;
+  for (char ch : name) {
+    v += std::isalnum(static_cast<unsigned char>(ch))
+             ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch)))
+             : '_';
+  }
+  if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
+  return v;
+}
+
 Result<void> check_command_definition(const Command& c) {
   if (c.command.empty() == !c.callable) {
     return fail(
@@ -294,17 +305,6 @@ Result<void> check_command_definition(const Command& c) {
 
 namespace {
 
-std::string env_var_for(std::string_view name) {
-  std::string v;
-  for (char ch : name) {
-    v += std::isalnum(static_cast<unsigned char>(ch))
-             ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch)))
-             : '_';
-  }
-  if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
-  return v;
-}
-
 json run_command_line(const ToolScope& base, const Command& c, const json& args, ToolContext& ctx) {
   if (!base.sandbox || !base.sandbox->has_shell()) {
     throw_error(
@@ -323,7 +323,7 @@ json run_command_line(const ToolScope& base, const Command& c, const json& args,
   sc.env = c.env;
   if (args.is_object()) {
     for (const auto& kv : args.get_object()) {
-      sc.env[env_var_for(kv.key())] =
+      sc.env[env_var_name(kv.key())] =
           kv.value().is_string() ? std::string(kv.value().get_string()) : dump(kv.value());
     }
   }

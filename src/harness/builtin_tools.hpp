@@ -50,6 +50,9 @@ struct ToolScope {
 };
 
 bool is_builtin_tool_name(std::string_view name);
+// A name as an environment variable: upper case, other characters '_', not starting with a
+// digit ("github" → "GITHUB", "api-key" → "API_KEY").
+std::string env_var_name(std::string_view name);
 // All reserved names, sorted, for error messages.
 const std::vector<std::string>& builtin_tool_names();
 

@@ -260,7 +260,9 @@ void Fields::reject_unknown(std::initializer_list<std::string_view> known, std::
 
 // ---- Names --------------------------------------------------------------------------------
 
-bool is_skill_name(std::string_view name) {
+}  // namespace cppflue::project_detail
+
+bool cppflue::is_valid_skill_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '-' || name.back() == '-') return false;
   char prev = 0;
   for (char c : name) {
@@ -269,6 +271,12 @@ bool is_skill_name(std::string_view name) {
     prev = c;
   }
   return true;
+}
+
+namespace cppflue::project_detail {
+
+bool is_skill_name(std::string_view name) {
+  return is_valid_skill_name(name);
 }
 
 bool is_identifier_name(std::string_view name) {

@@ -63,72 +63,6 @@ std::vector<std::string> list_resources(const fs::path& dir, const fs::path& ski
   return out;
 }
 
-// JSON for prompts: 2-space indent, keys sorted, numbers written as a person would read them.
-void pretty(std::string& out, const json& v, int indent) {
-  auto pad = [&](int n) { out.append(static_cast<std::size_t>(n) * 2, ' '); };
-  switch (v.kind()) {
-    case boost::json::kind::object: {
-      const auto& o = v.get_object();
-      if (o.empty()) {
-        out += "{}";
-        return;
-      }
-      std::vector<const boost::json::key_value_pair*> items;
-      for (const auto& kv : o) items.push_back(&kv);
-      std::sort(items.begin(), items.end(),
-                [](const auto* a, const auto* b) { return a->key() < b->key(); });
-      out += "{\n";
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        pad(indent + 1);
-        out += boost::json::serialize(boost::json::string(items[i]->key()));
-        out += ": ";
-        pretty(out, items[i]->value(), indent + 1);
-        out += i + 1 < items.size() ? ",\n" : "\n";
-      }
-      pad(indent);
-      out += "}";
-      return;
-    }
-    case boost::json::kind::array: {
-      const auto& a = v.get_array();
-      if (a.empty()) {
-        out += "[]";
-        return;
-      }
-      out += "[\n";
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        pad(indent + 1);
-        pretty(out, a[i], indent + 1);
-        out += i + 1 < a.size() ? ",\n" : "\n";
-      }
-      pad(indent);
-      out += "]";
-      return;
-    }
-    case boost::json::kind::double_: {
-      double d = v.get_double();
-      if (!std::isfinite(d)) {
-        out += "null";
-        return;
-      }
-      char buf[64];
-      auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d);
-      std::string_view text(buf, ec == std::errc() ? static_cast<std::size_t>(ptr - buf) : 0);
-      out += text;
-      if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
-      return;
-    }
-    default:
-      out += boost::json::serialize(v);
-  }
-}
-
-std::string pretty_sorted(const json& v) {
-  std::string out;
-  pretty(out, v, 0);
-  return out;
-}
-
 constexpr std::string_view kSkillKeys[] = {
     "name", "description", "input_schema", "output_schema", "license", "metadata", "allowed-tools"};
 
@@ -310,10 +244,10 @@ std::string render_skill_prompt(const Skill& skill, const json& args, const json
     parts.push_back(std::move(files));
   }
   bool no_args = args.is_null() || (args.is_object() && args.get_object().empty());
-  if (!no_args) parts.push_back("Arguments:\n" + pretty_sorted(args));
+  if (!no_args) parts.push_back("Arguments:\n" + dump_pretty(args, true));
   if (!result_schema.is_null()) {
     parts.push_back("Return the final answer as JSON that satisfies this JSON schema:\n" +
-                    pretty_sorted(result_schema));
+                    dump_pretty(result_schema, true));
   }
   std::string out;
   for (const std::string& p : parts) {

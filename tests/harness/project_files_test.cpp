@@ -442,7 +442,7 @@ TEST_F(ProjectFiles, RenderSkillPromptExactText) {
             "    \"b\": 1.5\n"
             "  },\n"
             "  \"flag\": true,\n"
-            "  \"ratio\": 2.0,\n"
+            "  \"ratio\": 2,\n"
             "  \"zeta\": 1\n"
             "}\n"
             "\n"

@@ -811,10 +811,9 @@ TEST_F(SandboxAgent, LibraryFileApiRoundTrips) {
 }
 
 TEST_F(SandboxAgent, NoneSandboxHasNoFileOrShellTools) {
-  auto agent = make_agent("", InitOptions{.sandbox = "none",
-                                          .allow_write = true,
-                                          .allow_shell = true,
-                                          .max_task_depth = 0});
+  auto agent = make_agent(
+      "", InitOptions{
+              .sandbox = "none", .allow_write = true, .allow_shell = true, .max_task_depth = 0});
   EXPECT_TRUE(agent.tool_names().empty());
   auto s = agent.session("none");
   EXPECT_THROW(s.read_file("a"), Exception);

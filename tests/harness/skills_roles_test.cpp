@@ -30,12 +30,7 @@ namespace {
 constexpr WireApi kApi = WireApi::openai_chat;
 
 ToolCall call(std::string id, std::string name, json args) {
-  ToolCall c;
-  c.id = std::move(id);
-  c.name = std::move(name);
-  c.arguments = std::move(args);
-  c.raw_arguments = dump(c.arguments);
-  return c;
+  return tool_call(std::move(id), std::move(name), std::move(args));
 }
 
 class Skills : public ::testing::Test {

@@ -491,6 +491,15 @@ std::vector<std::string> gemini_sse(const ScriptedTurn& t) {
 
 }  // namespace
 
+ToolCall tool_call(std::string id, std::string name, json args) {
+  ToolCall c;
+  c.id = std::move(id);
+  c.name = std::move(name);
+  c.raw_arguments = dump(args);
+  c.arguments = std::move(args);
+  return c;
+}
+
 FinishReason effective_finish(const ScriptedTurn& turn) {
   if (turn.finish == FinishReason::stop && !turn.tool_calls.empty()) {
     return FinishReason::tool_calls;

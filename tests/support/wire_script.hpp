@@ -25,6 +25,9 @@ struct ScriptedTurn {
   std::string model = "fake-model";
 };
 
+// A tool call with `args` as both the parsed arguments and their raw text.
+cppflue::ToolCall tool_call(std::string id, std::string name, json args);
+
 // The finish reason the turn is sent with (stop becomes tool_calls when there are calls).
 cppflue::FinishReason effective_finish(const ScriptedTurn& turn);
 

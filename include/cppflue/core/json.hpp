@@ -24,8 +24,9 @@ Result<json> parse_json(std::string_view text, std::string_view what = "JSON");
 
 // Compact serialisation.
 std::string dump(const json& v);
-// Indented serialisation (2 spaces), used for prompts and human output.
-std::string dump_pretty(const json& v);
+// Indented serialisation (2 spaces), used for prompts and human output; `sort_keys` orders
+// object keys (stable prompts whatever the insertion order).
+std::string dump_pretty(const json& v, bool sort_keys = false);
 
 // Field access that never throws: nullptr / nullopt / fallback when absent or of another type.
 const json* find(const json& obj, std::string_view key);

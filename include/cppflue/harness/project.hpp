@@ -55,6 +55,10 @@ struct Skill {
 
 using SkillSet = std::map<std::string, Skill>;
 
+// The skill name rule: lowercase letters, digits and single hyphens, no hyphen at either end,
+// at most 64 characters.
+bool is_valid_skill_name(std::string_view name);
+
 // Parses a skill without touching the filesystem (`resources` stays empty).
 Result<Skill> parse_skill(std::string_view text, const std::filesystem::path& path);
 // Reads and parses one skill file; a `SKILL.md` also lists its supporting files.
