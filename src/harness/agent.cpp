@@ -548,7 +548,8 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
       session_prompt = agent->system_prompt + "\n\n" + sandbox->describe() + agent->policy_facts();
       return sandbox;
     }
-    SandboxContext ctx{&agent->config, id};
+    SandboxContext ctx{&agent->config, id,
+                       agent->shell_policy.allow_shell || !agent->command_tools.empty()};
     auto sb = create_sandbox(agent->sandbox_spec, ctx);
     if (!sb) return sb;
     sandbox = *sb;

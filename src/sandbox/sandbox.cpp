@@ -88,8 +88,9 @@ SubprocessOptions shell_options(const ShellCommand& c, std::vector<std::string> 
 
 class VirtualSandbox final : public Sandbox {
  public:
-  VirtualSandbox(Workspace ws, const Config& cfg, JailSpec jail)
+  VirtualSandbox(Workspace ws, const Config& cfg, JailSpec jail, bool shell_enabled)
       : ws_(std::move(ws)),
+        shell_enabled_(shell_enabled),
         isolation_(cfg.sandbox.isolation),
         timeout_seconds_(cfg.sandbox.timeout_seconds),
         sandbox_env_(cfg.sandbox.env),
@@ -115,6 +116,7 @@ class VirtualSandbox final : public Sandbox {
         text += fmt::format(" Read-only inside it: {}.", fmt::join(jail_.read_only, ", "));
       }
     }
+    if (!shell_enabled_) return text;  // the policy line says shell commands are off
     std::string iso = isolation();
     if (iso == "jail") {
       text += fmt::format(
@@ -151,6 +153,7 @@ class VirtualSandbox final : public Sandbox {
 
  private:
   Workspace ws_;
+  bool shell_enabled_;
   std::string isolation_;
   int timeout_seconds_;
   std::map<std::string, std::string> sandbox_env_;
@@ -199,7 +202,8 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   jail.hidden = wo.hidden;
   jail.read_only = wo.read_only;
   jail.network = cfg.sandbox.network;
-  return std::shared_ptr<Sandbox>(std::make_shared<VirtualSandbox>(std::move(*ws), cfg, jail));
+  return std::shared_ptr<Sandbox>(
+      std::make_shared<VirtualSandbox>(std::move(*ws), cfg, jail, ctx.shell_enabled));
 }
 
 // ---- local ----

@@ -63,6 +63,9 @@ class Sandbox {
 struct SandboxContext {
   const Config* config = nullptr;  // the agent's configuration (never null when called by init)
   std::string session_id;
+  // False when nothing may run shell commands here (allow_shell off and no command tools): a
+  // sandbox then need not check how it would isolate them (the jail probe costs ~10 ms).
+  bool shell_enabled = true;
 };
 
 using SandboxFactory = std::function<Result<std::shared_ptr<Sandbox>>(const SandboxContext&)>;
