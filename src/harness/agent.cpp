@@ -1714,9 +1714,12 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
   co_return value_or_throw(std::move(r));
 }
 
-PromptResult Session::skill(std::string name, json args, PromptOptions options) {
-  ensure_not_runtime_thread(*impl_);
-  auto found = impl_->agent->find_skill(name);
+namespace {
+// Looks the skill up, validates `args` against its input_schema (nothing is sent when they do
+// not fit) and renders the prompt (SPEC §6).
+OperationSpec skill_operation(SessionImpl& impl, const std::string& name, json args,
+                              PromptOptions options) {
+  auto found = impl.agent->find_skill(name);
   if (!found) throw Exception(found.error());
   const Skill& sk = *found;
   if (args.is_null()) args = json_object{};
@@ -1738,9 +1741,23 @@ PromptResult Session::skill(std::string name, json args, PromptOptions options) 
     options.result_schema = sk.output_schema;
   }
   std::string text = render_skill_prompt(sk, args, options.result_schema);
-  OperationSpec spec{"skill", std::move(text), std::move(options), false, nullptr, {}};
+  return OperationSpec{"skill", std::move(text), std::move(options), false, nullptr, {}};
+}
+}  // namespace
+
+PromptResult Session::skill(std::string name, json args, PromptOptions options) {
+  ensure_not_runtime_thread(*impl_);
+  OperationSpec spec = skill_operation(*impl_, name, std::move(args), std::move(options));
   auto fut = asio::co_spawn(impl_->strand, impl_->run(std::move(spec)), asio::use_future);
   return value_or_throw(fut.get());
+}
+
+asio::awaitable<PromptResult> Session::async_skill(std::string name, json args,
+                                                   PromptOptions options) {
+  OperationSpec spec = skill_operation(*impl_, name, std::move(args), std::move(options));
+  auto op = impl_->run(std::move(spec));
+  auto r = co_await asio::co_spawn(impl_->strand, std::move(op), asio::use_awaitable);
+  co_return value_or_throw(std::move(r));
 }
 
 PromptResult Session::task(std::string prompt, TaskOptions options) {

@@ -4,6 +4,8 @@
 // SKILL.md supporting files read through `read`, role precedence, bad project files.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <mutex>
 
 #include "cppflue/cppflue.hpp"
@@ -159,6 +161,27 @@ TEST_F(Skills, InvalidArgsNameThePathAndSendNothing) {
   reply_text("deep done");
   EXPECT_EQ(s.skill("group/deep.md").text, "deep done");
   EXPECT_NE(view(0).items.at(0).text.find("Deep skill."), std::string::npos);
+}
+
+TEST_F(Skills, AsyncSkillValidatesThenRuns) {
+  auto runtime = std::make_shared<Runtime>();
+  auto agent = make_agent(InitOptions{.runtime = runtime});
+  auto s = agent.session("async");
+  EXPECT_THROW(
+      {
+        auto bad = boost::asio::co_spawn(runtime->executor(),
+                                         s.async_skill("triage", json_object{}, PromptOptions{}),
+                                         boost::asio::use_future);
+        bad.get();
+      },
+      Exception);
+  EXPECT_EQ(fake_.request_count(), 0u);
+  reply_text("async done");
+  auto fut = boost::asio::co_spawn(
+      runtime->executor(),
+      s.async_skill("triage", json_object{{"issue_number", 7}}, PromptOptions{}),
+      boost::asio::use_future);
+  EXPECT_EQ(fut.get().text, "async done");
 }
 
 TEST_F(Skills, OutputSchemaValidatesUntypedResult) {

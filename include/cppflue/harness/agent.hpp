@@ -268,6 +268,8 @@ class Session {
   PromptResult skill(std::string name, json args = json_object{}, PromptOptions options = {});
   template <class T>
   T skill(std::string name, json args = json_object{}, PromptOptions options = {});
+  boost::asio::awaitable<PromptResult> async_skill(std::string name, json args,
+                                                   PromptOptions options);
 
   // Cancels the running operation (model request, tools); returns false when idle.
   bool abort();
