@@ -2166,6 +2166,19 @@ Agent init(InitOptions options) {
   impl->skills = skills;
   impl->roles = std::move(project->roles);
   impl->enabled_tools = std::move(options.enabled_tools);
+  for (const auto& name : impl->enabled_tools) {
+    bool known = detail::is_builtin_tool_name(name);
+    for (const auto& t : impl->tools) known = known || t.name == name;
+    for (const auto& c : impl->command_tools) known = known || c.name == name;
+    if (!known) {
+      std::vector<std::string> names = detail::builtin_tool_names();
+      for (const auto& t : impl->tools) names.push_back(t.name);
+      for (const auto& c : impl->command_tools) names.push_back(c.name);
+      throw Exception(make_error(ErrorType::config_error,
+                                 fmt::format("unknown tool '{}' in the agent's tools (known: {})",
+                                             name, fmt::join(names, ", "))));
+    }
+  }
 
   std::string prompt(kPreamble);
   if (!options.instructions.empty()) prompt += "\n\n" + options.instructions;

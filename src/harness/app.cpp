@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -69,6 +70,10 @@ Result<AgentOptions> markdown_agent_options(const AgentDefinition& d,
   o.instructions = d.instructions;
   o.max_turns = d.max_turns;
   o.enabled_tools = d.tools;
+  if (!o.enabled_tools.empty() && !d.subagents.empty() &&
+      std::find(o.enabled_tools.begin(), o.enabled_tools.end(), "task") == o.enabled_tools.end()) {
+    o.enabled_tools.emplace_back("task");  // subagents are reached through the task tool
+  }
   o.enabled_skills = d.skills;
   for (const auto& name : d.subagents) {
     auto it = all.find(name);

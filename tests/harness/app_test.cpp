@@ -149,3 +149,34 @@ TEST(App, FindAgentPrefersCompiledThenMarkdown) {
 }
 
 }  // namespace
+
+namespace {
+TEST(App, MarkdownAgentToolsAreCheckedAndKeepTheTaskTool) {
+  TempDir dir;
+  write_file(dir.path() / "cppflue.toml", "");
+  write_file(dir.path() / "tools.json", R"({"turns": [{"text": "offered: {{tools}}"}]})");
+  write_file(dir.path() / ".agents/agents/lead.md",
+             "---\ndescription: Leads\nmodel: test:" + (dir.path() / "tools.json").string() +
+                 "\ntools: [read, glob]\nsubagents: [worker]\n---\nYou lead.\n");
+  write_file(dir.path() / ".agents/agents/worker.md", "---\ndescription: Works\n---\nYou work.\n");
+  write_file(dir.path() / ".agents/agents/typo.md",
+             "---\ndescription: Typo\nmodel: test:echo\ntools: [raed]\n---\nx\n");
+  InitOptions defaults;
+  defaults.root = dir.path().string();
+  auto lead = find_agent("lead", dir.path());
+  ASSERT_TRUE(lead);
+  auto agent = lead->instantiate(AgentContext{}, defaults);
+  // Only the listed tools, plus `task` (it reaches the subagents).
+  auto text = agent.session("lead").prompt("which tools?").text;
+  EXPECT_NE(text.find("offered: read, glob, task"), std::string::npos) << text;
+  auto typo = find_agent("typo", dir.path());
+  ASSERT_TRUE(typo);
+  try {
+    typo->instantiate(AgentContext{}, defaults);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_NE(e.error().message.find("unknown tool 'raed'"), std::string::npos)
+        << e.error().message;
+  }
+}
+}  // namespace
