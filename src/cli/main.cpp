@@ -101,8 +101,10 @@ int cppflue::cli_main(int argc, char** argv) {
                       "Expose a [secrets] entry to this run's shell commands (repeatable); its "
                       "value is redacted from output, history and events");
   run_cmd->add_flag("--stream", run.stream_events, "Print every event as one JSON object per line");
-  run_cmd->add_flag("--json", run.json,
-                    "Print {\"text\",\"usage\",\"model\",\"session_id\"} when done");
+  run_cmd->add_flag(
+      "--json", run.json,
+      "Print one JSON object when done: {\"text\",\"usage\",\"model\",\"session_id\"} "
+      "(with --skill also \"result\"; for a workflow {\"run_id\",\"status\",\"result\"})");
   run_cmd->add_option("--config", common.config, "Path to cppflue.toml");
   run_cmd->footer(
       "Exit status: 0 success, 1 error, 130 aborted (Ctrl-C).\n"
