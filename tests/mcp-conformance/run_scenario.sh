@@ -19,6 +19,19 @@ trap 'rm -rf "$out"' EXIT
 status=0
 node node_modules/@modelcontextprotocol/conformance/dist/index.js client \
   --command "$*" --scenario "$scenario" --timeout 30000 -o "$out" || status=$?
+# The runner passes a scenario whose client made no request at all ("0/0"), so require at least
+# one successful check and no failed one.
+if [ "$status" -eq 0 ]; then
+  python3 - "$out" <<'PY' || status=1
+import json, pathlib, sys
+checks = [c for f in pathlib.Path(sys.argv[1]).rglob("checks.json") for c in json.loads(f.read_text())]
+ok = sum(c.get("status") == "SUCCESS" for c in checks)
+bad = [c.get("name") for c in checks if c.get("status") == "FAILURE"]
+if ok == 0 or bad:
+    print(f"conformance: {ok} successful checks, failed: {bad or 'none'}", file=sys.stderr)
+    sys.exit(1)
+PY
+fi
 # Show the checks (and the client's output) of a failing scenario.
 if [ "$status" -ne 0 ]; then
   find "$out" -name checks.json -exec cat {} \; || true
