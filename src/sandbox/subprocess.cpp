@@ -76,30 +76,15 @@ bool is_executable_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-// execvp's search, but over the child's PATH. Returns the path to execute, or nullopt.
+// execvp's search over the child's environment (PATH= entry of `env`).
 std::optional<std::string> resolve_command(const std::string& name,
                                            const std::vector<std::string>& env,
                                            const std::string& cwd) {
-  if (name.find('/') != std::string::npos) return name;
-  std::string_view path = "/bin:/usr/bin";  // confstr(_CS_PATH), execvp's default
+  std::string_view path;
   for (const auto& kv : env) {
-    if (kv.rfind("PATH=", 0) == 0) {
-      path = std::string_view(kv).substr(5);
-    }
+    if (kv.rfind("PATH=", 0) == 0) path = std::string_view(kv).substr(5);
   }
-  std::size_t pos = 0;
-  while (pos <= path.size()) {
-    std::size_t end = path.find(':', pos);
-    if (end == std::string_view::npos) end = path.size();
-    std::string dir(path.substr(pos, end - pos));
-    pos = end + 1;
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    // Relative PATH entries are relative to the child's working directory.
-    std::string probe = (dir[0] != '/' && !cwd.empty()) ? cwd + "/" + candidate : candidate;
-    if (is_executable_file(probe)) return probe;
-  }
-  return std::nullopt;
+  return find_executable(name, path, cwd);
 }
 
 const char* prlimit_binary() {
@@ -605,6 +590,26 @@ asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions optio
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
                                           void(Result<SubprocessResult>)>(std::move(initiation),
                                                                           asio::use_awaitable);
+}
+
+std::optional<std::string> find_executable(const std::string& name, std::string_view path,
+                                           const std::string& cwd) {
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) return name;
+  if (path.empty()) path = "/bin:/usr/bin";  // confstr(_CS_PATH), execvp's default
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    std::size_t end = path.find(':', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string dir(path.substr(pos, end - pos));
+    pos = end + 1;
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    // Relative PATH entries are relative to the child's working directory.
+    std::string probe = (dir[0] != '/' && !cwd.empty()) ? cwd + "/" + candidate : candidate;
+    if (is_executable_file(probe)) return probe;
+  }
+  return std::nullopt;
 }
 
 }  // namespace cppflue

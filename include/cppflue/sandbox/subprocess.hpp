@@ -23,7 +23,9 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -82,6 +84,11 @@ struct SubprocessResult {
 // not_found (command not found, naming it), permission (not executable), cancelled (`cancel`
 // fired: the group is killed and the call returns promptly), internal (pipes, spawn failures).
 // A non-zero exit, a signal or a timeout is not an error: see SubprocessResult.
+// execvp's search for `name` over the PATH value `path` ("" = /bin:/usr/bin); a name with a '/'
+// is returned as is; relative PATH entries are taken from `cwd`.
+std::optional<std::string> find_executable(const std::string& name, std::string_view path,
+                                           const std::string& cwd = {});
+
 boost::asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions options,
                                                                 CancelToken cancel);
 
