@@ -34,6 +34,7 @@
 #include "cppflue/core/log.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/backend.hpp"
+#include "cppflue/mcp/tools.hpp"
 #include "cppflue/net/http_client.hpp"
 #include "cppflue/schema/extract.hpp"
 #include "cppflue/schema/validator.hpp"
@@ -333,6 +334,7 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::shared_ptr<const SkillSet> skills = std::make_shared<SkillSet>();
   std::map<std::string, RoleDefinition> roles;
   std::vector<std::string> enabled_tools;
+  std::vector<std::shared_ptr<mcp::McpClient>> mcp_clients;  // kept connected for the agent
 
   // A skill by name, or by path under .agents/skills for names with '/' or ending in .md.
   Result<Skill> find_skill(const std::string& name) const {
@@ -2105,6 +2107,26 @@ Agent init(InitOptions options) {
   impl->backend = *backend;
 
   impl->tools = std::move(options.tools);
+  // MCP servers: the configured ones are connected now (a failure names the server), then
+  // every client's tools join the agent's tools.
+  impl->mcp_clients = std::move(options.mcp_clients);
+  for (const auto& [name, server] : cfg.mcp.servers) {
+    if (!server.enabled) continue;
+    auto client = connect_mcp_server(name, server, cfg.root);
+    if (!client) throw Exception(client.error());
+    impl->mcp_clients.push_back(std::move(*client));
+  }
+  for (const auto& client : impl->mcp_clients) {
+    if (!client) continue;
+    auto defs = mcp_tools(client);
+    if (!defs) {
+      Error e = defs.error();
+      e.message =
+          fmt::format("MCP server '{}': listing its tools failed: {}", client->name(), e.message);
+      throw Exception(std::move(e));
+    }
+    for (auto& d : *defs) impl->tools.push_back(std::move(d));
+  }
   {
     std::vector<ToolDefinition> command_defs;  // for the name checks only
     for (const auto& c : impl->command_tools) {

@@ -41,6 +41,9 @@ namespace cppflue {
 
 class Runtime;
 class Store;
+namespace mcp {
+class McpClient;
+}
 
 // A command the model can run as a tool (SPEC §0). Either a shell command line, run in the
 // session's sandbox without the shell policy (the developer wrote it, so it works even when
@@ -109,6 +112,9 @@ struct InitOptions {
   std::vector<std::string> enabled_skills;
   // When non-empty, only these tools (built-in, custom or command) are offered to the model.
   std::vector<std::string> enabled_tools;
+  // Connected MCP servers (connect_mcp_server) whose tools are offered as mcp__<server>__<tool>,
+  // in addition to the enabled [mcp.servers.NAME] entries of cppflue.toml.
+  std::vector<std::shared_ptr<mcp::McpClient>> mcp_clients;
   std::optional<RetryPolicy> retry;  // model retry policy (tests shorten the delays)
   std::shared_ptr<Runtime> runtime;  // default: the process-wide runtime
   std::shared_ptr<Store> store;      // default: SQLite at <root>/.cppflue/state.db
