@@ -34,6 +34,7 @@
 #include "cppflue/core/log.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/backend.hpp"
+#include "cppflue/mcp/search.hpp"
 #include "cppflue/mcp/tools.hpp"
 #include "cppflue/net/http_client.hpp"
 #include "cppflue/schema/extract.hpp"
@@ -2116,16 +2117,24 @@ Agent init(InitOptions options) {
     if (!client) throw Exception(client.error());
     impl->mcp_clients.push_back(std::move(*client));
   }
-  for (const auto& client : impl->mcp_clients) {
-    if (!client) continue;
-    auto defs = mcp_tools(client);
-    if (!defs) {
-      Error e = defs.error();
-      e.message =
-          fmt::format("MCP server '{}': listing its tools failed: {}", client->name(), e.message);
-      throw Exception(std::move(e));
+  if (cfg.mcp.mode == "search_execute" && !impl->mcp_clients.empty()) {
+    auto index = index_mcp_tools(impl->mcp_clients);
+    if (!index) throw Exception(index.error());
+    for (auto& d : mcp_search_execute_tools(*index, cfg.mcp.search_limit)) {
+      impl->tools.push_back(std::move(d));
     }
-    for (auto& d : *defs) impl->tools.push_back(std::move(d));
+  } else {
+    for (const auto& client : impl->mcp_clients) {
+      if (!client) continue;
+      auto defs = mcp_tools(client);
+      if (!defs) {
+        Error e = defs.error();
+        e.message =
+            fmt::format("MCP server '{}': listing its tools failed: {}", client->name(), e.message);
+        throw Exception(std::move(e));
+      }
+      for (auto& d : *defs) impl->tools.push_back(std::move(d));
+    }
   }
   {
     std::vector<ToolDefinition> command_defs;  // for the name checks only
