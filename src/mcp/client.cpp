@@ -191,6 +191,19 @@ Result<std::shared_ptr<McpClient>> McpClient::connect_stdio(std::string name,
   return connect_stdio(std::move(name), std::move(server), McpOptions{});
 }
 
+Result<std::shared_ptr<McpClient>> McpClient::connect_http(std::string name,
+                                                           HttpServerOptions server,
+                                                           McpOptions options) {
+  auto transport = make_http_transport(name, std::move(server), options);
+  if (!transport) return tl::unexpected(transport.error());
+  return connect(std::move(name), std::move(*transport), options);
+}
+
+Result<std::shared_ptr<McpClient>> McpClient::connect_http(std::string name,
+                                                           HttpServerOptions server) {
+  return connect_http(std::move(name), std::move(server), McpOptions{});
+}
+
 Result<std::shared_ptr<McpClient>> McpClient::connect(std::string name,
                                                       std::unique_ptr<McpTransport> transport,
                                                       McpOptions options) {

@@ -23,10 +23,18 @@ Result<std::shared_ptr<mcp::McpClient>> connect_mcp_server(const std::string& na
                                                            const McpServerConfig& server,
                                                            const std::filesystem::path& root) {
   if (!server.url.empty()) {
-    return fail(ErrorType::config_error,
-                fmt::format("[mcp.servers.{}]: Streamable HTTP servers (url) are not supported "
-                            "yet; use a stdio server (command)",
-                            name));
+    mcp::HttpServerOptions o;
+    o.url = server.url;
+    o.headers = server.headers;
+    auto client = mcp::McpClient::connect_http(name, std::move(o));
+    if (!client) {
+      Error e = client.error();
+      if (e.message.find("MCP server '" + name + "'") == std::string::npos) {
+        e.message = fmt::format("MCP server '{}': {}", name, e.message);
+      }
+      return fail(std::move(e));
+    }
+    return client;
   }
   if (server.command.empty()) {
     return fail(ErrorType::config_error,

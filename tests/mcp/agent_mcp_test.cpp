@@ -104,11 +104,14 @@ TEST_F(AgentMcp, ToolErrorsAndBadServers) {
     EXPECT_NE(e.error().message.find("MCP server 'broken'"), std::string::npos)
         << e.error().message;
   }
+  // A Streamable HTTP server with nothing listening: a connection error naming the server.
   try {
     make_agent("[mcp.servers.remote]\nurl = \"http://127.0.0.1:1/mcp\"\n");
     FAIL();
   } catch (const Exception& e) {
-    EXPECT_NE(e.error().message.find("not supported yet"), std::string::npos) << e.error().message;
+    EXPECT_EQ(e.error().type, ErrorType::connection_error) << e.error().message;
+    EXPECT_NE(e.error().message.find("MCP server 'remote'"), std::string::npos)
+        << e.error().message;
   }
   EXPECT_EQ(mcp_tool_name("my server", "read/file"), "mcp__my_server__read_file");
   EXPECT_LE(mcp_tool_name(std::string(80, 's'), "t").size(), 64u);

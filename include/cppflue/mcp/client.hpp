@@ -35,7 +35,8 @@ namespace cppflue::mcp {
 
 inline constexpr const char* kProtocolVersion = "2025-11-25";
 // Versions we accept in the server's initialize answer.
-inline constexpr const char* kSupportedProtocolVersions[] = {"2025-11-25", "2025-06-18"};
+inline constexpr const char* kSupportedProtocolVersions[] = {"2025-11-25", "2025-06-18",
+                                                             "2025-03-26"};
 
 // A bidirectional message channel. Handlers may be called from any thread, but never
 // concurrently with each other; `on_closed` is called at most once and nothing after it.
@@ -78,6 +79,26 @@ Result<std::unique_ptr<McpTransport>> make_stdio_transport(std::string server_na
                                                            StdioServerOptions server,
                                                            McpOptions options);
 
+// A Streamable HTTP server (MCP 2025-11-25 transport): every message we send is a POST to
+// `url` (plus `headers`); answers come back as a JSON body or an SSE stream.
+struct HttpServerOptions {
+  std::string url;
+  std::map<std::string, std::string> headers;
+};
+
+// The Streamable HTTP transport. Each message is POSTed with `Accept: application/json,
+// text/event-stream`, `MCP-Protocol-Version` (after initialize) and `Mcp-Session-Id` (once the
+// server assigned one). A POST answer is 202 (notifications, responses), one JSON message, or
+// an SSE stream whose messages (server→client requests, then the response) are delivered in
+// order. When an SSE stream ends before the response to its request, the transport reconnects
+// with a GET carrying `Last-Event-ID` after the server's `retry:` delay (1 s by default).
+// HTTP error statuses of a request fail that request (naming the URL and status); transport
+// failures and an expired session (404 with a session id) end the connection with a
+// connection_error. close() cancels every stream and sends DELETE for the session.
+Result<std::unique_ptr<McpTransport>> make_http_transport(std::string server_name,
+                                                          HttpServerOptions server,
+                                                          McpOptions options);
+
 struct McpTool {
   std::string name;
   std::string title;        // "" when absent (falls back to annotations.title)
@@ -108,6 +129,13 @@ class McpClient {
                                                           McpOptions options);
   static Result<std::shared_ptr<McpClient>> connect_stdio(std::string name,
                                                           StdioServerOptions server);
+  // Connects to a Streamable HTTP server and initializes. Errors: config_error for a URL that
+  // is not http(s), connection_error (nothing listening, session expired), timeout, and
+  // provider_error (HTTP error statuses, bad handshake), all naming the server.
+  static Result<std::shared_ptr<McpClient>> connect_http(std::string name, HttpServerOptions server,
+                                                         McpOptions options);
+  static Result<std::shared_ptr<McpClient>> connect_http(std::string name,
+                                                         HttpServerOptions server);
   // Over any transport (not started yet); performs the handshake.
   static Result<std::shared_ptr<McpClient>> connect(std::string name,
                                                     std::unique_ptr<McpTransport> transport,

@@ -23,8 +23,8 @@ namespace cppflue {
 
 std::string mcp_tool_name(std::string_view server, std::string_view tool);
 
-// Connects to one server as configured: `command` (+ args, env, cwd relative to `root`) over
-// stdio. A `url` (Streamable HTTP) is not supported yet and is an error saying so.
+// Connects to one server as configured: `command` (+ args, env; started in `root`) over stdio,
+// or `url` (+ headers) over Streamable HTTP.
 Result<std::shared_ptr<mcp::McpClient>> connect_mcp_server(const std::string& name,
                                                            const McpServerConfig& server,
                                                            const std::filesystem::path& root = {});
