@@ -5,6 +5,7 @@
 
 #include "cppflue/cppflue.hpp"
 #include "cppflue/mcp/tools.hpp"
+#include "mcp_agent.hpp"
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
@@ -24,16 +25,7 @@ class AgentMcp : public ::testing::Test {
   void SetUp() override { write_file(dir_.path() / "server.py", kServer); }
 
   Agent make_agent(const std::string& mcp_section) {
-    write_file(dir_.path() / "cppflue.toml",
-               "[providers.fake]\napi = \"openai-chat\"\nbase_url = \"" + fake_.base_url() +
-                   "/v1\"\napi_key = \"k\"\n" + mcp_section);
-    InitOptions o;
-    o.model = "fake:m";
-    o.root = dir_.path().string();
-    o.sandbox = "none";
-    o.max_task_depth = 0;
-    o.retry = RetryPolicy{.max_attempts = 1};
-    return init(std::move(o));
+    return make_mcp_agent(fake_, dir_.path(), mcp_section);
   }
 
   TempDir dir_;

@@ -9,6 +9,7 @@
 
 #include "cppflue/cppflue.hpp"
 #include "cppflue/mcp/tools.hpp"
+#include "mcp_agent.hpp"
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
@@ -40,18 +41,10 @@ TEST(McpInterop, EverythingServerToolsReachAScriptedModel) {
   ASSERT_FALSE(modules.empty()) << "tests/mcp-interop/install.sh failed (npm needed)";
   TempDir dir;
   FakeProvider fake;
-  write_file(
-      dir.path() / "cppflue.toml",
-      "[providers.fake]\napi = \"openai-chat\"\nbase_url = \"" + fake.base_url() +
-          "/v1\"\napi_key = \"k\"\n[mcp.servers.everything]\ncommand = \"node\"\nargs = [\"" +
-          modules + "/@modelcontextprotocol/server-everything/dist/index.js\", \"stdio\"]\n");
-  InitOptions o;
-  o.model = "fake:m";
-  o.root = dir.path().string();
-  o.sandbox = "none";
-  o.max_task_depth = 0;
-  o.retry = RetryPolicy{.max_attempts = 1};
-  auto agent = init(std::move(o));
+  auto agent =
+      make_mcp_agent(fake, dir.path(),
+                     "[mcp.servers.everything]\ncommand = \"node\"\nargs = [\"" + modules +
+                         "/@modelcontextprotocol/server-everything/dist/index.js\", \"stdio\"]\n");
   ScriptedTurn t1;
   t1.tool_calls = {
       tool_call("c1", "mcp__everything__echo", json_object{{"message", "hello from cppflue"}}),

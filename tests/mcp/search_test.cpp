@@ -5,6 +5,7 @@
 
 #include "cppflue/cppflue.hpp"
 #include "cppflue/mcp/search.hpp"
+#include "mcp_agent.hpp"
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
@@ -58,17 +59,10 @@ TEST(McpSearch, SearchThenExecuteInAnAgent) {
   TempDir dir;
   FakeProvider fake;
   write_file(dir.path() / "server.py", kServer);
-  write_file(dir.path() / "cppflue.toml",
-             "[providers.fake]\napi = \"openai-chat\"\nbase_url = \"" + fake.base_url() +
-                 "/v1\"\napi_key = \"k\"\n[mcp]\nmode = \"search_execute\"\nsearch_limit = 3\n"
-                 "[mcp.servers.fake]\ncommand = \"python3\"\nargs = [\"server.py\"]\n");
-  InitOptions o;
-  o.model = "fake:m";
-  o.root = dir.path().string();
-  o.sandbox = "none";
-  o.max_task_depth = 0;
-  o.retry = RetryPolicy{.max_attempts = 1};
-  auto agent = init(std::move(o));
+  auto agent =
+      make_mcp_agent(fake, dir.path(),
+                     "[mcp]\nmode = \"search_execute\"\nsearch_limit = 3\n"
+                     "[mcp.servers.fake]\ncommand = \"python3\"\nargs = [\"server.py\"]\n");
   auto names = agent.tool_names();
   EXPECT_EQ(names, (std::vector<std::string>{"mcp_search", "mcp_execute"}));
   ScriptedTurn t1;
