@@ -43,8 +43,8 @@ constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", 
 constexpr std::string_view kCompactionKeys[] = {"enabled", "context_window_tokens",
                                                 "reserve_tokens", "keep_recent_tokens", "model"};
 constexpr std::string_view kMcpKeys[] = {"mode", "search_limit", "servers"};
-constexpr std::string_view kMcpServerKeys[] = {"command", "args",    "env",
-                                               "url",     "headers", "enabled"};
+constexpr std::string_view kMcpServerKeys[] = {"command", "args",    "env",     "url",
+                                               "headers", "enabled", "optional"};
 constexpr std::string_view kServerKeys[] = {"host",
                                             "port",
                                             "auth_token_env",
@@ -436,6 +436,7 @@ void read_mcp(Reader& r, const toml::table& t, McpConfig& c) {
     server.string("url", m.url);
     server.string_map("headers", m.headers);
     server.boolean("enabled", m.enabled);
+    server.boolean("optional", m.optional);
     if (r.failed()) return;
     if (m.command.empty() == m.url.empty()) {
       return r.error(node.source(), path,

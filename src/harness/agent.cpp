@@ -2108,32 +2108,53 @@ Agent init(InitOptions options) {
   impl->backend = *backend;
 
   impl->tools = std::move(options.tools);
-  // MCP servers: the configured ones are connected now (a failure names the server), then
-  // every client's tools join the agent's tools.
+  // MCP servers: the configured ones are connected now (a failure names the server; an
+  // optional server is skipped with a warning), then every client's tools join the agent's.
   impl->mcp_clients = std::move(options.mcp_clients);
+  std::set<const mcp::McpClient*> optional_clients;
   for (const auto& [name, server] : cfg.mcp.servers) {
     if (!server.enabled) continue;
     auto client = connect_mcp_server(name, server, cfg.root);
+    if (!client && server.optional) {
+      log::get()->warn("optional MCP server '{}' skipped: {}", name, client.error().message);
+      continue;
+    }
     if (!client) throw Exception(client.error());
+    if (server.optional) optional_clients.insert(client->get());
     impl->mcp_clients.push_back(std::move(*client));
   }
-  if (cfg.mcp.mode == "search_execute" && !impl->mcp_clients.empty()) {
-    auto index = index_mcp_tools(impl->mcp_clients);
-    if (!index) throw Exception(index.error());
-    for (auto& d : mcp_search_execute_tools(*index, cfg.mcp.search_limit)) {
-      impl->tools.push_back(std::move(d));
-    }
-  } else {
+  {
+    // Each server's tools are listed once; they become the model's tools, or the index
+    // behind mcp_search / mcp_execute.
+    std::vector<McpToolEntry> entries;
+    std::vector<std::shared_ptr<mcp::McpClient>> listed_clients;
     for (const auto& client : impl->mcp_clients) {
       if (!client) continue;
-      auto defs = mcp_tools(client);
-      if (!defs) {
-        Error e = defs.error();
+      auto listed = client->list_tools();
+      if (!listed && optional_clients.count(client.get()) != 0) {
+        log::get()->warn("optional MCP server '{}' skipped: listing its tools failed: {}",
+                         client->name(), listed.error().message);
+        continue;
+      }
+      if (!listed) {
+        Error e = listed.error();
         e.message =
             fmt::format("MCP server '{}': listing its tools failed: {}", client->name(), e.message);
         throw Exception(std::move(e));
       }
-      for (auto& d : *defs) impl->tools.push_back(std::move(d));
+      if (cfg.mcp.mode == "search_execute") {
+        for (auto& t : *listed) entries.push_back(McpToolEntry{client->name(), std::move(t), client});
+      } else {
+        for (auto& d : mcp_tools(client, *listed)) impl->tools.push_back(std::move(d));
+      }
+      listed_clients.push_back(client);
+    }
+    impl->mcp_clients = std::move(listed_clients);
+    if (cfg.mcp.mode == "search_execute" && !impl->mcp_clients.empty()) {
+      auto index = std::make_shared<const McpToolIndex>(std::move(entries));
+      for (auto& d : mcp_search_execute_tools(index, cfg.mcp.search_limit)) {
+        impl->tools.push_back(std::move(d));
+      }
     }
   }
   {

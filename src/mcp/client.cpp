@@ -19,16 +19,44 @@
 #include "cppflue/version.hpp"
 
 namespace cppflue::mcp {
+namespace {
+
+std::optional<double> number_of(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_double()) return v->as_double();
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  return std::nullopt;
+}
+
+}  // namespace
 
 struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
+  using Clock = std::chrono::steady_clock;
+  using TransportFactory = std::function<Result<std::unique_ptr<McpTransport>>()>;
+
   std::string name;
   McpOptions options;
-  std::unique_ptr<McpTransport> transport;
+  // Makes a fresh transport for a new session after the server forgot ours (HTTP only).
+  TransportFactory factory;
   PendingRequests pending;
   IdAllocator ids;
   std::atomic<bool> open{true};
-  std::mutex mu;
+  std::mutex mu;  // guards transport, generation, closed_error, progress
+  std::shared_ptr<McpTransport> transport;
+  // Incremented for every transport; messages and closes of an older one are ignored.
+  std::uint64_t generation = 0;
   std::optional<Error> closed_error;
+  // A request's deadline, moved on by the server's progress notifications.
+  struct Deadline {
+    std::atomic<Clock::rep> at;
+    std::chrono::milliseconds step;
+    std::string method;
+  };
+  std::map<std::string, std::shared_ptr<Deadline>> progress;  // by dump(progressToken)
+  // Held while a new session is set up, so no request goes out before its initialize.
+  std::mutex reconnect_mu;
   json server_info = nullptr;
   std::string protocol_version;
 
@@ -38,17 +66,49 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
     return make_error(ErrorType::connection_error, "MCP server '" + name + "': not connected");
   }
 
-  void on_closed(Error why) {
+  std::uint64_t current_generation() {
+    std::lock_guard lock(mu);
+    return generation;
+  }
+
+  // The connection ended because the server forgot the session, and we can start another.
+  bool can_reconnect() {
+    std::lock_guard lock(mu);
+    return factory && closed_error && !closed_by_client &&
+           get_bool(closed_error->details, "session_expired").value_or(false);
+  }
+  bool closed_by_client = false;  // guarded by mu
+
+  void on_closed(std::uint64_t gen, Error why) {
     {
       std::lock_guard lock(mu);
+      if (gen != generation) return;
       if (!closed_error) closed_error = why;
+      open = false;
     }
-    open = false;
     pending.fail_all(why);
   }
 
+  McpTransport::Handlers handlers_for(std::uint64_t gen) {
+    std::weak_ptr<Private> weak = weak_from_this();
+    McpTransport::Handlers handlers;
+    handlers.on_message = [weak, gen](json message) {
+      auto self = weak.lock();
+      if (self && self->current_generation() == gen) self->on_message(std::move(message));
+    };
+    handlers.on_closed = [weak, gen](Error why) {
+      if (auto self = weak.lock()) self->on_closed(gen, std::move(why));
+    };
+    return handlers;
+  }
+
   void send(json message) {
-    if (open) transport->send(std::move(message));
+    std::shared_ptr<McpTransport> t;
+    {
+      std::lock_guard lock(mu);
+      if (open) t = transport;
+    }
+    if (t) t->send(std::move(message));
   }
 
   // Removes a pending request (timeout / cancel) and tells the server.
@@ -60,13 +120,14 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
     send(make_notification("notifications/cancelled", std::move(params)));
   }
 
-  Result<json> request(std::string_view method, json params, std::chrono::milliseconds timeout,
-                       const CancelToken& cancel) {
+  // One request on the current connection: waits for its answer until the deadline, which
+  // each progress notification for it moves `timeout` further (never past max_request_time).
+  Result<json> send_request(const RequestId& id, std::string_view method, json params,
+                            std::chrono::milliseconds timeout, const CancelToken& cancel) {
     if (cancel.cancelled()) {
       return fail(ErrorType::cancelled, "MCP " + std::string(method) + " cancelled");
     }
     if (!open) return tl::unexpected(closed_reason());
-    RequestId id = ids.next();
     auto promise = std::make_shared<std::promise<Result<json>>>();
     auto future = promise->get_future();
     auto done = [promise](Result<json> r) { promise->set_value(std::move(r)); };
@@ -84,19 +145,196 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
       }
     };
     CancelRegistration registration(cancel, on_cancel);
+    const auto start = Clock::now();
+    auto deadline = std::make_shared<Deadline>();
+    deadline->at = (start + timeout).time_since_epoch().count();
+    deadline->step = timeout;
+    deadline->method = method_text;
+    std::string token;
+    if (method == "tools/call" && params.is_object()) {
+      // Ask for progress notifications, keyed by the request id.
+      json_object meta;
+      if (const json* m = find(params, "_meta"); m != nullptr && m->is_object()) {
+        meta = m->as_object();
+      }
+      meta["progressToken"] = id_to_json(id);
+      params.as_object()["_meta"] = std::move(meta);
+      token = dump(id_to_json(id));
+      std::lock_guard lock(mu);
+      progress[token] = deadline;
+    }
     send(make_request(id, method, std::move(params)));
-    if (future.wait_for(timeout) == std::future_status::timeout) {
-      abandon(id,
-              make_error(ErrorType::timeout, "MCP server '" + name + "': " + std::string(method) +
-                                                 " timed out after " +
-                                                 std::to_string(timeout.count()) + " ms"),
-              "timeout");
+    const auto hard_limit = start + std::max(timeout, options.max_request_time);
+    for (;;) {
+      auto at = std::min(Clock::time_point(Clock::duration(deadline->at.load())), hard_limit);
+      if (future.wait_until(at) == std::future_status::ready) break;
+      auto now = Clock::now();
+      if (now >= std::min(Clock::time_point(Clock::duration(deadline->at.load())), hard_limit)) {
+        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+        std::string text = "MCP server '" + name + "': " + method_text + " timed out after " +
+                           std::to_string(waited.count()) + " ms";
+        if (waited > timeout + std::chrono::milliseconds(50)) {
+          text += " (progress extended it; the limit is " +
+                  std::to_string(options.max_request_time.count()) + " ms)";
+        }
+        abandon(id, make_error(ErrorType::timeout, std::move(text)), "timeout");
+        break;
+      }
+    }
+    if (!token.empty()) {
+      std::lock_guard lock(mu);
+      progress.erase(token);
     }
     auto result = future.get();
     if (!result && result.error().type == ErrorType::provider_error) {
       result.error().message = "MCP server '" + name + "': " + result.error().message;
     }
     return result;
+  }
+
+  // A request; when the server forgot the session (HTTP 404), a new session is initialized
+  // and the request, which the server did not process, is sent once more.
+  Result<json> request(std::string_view method, json params, std::chrono::milliseconds timeout,
+                       const CancelToken& cancel) {
+    for (int attempt = 0;; ++attempt) {
+      std::uint64_t gen = 0;
+      {
+        std::lock_guard gate(reconnect_mu);  // waits while a new session is set up
+        gen = current_generation();
+      }
+      if (!open && can_reconnect()) {
+        if (auto r = reconnect(gen); !r) return tl::unexpected(r.error());
+        if (attempt > 0) return tl::unexpected(closed_reason());
+        continue;
+      }
+      RequestId id = ids.next();
+      auto result = send_request(id, method, attempt == 0 ? params : json(params), timeout, cancel);
+      if (result || attempt > 0 || !factory) return result;
+      const json& details = result.error().details;
+      bool expired = get_bool(details, "session_expired").value_or(false);
+      const json* failed_id = find(details, "request_id");
+      if (!expired || failed_id == nullptr || *failed_id != id_to_json(id)) return result;
+      log::get()->info("mcp[{}]: the session expired; initializing a new one for {}", name,
+                       method);
+      if (auto r = reconnect(gen); !r) return tl::unexpected(r.error());
+    }
+  }
+
+  // The lifecycle handshake on the current transport.
+  Result<void> handshake() {
+    json_object client_info;
+    client_info["name"] = "cppflue";
+    client_info["version"] = kVersion;
+    json_object roots;
+    roots["listChanged"] = false;
+    json_object capabilities;
+    capabilities["elicitation"] = json_object{};
+    capabilities["roots"] = std::move(roots);
+    json_object params;
+    params["protocolVersion"] = kProtocolVersion;
+    params["capabilities"] = std::move(capabilities);
+    params["clientInfo"] = std::move(client_info);
+    auto result =
+        send_request(ids.next(), "initialize", std::move(params), options.initialize_timeout, {});
+    if (!result) return tl::unexpected(result.error());
+    auto version = get_string(*result, "protocolVersion");
+    if (!version) {
+      return fail(ErrorType::provider_error,
+                  "MCP server '" + name + "': initialize result without protocolVersion");
+    }
+    bool supported =
+        std::any_of(std::begin(kSupportedProtocolVersions), std::end(kSupportedProtocolVersions),
+                    [&](const char* v) { return *version == v; });
+    if (!supported) {
+      return fail(ErrorType::provider_error,
+                  "MCP server '" + name + "': unsupported protocol version " + *version);
+    }
+    server_info = std::move(*result);
+    protocol_version = std::move(*version);
+    send(make_notification("notifications/initialized", nullptr));
+    return {};
+  }
+
+  // Starts `t` as the current transport (a new generation).
+  Result<void> install(std::unique_ptr<McpTransport> t) {
+    std::shared_ptr<McpTransport> fresh = std::move(t);
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard lock(mu);
+      transport = fresh;
+      gen = ++generation;
+      closed_error.reset();
+      open = true;
+    }
+    if (auto started = fresh->start(handlers_for(gen)); !started) {
+      on_closed(gen, started.error());
+      return tl::unexpected(started.error());
+    }
+    return {};
+  }
+
+  // A new session after the server forgot ours: a fresh transport and handshake, unless
+  // another thread already did it since generation `seen`.
+  Result<void> reconnect(std::uint64_t seen) {
+    std::lock_guard gate(reconnect_mu);
+    std::shared_ptr<McpTransport> old;
+    {
+      std::lock_guard lock(mu);
+      if (generation != seen) return {};
+      if (closed_by_client) {
+        return fail(ErrorType::connection_error,
+                    "MCP server '" + name + "': connection closed by client");
+      }
+      old = transport;
+    }
+    auto made = factory();
+    if (!made) return tl::unexpected(made.error());
+    if (auto r = install(std::move(*made)); !r) return r;
+    if (old) old->close();  // it already ended; its late callbacks are ignored
+    if (auto h = handshake(); !h) {
+      Error e = h.error();
+      e.message = "MCP server '" + name + "': initializing a new session failed: " + e.message;
+      close_transport(e);
+      return tl::unexpected(std::move(e));
+    }
+    return {};
+  }
+
+  void close_transport(Error why) {
+    std::shared_ptr<McpTransport> t;
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard lock(mu);
+      t = transport;
+      gen = generation;
+    }
+    if (t) t->close();
+    on_closed(gen, std::move(why));
+  }
+
+  void on_progress(const json& params) {
+    const json* token = find(params, "progressToken");
+    if (token == nullptr) return;
+    std::shared_ptr<Deadline> deadline;
+    {
+      std::lock_guard lock(mu);
+      auto it = progress.find(dump(*token));
+      if (it != progress.end()) deadline = it->second;
+    }
+    if (!deadline) {
+      log::get()->debug("mcp[{}]: progress for an unknown token {}", name, dump(*token));
+      return;
+    }
+    deadline->at = (Clock::now() + deadline->step).time_since_epoch().count();
+    McpProgress p;
+    p.server = name;
+    p.method = deadline->method;
+    p.progress = number_of(params, "progress").value_or(0.0);
+    p.total = number_of(params, "total");
+    p.message = get_string_or(params, "message", "");
+    log::get()->debug("mcp[{}]: progress {} / {} {}", name, p.progress, p.total.value_or(0.0),
+                      p.message);
+    if (options.on_progress) options.on_progress(p);
   }
 
   json answer_elicitation(const json& params) {
@@ -160,15 +398,26 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
         on_request(m);
         break;
       case MessageKind::notification:
-        log::get()->debug("mcp[{}]: notification {}", name, m.method);
+        if (m.method == "notifications/progress") {
+          on_progress(m.params);
+        } else if (m.method == "notifications/tools/list_changed") {
+          log::get()->info("mcp[{}]: the server's tool list changed (tools are listed once, "
+                           "when the agent is created)",
+                           name);
+        } else {
+          log::get()->debug("mcp[{}]: notification {}", name, m.method);
+        }
         break;
     }
   }
 
   void close() {
-    transport->close();
-    on_closed(make_error(ErrorType::connection_error,
-                         "MCP server '" + name + "': connection closed by client"));
+    {
+      std::lock_guard lock(mu);
+      closed_by_client = true;
+    }
+    close_transport(make_error(ErrorType::connection_error,
+                               "MCP server '" + name + "': connection closed by client"));
   }
 };
 
@@ -194,9 +443,15 @@ Result<std::shared_ptr<McpClient>> McpClient::connect_stdio(std::string name,
 Result<std::shared_ptr<McpClient>> McpClient::connect_http(std::string name,
                                                            HttpServerOptions server,
                                                            McpOptions options) {
-  auto transport = make_http_transport(name, std::move(server), options);
+  auto transport = make_http_transport(name, server, options);
   if (!transport) return tl::unexpected(transport.error());
-  return connect(std::move(name), std::move(*transport), options);
+  auto client = connect(name, std::move(*transport), options);
+  if (client) {
+    (*client)->p_->factory = [name, server, options] {
+      return make_http_transport(name, server, options);
+    };
+  }
+  return client;
 }
 
 Result<std::shared_ptr<McpClient>> McpClient::connect_http(std::string name,
@@ -210,55 +465,13 @@ Result<std::shared_ptr<McpClient>> McpClient::connect(std::string name,
   auto p = std::make_unique<Private>();
   p->name = std::move(name);
   p->options = options;
-  p->transport = std::move(transport);
   auto client = std::make_shared<McpClient>(std::move(p));
   Private& priv = *client->p_;
-  std::weak_ptr<Private> weak = client->p_;
-  McpTransport::Handlers handlers;
-  handlers.on_message = [weak](json message) {
-    if (auto self = weak.lock()) self->on_message(std::move(message));
-  };
-  handlers.on_closed = [weak](Error why) {
-    if (auto self = weak.lock()) self->on_closed(std::move(why));
-  };
-  if (auto started = priv.transport->start(std::move(handlers)); !started) {
-    return tl::unexpected(started.error());
-  }
-
-  json_object client_info;
-  client_info["name"] = "cppflue";
-  client_info["version"] = kVersion;
-  json_object roots;
-  roots["listChanged"] = false;
-  json_object capabilities;
-  capabilities["elicitation"] = json_object{};
-  capabilities["roots"] = std::move(roots);
-  json_object params;
-  params["protocolVersion"] = kProtocolVersion;
-  params["capabilities"] = std::move(capabilities);
-  params["clientInfo"] = std::move(client_info);
-  auto result = priv.request("initialize", std::move(params), options.initialize_timeout, {});
-  if (!result) {
+  if (auto r = priv.install(std::move(transport)); !r) return tl::unexpected(r.error());
+  if (auto h = priv.handshake(); !h) {
     priv.close();
-    return tl::unexpected(result.error());
+    return tl::unexpected(h.error());
   }
-  auto version = get_string(*result, "protocolVersion");
-  if (!version) {
-    priv.close();
-    return fail(ErrorType::provider_error,
-                "MCP server '" + priv.name + "': initialize result without protocolVersion");
-  }
-  bool supported =
-      std::any_of(std::begin(kSupportedProtocolVersions), std::end(kSupportedProtocolVersions),
-                  [&](const char* v) { return *version == v; });
-  if (!supported) {
-    priv.close();
-    return fail(ErrorType::provider_error,
-                "MCP server '" + priv.name + "': unsupported protocol version " + *version);
-  }
-  priv.server_info = std::move(*result);
-  priv.protocol_version = std::move(*version);
-  priv.send(make_notification("notifications/initialized", nullptr));
   return client;
 }
 

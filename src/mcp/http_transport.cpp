@@ -372,7 +372,13 @@ asio::awaitable<void> post_message(std::shared_ptr<State> s, json message, bool 
   if (!check_transport(*s, st, r)) co_return;
   int status = r->status;
   if (status == 404 && had_session) {
-    s->finish_connection_error(s->prefix() + ": the session expired (HTTP 404)");
+    // The server forgot the session, so it did not process this message: the client may
+    // initialize a new session and send it again (details.request_id says which one).
+    json_object details;
+    details["session_expired"] = true;
+    details["request_id"] = is_request ? st.request_id : json(nullptr);
+    s->finish(make_error(ErrorType::connection_error,
+                         s->prefix() + ": the session expired (HTTP 404)", std::move(details)));
     co_return;
   }
   if (status < 200 || status >= 300) {

@@ -57,8 +57,13 @@ Result<std::shared_ptr<mcp::McpClient>> connect_mcp_server(const std::string& na
 Result<std::vector<ToolDefinition>> mcp_tools(const std::shared_ptr<mcp::McpClient>& client) {
   auto listed = client->list_tools();
   if (!listed) return fail(listed.error());
+  return mcp_tools(client, *listed);
+}
+
+std::vector<ToolDefinition> mcp_tools(const std::shared_ptr<mcp::McpClient>& client,
+                                      const std::vector<mcp::McpTool>& listed) {
   std::vector<ToolDefinition> out;
-  for (const auto& t : *listed) {
+  for (const auto& t : listed) {
     ToolDefinition def;
     def.name = mcp_tool_name(client->name(), t.name);
     def.description = !t.description.empty() ? t.description

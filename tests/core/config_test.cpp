@@ -71,6 +71,7 @@ enabled = false
 [mcp.servers.remote]
 url = "http://127.0.0.1:3001/mcp"
 headers = { Authorization = "Bearer t" }
+optional = true
 
 [server]
 host = "0.0.0.0"
@@ -176,6 +177,8 @@ TEST(Config, FullFileWithEveryKey) {
   EXPECT_EQ(remote.url, "http://127.0.0.1:3001/mcp");
   EXPECT_EQ(remote.headers.at("Authorization"), "Bearer t");
   EXPECT_TRUE(remote.enabled);
+  EXPECT_TRUE(remote.optional);
+  EXPECT_FALSE(files.optional);
 
   EXPECT_EQ(c.server.host, "0.0.0.0");
   EXPECT_EQ(c.server.port, 8080);
@@ -240,7 +243,7 @@ TEST(Config, UnknownKeysInNestedTables) {
   Error e = parse_error("[mcp.servers.fs]\ncommand = \"x\"\ncwd = \"/\"\n");
   EXPECT_EQ(e.message,
             "cppflue.toml:3:1: unknown key 'mcp.servers.fs.cwd' (known keys in [mcp.servers.fs]: "
-            "command, args, env, url, headers, enabled)");
+            "command, args, env, url, headers, enabled, optional)");
   Error p = parse_error("[providers.x]\napi_url = \"x\"\n");
   EXPECT_EQ(p.details.at("key"), "providers.x.api_url");
   Error s = parse_error("[secrets]\ngh = { env = \"A\", file = \"b\" }\n");

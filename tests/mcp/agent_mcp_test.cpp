@@ -2,7 +2,11 @@
 // MCP tools in a running agent: [mcp.servers.NAME] connected at init, the tools offered to the
 // model as mcp__<server>__<tool> with their schemas, results and errors reaching the model.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
+#include <algorithm>
+
+#include "cppflue/core/log.hpp"
 #include "cppflue/cppflue.hpp"
 #include "cppflue/mcp/tools.hpp"
 #include "mcp_agent.hpp"
@@ -107,6 +111,26 @@ TEST_F(AgentMcp, ToolErrorsAndBadServers) {
   }
   EXPECT_EQ(mcp_tool_name("my server", "read/file"), "mcp__my_server__read_file");
   EXPECT_LE(mcp_tool_name(std::string(80, 's'), "t").size(), 64u);
+}
+
+TEST_F(AgentMcp, OptionalServersThatFailAreSkippedWithAWarning) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  log::get()->sinks().push_back(sink);
+  std::string section = "[mcp.servers.broken]\ncommand = \"no-such-mcp-server\"\noptional = true\n"
+                        "[mcp.servers.gone]\nurl = \"http://127.0.0.1:1/mcp\"\noptional = true\n"
+                        "[mcp.servers.fake]\ncommand = \"python3\"\nargs = [\"" +
+                        (dir_.path() / "server.py").string() + "\"]\n";
+  std::vector<std::string> names;
+  EXPECT_NO_THROW(names = make_agent(section).tool_names());
+  log::get()->sinks().pop_back();
+  EXPECT_NE(std::find(names.begin(), names.end(), "mcp__fake__echo"), names.end());
+  for (const auto& n : names) EXPECT_EQ(n.find("mcp__broken"), std::string::npos) << n;
+  std::string warnings;
+  for (const auto& line : sink->last_formatted()) warnings += line;
+  EXPECT_NE(warnings.find("optional MCP server 'broken' skipped"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("optional MCP server 'gone' skipped"), std::string::npos) << warnings;
+  // The same server without `optional` fails the agent.
+  EXPECT_THROW(make_agent("[mcp.servers.broken]\ncommand = \"no-such-mcp-server\"\n"), Exception);
 }
 
 }  // namespace

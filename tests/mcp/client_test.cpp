@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cppflue/mcp/client.hpp"
 #include "support/test_util.hpp"
@@ -159,6 +161,46 @@ TEST_F(McpClientTest, NoAnswerTimesOut) {
   json cancels = call_json(*c, "cancels");
   ASSERT_EQ(cancels.as_array().size(), 1u);
   EXPECT_EQ(get_string_or(cancels.at(0), "reason", ""), "timeout");
+}
+
+TEST_F(McpClientTest, ProgressRestartsTheTimeout) {
+  McpOptions o;
+  o.request_timeout = 500ms;  // the call takes 1.2 s, with progress every 200 ms
+  std::mutex mu;
+  std::vector<McpProgress> seen;
+  o.on_progress = [&](const McpProgress& p) {
+    std::lock_guard lock(mu);
+    seen.push_back(p);
+  };
+  auto c = connect("normal", o);
+  ASSERT_TRUE(c);
+  std::string text = text_of(c->call_tool("progress", nullptr));
+  EXPECT_EQ(text.rfind("done after progress ", 0), 0u) << text;
+  EXPECT_EQ(text.find("null"), std::string::npos) << "no progressToken was sent: " << text;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[5].server, "fake");
+  EXPECT_EQ(seen[5].method, "tools/call");
+  EXPECT_EQ(seen[5].progress, 6);
+  EXPECT_EQ(seen[5].total, 6);
+  EXPECT_EQ(seen[5].message, "step 6");
+}
+
+TEST_F(McpClientTest, ProgressCannotExtendPastTheLimit) {
+  McpOptions o;
+  o.request_timeout = 300ms;
+  o.max_request_time = 900ms;
+  auto c = connect("normal", o);
+  ASSERT_TRUE(c);
+  auto start = std::chrono::steady_clock::now();
+  auto r = c->call_tool("progress_forever", nullptr);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().type, ErrorType::timeout);
+  EXPECT_NE(r.error().message.find("progress extended it"), std::string::npos)
+      << r.error().message;
+  EXPECT_GE(elapsed, 850ms);
+  EXPECT_LT(elapsed, 3s);
 }
 
 TEST_F(McpClientTest, InitializeTimeout) {

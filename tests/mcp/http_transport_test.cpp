@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cppflue/mcp/client.hpp"
 #include "support/test_util.hpp"
@@ -184,14 +185,62 @@ TEST_F(McpHttpTest, Http500IsAClearErrorForThatRequest) {
   EXPECT_EQ(text_of(c->call_tool("echo", json_object{{"text", "ok"}})), "ok");
 }
 
-TEST_F(McpHttpTest, ExpiredSessionEndsTheConnection) {
+TEST_F(McpHttpTest, ExpiredSessionIsInitializedAgainAndTheRequestRetried) {
   auto c = connect();
   ASSERT_TRUE(c);
-  auto r = c->call_tool("expire", nullptr);
+  // The server forgets the session and answers 404: a new session, then the same call again.
+  EXPECT_EQ(text_of(c->call_tool("expire", nullptr)), "now in sess-2");
+  EXPECT_TRUE(c->connected());
+  EXPECT_EQ(text_of(c->call_tool("echo", json_object{{"text", "still here"}})), "still here");
+  auto log = parse_json(text_of(c->call_tool("log", nullptr)));
+  ASSERT_TRUE(log);
+  std::vector<std::string> posts;
+  for (const auto& e : log->as_array()) {
+    if (get_string_or(e, "http", "") != "POST") continue;
+    posts.push_back(get_string_or(e, "method", "") + "@" + get_string_or(e, "session", "-") +
+                    "=" + std::to_string(get_int(e, "status").value_or(0)));
+  }
+  std::vector<std::string> expected = {"initialize@-=200",
+                                       "notifications/initialized@sess-1=202",
+                                       "tools/call@sess-1=404",
+                                       "initialize@-=200",
+                                       "notifications/initialized@sess-2=202",
+                                       "tools/call@sess-2=200",
+                                       "tools/call@sess-2=200",
+                                       "tools/call@sess-2=200"};
+  EXPECT_EQ(posts, expected) << dump(*log);
+}
+
+TEST_F(McpHttpTest, ASecondExpiryFailsTheRequestAndTheNextCallStartsAnotherSession) {
+  auto c = connect();
+  ASSERT_TRUE(c);
+  auto r = c->call_tool("expire_always", nullptr);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().type, ErrorType::connection_error) << r.error().message;
   EXPECT_NE(r.error().message.find("session expired"), std::string::npos) << r.error().message;
   EXPECT_FALSE(c->connected());
+  EXPECT_EQ(text_of(c->call_tool("echo", json_object{{"text", "again"}})), "again");
+  EXPECT_TRUE(c->connected());
+}
+
+TEST_F(McpHttpTest, FailingToStartANewSessionIsAClearError) {
+  auto c = connect();
+  ASSERT_TRUE(c);
+  auto r = c->call_tool("restart_forgetful", nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("initializing a new session failed"), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("503"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(c->connected());
+}
+
+TEST_F(McpHttpTest, ClosedByTheClientIsNotReopened) {
+  auto c = connect();
+  ASSERT_TRUE(c);
+  c->close();
+  auto r = c->call_tool("echo", nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("closed by client"), std::string::npos) << r.error().message;
 }
 
 TEST(McpHttp, NothingListeningIsAQuickConnectionError) {

@@ -69,6 +69,9 @@ struct McpServerConfig {
   std::string url;
   std::map<std::string, std::string> headers;
   bool enabled = true;
+  // When the server cannot be reached (or its tools not listed), the agent starts without it
+  // and logs a warning, instead of failing.
+  bool optional = false;
 };
 
 struct McpConfig {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,11 +65,26 @@ struct StdioServerOptions {
   std::string cwd;  // empty = ours
 };
 
+// A `notifications/progress` the server sent for one of our requests.
+struct McpProgress {
+  std::string server;
+  std::string method;  // of the request it is about ("tools/call")
+  double progress = 0;
+  std::optional<double> total;
+  std::string message;
+};
+
 struct McpOptions {
+  // A request fails with ErrorType::timeout when no answer came in this time. Every tools/call
+  // asks for progress (`_meta.progressToken`); each progress notification for it restarts
+  // this timeout, up to max_request_time in all.
   std::chrono::milliseconds request_timeout{60000};
+  std::chrono::milliseconds max_request_time{600000};
   std::chrono::milliseconds initialize_timeout{30000};
   // A received line longer than this closes the connection ("message too large").
   std::size_t max_message_bytes = 16 * 1024 * 1024;
+  // Called for each progress notification (on the transport's thread: do not block in it).
+  std::function<void(const McpProgress&)> on_progress;
 };
 
 // The stdio transport: spawns `command args` in a new process group with pipes; messages
@@ -94,7 +110,9 @@ struct HttpServerOptions {
 // with a GET carrying `Last-Event-ID` after the server's `retry:` delay (1 s by default).
 // HTTP error statuses of a request fail that request (naming the URL and status); transport
 // failures and an expired session (404 with a session id) end the connection with a
-// connection_error. close() cancels every stream and sends DELETE for the session.
+// connection_error (for the 404, details {session_expired: true, request_id}). McpClient
+// answers an expired session by initializing a new one and sending the refused request again
+// (once). close() cancels every stream and sends DELETE for the session.
 Result<std::unique_ptr<McpTransport>> make_http_transport(std::string server_name,
                                                           HttpServerOptions server,
                                                           McpOptions options);
@@ -129,7 +147,9 @@ class McpClient {
                                                           McpOptions options);
   static Result<std::shared_ptr<McpClient>> connect_stdio(std::string name,
                                                           StdioServerOptions server);
-  // Connects to a Streamable HTTP server and initializes. Errors: config_error for a URL that
+  // Connects to a Streamable HTTP server and initializes. When the server later forgets the
+  // session (HTTP 404), the client initializes a new session and retries the refused request
+  // once; requests that were waiting for answers on the old session fail. Errors: config_error for a URL that
   // is not http(s), connection_error (nothing listening, session expired), timeout, and
   // provider_error (HTTP error statuses, bad handshake), all naming the server.
   static Result<std::shared_ptr<McpClient>> connect_http(std::string name, HttpServerOptions server,

@@ -31,5 +31,8 @@ Result<std::shared_ptr<mcp::McpClient>> connect_mcp_server(const std::string& na
 
 // The client's tools (all pages) as tool definitions.
 Result<std::vector<ToolDefinition>> mcp_tools(const std::shared_ptr<mcp::McpClient>& client);
+// Tool definitions for tools already listed from `client`.
+std::vector<ToolDefinition> mcp_tools(const std::shared_ptr<mcp::McpClient>& client,
+                                      const std::vector<mcp::McpTool>& listed);
 
 }  // namespace cppflue
