@@ -2143,7 +2143,8 @@ Agent init(InitOptions options) {
         throw Exception(std::move(e));
       }
       if (cfg.mcp.mode == "search_execute") {
-        for (auto& t : *listed) entries.push_back(McpToolEntry{client->name(), std::move(t), client});
+        for (auto& t : *listed)
+          entries.push_back(McpToolEntry{client->name(), std::move(t), client});
       } else {
         for (auto& d : mcp_tools(client, *listed)) impl->tools.push_back(std::move(d));
       }

@@ -214,8 +214,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
       bool expired = get_bool(details, "session_expired").value_or(false);
       const json* failed_id = find(details, "request_id");
       if (!expired || failed_id == nullptr || *failed_id != id_to_json(id)) return result;
-      log::get()->info("mcp[{}]: the session expired; initializing a new one for {}", name,
-                       method);
+      log::get()->info("mcp[{}]: the session expired; initializing a new one for {}", name, method);
       if (auto r = reconnect(gen); !r) return tl::unexpected(r.error());
     }
   }
@@ -401,9 +400,10 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
         if (m.method == "notifications/progress") {
           on_progress(m.params);
         } else if (m.method == "notifications/tools/list_changed") {
-          log::get()->info("mcp[{}]: the server's tool list changed (tools are listed once, "
-                           "when the agent is created)",
-                           name);
+          log::get()->info(
+              "mcp[{}]: the server's tool list changed (tools are listed once, "
+              "when the agent is created)",
+              name);
         } else {
           log::get()->debug("mcp[{}]: notification {}", name, m.method);
         }

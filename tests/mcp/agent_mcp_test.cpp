@@ -116,10 +116,11 @@ TEST_F(AgentMcp, ToolErrorsAndBadServers) {
 TEST_F(AgentMcp, OptionalServersThatFailAreSkippedWithAWarning) {
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
   log::get()->sinks().push_back(sink);
-  std::string section = "[mcp.servers.broken]\ncommand = \"no-such-mcp-server\"\noptional = true\n"
-                        "[mcp.servers.gone]\nurl = \"http://127.0.0.1:1/mcp\"\noptional = true\n"
-                        "[mcp.servers.fake]\ncommand = \"python3\"\nargs = [\"" +
-                        (dir_.path() / "server.py").string() + "\"]\n";
+  std::string section =
+      "[mcp.servers.broken]\ncommand = \"no-such-mcp-server\"\noptional = true\n"
+      "[mcp.servers.gone]\nurl = \"http://127.0.0.1:1/mcp\"\noptional = true\n"
+      "[mcp.servers.fake]\ncommand = \"python3\"\nargs = [\"" +
+      (dir_.path() / "server.py").string() + "\"]\n";
   std::vector<std::string> names;
   EXPECT_NO_THROW(names = make_agent(section).tool_names());
   log::get()->sinks().pop_back();

@@ -197,8 +197,7 @@ TEST_F(McpClientTest, ProgressCannotExtendPastTheLimit) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().type, ErrorType::timeout);
-  EXPECT_NE(r.error().message.find("progress extended it"), std::string::npos)
-      << r.error().message;
+  EXPECT_NE(r.error().message.find("progress extended it"), std::string::npos) << r.error().message;
   EXPECT_GE(elapsed, 850ms);
   EXPECT_LT(elapsed, 3s);
 }

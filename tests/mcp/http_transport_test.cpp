@@ -197,8 +197,8 @@ TEST_F(McpHttpTest, ExpiredSessionIsInitializedAgainAndTheRequestRetried) {
   std::vector<std::string> posts;
   for (const auto& e : log->as_array()) {
     if (get_string_or(e, "http", "") != "POST") continue;
-    posts.push_back(get_string_or(e, "method", "") + "@" + get_string_or(e, "session", "-") +
-                    "=" + std::to_string(get_int(e, "status").value_or(0)));
+    posts.push_back(get_string_or(e, "method", "") + "@" + get_string_or(e, "session", "-") + "=" +
+                    std::to_string(get_int(e, "status").value_or(0)));
   }
   std::vector<std::string> expected = {"initialize@-=200",
                                        "notifications/initialized@sess-1=202",

@@ -149,8 +149,8 @@ class McpClient {
                                                           StdioServerOptions server);
   // Connects to a Streamable HTTP server and initializes. When the server later forgets the
   // session (HTTP 404), the client initializes a new session and retries the refused request
-  // once; requests that were waiting for answers on the old session fail. Errors: config_error for a URL that
-  // is not http(s), connection_error (nothing listening, session expired), timeout, and
+  // once; requests that were waiting for answers on the old session fail. Errors: config_error for
+  // a URL that is not http(s), connection_error (nothing listening, session expired), timeout, and
   // provider_error (HTTP error statuses, bad handshake), all naming the server.
   static Result<std::shared_ptr<McpClient>> connect_http(std::string name, HttpServerOptions server,
                                                          McpOptions options);
