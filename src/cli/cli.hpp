@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,15 @@ struct SessionsOptions {
   bool json = false;
 };
 
+struct ServeCommandOptions {
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::string model;
+  int grace_seconds = 10;
+};
+
 int run_command(const CommonOptions& common, const RunOptions& opts);
+int serve_command(const CommonOptions& common, const ServeCommandOptions& opts);
 int chat_command(const CommonOptions& common, const std::string& session, const std::string& model);
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
 int doctor_command(const CommonOptions& common, bool json);

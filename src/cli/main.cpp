@@ -142,6 +142,25 @@ int cppflue::cli_main(int argc, char** argv) {
       ->required();
   skill_new_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
+  ServeCommandOptions serve;
+  auto* serve_cmd = app.add_subcommand(
+      "serve",
+      "Serve the project's agents over HTTP (GET /health, GET /agents, POST /agents/NAME/ID "
+      "with {\"message\"} → JSON result, or SSE events with Accept: text/event-stream)");
+  serve_cmd->add_option("--host", serve.host,
+                        "Address to bind (default: [server] host, 127.0.0.1)");
+  serve_cmd
+      ->add_option("--port", serve.port,
+                   "Port (default: [server] port, 2024; 0 = any free port, printed)")
+      ->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("-m,--model", serve.model, "Model for every agent, as provider:model");
+  serve_cmd
+      ->add_option("--grace", serve.grace_seconds,
+                   "Seconds requests in flight get to finish on SIGTERM (default 10)")
+      ->check(CLI::Range(0, 3600));
+  serve_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
+
   bool doctor_json = false;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
   doctor_cmd->add_flag("--json", doctor_json, "Machine-readable output");
@@ -159,6 +178,7 @@ int cppflue::cli_main(int argc, char** argv) {
     if (*chat_cmd) return chat_command(common, chat_session, chat_model);
     if (*sessions_cmd) return sessions_command(common, sessions);
     if (*doctor_cmd) return doctor_command(common, doctor_json);
+    if (*serve_cmd) return serve_command(common, serve);
     if (*init_cmd) return init_command(init_opts);
     if (*skill_new_cmd) return skill_new_command(common.config, skill_name);
   } catch (const cppflue::Exception& e) {

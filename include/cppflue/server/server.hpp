@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// cppflue/server/server.hpp — `cppflue serve`: the project's agents over HTTP (SPEC §10).
+//
+// Routes (wire-compatible with PyFlue's server; error envelope
+// {"error":{"type","message","details","dev"?,"meta"?}}):
+//   GET  /health                      {"ok":true,"framework":"cppflue","version"}
+//   GET  /agents                      {"agents":[{"name","path","triggers"}]}
+//   POST /agents/{name}/{id}          {"message"|"prompt", "session"?} (or wrapped in
+//                                     {"payload":{...}}) → {"result":{text,usage,model,metadata}};
+//                                     `Accept: text/event-stream` → the session's events as SSE
+//                                     (`event: <type>` / `data: {"type":..., ...}`);
+//                                     other methods → 405 method_not_allowed
+// Agents are the program's compiled agents (CPPFLUE_AGENT) and the project's Markdown agents;
+// one instance per (name, id), built on first use; the session key is "<id>:<session>". A
+// prompt to a session that is busy waits for its turn.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cppflue/core/error.hpp"
+
+namespace cppflue::server {
+
+struct ServeOptions {
+  std::string root;                 // the project (default: the config file's directory / cwd)
+  std::string config_path;          // cppflue.toml (default: found from root)
+  std::optional<std::string> host;  // default [server] host (127.0.0.1)
+  std::optional<int> port;          // default [server] port (2024); 0 = ephemeral
+  std::string model;                // overrides every agent's model when set (e.g. "test:")
+};
+
+class Server {
+ public:
+  struct Impl;
+  // Loads the configuration and the project's agents, binds and starts serving on the shared
+  // runtime. Errors: config_error (bad config, bad host), connection_error (port in use).
+  static Result<std::unique_ptr<Server>> start(ServeOptions options);
+  explicit Server(std::unique_ptr<Impl> impl);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const std::string& host() const;
+  int port() const;
+  // Stops accepting, lets requests in flight finish for up to `grace`, then closes the rest.
+  void stop(std::chrono::milliseconds grace);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cppflue::server

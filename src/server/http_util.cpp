@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/http_util.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+namespace cppflue::server {
+
+net::ServerResponse json_response(int status, const json& body, HttpHeaders headers) {
+  net::ServerResponse r;
+  r.status = status;
+  r.headers = std::move(headers);
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = dump(body);
+  return r;
+}
+
+net::ServerResponse error_response(int status, std::string_view type, std::string_view message,
+                                   std::string_view details, std::string_view dev, json meta) {
+  return error_envelope(status, type, message, json(details), dev, std::move(meta));
+}
+
+net::ServerResponse error_envelope(int status, std::string_view type, std::string_view message,
+                                   json details, std::string_view dev, json meta) {
+  json_object error;
+  error["type"] = type;
+  error["message"] = message;
+  error["details"] = std::move(details);
+  if (!dev.empty()) error["dev"] = dev;
+  if (!meta.is_null()) error["meta"] = std::move(meta);
+  return json_response(status, json_object{{"error", std::move(error)}});
+}
+
+int status_for(ErrorType type) {
+  switch (type) {
+    case ErrorType::invalid_input:
+    case ErrorType::typed_output_error:
+      return 400;
+    case ErrorType::not_found:
+      return 404;
+    case ErrorType::permission:
+    case ErrorType::policy:
+      return 403;
+    case ErrorType::session_busy:
+    case ErrorType::cancelled:
+      return 409;
+    case ErrorType::rate_limited:
+      return 429;
+    case ErrorType::timeout:
+      return 504;
+    case ErrorType::connection_error:
+    case ErrorType::provider_error:
+    case ErrorType::auth_error:
+    case ErrorType::context_overflow:
+    case ErrorType::max_turns_exceeded:
+      return 502;
+    default:
+      return 500;
+  }
+}
+
+net::ServerResponse error_response(const Error& error) {
+  int status = status_for(error.type);
+  if (status == 500) {
+    return error_response(500, "internal_error", "An internal error occurred.",
+                          "The server encountered an unexpected error while handling this "
+                          "request.");
+  }
+  return error_envelope(status, wire_name(error.type), error.message, error.details);
+}
+
+ParsedBody parse_body(const net::ServerRequest& request) {
+  ParsedBody out;
+  bool blank = true;
+  for (char c : request.body) {
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      blank = false;
+      break;
+    }
+  }
+  if (blank) return out;
+  auto type = request.header("Content-Type");
+  std::string lowered = type.value_or("");
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lowered.find("application/json") == std::string::npos) {
+    out.error =
+        error_response(415, "unsupported_media_type", "Request body must use application/json.",
+                       "Send a JSON body or omit the body entirely.", {},
+                       json_object{{"received", type ? json(*type) : json(nullptr)}});
+    return out;
+  }
+  auto parsed = parse_json(request.body);
+  if (!parsed) {
+    out.error = error_response(400, "invalid_json", "Request body is not valid JSON.",
+                               "Send a valid JSON object with an optional payload field.",
+                               parsed.error().message);
+    return out;
+  }
+  if (parsed->is_null()) return out;
+  if (!parsed->is_object()) {
+    out.error = error_response(400, "invalid_request", "Request is invalid.",
+                               "The request body must be a JSON object.");
+    return out;
+  }
+  out.body = std::move(*parsed);
+  if (const json* payload = find(out.body, "payload")) {
+    if (payload->is_null()) {
+      out.payload = json_object{};
+    } else if (!payload->is_object()) {
+      out.error = error_response(400, "invalid_request", "Request is invalid.",
+                                 "The payload field must be a JSON object.");
+    } else {
+      out.payload = *payload;
+    }
+  } else {
+    out.payload = out.body;
+  }
+  return out;
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<std::vector<std::string>> path_segments(std::string_view path) {
+  std::vector<std::string> out;
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  path.remove_prefix(1);
+  if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return out;
+  for (;;) {
+    auto slash = path.find('/');
+    auto decoded = percent_decode(path.substr(0, slash), false);
+    if (!decoded) return std::nullopt;
+    out.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    if (key && *key == name) {
+      if (eq == std::string_view::npos) return std::string();
+      auto value = percent_decode(pair.substr(eq + 1), true);
+      return value.value_or(std::string(pair.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+bool wants_event_stream(const net::ServerRequest& request) {
+  auto accept = request.header("Accept");
+  return accept && accept->find("text/event-stream") != std::string::npos;
+}
+
+std::string sse_event(std::string_view type, const json& data, std::string_view id) {
+  std::string out;
+  if (!id.empty()) out += fmt::format("id: {}\n", id);
+  out += fmt::format("event: {}\ndata: {}\n\n", type, dump(data));
+  return out;
+}
+
+}  // namespace cppflue::server

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pieces of the server's HTTP contract (SPEC §10, PyFlue's shapes): the error envelope, JSON
+// responses, PyFlue's body-parsing rules, path segments, SSE framing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cppflue/core/error.hpp"
+#include "cppflue/core/json.hpp"
+#include "cppflue/net/http_server.hpp"
+
+namespace cppflue::server {
+
+// {"error":{"type","message","details","dev"?,"meta"?}} with `status`.
+net::ServerResponse error_response(int status, std::string_view type, std::string_view message,
+                                   std::string_view details, std::string_view dev = {},
+                                   json meta = nullptr);
+net::ServerResponse error_envelope(int status, std::string_view type, std::string_view message,
+                                   json details, std::string_view dev = {}, json meta = nullptr);
+// A library error as an envelope: its wire type and a status for it; internal errors become
+// 500 internal_error without their message.
+net::ServerResponse error_response(const Error& error);
+int status_for(ErrorType type);
+net::ServerResponse json_response(int status, const json& body, HttpHeaders headers = {});
+
+// The request body under PyFlue's rules: empty → {}; not application/json → 415; bad JSON →
+// 400 invalid_json; null → {}; not an object → 400 invalid_request; the payload is
+// body["payload"] when present (null → {}, not an object → 400), else the whole body.
+struct ParsedBody {
+  json body = json_object{};
+  json payload = json_object{};
+  std::optional<net::ServerResponse> error;
+};
+ParsedBody parse_body(const net::ServerRequest& request);
+
+// "/agents/a%20b/x" → {"agents", "a b", "x"}; nullopt when a %-escape is malformed. Empty
+// segments are kept ("/a//b" → {"a", "", "b"}); a trailing '/' adds none.
+std::optional<std::vector<std::string>> path_segments(std::string_view path);
+// The value of `name` in a query string (percent-decoded, '+' as space); nullopt when absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// True when the Accept header asks for text/event-stream.
+bool wants_event_stream(const net::ServerRequest& request);
+
+// One SSE event: optional id, the event type and one data line of JSON.
+std::string sse_event(std::string_view type, const json& data, std::string_view id = {});
+
+}  // namespace cppflue::server
