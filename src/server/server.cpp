@@ -151,7 +151,8 @@ struct Server::Impl {
   std::map<std::string, AgentEntry> agents;
   std::mutex instances_mu;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Agent>> instances;
-  SessionGates gates;
+  // Shared with prompts that outlive their request (an SSE client that went away).
+  std::shared_ptr<SessionGates> gates = std::make_shared<SessionGates>();
   std::unique_ptr<net::HttpServer> http;
   std::string host;
 
@@ -365,8 +366,8 @@ struct Server::Impl {
       co_await stream_prompt(ex, agent, key, std::move(*message));
       co_return;
     }
-    co_await gates.acquire(key);
-    SessionGates::Guard guard(&gates, key);
+    co_await gates->acquire(key);
+    SessionGates::Guard guard(gates.get(), key);
     Session s = agent->session(key);
     PromptResult result = co_await s.async_prompt(std::move(*message));
     {
@@ -402,10 +403,11 @@ struct Server::Impl {
     }
     CancelRegistration on_gone(ex.client_gone(),
                                [wake] { wake->try_send(boost::system::error_code{}); });
-    auto run = [](Impl* self, std::shared_ptr<Agent> agent, std::string key, std::string message,
+    auto run = [](std::shared_ptr<SessionGates> gates, std::shared_ptr<Agent> agent,
+                  std::string key, std::string message,
                   std::function<void(std::string, bool)> push) -> asio::awaitable<void> {
-      co_await self->gates.acquire(key);
-      SessionGates::Guard guard(&self->gates, key);
+      co_await gates->acquire(key);
+      SessionGates::Guard guard(gates.get(), key);
       try {
         Session s = agent->session(key);
         EventCallback on_event = [push](const Event& e) {
@@ -423,7 +425,7 @@ struct Server::Impl {
       }
     };
     // The prompt runs on its own, so a client that goes away does not cut it short.
-    asio::co_spawn(runtime->executor(), run(this, agent, key, std::move(message), push),
+    asio::co_spawn(runtime->executor(), run(gates, agent, key, std::move(message), push),
                    asio::detached);
     auto heartbeat = std::make_shared<asio::steady_timer>(executor);
     for (;;) {
