@@ -44,6 +44,7 @@ struct ServeCommandOptions {
   std::optional<int> port;
   std::string model;
   int grace_seconds = 10;
+  double heartbeat_seconds = 15;
 };
 
 int run_command(const CommonOptions& common, const RunOptions& opts);

@@ -145,8 +145,10 @@ int cppflue::cli_main(int argc, char** argv) {
   ServeCommandOptions serve;
   auto* serve_cmd = app.add_subcommand(
       "serve",
-      "Serve the project's agents over HTTP (GET /health, GET /agents, POST /agents/NAME/ID "
-      "with {\"message\"} → JSON result, or SSE events with Accept: text/event-stream)");
+      "Serve the project's agents and workflows over HTTP (GET /health, GET /agents, POST "
+      "/agents/NAME/ID with {\"message\"} → JSON result, SSE events with Accept: "
+      "text/event-stream, or a background run with X-Webhook: true; POST /workflows/NAME; "
+      "GET /runs/ID[/events|/stream])");
   serve_cmd->add_option("--host", serve.host,
                         "Address to bind (default: [server] host, 127.0.0.1)");
   serve_cmd
@@ -158,6 +160,11 @@ int cppflue::cli_main(int argc, char** argv) {
       ->add_option("--grace", serve.grace_seconds,
                    "Seconds requests in flight get to finish on SIGTERM (default 10)")
       ->check(CLI::Range(0, 3600));
+  serve_cmd
+      ->add_option("--heartbeat", serve.heartbeat_seconds,
+                   "Seconds without an event before an SSE stream gets a heartbeat comment "
+                   "(default 15)")
+      ->check(CLI::Range(0.05, 3600.0));
   serve_cmd->add_option("--config", common.config, "Path to cppflue.toml");
   serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
 

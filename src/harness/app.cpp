@@ -200,7 +200,8 @@ struct FlueContext::State {
   std::string config_path;
   std::shared_ptr<Store> store;
   std::function<void(const RunEvent&)> on_event;
-  std::mutex mu;  // orders event appends from session threads and the workflow thread
+  std::string model;  // overrides the model of the agents the run builds
+  std::mutex mu;      // orders event appends from session threads and the workflow thread
 };
 
 FlueContext::FlueContext(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -273,7 +274,10 @@ Agent FlueContext::init(const AgentFactory& agent) {
       record(*st, e.type, std::move(data));
     }
   };
-  return agent.instantiate(ctx, defaults);
+  std::string model = state_->model;
+  return agent.instantiate(ctx, defaults, [&model](InitOptions& o) {
+    if (!model.empty()) o.model = model;
+  });
 }
 
 WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options) {
@@ -289,8 +293,12 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
   auto config = discover_config(options.config_path,
                                 options.root.empty() ? fs::current_path() : fs::path(options.root));
   if (!config) throw Exception(config.error());
-  auto store = open_sqlite_store(config->state_dir() / "state.db");
-  if (!store) throw Exception(store.error());
+  std::shared_ptr<Store> shared_store = std::move(options.store);
+  if (!shared_store) {
+    auto opened = open_sqlite_store(config->state_dir() / "state.db");
+    if (!opened) throw Exception(opened.error());
+    shared_store = std::move(*opened);
+  }
 
   auto st = std::make_shared<FlueContext::State>();
   st->run_id = options.run_id.empty() ? new_hex_id("run_", 24) : options.run_id;
@@ -299,8 +307,9 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
   st->env = std::move(options.env);
   st->root = config->root.string();
   st->config_path = config->config_path.string();
-  st->store = *store;
+  st->store = std::move(shared_store);
   st->on_event = std::move(options.on_event);
+  st->model = std::move(options.model);
 
   RunRecord rec;
   rec.id = st->run_id;

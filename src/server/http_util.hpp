@@ -3,6 +3,7 @@
 // responses, PyFlue's body-parsing rules, path segments, SSE framing.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ ParsedBody parse_body(const net::ServerRequest& request);
 std::optional<std::vector<std::string>> path_segments(std::string_view path);
 // The value of `name` in a query string (percent-decoded, '+' as space); nullopt when absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// ASCII case-insensitive equality (header values such as "X-Webhook: TRUE").
+bool iequals(std::string_view a, std::string_view b);
+// A non-negative decimal integer of at most 18 digits; nullopt for anything else.
+std::optional<std::int64_t> parse_count(std::string_view text);
 // True when the Accept header asks for text/event-stream.
 bool wants_event_stream(const net::ServerRequest& request);
 

@@ -21,23 +21,16 @@
 #include "cppflue/harness/app.hpp"
 #include "cppflue/harness/event.hpp"
 #include "cppflue/harness/project.hpp"
-#include "cppflue/net/http_server.hpp"
 #include "cppflue/store/store.hpp"
 #include "cppflue/version.hpp"
-#include "server/http_util.hpp"
+#include "server/server_impl.hpp"
 
 namespace cppflue::server {
 
-namespace asio = boost::asio;
 using asio::use_awaitable;
 using net::Exchange;
 using net::ServerRequest;
 using net::ServerResponse;
-using Signal = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
-
-namespace {
-
-constexpr auto kHeartbeat = std::chrono::seconds(15);
 
 // Runs `fn` on the blocking pool; the caller resumes on its own executor. Exceptions rethrow.
 asio::awaitable<void> run_blocking(asio::thread_pool& pool, std::function<void()> fn) {
@@ -57,65 +50,45 @@ asio::awaitable<void> run_blocking(asio::thread_pool& pool, std::function<void()
   if (*error) std::rethrow_exception(*error);
 }
 
-// FIFO admission to one session: a prompt waits while another one holds it.
-class SessionGates {
- public:
-  // Waits for the session `key`; the returned guard releases it.
-  struct Guard {
-    SessionGates* gates = nullptr;
-    std::string key;
-    Guard() = default;
-    Guard(SessionGates* g, std::string k) : gates(g), key(std::move(k)) {}
-    Guard(Guard&& o) noexcept : gates(std::exchange(o.gates, nullptr)), key(std::move(o.key)) {}
-    Guard& operator=(Guard&&) = delete;
-    ~Guard() {
-      if (gates != nullptr) gates->release(key);
-    }
-  };
+asio::awaitable<bool> wait_signal(Signal& wake, asio::steady_timer& timer,
+                                  std::chrono::milliseconds timeout) {
+  timer.expires_after(timeout);
+  timer.async_wait([&wake](boost::system::error_code ec) {
+    if (!ec) wake.try_send(boost::asio::error::timed_out);
+  });
+  auto [ec] = co_await wake.async_receive(asio::as_tuple(use_awaitable));
+  timer.cancel();
+  co_return ec != boost::asio::error::timed_out;
+}
 
-  asio::awaitable<void> acquire(const std::string& key) {
-    std::shared_ptr<Signal> wait;
-    {
-      std::lock_guard lock(mu_);
-      auto& gate = gates_[key];
-      if (!gate.busy) {
-        gate.busy = true;
-        co_return;
-      }
-      wait = std::make_shared<Signal>(co_await asio::this_coro::executor, 1);
-      gate.waiters.push_back(wait);
-    }
-    auto [ec] = co_await wait->async_receive(asio::as_tuple(use_awaitable));
-    (void)ec;
-  }
-
-  void release(const std::string& key) {
+asio::awaitable<void> SessionGates::acquire(const std::string& key) {
+  std::shared_ptr<Signal> wait;
+  {
     std::lock_guard lock(mu_);
-    auto it = gates_.find(key);
-    if (it == gates_.end()) return;
-    if (it->second.waiters.empty()) {
-      gates_.erase(it);
-      return;
+    auto& gate = gates_[key];
+    if (!gate.busy) {
+      gate.busy = true;
+      co_return;
     }
-    auto next = it->second.waiters.front();
-    it->second.waiters.pop_front();
-    next->try_send(boost::system::error_code{});  // the session passes to the next one
+    wait = std::make_shared<Signal>(co_await asio::this_coro::executor, 1);
+    gate.waiters.push_back(wait);
   }
+  auto [ec] = co_await wait->async_receive(asio::as_tuple(use_awaitable));
+  (void)ec;
+}
 
- private:
-  struct Gate {
-    bool busy = false;
-    std::deque<std::shared_ptr<Signal>> waiters;
-  };
-  std::mutex mu_;
-  std::map<std::string, Gate> gates_;
-};
-
-struct AgentEntry {
-  std::string name;
-  json triggers = json_object{{"webhook", true}};
-  bool compiled = false;
-};
+void SessionGates::release(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = gates_.find(key);
+  if (it == gates_.end()) return;
+  if (it->second.waiters.empty()) {
+    gates_.erase(it);
+    return;
+  }
+  auto next = it->second.waiters.front();
+  it->second.waiters.pop_front();
+  next->try_send(boost::system::error_code{});  // the session passes to the next one
+}
 
 json result_json(const PromptResult& r) {
   return json_object{{"text", r.text},
@@ -128,6 +101,8 @@ json result_json(const PromptResult& r) {
 bool blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
+
+namespace {
 
 // The prompt text of an agent request: "message", else "prompt"; a non-empty string.
 tl::expected<std::string, std::string> message_of(const json& payload) {
@@ -143,317 +118,315 @@ tl::expected<std::string, std::string> message_of(const json& payload) {
 
 }  // namespace
 
-struct Server::Impl {
-  ServeOptions options;
-  Config config;
-  std::shared_ptr<Runtime> runtime;
-  std::shared_ptr<Store> store;
-  std::map<std::string, AgentEntry> agents;
-  std::mutex instances_mu;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<Agent>> instances;
-  // Shared with prompts that outlive their request (an SSE client that went away).
-  std::shared_ptr<SessionGates> gates = std::make_shared<SessionGates>();
-  std::unique_ptr<net::HttpServer> http;
-  std::string host;
+ServerResponse method_not_allowed(std::string_view method, std::string_view allowed) {
+  auto r =
+      error_response(405, "method_not_allowed", fmt::format("Method {} is not allowed.", method),
+                     fmt::format("Use one of: {}.", allowed), {},
+                     json_object{{"allowed", json_array{json(allowed)}}});
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
 
-  // ---- agents ----
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)." : out + ".";
+}
 
-  std::string agent_list() const {
-    std::string out;
-    for (const auto& [name, e] : agents) out += (out.empty() ? "" : ", ") + name;
-    return out.empty() ? "(none)." : out + ".";
-  }
+// ---- agents ----
 
-  // The instance (name, id), built on first use (on the blocking pool: it reads files).
-  asio::awaitable<std::shared_ptr<Agent>> instance(const std::string& name, const std::string& id,
-                                                   const json& payload) {
-    {
-      std::lock_guard lock(instances_mu);
-      auto it = instances.find({name, id});
-      if (it != instances.end()) co_return it->second;
-    }
-    std::shared_ptr<Agent> made;
-    auto build = [this, &made, name, id, payload] {
-      auto factory = find_agent(name, config.root);
-      if (!factory) throw Exception(factory.error());
-      InitOptions defaults;
-      defaults.root = config.root.string();
-      if (!config.config_path.empty()) defaults.config_path = config.config_path.string();
-      defaults.runtime = runtime;
-      defaults.store = store;
-      AgentContext context{id, {}, payload};
-      std::string model = options.model;
-      made = std::make_shared<Agent>(factory->instantiate(context, defaults, [&](InitOptions& o) {
-        if (!model.empty()) o.model = model;
-      }));
-    };
-    co_await run_blocking(runtime->blocking(), build);
+std::string Server::Impl::agent_list() const {
+  std::vector<std::string> names;
+  for (const auto& [name, e] : agents) names.push_back(name);
+  return name_list(names);
+}
+
+// The instance (name, id), built on first use (on the blocking pool: it reads files).
+asio::awaitable<std::shared_ptr<Agent>> Server::Impl::instance(const std::string& name,
+                                                               const std::string& id,
+                                                               const json& payload) {
+  {
     std::lock_guard lock(instances_mu);
-    auto [it, inserted] = instances.emplace(std::make_pair(name, id), made);
-    co_return it->second;  // a concurrent request may have built it first
+    auto it = instances.find({name, id});
+    if (it != instances.end()) co_return it->second;
   }
+  std::shared_ptr<Agent> made;
+  auto build = [this, &made, name, id, payload] {
+    auto factory = find_agent(name, config.root);
+    if (!factory) throw Exception(factory.error());
+    InitOptions defaults;
+    defaults.root = config.root.string();
+    if (!config.config_path.empty()) defaults.config_path = config.config_path.string();
+    defaults.runtime = runtime;
+    defaults.store = store;
+    AgentContext context{id, {}, payload};
+    std::string model = options.model;
+    made = std::make_shared<Agent>(factory->instantiate(context, defaults, [&](InitOptions& o) {
+      if (!model.empty()) o.model = model;
+    }));
+  };
+  co_await run_blocking(runtime->blocking(), build);
+  std::lock_guard lock(instances_mu);
+  auto [it, inserted] = instances.emplace(std::make_pair(name, id), made);
+  co_return it->second;  // a concurrent request may have built it first
+}
 
-  // ---- routes ----
+// ---- routes ----
 
-  asio::awaitable<void> handle(Exchange& ex) {
-    const ServerRequest& req = ex.request();
-    auto segments = path_segments(req.path);
-    if (!segments) {
+asio::awaitable<void> Server::Impl::handle(Exchange& ex) {
+  const ServerRequest& req = ex.request();
+  auto segments = path_segments(req.path);
+  if (!segments) {
+    {
+      ServerResponse response = error_response(400, "invalid_request", "Request is invalid.",
+                                               "The request path is not valid percent-encoding.");
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  const auto& seg = *segments;
+  std::optional<ServerResponse> failure;
+  try {
+    co_await route(ex, seg);
+  } catch (const Exception& e) {
+    log::get()->error("server: {} {}: {}", req.method, req.path, e.error().message);
+    failure = error_response(e.error());
+  } catch (const std::exception& e) {
+    log::get()->error("server: {} {}: {}", req.method, req.path, e.what());
+    failure = error_response(Error{});
+  }
+  if (failure) co_await ex.respond(std::move(*failure));  // ignored once answered
+}
+
+asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::string>& seg) {
+  const ServerRequest& req = ex.request();
+  if (seg.size() == 1 && seg[0] == "health") {
+    if (req.method != "GET") {
+      {
+        ServerResponse response = method_not_allowed(req.method, "GET");
+        co_await ex.respond(std::move(response));
+      }
+    } else {
+      {
+        ServerResponse response = json_response(
+            200, json_object{{"ok", true}, {"framework", "cppflue"}, {"version", kVersion}});
+        co_await ex.respond(std::move(response));
+      }
+    }
+    co_return;
+  }
+  if (seg.size() == 1 && seg[0] == "agents") {
+    if (req.method != "GET") {
+      {
+        ServerResponse response = method_not_allowed(req.method, "GET");
+        co_await ex.respond(std::move(response));
+      }
+    } else {
+      {
+        ServerResponse response = json_response(200, agents_json());
+        co_await ex.respond(std::move(response));
+      }
+    }
+    co_return;
+  }
+  if (!seg.empty() && seg[0] == "agents") {
+    co_await agent_route(ex, seg);
+    co_return;
+  }
+  if (!seg.empty() && seg[0] == "runs") {
+    co_await runs_route(ex, seg);
+    co_return;
+  }
+  if (!seg.empty() && seg[0] == "workflows") {
+    co_await workflow_route(ex, seg);
+    co_return;
+  }
+  std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
+  {
+    ServerResponse response = error_response(404, "not_found", "Route not found.", details);
+    co_await ex.respond(std::move(response));
+  }
+}
+
+json Server::Impl::agents_json() const {
+  json_array list;
+  for (const auto& [name, e] : agents) {
+    list.push_back(json_object{{"name", name},
+                               {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
+                               {"triggers", e.triggers}});
+  }
+  return json_object{{"agents", std::move(list)}};
+}
+
+asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<std::string>& seg) {
+  const ServerRequest& req = ex.request();
+  if (seg.size() != 3) {
+    {
+      ServerResponse response = error_response(
+          seg.size() < 3 ? 400 : 404, seg.size() < 3 ? "invalid_request" : "not_found",
+          seg.size() < 3 ? "Request is invalid." : "Route not found.",
+          "Webhook URLs must have the shape /agents/{name}/{agent_id} with non-empty segments.");
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  if (req.method != "POST") {
+    {
+      ServerResponse response = method_not_allowed(req.method, "POST");
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  const std::string& name = seg[1];
+  const std::string& id = seg[2];
+  if (blank(name) || blank(id)) {
+    {
+      ServerResponse response = error_response(
+          400, "invalid_request", "Request is invalid.",
+          "Webhook URLs must have the shape /agents/{name}/{agent_id} with non-empty segments.");
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  ParsedBody body = parse_body(req);
+  if (body.error) {
+    {
+      ServerResponse response = std::move(*body.error);
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  auto entry = agents.find(name);
+  if (entry == agents.end()) {
+    {
+      ServerResponse response = error_response(
+          404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
+          "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  if (const json* webhook = find(entry->second.triggers, "webhook");
+      webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
+    {
+      ServerResponse response = error_response(
+          404, "agent_not_webhook", fmt::format("Agent \"{}\" is not webhook-enabled.", name),
+          "This agent cannot be invoked through the HTTP webhook endpoint.");
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  auto message = message_of(body.payload);
+  if (!message) {
+    {
+      ServerResponse response =
+          error_response(400, "invalid_request", "Request is invalid.", message.error());
+      co_await ex.respond(std::move(response));
+    }
+    co_return;
+  }
+  std::string session = "default";
+  if (const json* s = find(body.payload, "session"); s != nullptr && !s->is_null()) {
+    if (!s->is_string() || blank(s->as_string())) {
       {
         ServerResponse response = error_response(400, "invalid_request", "Request is invalid.",
-                                                 "The request path is not valid percent-encoding.");
+                                                 "The session field must be a non-empty string.");
         co_await ex.respond(std::move(response));
       }
       co_return;
     }
-    const auto& seg = *segments;
-    std::optional<ServerResponse> failure;
-    try {
-      co_await route(ex, seg);
-    } catch (const Exception& e) {
-      log::get()->error("server: {} {}: {}", req.method, req.path, e.error().message);
-      failure = error_response(e.error());
-    } catch (const std::exception& e) {
-      log::get()->error("server: {} {}: {}", req.method, req.path, e.what());
-      failure = error_response(Error{});
-    }
-    if (failure) co_await ex.respond(std::move(*failure));  // ignored once answered
+    session = std::string(s->as_string());
   }
+  auto agent = co_await instance(name, id, body.payload);
+  std::string key = id + ":" + session;
+  if (auto webhook = req.header("X-Webhook"); webhook && iequals(*webhook, "true")) {
+    co_await webhook_run(ex, agent, name, id, key, std::move(*message), body.payload);
+    co_return;
+  }
+  if (wants_event_stream(req)) {
+    co_await stream_prompt(ex, agent, key, std::move(*message));
+    co_return;
+  }
+  co_await gates->acquire(key);
+  SessionGates::Guard guard(gates.get(), key);
+  Session s = agent->session(key);
+  PromptResult result = co_await s.async_prompt(std::move(*message));
+  {
+    ServerResponse response = json_response(200, json_object{{"result", result_json(result)}});
+    co_await ex.respond(std::move(response));
+  }
+}
 
-  asio::awaitable<void> route(Exchange& ex, const std::vector<std::string>& seg) {
-    const ServerRequest& req = ex.request();
-    if (seg.size() == 1 && seg[0] == "health") {
-      if (req.method != "GET") {
-        {
-          ServerResponse response = method_not_allowed(req.method, "GET");
-          co_await ex.respond(std::move(response));
-        }
-      } else {
-        {
-          ServerResponse response = json_response(
-              200, json_object{{"ok", true}, {"framework", "cppflue"}, {"version", kVersion}});
-          co_await ex.respond(std::move(response));
-        }
-      }
-      co_return;
-    }
-    if (seg.size() == 1 && seg[0] == "agents") {
-      if (req.method != "GET") {
-        {
-          ServerResponse response = method_not_allowed(req.method, "GET");
-          co_await ex.respond(std::move(response));
-        }
-      } else {
-        {
-          ServerResponse response = json_response(200, agents_json());
-          co_await ex.respond(std::move(response));
-        }
-      }
-      co_return;
-    }
-    if (!seg.empty() && seg[0] == "agents") {
-      co_await agent_route(ex, seg);
-      co_return;
-    }
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
+// The prompt's events as SSE, then a `result` event (or `error` with an envelope).
+asio::awaitable<void> Server::Impl::stream_prompt(Exchange& ex, std::shared_ptr<Agent> agent,
+                                                  std::string key, std::string message) {
+  struct Shared {
+    std::mutex mu;
+    std::deque<std::string> out;
+    bool done = false;
+  };
+  auto executor = co_await asio::this_coro::executor;
+  auto shared = std::make_shared<Shared>();
+  auto wake = std::make_shared<Signal>(executor, 1);
+  auto push = [shared, wake](std::string chunk, bool last) {
     {
-      ServerResponse response = error_response(404, "not_found", "Route not found.", details);
-      co_await ex.respond(std::move(response));
+      std::lock_guard lock(shared->mu);
+      shared->out.push_back(std::move(chunk));
+      if (last) shared->done = true;
     }
+    wake->try_send(boost::system::error_code{});
+  };
+  HttpHeaders sse_headers{{"Content-Type", "text/event-stream"},
+                          {"Cache-Control", "no-cache"},
+                          {"X-Accel-Buffering", "no"}};
+  if (!co_await ex.start_stream(200, std::move(sse_headers))) {
+    co_return;
   }
-
-  static ServerResponse method_not_allowed(std::string_view method, std::string_view allowed) {
-    auto r =
-        error_response(405, "method_not_allowed", fmt::format("Method {} is not allowed.", method),
-                       fmt::format("Use one of: {}.", allowed), {},
-                       json_object{{"allowed", json_array{json(allowed)}}});
-    r.headers.emplace_back("Allow", std::string(allowed));
-    return r;
-  }
-
-  json agents_json() const {
-    json_array list;
-    for (const auto& [name, e] : agents) {
-      list.push_back(json_object{{"name", name},
-                                 {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                                 {"triggers", e.triggers}});
-    }
-    return json_object{{"agents", std::move(list)}};
-  }
-
-  asio::awaitable<void> agent_route(Exchange& ex, const std::vector<std::string>& seg) {
-    const ServerRequest& req = ex.request();
-    if (seg.size() != 3) {
-      {
-        ServerResponse response = error_response(
-            seg.size() < 3 ? 400 : 404, seg.size() < 3 ? "invalid_request" : "not_found",
-            seg.size() < 3 ? "Request is invalid." : "Route not found.",
-            "Webhook URLs must have the shape /agents/{name}/{agent_id} with non-empty segments.");
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    if (req.method != "POST") {
-      {
-        ServerResponse response = method_not_allowed(req.method, "POST");
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    const std::string& name = seg[1];
-    const std::string& id = seg[2];
-    if (blank(name) || blank(id)) {
-      {
-        ServerResponse response = error_response(
-            400, "invalid_request", "Request is invalid.",
-            "Webhook URLs must have the shape /agents/{name}/{agent_id} with non-empty segments.");
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    ParsedBody body = parse_body(req);
-    if (body.error) {
-      {
-        ServerResponse response = std::move(*body.error);
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    auto entry = agents.find(name);
-    if (entry == agents.end()) {
-      {
-        ServerResponse response = error_response(
-            404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
-            "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    if (const json* webhook = find(entry->second.triggers, "webhook");
-        webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
-      {
-        ServerResponse response = error_response(
-            404, "agent_not_webhook", fmt::format("Agent \"{}\" is not webhook-enabled.", name),
-            "This agent cannot be invoked through the HTTP webhook endpoint.");
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    auto message = message_of(body.payload);
-    if (!message) {
-      {
-        ServerResponse response =
-            error_response(400, "invalid_request", "Request is invalid.", message.error());
-        co_await ex.respond(std::move(response));
-      }
-      co_return;
-    }
-    std::string session = "default";
-    if (const json* s = find(body.payload, "session"); s != nullptr && !s->is_null()) {
-      if (!s->is_string() || blank(s->as_string())) {
-        {
-          ServerResponse response = error_response(400, "invalid_request", "Request is invalid.",
-                                                   "The session field must be a non-empty string.");
-          co_await ex.respond(std::move(response));
-        }
-        co_return;
-      }
-      session = std::string(s->as_string());
-    }
-    auto agent = co_await instance(name, id, body.payload);
-    std::string key = id + ":" + session;
-    if (wants_event_stream(req)) {
-      co_await stream_prompt(ex, agent, key, std::move(*message));
-      co_return;
-    }
+  CancelRegistration on_gone(ex.client_gone(),
+                             [wake] { wake->try_send(boost::system::error_code{}); });
+  auto run = [](std::shared_ptr<SessionGates> gates, std::shared_ptr<Agent> agent, std::string key,
+                std::string message,
+                std::function<void(std::string, bool)> push) -> asio::awaitable<void> {
     co_await gates->acquire(key);
     SessionGates::Guard guard(gates.get(), key);
-    Session s = agent->session(key);
-    PromptResult result = co_await s.async_prompt(std::move(*message));
+    try {
+      Session s = agent->session(key);
+      EventCallback on_event = [push](const Event& e) {
+        push(sse_event(e.type, to_json(e)), false);
+      };
+      PromptResult r = co_await s.async_stream(std::move(message), on_event);
+      push(sse_event("result", json_object{{"type", "result"}, {"result", result_json(r)}}), true);
+    } catch (const Exception& e) {
+      auto envelope = parse_json(error_response(e.error()).body);
+      push(sse_event("error", envelope ? *envelope : json(nullptr)), true);
+    } catch (const std::exception& e) {
+      auto envelope = parse_json(error_response(Error{}).body);
+      push(sse_event("error", envelope ? *envelope : json(nullptr)), true);
+    }
+  };
+  // The prompt runs on its own, so a client that goes away does not cut it short.
+  asio::co_spawn(runtime->executor(), run(gates, agent, key, std::move(message), push),
+                 asio::detached);
+  auto heartbeat = std::make_shared<asio::steady_timer>(executor);
+  for (;;) {
+    std::deque<std::string> chunks;
+    bool done = false;
     {
-      ServerResponse response = json_response(200, json_object{{"result", result_json(result)}});
-      co_await ex.respond(std::move(response));
+      std::lock_guard lock(shared->mu);
+      chunks.swap(shared->out);
+      done = shared->done;
+    }
+    std::string text;
+    for (auto& c : chunks) text += c;
+    if (!text.empty() && !co_await ex.write(std::move(text))) co_return;
+    if (done || ex.client_gone().cancelled()) co_return;
+    // Wait for more, writing a heartbeat comment when nothing came for a while.
+    if (!co_await wait_signal(*wake, *heartbeat, options.heartbeat)) {
+      std::string comment = ": heartbeat\n\n";
+      if (!co_await ex.write(std::move(comment))) co_return;
     }
   }
-
-  // The prompt's events as SSE, then a `result` event (or `error` with an envelope).
-  asio::awaitable<void> stream_prompt(Exchange& ex, std::shared_ptr<Agent> agent, std::string key,
-                                      std::string message) {
-    struct Shared {
-      std::mutex mu;
-      std::deque<std::string> out;
-      bool done = false;
-    };
-    auto executor = co_await asio::this_coro::executor;
-    auto shared = std::make_shared<Shared>();
-    auto wake = std::make_shared<Signal>(executor, 1);
-    auto push = [shared, wake](std::string chunk, bool last) {
-      {
-        std::lock_guard lock(shared->mu);
-        shared->out.push_back(std::move(chunk));
-        if (last) shared->done = true;
-      }
-      wake->try_send(boost::system::error_code{});
-    };
-    HttpHeaders sse_headers{{"Content-Type", "text/event-stream"},
-                            {"Cache-Control", "no-cache"},
-                            {"X-Accel-Buffering", "no"}};
-    if (!co_await ex.start_stream(200, std::move(sse_headers))) {
-      co_return;
-    }
-    CancelRegistration on_gone(ex.client_gone(),
-                               [wake] { wake->try_send(boost::system::error_code{}); });
-    auto run = [](std::shared_ptr<SessionGates> gates, std::shared_ptr<Agent> agent,
-                  std::string key, std::string message,
-                  std::function<void(std::string, bool)> push) -> asio::awaitable<void> {
-      co_await gates->acquire(key);
-      SessionGates::Guard guard(gates.get(), key);
-      try {
-        Session s = agent->session(key);
-        EventCallback on_event = [push](const Event& e) {
-          push(sse_event(e.type, to_json(e)), false);
-        };
-        PromptResult r = co_await s.async_stream(std::move(message), on_event);
-        push(sse_event("result", json_object{{"type", "result"}, {"result", result_json(r)}}),
-             true);
-      } catch (const Exception& e) {
-        auto envelope = parse_json(error_response(e.error()).body);
-        push(sse_event("error", envelope ? *envelope : json(nullptr)), true);
-      } catch (const std::exception& e) {
-        auto envelope = parse_json(error_response(Error{}).body);
-        push(sse_event("error", envelope ? *envelope : json(nullptr)), true);
-      }
-    };
-    // The prompt runs on its own, so a client that goes away does not cut it short.
-    asio::co_spawn(runtime->executor(), run(gates, agent, key, std::move(message), push),
-                   asio::detached);
-    auto heartbeat = std::make_shared<asio::steady_timer>(executor);
-    for (;;) {
-      std::deque<std::string> chunks;
-      bool done = false;
-      {
-        std::lock_guard lock(shared->mu);
-        chunks.swap(shared->out);
-        done = shared->done;
-      }
-      std::string text;
-      for (auto& c : chunks) text += c;
-      if (!text.empty() && !co_await ex.write(std::move(text))) co_return;
-      if (done || ex.client_gone().cancelled()) co_return;
-      // Wait for more, writing a heartbeat comment when nothing came for a while.
-      heartbeat->expires_after(kHeartbeat);
-      heartbeat->async_wait([wake](boost::system::error_code ec) {
-        if (!ec) wake->try_send(boost::asio::error::timed_out);
-      });
-      auto [ec] = co_await wake->async_receive(asio::as_tuple(use_awaitable));
-      heartbeat->cancel();
-      if (ec == boost::asio::error::timed_out) {
-        std::string comment = ": heartbeat\n\n";
-        if (!co_await ex.write(std::move(comment))) co_return;
-      }
-    }
-  }
-};
+}
 
 Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   auto impl = std::make_unique<Impl>();

@@ -127,6 +127,8 @@ struct WorkflowRunOptions {
   std::string root;
   std::map<std::string, std::string> env;
   std::function<void(const RunEvent&)> on_event;  // each run event as it is stored
+  std::shared_ptr<Store> store;                   // default: the project's SQLite store
+  std::string model;  // when set, overrides the model of every agent the run builds
 };
 
 struct WorkflowRunResult {

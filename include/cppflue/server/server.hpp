@@ -31,6 +31,8 @@ struct ServeOptions {
   std::optional<std::string> host;  // default [server] host (127.0.0.1)
   std::optional<int> port;          // default [server] port (2024); 0 = ephemeral
   std::string model;                // overrides every agent's model when set (e.g. "test:")
+  // SSE streams send a heartbeat comment after this long without an event.
+  std::chrono::milliseconds heartbeat{15000};
 };
 
 class Server {

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// The server's internals, shared by its translation units: server.cpp (routing, agents),
+// runs.cpp (runs, workflows, run streams), dispatch.cpp (the durable queue) and webhooks.cpp
+// (signed chat ingress).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cppflue/core/config.hpp"
+#include "cppflue/core/runtime.hpp"
+#include "cppflue/harness/agent.hpp"
+#include "cppflue/net/http_server.hpp"
+#include "cppflue/server/server.hpp"
+#include "cppflue/store/store.hpp"
+#include "server/http_util.hpp"
+
+namespace cppflue::server {
+
+namespace asio = boost::asio;
+using Signal = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+// Runs `fn` on the blocking pool; the caller resumes on its own executor. Exceptions rethrow.
+asio::awaitable<void> run_blocking(asio::thread_pool& pool, std::function<void()> fn);
+
+// Waits until `wake` is signalled (true) or `timeout` passes (false).
+asio::awaitable<bool> wait_signal(Signal& wake, asio::steady_timer& timer,
+                                  std::chrono::milliseconds timeout);
+
+// FIFO admission to one session: a prompt waits while another one holds it.
+class SessionGates {
+ public:
+  struct Guard {
+    SessionGates* gates = nullptr;
+    std::string key;
+    Guard() = default;
+    Guard(SessionGates* g, std::string k) : gates(g), key(std::move(k)) {}
+    Guard(Guard&& o) noexcept : gates(std::exchange(o.gates, nullptr)), key(std::move(o.key)) {}
+    Guard& operator=(Guard&&) = delete;
+    ~Guard() {
+      if (gates != nullptr) gates->release(key);
+    }
+  };
+  // Waits for the session `key`; release it with a Guard.
+  asio::awaitable<void> acquire(const std::string& key);
+  void release(const std::string& key);
+
+ private:
+  struct Gate {
+    bool busy = false;
+    std::deque<std::shared_ptr<Signal>> waiters;
+  };
+  std::mutex mu_;
+  std::map<std::string, Gate> gates_;
+};
+
+// Wakes the streams that follow a run whenever one of its events is stored in this process.
+// (Streams also poll the store, so events written by another process reach them too.)
+class RunHub {
+ public:
+  std::shared_ptr<Signal> subscribe(const std::string& run_id, const asio::any_io_executor& ex);
+  void unsubscribe(const std::string& run_id, const std::shared_ptr<Signal>& signal);
+  void notify(const std::string& run_id);
+
+ private:
+  std::mutex mu_;
+  std::multimap<std::string, std::shared_ptr<Signal>> subscribers_;
+};
+
+struct AgentEntry {
+  std::string name;
+  json triggers = json_object{{"webhook", true}};
+  bool compiled = false;
+};
+
+json result_json(const PromptResult& r);
+bool blank(std::string_view s);
+net::ServerResponse method_not_allowed(std::string_view method, std::string_view allowed);
+// "Available agents: a, b." style lists ("(none)." when empty).
+std::string name_list(const std::vector<std::string>& names);
+
+// The wire shapes of runs (PyFlue's FlueRun / RunEvent dicts, snake_case and camelCase).
+json run_json(const RunRecord& run);
+json run_event_json(const std::string& run_id, const RunEvent& event);
+
+class DispatchWorkers;
+
+struct Server::Impl {
+  ServeOptions options;
+  Config config;
+  std::shared_ptr<Runtime> runtime;
+  std::shared_ptr<Store> store;
+  std::map<std::string, AgentEntry> agents;
+  std::mutex instances_mu;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Agent>> instances;
+  // Shared with work that outlives its request (an SSE client that went away, a webhook run).
+  std::shared_ptr<SessionGates> gates = std::make_shared<SessionGates>();
+  std::shared_ptr<RunHub> hub = std::make_shared<RunHub>();
+  std::unique_ptr<net::HttpServer> http;
+  std::string host;
+
+  // server.cpp
+  std::string agent_list() const;
+  json agents_json() const;
+  asio::awaitable<std::shared_ptr<Agent>> instance(const std::string& name, const std::string& id,
+                                                   const json& payload);
+  asio::awaitable<void> handle(net::Exchange& ex);
+  asio::awaitable<void> route(net::Exchange& ex, const std::vector<std::string>& seg);
+  asio::awaitable<void> agent_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  asio::awaitable<void> stream_prompt(net::Exchange& ex, std::shared_ptr<Agent> agent,
+                                      std::string key, std::string message);
+
+  // runs.cpp
+  asio::awaitable<void> runs_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  asio::awaitable<void> workflow_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  // An agent prompt as a background run (X-Webhook: true): answers 202 with the run id.
+  asio::awaitable<void> webhook_run(net::Exchange& ex, std::shared_ptr<Agent> agent,
+                                    std::string name, std::string id, std::string key,
+                                    std::string message, json payload);
+  // Streams the events of `run_id` after `after` until run_end (or the client leaves).
+  // The response must not have been started.
+  asio::awaitable<void> stream_run(net::Exchange& ex, std::string run_id, std::int64_t after,
+                                   HttpHeaders headers);
+};
+
+}  // namespace cppflue::server

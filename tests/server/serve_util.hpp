@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers for black-box server tests: the real binary on an ephemeral loopback port
+// (ServeProcess), raw-socket requests (call, roundtrip) and an incremental SSE reader.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cppflue/core/json.hpp"
+
+namespace cppflue::serve_testing {
+
+using namespace std::chrono_literals;
+
+// `BINARY serve --port 0 ARGS...` in `root` with `env` added; SIGTERM on destruction.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::filesystem::path& root, std::vector<std::string> args = {},
+                        std::map<std::string, std::string> env = {},
+                        std::string binary = CPPFLUE_BINARY) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    std::vector<std::string> argv_s{binary, "serve", "--port", "0", "--grace", "2"};
+    for (auto& a : args) argv_s.push_back(std::move(a));
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (::chdir(root.c_str()) != 0) ::_exit(126);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+      std::vector<char*> argv;
+      for (auto& a : argv_s) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    std::string text;
+    while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+      auto at = text.find("listening on http://");
+      auto colon = at == std::string::npos ? at : text.find(':', at + 20);
+      auto eol = colon == std::string::npos ? colon : text.find('\n', colon);
+      if (eol != std::string::npos) port_ = std::stoi(text.substr(colon + 1, eol - colon - 1));
+    }
+    output_ = text;
+  }
+  ~ServeProcess() { stop(); }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& output() const { return output_; }
+  bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+  // Everything the process printed since start (drains the pipe without blocking).
+  std::string drain_output() {
+    if (out_ < 0) return output_;
+    for (;;) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) break;
+      char buf[4096];
+      ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) break;
+      output_.append(buf, static_cast<std::size_t>(n));
+    }
+    return output_;
+  }
+
+  // SIGTERM (or `sig`); the exit status (128 + signal when killed by one, -1 when it had to
+  // be killed after 5 s).
+  int stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return status_;
+    ::kill(pid_, sig);
+    int status = 0;
+    for (int i = 0; i < 500; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+        return status_;
+      }
+      ::usleep(10000);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    status_ = -1;
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int port_ = 0;
+  int status_ = -1;
+  std::string output_;
+};
+
+inline int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+inline bool send_all(int fd, const std::string& raw) {
+  std::size_t sent = 0;
+  while (sent < raw.size()) {
+    ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Sends `raw` and reads until the server closes (or `timeout`).
+inline std::string roundtrip(int port, const std::string& raw,
+                             std::chrono::milliseconds timeout = 20000ms) {
+  int fd = connect_to(port);
+  if (fd < 0) return "";
+  send_all(fd, raw);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[8192];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+struct Response {
+  int status = 0;
+  std::string head;
+  std::string body;  // de-chunked
+  json json_body;
+  // The value of header `name` (case-insensitive), "" when absent.
+  std::string header(std::string_view name) const {
+    std::string lower_head = head;
+    for (char& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string key = "\r\n";
+    for (char c : name) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    key += ":";
+    auto at = lower_head.find(key);
+    if (at == std::string::npos) return "";
+    auto start = at + key.size();
+    auto end = head.find("\r\n", start);
+    std::string v = head.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+    return v;
+  }
+};
+
+// De-chunks a chunked body (as far as it is complete).
+inline std::string dechunk(const std::string& rest) {
+  std::string body;
+  std::size_t at = 0;
+  while (at < rest.size()) {
+    auto eol = rest.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    std::size_t size = 0;
+    try {
+      size = std::stoul(rest.substr(at, eol - at), nullptr, 16);
+    } catch (...) {
+      break;
+    }
+    if (size == 0 || eol + 2 + size > rest.size()) break;
+    body += rest.substr(eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  return body;
+}
+
+inline Response parse_response(const std::string& raw) {
+  Response r;
+  auto end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || end == std::string::npos) return r;
+  r.status = std::stoi(raw.substr(9, 3));
+  r.head = raw.substr(0, end);
+  std::string rest = raw.substr(end + 4);
+  std::string lower = r.head;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  r.body = lower.find("transfer-encoding: chunked") != std::string::npos ? dechunk(rest) : rest;
+  auto parsed = parse_json(r.body);
+  if (parsed) r.json_body = *parsed;
+  return r;
+}
+
+inline std::string request(const std::string& method, const std::string& target,
+                           const std::string& body = "",
+                           const std::string& content_type = "application/json",
+                           const std::string& extra_headers = "") {
+  std::string r = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!content_type.empty()) r += "Content-Type: " + content_type + "\r\n";
+  if (!body.empty() || method == "POST")
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  r += extra_headers + "\r\n" + body;
+  return r;
+}
+
+inline Response call(int port, const std::string& method, const std::string& target,
+                     const std::string& body = "",
+                     const std::string& content_type = "application/json",
+                     const std::string& extra_headers = "") {
+  return parse_response(
+      roundtrip(port, request(method, target, body, content_type, extra_headers)));
+}
+
+struct SseEvent {
+  std::string id;
+  std::string event = "message";
+  std::string data;
+  json json_data;
+};
+
+// An SSE response read incrementally: next() returns events as they arrive.
+class SseReader {
+ public:
+  SseReader(int port, const std::string& raw_request) {
+    fd_ = connect_to(port);
+    if (fd_ >= 0) send_all(fd_, raw_request);
+  }
+  ~SseReader() { close(); }
+  SseReader(const SseReader&) = delete;
+  SseReader& operator=(const SseReader&) = delete;
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int status() const { return status_; }
+  const std::string& head() const { return head_; }
+  const std::vector<std::string>& comments() const { return comments_; }
+  bool ended() const { return ended_; }
+
+  // The next event, or nullopt on timeout / end of stream.
+  std::optional<SseEvent> next(std::chrono::milliseconds timeout = 10000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto e = take()) return e;
+      if (ended_ || fd_ < 0) return std::nullopt;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 50))) <= 0) continue;
+      char buf[8192];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        ended_ = true;
+        continue;
+      }
+      raw_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Events until one of type `until` (included) or the end/timeout.
+  std::vector<SseEvent> collect(const std::string& until,
+                                std::chrono::milliseconds timeout = 20000ms) {
+    std::vector<SseEvent> out;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto e = next(std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now()));
+      if (!e) break;
+      out.push_back(*e);
+      if (e->event == until) break;
+    }
+    return out;
+  }
+
+ private:
+  // Parses what has arrived: the head once, then chunks into text, then events.
+  std::optional<SseEvent> take() {
+    if (status_ == 0) {
+      auto end = raw_.find("\r\n\r\n");
+      if (end == std::string::npos) return std::nullopt;
+      head_ = raw_.substr(0, end);
+      status_ = std::stoi(head_.substr(9, 3));
+      raw_.erase(0, end + 4);
+      std::string lower = head_;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      chunked_ = lower.find("transfer-encoding: chunked") != std::string::npos;
+    }
+    if (chunked_) {
+      for (;;) {
+        auto eol = raw_.find("\r\n");
+        if (eol == std::string::npos) break;
+        std::size_t size = std::stoul(raw_.substr(0, eol), nullptr, 16);
+        if (size == 0) {
+          ended_ = true;
+          raw_.clear();
+          break;
+        }
+        if (raw_.size() < eol + 2 + size + 2) break;
+        text_ += raw_.substr(eol + 2, size);
+        raw_.erase(0, eol + 2 + size + 2);
+      }
+    } else {
+      text_ += raw_;
+      raw_.clear();
+    }
+    for (;;) {
+      auto end = text_.find("\n\n");
+      if (end == std::string::npos) return std::nullopt;
+      std::string block = text_.substr(0, end);
+      text_.erase(0, end + 2);
+      SseEvent e;
+      bool any = false;
+      std::size_t at = 0;
+      while (at <= block.size()) {
+        auto eol = block.find('\n', at);
+        std::string line =
+            block.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+        at = eol == std::string::npos ? block.size() + 1 : eol + 1;
+        if (line.empty()) continue;
+        if (line[0] == ':') {
+          comments_.push_back(line);
+          continue;
+        }
+        auto colon = line.find(':');
+        std::string field = line.substr(0, colon);
+        std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+        if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+        if (field == "event") e.event = value, any = true;
+        if (field == "id") e.id = value, any = true;
+        if (field == "data") e.data += (e.data.empty() ? "" : "\n") + value, any = true;
+      }
+      if (!any) continue;
+      if (auto parsed = parse_json(e.data)) e.json_data = *parsed;
+      return e;
+    }
+  }
+
+  int fd_ = -1;
+  int status_ = 0;
+  bool chunked_ = false;
+  bool ended_ = false;
+  std::string raw_;
+  std::string text_;
+  std::string head_;
+  std::vector<std::string> comments_;
+};
+
+}  // namespace cppflue::serve_testing
