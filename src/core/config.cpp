@@ -52,7 +52,9 @@ constexpr std::string_view kServerKeys[] = {"host",
                                             "max_body_bytes",
                                             "github_secret_env",
                                             "slack_secret_env",
-                                            "hmac_secret_env"};
+                                            "hmac_secret_env",
+                                            "dispatch_workers",
+                                            "reply_url"};
 
 constexpr std::string_view kThinkingLevels[] = {"off", "minimal", "low", "medium", "high", "xhigh"};
 constexpr std::string_view kIsolationModes[] = {"auto", "jail", "none"};
@@ -458,6 +460,8 @@ void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
   s.string("github_secret_env", c.github_secret_env);
   s.string("slack_secret_env", c.slack_secret_env);
   s.string("hmac_secret_env", c.hmac_secret_env);
+  s.integer("dispatch_workers", c.dispatch_workers, 1, 256);
+  s.string("reply_url", c.reply_url);
 }
 
 fs::path absolute_normal(const fs::path& p) {

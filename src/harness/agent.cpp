@@ -2028,6 +2028,33 @@ Result<std::shared_ptr<SessionImpl>> AgentImpl::open_session(const std::string& 
   if (const json* c = find(impl->metadata, "children"); c && c->is_array()) {
     impl->task_counter = static_cast<int>(c->get_array().size());
   }
+  // A process that died during a tool call left the last assistant message with calls that
+  // have no result; answer them so the conversation is valid for the next request.
+  {
+    std::vector<ToolCall> open_calls;
+    const auto& h = impl->history;
+    for (std::size_t i = h.size(); i-- > 0;) {
+      if (h[i].role == Role::user) break;
+      if (h[i].role != Role::assistant) continue;
+      std::set<std::string> answered;
+      for (std::size_t j = i + 1; j < h.size(); ++j) {
+        if (h[j].role == Role::tool) answered.insert(h[j].tool_call_id);
+      }
+      for (const auto& c : h[i].tool_calls) {
+        if (!answered.count(c.id)) open_calls.push_back(c);
+      }
+      break;
+    }
+    for (const auto& c : open_calls) {
+      Message m;
+      m.role = Role::tool;
+      m.tool_call_id = c.id;
+      m.tool_name = c.name;
+      m.text = "interrupted: the process stopped before this tool call finished";
+      m.is_error = true;
+      if (auto r = impl->append(m, "repair"); !r) return fail(r.error());
+    }
+  }
   sessions[id] = impl;
   return impl;
 }

@@ -260,6 +260,10 @@ json Server::Impl::agents_json() const {
 
 asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<std::string>& seg) {
   const ServerRequest& req = ex.request();
+  if ((seg.size() == 4 || seg.size() == 5) && seg[3] == "dispatch") {
+    co_await dispatch_route(ex, seg);
+    co_return;
+  }
   if (seg.size() != 3) {
     {
       ServerResponse response = error_response(
@@ -487,6 +491,10 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
       [self](Exchange& ex) -> asio::awaitable<void> { return self->handle(ex); });
   if (!server) return fail(server.error());
   impl->http = std::move(*server);
+  if (auto r = impl->start_dispatch(); !r) {
+    impl->http->stop(std::chrono::milliseconds(0));
+    return fail(r.error());
+  }
   return std::make_unique<Server>(std::move(impl));
 }
 
@@ -505,7 +513,10 @@ int Server::port() const {
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  if (impl_->dispatch) impl_->dispatch->stopping = true;  // no new leases from now on
   if (impl_->http) impl_->http->stop(grace);
+  impl_->stop_dispatch(deadline);
 }
 
 }  // namespace cppflue::server

@@ -4,6 +4,7 @@
 // (signed chat ingress).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -94,7 +95,18 @@ std::string name_list(const std::vector<std::string>& names);
 json run_json(const RunRecord& run);
 json run_event_json(const std::string& run_id, const RunEvent& event);
 
-class DispatchWorkers;
+// The dispatch workers' shared state (dispatch.cpp). Workers hold it by shared_ptr.
+struct DispatchState {
+  explicit DispatchState(const asio::any_io_executor& ex, int workers)
+      : wake(std::make_shared<Signal>(ex, static_cast<std::size_t>(workers))), workers(workers) {}
+  std::shared_ptr<Signal> wake;  // an item was enqueued, or stop
+  int workers;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  int running_workers = 0;  // worker loops still alive
+  // Items being processed: dispatch id → (agent, session key), so stop can abort them.
+  std::map<std::string, std::pair<std::shared_ptr<Agent>, std::string>> active;
+};
 
 struct Server::Impl {
   ServeOptions options;
@@ -109,6 +121,7 @@ struct Server::Impl {
   std::shared_ptr<RunHub> hub = std::make_shared<RunHub>();
   std::unique_ptr<net::HttpServer> http;
   std::string host;
+  std::shared_ptr<DispatchState> dispatch;
 
   // server.cpp
   std::string agent_list() const;
@@ -132,6 +145,18 @@ struct Server::Impl {
   // The response must not have been started.
   asio::awaitable<void> stream_run(net::Exchange& ex, std::string run_id, std::int64_t after,
                                    HttpHeaders headers);
+
+  // dispatch.cpp
+  // POST /agents/{name}/{id}/dispatch, GET /agents/{name}/{id}/dispatch/{dispatch_id}.
+  asio::awaitable<void> dispatch_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  // Commits `item` (id, accepted_at assigned here) and wakes a worker.
+  Result<DispatchItem> enqueue(DispatchItem item);
+  // Releases leases left by a previous process and starts the workers.
+  Result<void> start_dispatch();
+  // No new leases; items in flight get until `deadline`, then are aborted and requeued.
+  void stop_dispatch(std::chrono::steady_clock::time_point deadline);
+  asio::awaitable<void> dispatch_worker(std::shared_ptr<DispatchState> st);
+  asio::awaitable<void> process_dispatch(DispatchItem item, std::shared_ptr<DispatchState> st);
 };
 
 }  // namespace cppflue::server

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -91,6 +92,33 @@ CREATE TABLE run_events (
   timestamp TEXT NOT NULL,
   PRIMARY KEY (run_id, idx)
 ) STRICT;
+)sql"},
+    {3, R"sql(
+-- Durably queued inputs. seq is the acceptance order; one session's items are leased one at a
+-- time in seq order. lease_until is epoch milliseconds.
+CREATE TABLE dispatch (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  agent TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  session TEXT NOT NULL,
+  input TEXT NOT NULL,
+  context TEXT NOT NULL,
+  idempotency_key TEXT,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  entries_before INTEGER NOT NULL DEFAULT -1,
+  lease_until INTEGER,
+  accepted_at TEXT NOT NULL,
+  finished_at TEXT,
+  error TEXT NOT NULL DEFAULT 'null'
+) STRICT;
+
+CREATE UNIQUE INDEX dispatch_by_key ON dispatch(agent, instance_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX dispatch_open_by_session ON dispatch(session, seq)
+  WHERE state IN ('pending', 'leased');
+CREATE INDEX dispatch_by_state ON dispatch(state, seq);
 )sql"},
 };
 
@@ -222,6 +250,16 @@ class SqliteStore final : public Store {
                                            const std::vector<std::string>& types) override;
   Result<RunPage> list_runs(const RunQuery& query) override;
 
+  Result<DispatchItem> enqueue_dispatch(const DispatchItem& item) override;
+  Result<std::optional<DispatchItem>> lease_dispatch(std::chrono::milliseconds lease) override;
+  Result<bool> renew_dispatch(const std::string& id, std::chrono::milliseconds lease) override;
+  Result<void> begin_dispatch_attempt(const std::string& id, std::int64_t entries_before) override;
+  Result<void> finish_dispatch(const std::string& id, const std::string& state,
+                               const json& error) override;
+  Result<std::optional<DispatchItem>> get_dispatch(const std::string& id) override;
+  Result<std::int64_t> release_dispatch_leases() override;
+  Result<std::map<std::string, std::int64_t>> dispatch_counts() override;
+
  private:
   explicit SqliteStore(fs::path path) : path_(std::move(path)), path_text_(path_.string()) {}
 
@@ -229,6 +267,13 @@ class SqliteStore final : public Store {
   Result<void> migrate();
   Result<void> prepare_all();
   Result<void> prepare_runs();
+  Result<void> prepare_dispatch();
+  Result<DispatchItem> read_dispatch(const StmtUse& row) const;
+  Result<std::optional<DispatchItem>> get_dispatch_locked(sqlite3_stmt* stmt, const std::string& a,
+                                                          const std::string& b = {},
+                                                          const std::string& c = {});
+  Result<bool> run_update(sqlite3_stmt* stmt, std::string_view operation,
+                          const std::function<void(StmtUse&)>& bind);
   Result<void> exec(const char* sql, std::string_view operation);
   Result<sqlite::Stmt> prepare(const std::string& sql, unsigned flags);
   Result<std::optional<SessionRecord>> get_session_locked(const std::string& id);
@@ -273,6 +318,17 @@ class SqliteStore final : public Store {
   // list_runs, one statement per filter shape so each uses its index: bit 0 = workflow,
   // bit 1 = status, bit 2 = cursor.
   sqlite::Stmt list_runs_[8];
+
+  sqlite::Stmt insert_dispatch_;
+  sqlite::Stmt select_dispatch_;
+  sqlite::Stmt select_dispatch_by_key_;
+  sqlite::Stmt next_dispatch_;
+  sqlite::Stmt lease_dispatch_;
+  sqlite::Stmt renew_dispatch_;
+  sqlite::Stmt begin_dispatch_;
+  sqlite::Stmt finish_dispatch_;
+  sqlite::Stmt release_dispatch_;
+  sqlite::Stmt count_dispatch_;
 };
 
 Result<std::shared_ptr<Store>> SqliteStore::open(const fs::path& path) {
@@ -476,7 +532,284 @@ Result<void> SqliteStore::prepare_runs() {
     if (!stmt) return fail(std::move(stmt.error()));
     *item.target = std::move(*stmt);
   }
+  return prepare_dispatch();
+}
+
+// ---- dispatch ----
+
+constexpr const char* kDispatchColumns =
+    "seq, id, agent, instance_id, session, input, context, idempotency_key, state, attempts, "
+    "entries_before, lease_until, accepted_at, finished_at, error";
+
+std::int64_t epoch_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<void> SqliteStore::prepare_dispatch() {
+  struct Item {
+    sqlite::Stmt* target;
+    std::string sql;
+  };
+  const std::string columns = kDispatchColumns;
+  const std::string now = kSqlNow;
+  Item items[] = {
+      {&insert_dispatch_,
+       "INSERT INTO dispatch(id, agent, instance_id, session, input, context, idempotency_key, "
+       "state, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', " +
+           now + ")"},
+      {&select_dispatch_, "SELECT " + columns + " FROM dispatch WHERE id = ?1"},
+      {&select_dispatch_by_key_, "SELECT " + columns +
+                                     " FROM dispatch WHERE agent = ?1 AND instance_id = ?2 AND "
+                                     "idempotency_key = ?3"},
+      // The oldest runnable item: pending or with an expired lease, and first among the
+      // unfinished items of its session.
+      {&next_dispatch_,
+       "SELECT " + columns +
+           " FROM dispatch d WHERE d.state IN ('pending', 'leased') AND (d.state = 'pending' OR "
+           "d.lease_until < ?1) AND NOT EXISTS (SELECT 1 FROM dispatch f WHERE f.session = "
+           "d.session AND f.seq < d.seq AND f.state IN ('pending', 'leased')) ORDER BY d.seq "
+           "LIMIT 1"},
+      {&lease_dispatch_,
+       "UPDATE dispatch SET state = 'leased', attempts = attempts + 1, lease_until = ?2 WHERE "
+       "id = ?1"},
+      {&renew_dispatch_, "UPDATE dispatch SET lease_until = ?2 WHERE id = ?1 AND state = 'leased'"},
+      {&begin_dispatch_, "UPDATE dispatch SET entries_before = ?2 WHERE id = ?1"},
+      {&finish_dispatch_,
+       "UPDATE dispatch SET state = ?2, error = ?3, lease_until = NULL, "
+       "finished_at = " +
+           now + " WHERE id = ?1"},
+      {&release_dispatch_,
+       "UPDATE dispatch SET state = 'pending', lease_until = NULL WHERE state = 'leased'"},
+      {&count_dispatch_, "SELECT state, COUNT(*) FROM dispatch GROUP BY state"},
+  };
+  for (auto& item : items) {
+    auto stmt = prepare(item.sql, SQLITE_PREPARE_PERSISTENT);
+    if (!stmt) return fail(std::move(stmt.error()));
+    *item.target = std::move(*stmt);
+  }
   return {};
+}
+
+Result<DispatchItem> SqliteStore::read_dispatch(const StmtUse& row) const {
+  DispatchItem d;
+  d.seq = row.integer(0);
+  d.id = row.text(1);
+  d.agent = row.text(2);
+  d.instance_id = row.text(3);
+  d.session = row.text(4);
+  auto parse = [&](int column, std::string_view name) -> Result<json> {
+    boost::system::error_code ec;
+    json v = boost::json::parse(row.text(column), ec);
+    if (!ec) return v;
+    return fail(ErrorType::store_error,
+                fmt::format("store {}: dispatch {}: stored {} is not valid JSON: {}", path_text_,
+                            d.id, name, ec.message()),
+                json_object{{"path", path_text_}, {"dispatch", d.id}, {"column", name}});
+  };
+  auto input = parse(5, "input");
+  if (!input) return fail(std::move(input.error()));
+  d.input = std::move(*input);
+  auto context = parse(6, "context");
+  if (!context) return fail(std::move(context.error()));
+  d.context = std::move(*context);
+  d.idempotency_key = row.text(7);
+  d.state = row.text(8);
+  d.attempts = row.integer(9);
+  d.entries_before = row.integer(10);
+  d.lease_until_ms = row.integer(11);
+  d.accepted_at = row.text(12);
+  d.finished_at = row.text(13);
+  auto error_value = parse(14, "error");
+  if (!error_value) return fail(std::move(error_value.error()));
+  d.error = std::move(*error_value);
+  return d;
+}
+
+Result<std::optional<DispatchItem>> SqliteStore::get_dispatch_locked(sqlite3_stmt* stmt,
+                                                                     const std::string& a,
+                                                                     const std::string& b,
+                                                                     const std::string& c) {
+  StmtUse q(stmt);
+  q.bind(1, a);
+  if (!b.empty()) q.bind(2, b);
+  if (!c.empty()) q.bind(3, c);
+  int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<DispatchItem>();
+  if (rc != SQLITE_ROW) return fail(error("read dispatch", rc));
+  auto d = read_dispatch(q);
+  if (!d) return fail(std::move(d.error()));
+  return std::optional<DispatchItem>(std::move(*d));
+}
+
+Result<bool> SqliteStore::run_update(sqlite3_stmt* stmt, std::string_view operation,
+                                     const std::function<void(StmtUse&)>& bind) {
+  StmtUse q(stmt);
+  bind(q);
+  int rc = q.step();
+  if (rc != SQLITE_DONE) return fail(error(operation, rc));
+  return sqlite3_changes(db_.get()) > 0;
+}
+
+Result<DispatchItem> SqliteStore::enqueue_dispatch(const DispatchItem& item) {
+  if (item.id.empty() || item.agent.empty() || item.instance_id.empty() || item.session.empty()) {
+    return fail(ErrorType::invalid_input,
+                "a dispatch item needs an id, an agent, an instance id and a session",
+                json_object{{"path", path_text_}, {"dispatch", item.id}});
+  }
+  std::string input = boost::json::serialize(item.input);
+  std::string context = boost::json::serialize(item.context);
+  std::lock_guard lock(mutex_);
+  {
+    StmtUse q(insert_dispatch_.get());
+    q.bind(1, item.id);
+    q.bind(2, item.agent);
+    q.bind(3, item.instance_id);
+    q.bind(4, item.session);
+    q.bind(5, input);
+    q.bind(6, context);
+    q.bind_or_null(7, item.idempotency_key);
+    int rc = q.step();
+    if (rc == SQLITE_CONSTRAINT_UNIQUE && !item.idempotency_key.empty()) {
+      auto original = get_dispatch_locked(select_dispatch_by_key_.get(), item.agent,
+                                          item.instance_id, item.idempotency_key);
+      if (!original) return fail(std::move(original.error()));
+      if (*original) {
+        (*original)->duplicate = true;
+        return std::move(**original);
+      }
+    }
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+      return fail(ErrorType::store_error,
+                  fmt::format("store {}: dispatch {} already exists", path_text_, item.id),
+                  json_object{{"path", path_text_}, {"dispatch", item.id}, {"rule", "duplicate"}});
+    }
+    if (rc != SQLITE_DONE) return fail(error("enqueue dispatch", rc));
+  }
+  auto stored = get_dispatch_locked(select_dispatch_.get(), item.id);
+  if (!stored) return fail(std::move(stored.error()));
+  if (!*stored) {
+    return fail(ErrorType::store_error,
+                fmt::format("store {}: dispatch {} vanished after its insert", path_text_, item.id),
+                json_object{{"path", path_text_}, {"dispatch", item.id}});
+  }
+  return std::move(**stored);
+}
+
+Result<std::optional<DispatchItem>> SqliteStore::lease_dispatch(std::chrono::milliseconds lease) {
+  std::lock_guard lock(mutex_);
+  // Select and lease in one write transaction, so two leasers (threads or processes) can never
+  // take the same item or two items of one session.
+  if (auto r = exec("BEGIN IMMEDIATE", "lease dispatch"); !r) return fail(std::move(r.error()));
+  auto rollback = [&] { exec("ROLLBACK", "lease dispatch"); };
+  std::int64_t now = epoch_ms_now();
+  std::optional<DispatchItem> item;
+  {
+    StmtUse q(next_dispatch_.get());
+    q.bind(1, now);
+    int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      auto d = read_dispatch(q);
+      if (!d) {
+        rollback();
+        return fail(std::move(d.error()));
+      }
+      item = std::move(*d);
+    } else if (rc != SQLITE_DONE) {
+      auto e = error("lease dispatch", rc);
+      rollback();
+      return fail(std::move(e));
+    }
+  }
+  if (item) {
+    std::int64_t until = now + lease.count();
+    auto updated = run_update(lease_dispatch_.get(), "lease dispatch", [&](StmtUse& q) {
+      q.bind(1, item->id);
+      q.bind(2, until);
+    });
+    if (!updated) {
+      rollback();
+      return fail(std::move(updated.error()));
+    }
+    item->state = "leased";
+    item->attempts += 1;
+    item->lease_until_ms = until;
+  }
+  if (auto r = exec("COMMIT", "lease dispatch"); !r) {
+    rollback();
+    return fail(std::move(r.error()));
+  }
+  return item;
+}
+
+Result<bool> SqliteStore::renew_dispatch(const std::string& id, std::chrono::milliseconds lease) {
+  std::int64_t until = epoch_ms_now() + lease.count();
+  std::lock_guard lock(mutex_);
+  return run_update(renew_dispatch_.get(), "renew dispatch lease", [&](StmtUse& q) {
+    q.bind(1, id);
+    q.bind(2, until);
+  });
+}
+
+Result<void> SqliteStore::begin_dispatch_attempt(const std::string& id,
+                                                 std::int64_t entries_before) {
+  std::lock_guard lock(mutex_);
+  auto r = run_update(begin_dispatch_.get(), "begin dispatch attempt", [&](StmtUse& q) {
+    q.bind(1, id);
+    q.bind(2, entries_before);
+  });
+  if (!r) return fail(std::move(r.error()));
+  if (!*r) {
+    return fail(ErrorType::not_found, fmt::format("dispatch {} not found", id),
+                json_object{{"path", path_text_}, {"dispatch", id}});
+  }
+  return {};
+}
+
+Result<void> SqliteStore::finish_dispatch(const std::string& id, const std::string& state,
+                                          const json& error_value) {
+  if (state != "done" && state != "failed") {
+    return fail(ErrorType::invalid_input,
+                fmt::format("dispatch {}: cannot finish with state {:?} (expected done or failed)",
+                            id, state),
+                json_object{{"path", path_text_}, {"dispatch", id}, {"state", state}});
+  }
+  std::string error_text = boost::json::serialize(error_value);
+  std::lock_guard lock(mutex_);
+  auto r = run_update(finish_dispatch_.get(), "finish dispatch", [&](StmtUse& q) {
+    q.bind(1, id);
+    q.bind(2, state);
+    q.bind(3, error_text);
+  });
+  if (!r) return fail(std::move(r.error()));
+  if (!*r) {
+    return fail(ErrorType::not_found, fmt::format("dispatch {} not found", id),
+                json_object{{"path", path_text_}, {"dispatch", id}});
+  }
+  return {};
+}
+
+Result<std::optional<DispatchItem>> SqliteStore::get_dispatch(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  return get_dispatch_locked(select_dispatch_.get(), id);
+}
+
+Result<std::int64_t> SqliteStore::release_dispatch_leases() {
+  std::lock_guard lock(mutex_);
+  auto r = run_update(release_dispatch_.get(), "release dispatch leases", [](StmtUse&) {});
+  if (!r) return fail(std::move(r.error()));
+  return static_cast<std::int64_t>(sqlite3_changes(db_.get()));
+}
+
+Result<std::map<std::string, std::int64_t>> SqliteStore::dispatch_counts() {
+  std::lock_guard lock(mutex_);
+  StmtUse q(count_dispatch_.get());
+  std::map<std::string, std::int64_t> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out[std::string(q.text(0))] = q.integer(1);
+  if (rc != SQLITE_DONE) return fail(error("count dispatch", rc));
+  return out;
 }
 
 Result<SessionRecord> SqliteStore::read_session(const StmtUse& row) {

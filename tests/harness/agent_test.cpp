@@ -275,3 +275,48 @@ TEST_F(AgentTest, InvalidSessionIdIsRejected) {
 }
 
 }  // namespace
+
+// A process that died during a tool call left calls without results: loading the session
+// answers them (stored, with is_error), so the next request is a valid conversation.
+TEST(AgentRecovery, OpenToolCallsOfACrashedProcessAreAnsweredOnLoad) {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.path() / ".cppflue" / "state.db");
+  ASSERT_TRUE(store.has_value());
+  ASSERT_TRUE((*store)->open_session("crashed", SessionInit{}).has_value());
+  Message user;
+  user.role = Role::user;
+  user.text = "list files";
+  Message assistant;
+  assistant.role = Role::assistant;
+  assistant.tool_calls.push_back(ToolCall{"call_1", "glob", json_object{{"pattern", "*"}}});
+  assistant.tool_calls.push_back(ToolCall{"call_2", "read", json_object{{"path", "a"}}});
+  Message answered;
+  answered.role = Role::tool;
+  answered.tool_call_id = "call_1";
+  answered.tool_name = "glob";
+  answered.text = "a";
+  for (const auto& m : {user, assistant, answered}) {
+    Entry e;
+    e.kind = "message";
+    e.role = std::string(role_name(m.role));
+    e.content = to_json(m);
+    ASSERT_TRUE((*store)->append_entry("crashed", e).has_value());
+  }
+  InitOptions o;
+  o.root = dir.path().string();
+  o.model = "test:echo";
+  o.store = *store;
+  auto agent = init(o);
+  auto history = agent.session("crashed").history();
+  ASSERT_EQ(history.size(), 4u);
+  EXPECT_EQ(history[3].role, Role::tool);
+  EXPECT_EQ(history[3].tool_call_id, "call_2");
+  EXPECT_TRUE(history[3].is_error);
+  EXPECT_NE(history[3].text.find("interrupted"), std::string::npos);
+  auto stored = (*store)->entries("crashed");
+  ASSERT_EQ(stored->size(), 4u);
+  EXPECT_EQ(stored->back().source, "repair");
+  // A complete conversation is left alone, and the session works.
+  auto result = agent.session("crashed").prompt("again");
+  EXPECT_FALSE(result.text.empty());
+}

@@ -32,61 +32,62 @@ class ServeProcess {
   explicit ServeProcess(const std::filesystem::path& root, std::vector<std::string> args = {},
                         std::map<std::string, std::string> env = {},
                         std::string binary = CPPFLUE_BINARY) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    // Output goes to a file, so a chatty server never blocks on a full pipe.
+    char log_template[] = "/tmp/cppflue-serve-XXXXXX";
+    int log_fd = ::mkstemp(log_template);
+    if (log_fd < 0) return;
+    log_path_ = log_template;
     std::vector<std::string> argv_s{binary, "serve", "--port", "0", "--grace", "2"};
     for (auto& a : args) argv_s.push_back(std::move(a));
     pid_ = ::fork();
     if (pid_ == 0) {
       if (::chdir(root.c_str()) != 0) ::_exit(126);
       for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      ::dup2(out[1], 1);
-      ::dup2(out[1], 2);
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
       std::vector<char*> argv;
       for (auto& a : argv_s) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
-    ::close(out[1]);
-    out_ = out[0];
+    ::close(log_fd);
     auto deadline = std::chrono::steady_clock::now() + 20s;
-    std::string text;
     while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) break;
-      text.append(buf, static_cast<std::size_t>(n));
+      std::string text = drain_output();
       auto at = text.find("listening on http://");
       auto colon = at == std::string::npos ? at : text.find(':', at + 20);
       auto eol = colon == std::string::npos ? colon : text.find('\n', colon);
-      if (eol != std::string::npos) port_ = std::stoi(text.substr(colon + 1, eol - colon - 1));
+      if (eol != std::string::npos) {
+        port_ = std::stoi(text.substr(colon + 1, eol - colon - 1));
+        break;
+      }
+      if (!alive()) break;
+      ::usleep(10000);
     }
-    output_ = text;
   }
-  ~ServeProcess() { stop(); }
+  ~ServeProcess() {
+    stop();
+    if (!log_path_.empty()) ::unlink(log_path_.c_str());
+  }
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  const std::string& output() const { return output_; }
-  bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
-  // Everything the process printed since start (drains the pipe without blocking).
-  std::string drain_output() {
-    if (out_ < 0) return output_;
-    for (;;) {
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) break;
-      char buf[4096];
-      ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) break;
-      output_.append(buf, static_cast<std::size_t>(n));
-    }
-    return output_;
+  std::string output() const { return read_log(); }
+  // False once the process has exited (it is reaped then; see exit_status()).
+  bool alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    pid_ = -1;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
   }
+  int exit_status() const { return status_; }
+  // Everything the process printed so far.
+  std::string drain_output() const { return read_log(); }
 
   // SIGTERM (or `sig`); the exit status (128 + signal when killed by one, -1 when it had to
   // be killed after 5 s).
@@ -98,8 +99,6 @@ class ServeProcess {
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
         status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (out_ >= 0) ::close(out_);
-        out_ = -1;
         return status_;
       }
       ::usleep(10000);
@@ -112,11 +111,21 @@ class ServeProcess {
   }
 
  private:
+  std::string read_log() const {
+    std::string out;
+    int fd = ::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+  }
+
   pid_t pid_ = -1;
-  int out_ = -1;
   int port_ = 0;
   int status_ = -1;
-  std::string output_;
+  std::string log_path_;
 };
 
 inline int connect_to(int port) {

@@ -89,6 +89,10 @@ struct ServerConfig {
   std::string github_secret_env = "GITHUB_WEBHOOK_SECRET";
   std::string slack_secret_env = "SLACK_SIGNING_SECRET";
   std::string hmac_secret_env = "CPPFLUE_WEBHOOK_SECRET";
+  int dispatch_workers = 4;  // dispatched inputs processed at once (one per session at a time)
+  // Where the `reply` tool of webhook-dispatched prompts POSTs {"platform","thread","text",...}
+  // (empty: replies go to Server::on_reply callbacks only, else they are logged).
+  std::string reply_url;
 };
 
 struct Config {

@@ -10,10 +10,14 @@
 // Sessions: `SessionRecord`, `Entry`, `open_session` … `entries`.
 // Runs (one invocation of a workflow or agent, SPEC §10 `/runs`): `RunRecord`, `RunEvent`,
 // `RunQuery`/`RunPage`, `create_run` … `list_runs`.
+// Dispatch (durably queued inputs, SPEC §10 `/dispatch`): `DispatchItem`, `enqueue_dispatch` …
+// `dispatch_counts`. Items of one session are leased one at a time, in acceptance order.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +89,29 @@ struct RunPage {
   std::string next_cursor;  // empty when there are no more runs
 };
 
+// An input queued for a persistent agent's session. The store owns seq, state, attempts,
+// lease_until, accepted_at and finished_at.
+struct DispatchItem {
+  std::int64_t seq = 0;           // acceptance order (global)
+  std::string id;                 // e.g. "dispatch_<32 hex>" (caller-chosen, unique)
+  std::string agent;              // agent name
+  std::string instance_id;        // the agent instance ({id} of the route)
+  std::string session;            // the session key the input goes to ("<id>:<session>")
+  json input = nullptr;           // the input (a string is the prompt; anything else its JSON text)
+  json context = nullptr;         // delivery context, e.g. the chat thread a reply tool answers
+  std::string idempotency_key;    // empty = none; unique per (agent, instance_id)
+  std::string state = "pending";  // pending | leased | done | failed
+  std::int64_t attempts = 0;      // leases taken so far
+  // The session's entry count when the current attempt began (-1 = not begun): lets a retry
+  // after a crash see whether the input already reached the session.
+  std::int64_t entries_before = -1;
+  std::int64_t lease_until_ms = 0;  // epoch ms, while leased
+  std::string accepted_at;
+  std::string finished_at;
+  json error = nullptr;    // {"type","message"} when failed
+  bool duplicate = false;  // enqueue_dispatch: the key was taken; this is the original item
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -120,6 +147,29 @@ class Store {
                                                    const std::vector<std::string>& types = {}) = 0;
   // Newest first by (started_at, id). A cursor that this store did not produce → invalid_input.
   virtual Result<RunPage> list_runs(const RunQuery& query) = 0;
+
+  // Commits a new pending item (id, agent, instance_id, session required). With an
+  // idempotency_key already used for (agent, instance_id), nothing is stored and the original
+  // item is returned with `duplicate` set.
+  virtual Result<DispatchItem> enqueue_dispatch(const DispatchItem& item) = 0;
+  // Leases the oldest item that may run now, or nullopt: an item is eligible when it is
+  // pending (or leased with an expired lease) and no earlier item of its session is still
+  // pending or leased. Leasing adds an attempt and sets the lease to now + `lease`.
+  virtual Result<std::optional<DispatchItem>> lease_dispatch(std::chrono::milliseconds lease) = 0;
+  // Extends a held lease; false when the item is no longer leased.
+  virtual Result<bool> renew_dispatch(const std::string& id, std::chrono::milliseconds lease) = 0;
+  // Records the session's entry count as the current attempt begins.
+  virtual Result<void> begin_dispatch_attempt(const std::string& id,
+                                              std::int64_t entries_before) = 0;
+  // Ends an item: state "done" or "failed" (with `error`).
+  virtual Result<void> finish_dispatch(const std::string& id, const std::string& state,
+                                       const json& error) = 0;
+  virtual Result<std::optional<DispatchItem>> get_dispatch(const std::string& id) = 0;
+  // Returns every leased item to pending (for the only server of this store, at start-up: its
+  // previous process died holding them); returns how many.
+  virtual Result<std::int64_t> release_dispatch_leases() = 0;
+  // Item count per state.
+  virtual Result<std::map<std::string, std::int64_t>> dispatch_counts() = 0;
 };
 
 // Opens (creating directories and the schema as needed) the SQLite store at `path`.
