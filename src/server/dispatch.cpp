@@ -233,6 +233,7 @@ asio::awaitable<void> Server::Impl::process_dispatch(DispatchItem item,
     }
     if (!already_answered) {
       PromptOptions options;
+      options.tools = reply_tools(item);
       PromptResult r = co_await session.async_prompt(std::move(text), std::move(options));
       log::get()->debug("dispatch {}: done ({} turns)", item.id, r.metadata.at("turns").as_int64());
     }

@@ -237,6 +237,10 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
     co_await runs_route(ex, seg);
     co_return;
   }
+  if (!seg.empty() && seg[0] == "webhooks") {
+    co_await webhook_route(ex, seg);
+    co_return;
+  }
   if (!seg.empty() && seg[0] == "workflows") {
     co_await workflow_route(ex, seg);
     co_return;
@@ -442,6 +446,7 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   impl->config = std::move(*config);
   impl->options = std::move(options);
   impl->runtime = Runtime::shared();
+  impl->reply_client = std::make_shared<HttpClient>(impl->runtime->executor());
   std::error_code fs_ec;
   std::filesystem::create_directories(impl->config.state_dir(), fs_ec);
   auto store = open_sqlite_store(impl->config.state_dir() / "state.db");

@@ -16,12 +16,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/agent.hpp"
+#include "cppflue/net/http_client.hpp"
 #include "cppflue/net/http_server.hpp"
 #include "cppflue/server/server.hpp"
 #include "cppflue/store/store.hpp"
@@ -122,6 +124,7 @@ struct Server::Impl {
   std::unique_ptr<net::HttpServer> http;
   std::string host;
   std::shared_ptr<DispatchState> dispatch;
+  std::shared_ptr<HttpClient> reply_client;  // delivers replies to [server] reply_url
 
   // server.cpp
   std::string agent_list() const;
@@ -157,6 +160,14 @@ struct Server::Impl {
   void stop_dispatch(std::chrono::steady_clock::time_point deadline);
   asio::awaitable<void> dispatch_worker(std::shared_ptr<DispatchState> st);
   asio::awaitable<void> process_dispatch(DispatchItem item, std::shared_ptr<DispatchState> st);
+
+  // webhooks.cpp
+  asio::awaitable<void> webhook_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  // Why the request's signature does not verify for `platform` (nullopt when it does).
+  std::optional<std::string> webhook_signature_problem(const std::string& platform,
+                                                       const net::ServerRequest& req) const;
+  // The `reply` tool for an item dispatched from a chat thread (none for other items).
+  std::vector<ToolDefinition> reply_tools(const DispatchItem& item);
 };
 
 }  // namespace cppflue::server

@@ -295,7 +295,8 @@ TEST_F(DispatchTest, SurvivesSigkillWhileProcessing) {
   ASSERT_TRUE(wait_done(*store, kSessions * kPerSession, 60s))
       << serialize(json(json_object{{"counts", [&] {
                                        json_object o;
-                                       for (auto& [k, v] : *store->dispatch_counts()) o[k] = v;
+                                       auto now_counts = *store->dispatch_counts();
+                                       for (auto& [k, v] : now_counts) o[k] = v;
                                        return o;
                                      }()}}));
   auto counts = *store->dispatch_counts();

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "cppflue/core/error.hpp"
+#include "cppflue/core/json.hpp"
 
 namespace cppflue::server {
 
@@ -33,6 +34,10 @@ struct ServeOptions {
   std::string model;                // overrides every agent's model when set (e.g. "test:")
   // SSE streams send a heartbeat comment after this long without an event.
   std::chrono::milliseconds heartbeat{15000};
+  // Receives every reply the `reply` tool of a webhook-dispatched prompt sends:
+  // {"platform","thread","text","agent","agent_id","session_id","dispatch_id",...context}.
+  // Called on a runtime thread; [server] reply_url (when set) gets the same JSON by POST.
+  std::function<void(const json&)> on_reply;
 };
 
 class Server {
