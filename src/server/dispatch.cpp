@@ -202,6 +202,7 @@ asio::awaitable<void> Server::Impl::process_dispatch(DispatchItem item,
     auto agent = co_await instance(item.agent, item.instance_id, item.input);
     co_await gates->acquire(item.session);
     SessionGates::Guard guard(gates.get(), item.session);
+    ActiveSessions::Guard running(active, item.session, agent);
     {
       std::lock_guard lock(st->mu);
       st->active[item.id] = {agent, item.session};

@@ -340,11 +340,12 @@ asio::awaitable<void> Server::Impl::webhook_run(Exchange& ex, std::shared_ptr<Ag
   hub->notify(run_id);
 
   auto work = [](std::shared_ptr<Store> store, std::shared_ptr<RunHub> hub,
-                 std::shared_ptr<SessionGates> gates, std::shared_ptr<Agent> agent,
-                 std::string run_id, std::string key,
+                 std::shared_ptr<SessionGates> gates, std::shared_ptr<ActiveSessions> active,
+                 std::shared_ptr<Agent> agent, std::string run_id, std::string key,
                  std::string message) -> asio::awaitable<void> {
     co_await gates->acquire(key);
     SessionGates::Guard guard(gates.get(), key);
+    ActiveSessions::Guard running(active, key, agent);
     auto record = [store, hub, run_id](const std::string& type, const json& data) {
       if (auto r = store->append_run_event(run_id, type, data); !r) {
         log::get()->error("run {}: cannot record '{}': {}", run_id, type, r.error().message);
@@ -353,6 +354,7 @@ asio::awaitable<void> Server::Impl::webhook_run(Exchange& ex, std::shared_ptr<Ag
     };
     json result = nullptr;
     json error = nullptr;
+    bool cancelled = false;
     try {
       Session s = agent->session(key);
       PromptOptions options;
@@ -365,10 +367,11 @@ asio::awaitable<void> Server::Impl::webhook_run(Exchange& ex, std::shared_ptr<Ag
       result = result_json(r);
     } catch (const Exception& e) {
       error = json_object{{"type", wire_name(e.error().type)}, {"message", e.error().message}};
+      cancelled = e.error().type == ErrorType::cancelled;
     } catch (const std::exception& e) {
       error = json_object{{"type", "internal_error"}, {"message", e.what()}};
     }
-    std::string status = error.is_null() ? "completed" : "failed";
+    std::string status = error.is_null() ? "completed" : cancelled ? "aborted" : "failed";
     record("run_end", json_object{{"run_id", run_id},
                                   {"status", status},
                                   {"is_error", !error.is_null()},
@@ -381,7 +384,7 @@ asio::awaitable<void> Server::Impl::webhook_run(Exchange& ex, std::shared_ptr<Ag
   };
   asio::co_spawn(
       runtime->executor(),
-      work(store, hub, gates, std::move(agent), run_id, std::move(key), std::move(message)),
+      work(store, hub, gates, active, std::move(agent), run_id, std::move(key), std::move(message)),
       asio::detached);
   HttpHeaders headers{{"X-Flue-Run-Id", run_id}};
   auto r =

@@ -237,6 +237,10 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
     co_await runs_route(ex, seg);
     co_return;
   }
+  if (!seg.empty() && seg[0] == "sessions") {
+    co_await abort_route(ex, seg);
+    co_return;
+  }
   if (!seg.empty() && seg[0] == "webhooks") {
     co_await webhook_route(ex, seg);
     co_return;
@@ -357,6 +361,7 @@ asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<
   }
   co_await gates->acquire(key);
   SessionGates::Guard guard(gates.get(), key);
+  ActiveSessions::Guard running(active, key, agent);
   Session s = agent->session(key);
   PromptResult result = co_await s.async_prompt(std::move(*message));
   {
@@ -392,11 +397,12 @@ asio::awaitable<void> Server::Impl::stream_prompt(Exchange& ex, std::shared_ptr<
   }
   CancelRegistration on_gone(ex.client_gone(),
                              [wake] { wake->try_send(boost::system::error_code{}); });
-  auto run = [](std::shared_ptr<SessionGates> gates, std::shared_ptr<Agent> agent, std::string key,
-                std::string message,
+  auto run = [](std::shared_ptr<SessionGates> gates, std::shared_ptr<ActiveSessions> active,
+                std::shared_ptr<Agent> agent, std::string key, std::string message,
                 std::function<void(std::string, bool)> push) -> asio::awaitable<void> {
     co_await gates->acquire(key);
     SessionGates::Guard guard(gates.get(), key);
+    ActiveSessions::Guard running(active, key, agent);
     try {
       Session s = agent->session(key);
       EventCallback on_event = [push](const Event& e) {
@@ -413,7 +419,7 @@ asio::awaitable<void> Server::Impl::stream_prompt(Exchange& ex, std::shared_ptr<
     }
   };
   // The prompt runs on its own, so a client that goes away does not cut it short.
-  asio::co_spawn(runtime->executor(), run(gates, agent, key, std::move(message), push),
+  asio::co_spawn(runtime->executor(), run(gates, active, agent, key, std::move(message), push),
                  asio::detached);
   auto heartbeat = std::make_shared<asio::steady_timer>(executor);
   for (;;) {
@@ -447,6 +453,7 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   impl->options = std::move(options);
   impl->runtime = Runtime::shared();
   impl->reply_client = std::make_shared<HttpClient>(impl->runtime->executor());
+  impl->load_security();
   std::error_code fs_ec;
   std::filesystem::create_directories(impl->config.state_dir(), fs_ec);
   auto store = open_sqlite_store(impl->config.state_dir() / "state.db");
@@ -493,7 +500,7 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   Impl* self = impl.get();
   auto server = net::HttpServer::start(
       impl->runtime->executor(), std::move(http),
-      [self](Exchange& ex) -> asio::awaitable<void> { return self->handle(ex); });
+      [self](Exchange& ex) -> asio::awaitable<void> { return self->front_door(ex); });
   if (!server) return fail(server.error());
   impl->http = std::move(*server);
   if (auto r = impl->start_dispatch(); !r) {

@@ -81,6 +81,31 @@ class RunHub {
   std::multimap<std::string, std::shared_ptr<Signal>> subscribers_;
 };
 
+// The sessions a prompt of this server is running on, so /sessions/{id}/abort finds them.
+// (Session gates admit one prompt per key at a time.)
+class ActiveSessions {
+ public:
+  void add(const std::string& key, std::shared_ptr<Agent> agent);
+  void remove(const std::string& key);
+  std::shared_ptr<Agent> find(const std::string& key);
+  // Registers for a scope.
+  struct Guard {
+    std::shared_ptr<ActiveSessions> owner;
+    std::string key;
+    Guard(std::shared_ptr<ActiveSessions> o, std::string k, std::shared_ptr<Agent> agent)
+        : owner(std::move(o)), key(std::move(k)) {
+      owner->add(key, std::move(agent));
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard() { owner->remove(key); }
+  };
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Agent>> active_;
+};
+
 struct AgentEntry {
   std::string name;
   json triggers = json_object{{"webhook", true}};
@@ -125,6 +150,16 @@ struct Server::Impl {
   std::string host;
   std::shared_ptr<DispatchState> dispatch;
   std::shared_ptr<HttpClient> reply_client;  // delivers replies to [server] reply_url
+  std::shared_ptr<ActiveSessions> active = std::make_shared<ActiveSessions>();
+  std::string auth_token;  // from [server] auth_token_env; empty = no auth
+
+  // security.cpp
+  void load_security();
+  // The request's Origin when [server] cors_origins allows it.
+  std::optional<std::string> allowed_origin(const net::ServerRequest& req) const;
+  // CORS and Bearer auth, then handle().
+  asio::awaitable<void> front_door(net::Exchange& ex);
+  asio::awaitable<void> abort_route(net::Exchange& ex, const std::vector<std::string>& seg);
 
   // server.cpp
   std::string agent_list() const;
