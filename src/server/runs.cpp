@@ -96,6 +96,46 @@ struct WorkflowJob {
   std::optional<Error> start_error;
 };
 
+// Starts `name` on the blocking pool with the server's store and model; the job signals when
+// run_start is stored (or the run could not start) and when it ends.
+std::shared_ptr<WorkflowJob> launch(const asio::any_io_executor& executor, Server::Impl& impl,
+                                    const std::string& name, json payload,
+                                    const std::string& run_id) {
+  auto job = std::make_shared<WorkflowJob>(executor);
+  WorkflowRunOptions o;
+  o.payload = std::move(payload);
+  o.run_id = run_id;
+  o.root = impl.config.root.string();
+  if (!impl.config.config_path.empty()) o.config_path = impl.config.config_path.string();
+  o.store = impl.store;
+  o.model = impl.options.model;
+  auto hub_ref = impl.hub;
+  o.on_event = [job, hub_ref, run_id](const RunEvent& e) {
+    if (e.type == "run_start") job->started->try_send(boost::system::error_code{});
+    hub_ref->notify(run_id);
+  };
+  asio::post(impl.runtime->blocking(), [job, hub_ref, run_id, name, o = std::move(o)]() mutable {
+    std::optional<WorkflowRunResult> result;
+    std::optional<Error> error;
+    try {
+      result = run_workflow(name, std::move(o));
+    } catch (const Exception& e) {
+      error = e.error();
+    } catch (const std::exception& e) {
+      error = make_error(ErrorType::internal, e.what());
+    }
+    {
+      std::lock_guard lock(job->mu);
+      job->result = std::move(result);
+      job->start_error = std::move(error);
+    }
+    job->started->try_send(boost::system::error_code{});
+    job->finished->try_send(boost::system::error_code{});
+    hub_ref->notify(run_id);
+  });
+  return job;
+}
+
 }  // namespace
 
 // ---- RunHub ----
@@ -411,6 +451,10 @@ asio::awaitable<void> Server::Impl::workflow_route(Exchange& ex,
     co_await ex.respond(std::move(r));
     co_return;
   }
+  if (req.websocket_upgrade) {
+    co_await workflow_socket(ex, seg[1]);
+    co_return;
+  }
   if (req.method != "POST") {
     auto r = method_not_allowed(req.method, "POST");
     co_await ex.respond(std::move(r));
@@ -440,39 +484,8 @@ asio::awaitable<void> Server::Impl::workflow_route(Exchange& ex,
   bool sse = wants_event_stream(req);
 
   auto executor = co_await asio::this_coro::executor;
-  auto job = std::make_shared<WorkflowJob>(executor);
   std::string run_id = new_hex_id("run_", 24);
-  WorkflowRunOptions o;
-  o.payload = body.payload;
-  o.run_id = run_id;
-  o.root = config.root.string();
-  if (!config.config_path.empty()) o.config_path = config.config_path.string();
-  o.store = store;
-  o.model = options.model;
-  auto hub_ref = hub;
-  o.on_event = [job, hub_ref, run_id](const RunEvent& e) {
-    if (e.type == "run_start") job->started->try_send(boost::system::error_code{});
-    hub_ref->notify(run_id);
-  };
-  asio::post(runtime->blocking(), [job, hub_ref, run_id, name, o = std::move(o)]() mutable {
-    std::optional<WorkflowRunResult> result;
-    std::optional<Error> error;
-    try {
-      result = run_workflow(name, std::move(o));
-    } catch (const Exception& e) {
-      error = e.error();
-    } catch (const std::exception& e) {
-      error = make_error(ErrorType::internal, e.what());
-    }
-    {
-      std::lock_guard lock(job->mu);
-      job->result = std::move(result);
-      job->start_error = std::move(error);
-    }
-    job->started->try_send(boost::system::error_code{});
-    job->finished->try_send(boost::system::error_code{});
-    hub_ref->notify(run_id);
-  });
+  auto job = launch(executor, *this, name, body.payload, run_id);
 
   {
     auto [ec] = co_await job->started->async_receive(asio::as_tuple(asio::use_awaitable));
@@ -536,6 +549,93 @@ asio::awaitable<void> Server::Impl::workflow_route(Exchange& ex,
                                      {"result", result->result}},
                          std::move(headers));
   co_await ex.respond(std::move(r));
+}
+
+}  // namespace cppflue::server
+
+namespace cppflue::server {
+
+// WS /workflows/{name}: one message ({"payload":{...}} or the payload itself), then the run's
+// events as {"type", ...RunEvent}, then {"type":"result",...} or {"type":"error",...}.
+asio::awaitable<void> Server::Impl::workflow_socket(Exchange& ex, std::string name) {
+  auto ws = co_await ex.accept_websocket();
+  if (!ws) co_return;
+  auto send = [&ws](const json& message) -> asio::awaitable<bool> {
+    co_return co_await ws->write(serialize(message));
+  };
+  if (!find_registered_workflow(name)) {
+    json message = json_object{
+        {"type", "error"},
+        {"error", json_object{{"type", "not_found"},
+                              {"message", fmt::format("Unknown workflow: {}.", name)}}}};
+    co_await send(message);
+    co_await ws->close();
+    co_return;
+  }
+  auto first = co_await ws->read();
+  if (!first) co_return;
+  auto parsed = parse_json(*first);
+  json payload = json_object{};
+  if (parsed && parsed->is_object()) {
+    const json* p = find(*parsed, "payload");
+    payload = p != nullptr ? *p : *parsed;
+  }
+  if (!parsed || !payload.is_object()) {
+    json message = json_object{
+        {"type", "error"},
+        {"error", json_object{{"type", parsed ? "invalid_request" : "invalid_json"},
+                              {"message", "Send one JSON object: {\"payload\":{...}}."}}}};
+    co_await send(message);
+    co_await ws->close();
+    co_return;
+  }
+  auto executor = co_await asio::this_coro::executor;
+  std::string run_id = new_hex_id("run_", 24);
+  auto job = launch(executor, *this, name, std::move(payload), run_id);
+  auto wake = hub->subscribe(run_id, executor);
+  struct Unsubscribe {
+    std::shared_ptr<RunHub> hub;
+    std::string id;
+    std::shared_ptr<Signal> signal;
+    ~Unsubscribe() { hub->unsubscribe(id, signal); }
+  } unsubscribe{hub, run_id, wake};
+  asio::steady_timer timer(executor);
+  std::int64_t after = 0;
+  json end = nullptr;
+  for (;;) {
+    {
+      std::lock_guard lock(job->mu);
+      if (job->start_error) break;
+    }
+    auto events = store->run_events(run_id, after, kStreamBatch);
+    if (events) {
+      for (const auto& e : *events) {
+        json message = run_event_json(run_id, e);
+        if (!co_await send(message)) co_return;
+        after = e.index;
+        if (e.type == "run_end") {
+          end = e.data;
+          break;
+        }
+      }
+    }
+    if (!end.is_null()) break;
+    co_await wait_signal(*wake, timer, kRunPoll);
+  }
+  json message;
+  const json* status = end.is_null() ? nullptr : find(end, "status");
+  if (status != nullptr && *status == "completed") {
+    message = json_object{
+        {"type", "result"}, {"run_id", run_id}, {"runId", run_id}, {"result", end.at("result")}};
+  } else {
+    json error = end.is_null() ? json(nullptr) : end.at("error");
+    message = json_object{{"type", "error"},
+                          {"run_id", run_id},
+                          {"runId", run_id},
+                          {"error", run_error_envelope(error).at("error")}};
+  }
+  co_await send(message);
+  co_await ws->close();
 }
 
 }  // namespace cppflue::server

@@ -282,6 +282,10 @@ asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<
     }
     co_return;
   }
+  if (req.websocket_upgrade && !blank(seg[1]) && !blank(seg[2])) {
+    co_await agent_socket(ex, seg[1], seg[2]);
+    co_return;
+  }
   if (req.method != "POST") {
     {
       ServerResponse response = method_not_allowed(req.method, "POST");
@@ -367,6 +371,79 @@ asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<
   {
     ServerResponse response = json_response(200, json_object{{"result", result_json(result)}});
     co_await ex.respond(std::move(response));
+  }
+}
+
+asio::awaitable<void> Server::Impl::agent_socket(Exchange& ex, std::string name, std::string id) {
+  auto ws = co_await ex.accept_websocket();
+  if (!ws) co_return;
+  auto error_message = [](std::string_view type, std::string message) {
+    return serialize(json_object{{"type", "error"},
+                                 {"error", json_object{{"type", type}, {"message", message}}}});
+  };
+  auto entry = agents.find(name);
+  std::optional<std::string> refusal;
+  if (entry == agents.end()) {
+    refusal = error_message("not_found", fmt::format("Unknown persistent agent: {}.", name));
+  } else if (const json* webhook = find(entry->second.triggers, "webhook");
+             webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
+    refusal = error_message("agent_not_webhook",
+                            fmt::format("Agent \"{}\" is not webhook-enabled.", name));
+  }
+  if (refusal) {
+    co_await ws->write(std::move(*refusal));
+    co_await ws->close();
+    co_return;
+  }
+  // Many prompts per connection, one at a time.
+  for (;;) {
+    auto text = co_await ws->read();
+    if (!text) co_return;
+    auto parsed = parse_json(*text);
+    std::optional<std::string> reply;
+    if (!parsed || !parsed->is_object()) {
+      reply = error_message(parsed ? "invalid_request" : "invalid_json",
+                            "Send a JSON object {\"type\":\"prompt\",\"message\":...}.");
+    }
+    std::string session = "default";
+    std::optional<std::string> message;
+    if (!reply) {
+      auto m = message_of(*parsed);
+      if (!m)
+        reply = error_message("invalid_request", m.error());
+      else
+        message = std::move(*m);
+      if (const json* s = find(*parsed, "session"); !reply && s && !s->is_null()) {
+        if (!s->is_string() || blank(s->as_string())) {
+          reply = error_message("invalid_request", "The session field must be a non-empty string.");
+        } else {
+          session = std::string(s->as_string());
+        }
+      }
+    }
+    if (!reply) {
+      std::optional<Error> failure;
+      try {
+        auto agent = co_await instance(name, id, *parsed);
+        std::string key = id + ":" + session;
+        co_await gates->acquire(key);
+        SessionGates::Guard guard(gates.get(), key);
+        ActiveSessions::Guard running(active, key, agent);
+        Session s = agent->session(key);
+        PromptResult r = co_await s.async_prompt(std::move(*message));
+        reply = serialize(json_object{{"type", "result"}, {"result", result_json(r)}});
+      } catch (const Exception& e) {
+        failure = e.error();
+      } catch (const std::exception& e) {
+        failure = make_error(ErrorType::internal, e.what());
+      }
+      if (failure) {
+        auto envelope = parse_json(error_response(*failure).body);
+        json error = envelope ? envelope->at("error") : json(nullptr);
+        reply = serialize(json_object{{"type", "error"}, {"error", error}});
+      }
+    }
+    if (!co_await ws->write(std::move(*reply))) co_return;
   }
 }
 

@@ -171,10 +171,13 @@ struct Server::Impl {
   asio::awaitable<void> agent_route(net::Exchange& ex, const std::vector<std::string>& seg);
   asio::awaitable<void> stream_prompt(net::Exchange& ex, std::shared_ptr<Agent> agent,
                                       std::string key, std::string message);
+  // WS /agents/{name}/{id}: {"type":"prompt","message","session"?} → {"type":"result",...}.
+  asio::awaitable<void> agent_socket(net::Exchange& ex, std::string name, std::string id);
 
   // runs.cpp
   asio::awaitable<void> runs_route(net::Exchange& ex, const std::vector<std::string>& seg);
   asio::awaitable<void> workflow_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  asio::awaitable<void> workflow_socket(net::Exchange& ex, std::string name);
   // An agent prompt as a background run (X-Webhook: true): answers 202 with the run id.
   asio::awaitable<void> webhook_run(net::Exchange& ex, std::shared_ptr<Agent> agent,
                                     std::string name, std::string id, std::string key,

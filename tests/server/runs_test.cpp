@@ -309,3 +309,76 @@ TEST_F(RunsTest, BadRunAndWorkflowRequests) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RunsTest, WebSocketAgentPromptsAndResults) {
+  WsClient ws(port(), "/agents/helper/ws-1");
+  ASSERT_EQ(ws.status(), 101) << ws.head();
+  ASSERT_TRUE(ws.send_text(R"({"type":"prompt","message":"first"})"));
+  json r1 = ws.read_json();
+  ASSERT_EQ(r1.at("type"), "result") << serialize(r1);
+  EXPECT_EQ(str(r1.at("result").at("text")).rfind("[offline test model]", 0), 0u);
+  EXPECT_EQ(r1.at("result").at("session_id"), "ws-1:default");
+  // Several prompts on one connection; a bad message gets an error and the socket stays open.
+  ASSERT_TRUE(ws.send_text("{not json"));
+  json bad = ws.read_json();
+  EXPECT_EQ(bad.at("type"), "error");
+  EXPECT_EQ(bad.at("error").at("type"), "invalid_json");
+  ASSERT_TRUE(ws.send_text(R"({"type":"prompt"})"));
+  EXPECT_EQ(ws.read_json().at("error").at("type"), "invalid_request");
+  ASSERT_TRUE(ws.send_text(R"({"type":"prompt","message":"second","session":"side"})"));
+  json r2 = ws.read_json();
+  ASSERT_EQ(r2.at("type"), "result") << serialize(r2);
+  EXPECT_EQ(r2.at("result").at("session_id"), "ws-1:side");
+
+  WsClient unknown(port(), "/agents/nobody/x");
+  ASSERT_EQ(unknown.status(), 101);
+  json e = unknown.read_json();
+  EXPECT_EQ(e.at("type"), "error");
+  EXPECT_EQ(e.at("error").at("type"), "not_found");
+  EXPECT_FALSE(unknown.read_text(3s).has_value());
+  EXPECT_TRUE(unknown.closed());
+}
+
+TEST_F(RunsTest, WebSocketWorkflowSendsEventsThenTheResult) {
+  WsClient ws(port(), "/workflows/slow");
+  ASSERT_EQ(ws.status(), 101) << ws.head();
+  ASSERT_TRUE(ws.send_text(R"({"payload":{"steps":3,"ms":20}})"));
+  std::vector<json> messages;
+  for (int i = 0; i < 20; ++i) {
+    json m = ws.read_json();
+    if (m.is_null()) break;
+    messages.push_back(m);
+    if (m.at("type") == "result" || m.at("type") == "error") break;
+  }
+  ASSERT_EQ(messages.size(), 6u);  // run_start, 3 steps, run_end, result
+  EXPECT_EQ(messages[0].at("type"), "run_start");
+  EXPECT_EQ(messages[0].at("event_index"), 1);
+  EXPECT_EQ(messages[4].at("type"), "run_end");
+  EXPECT_EQ(messages[5].at("type"), "result");
+  EXPECT_EQ(messages[5].at("result"), (json_object{{"steps", 3}}));
+  std::string id = str(messages[5].at("run_id"));
+  EXPECT_EQ(call(port(), "GET", "/runs/" + id).json_body.at("status"), "completed");
+  EXPECT_FALSE(ws.read_text(3s).has_value());  // then the server closes
+
+  WsClient failing(port(), "/workflows/fail");
+  ASSERT_EQ(failing.status(), 101);
+  ASSERT_TRUE(failing.send_text(R"({"internal":true})"));
+  json last;
+  for (int i = 0; i < 20; ++i) {
+    json m = failing.read_json();
+    if (m.is_null()) break;
+    last = m;
+    if (m.at("type") == "error" || m.at("type") == "result") break;
+  }
+  EXPECT_EQ(last.at("type"), "error");
+  EXPECT_EQ(last.at("error").at("type"), "internal_error");
+  EXPECT_EQ(serialize(last).find("secret"), std::string::npos);
+
+  WsClient unknown(port(), "/workflows/nope");
+  ASSERT_EQ(unknown.status(), 101);
+  EXPECT_EQ(unknown.read_json().at("error").at("type"), "not_found");
+}
+
+}  // namespace

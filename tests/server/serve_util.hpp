@@ -384,4 +384,120 @@ class SseReader {
   std::vector<std::string> comments_;
 };
 
+// A minimal WebSocket client (RFC 6455 text frames, masked) over a raw socket.
+class WsClient {
+ public:
+  WsClient(int port, const std::string& path, const std::string& extra_headers = "") {
+    fd_ = connect_to(port);
+    if (fd_ < 0) return;
+    send_all(fd_, "GET " + path +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
+                      "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n" +
+                      extra_headers + "\r\n");
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto end = buf_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        head_ = buf_.substr(0, end);
+        buf_.erase(0, end + 4);
+        status_ = std::stoi(head_.substr(9, 3));
+        return;
+      }
+      if (!fill(deadline)) return;
+    }
+  }
+  ~WsClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WsClient(const WsClient&) = delete;
+  WsClient& operator=(const WsClient&) = delete;
+
+  int status() const { return status_; }
+  const std::string& head() const { return head_; }
+
+  bool send_text(const std::string& text) {
+    std::string frame;
+    frame.push_back(static_cast<char>(0x81));
+    std::size_t n = text.size();
+    if (n < 126) {
+      frame.push_back(static_cast<char>(0x80 | n));
+    } else if (n < 65536) {
+      frame.push_back(static_cast<char>(0x80 | 126));
+      frame.push_back(static_cast<char>((n >> 8) & 0xff));
+      frame.push_back(static_cast<char>(n & 0xff));
+    } else {
+      frame.push_back(static_cast<char>(0x80 | 127));
+      for (int i = 7; i >= 0; --i) frame.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    }
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    for (unsigned char m : mask) frame.push_back(static_cast<char>(m));
+    for (std::size_t i = 0; i < n; ++i) frame.push_back(static_cast<char>(text[i] ^ mask[i % 4]));
+    return send_all(fd_, frame);
+  }
+
+  // The next text message; nullopt on close, error or timeout.
+  std::optional<std::string> read_text(std::chrono::milliseconds timeout = 20000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (buf_.size() >= 2) {
+        auto b0 = static_cast<unsigned char>(buf_[0]);
+        auto b1 = static_cast<unsigned char>(buf_[1]);
+        std::size_t len = b1 & 0x7f;
+        std::size_t at = 2;
+        if (len == 126 && buf_.size() >= 4) {
+          len = (static_cast<unsigned char>(buf_[2]) << 8) | static_cast<unsigned char>(buf_[3]);
+          at = 4;
+        } else if (len == 127 && buf_.size() >= 10) {
+          len = 0;
+          for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf_[2 + i]);
+          at = 10;
+        } else if (len >= 126) {
+          at = 0;  // length not complete yet
+        }
+        if (at > 0 && buf_.size() >= at + len) {
+          std::string payload = buf_.substr(at, len);
+          buf_.erase(0, at + len);
+          int opcode = b0 & 0x0f;
+          if (opcode == 0x8) {
+            closed_ = true;
+            return std::nullopt;
+          }
+          if (opcode == 0x1) return payload;
+          continue;  // ping/pong/binary: skipped
+        }
+      }
+      if (!fill(deadline)) return std::nullopt;
+    }
+  }
+  // The next message as JSON (null on close/timeout/bad JSON).
+  json read_json(std::chrono::milliseconds timeout = 20000ms) {
+    auto t = read_text(timeout);
+    if (!t) return nullptr;
+    auto j = parse_json(*t);
+    return j ? *j : json(nullptr);
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  bool fill(std::chrono::steady_clock::time_point deadline) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char tmp[8192];
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return false;
+      buf_.append(tmp, static_cast<std::size_t>(n));
+      return true;
+    }
+    return false;
+  }
+
+  int fd_ = -1;
+  int status_ = 0;
+  bool closed_ = false;
+  std::string head_;
+  std::string buf_;
+};
+
 }  // namespace cppflue::serve_testing
