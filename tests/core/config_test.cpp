@@ -82,6 +82,8 @@ max_body_bytes = 2048
 github_secret_env = "GH"
 slack_secret_env = "SL"
 hmac_secret_env = "HM"
+dispatch_workers = 8
+reply_url = "http://127.0.0.1:9/replies"
 )";
 
 Error parse_error(std::string_view text) {
@@ -188,6 +190,8 @@ TEST(Config, FullFileWithEveryKey) {
   EXPECT_EQ(c.server.github_secret_env, "GH");
   EXPECT_EQ(c.server.slack_secret_env, "SL");
   EXPECT_EQ(c.server.hmac_secret_env, "HM");
+  EXPECT_EQ(c.server.dispatch_workers, 8);
+  EXPECT_EQ(c.server.reply_url, "http://127.0.0.1:9/replies");
 }
 
 TEST(Config, EmptyFileGivesDefaults) {
@@ -212,6 +216,8 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.server.port, 2024);
   EXPECT_EQ(c.server.max_body_bytes, 10485760);
   EXPECT_EQ(c.server.hmac_secret_env, "CPPFLUE_WEBHOOK_SECRET");
+  EXPECT_EQ(c.server.dispatch_workers, 4);
+  EXPECT_TRUE(c.server.reply_url.empty());
 }
 
 TEST(Config, UnknownKeyNamesKeyAndKnownKeys) {
@@ -290,6 +296,9 @@ TEST(Config, OutOfRange) {
   EXPECT_EQ(e.message,
             "cppflue.toml:2:8: server.port: value 70000 out of range (allowed: 1..65535)");
   EXPECT_EQ(parse_error("[server]\nport = 0\n").details.at("key"), "server.port");
+  EXPECT_EQ(parse_error("[server]\ndispatch_workers = 0\n").details.at("key"),
+            "server.dispatch_workers");
+  EXPECT_EQ(parse_error("[server]\nreply_url = 5\n").details.at("key"), "server.reply_url");
   EXPECT_EQ(parse_error("[agent]\nmax_turns = 0\n").message,
             "cppflue.toml:2:13: agent.max_turns: value 0 out of range (allowed: >= 1)");
   EXPECT_EQ(parse_error("[agent]\nmax_turns = 99999999999\n").details.at("key"), "agent.max_turns");
