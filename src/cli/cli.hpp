@@ -45,6 +45,8 @@ struct ServeCommandOptions {
   std::string model;
   int grace_seconds = 10;
   double heartbeat_seconds = 15;
+  double header_timeout_seconds = 10;
+  double body_timeout_seconds = 30;
 };
 
 int run_command(const CommonOptions& common, const RunOptions& opts);

@@ -165,6 +165,14 @@ int cppflue::cli_main(int argc, char** argv) {
                    "Seconds without an event before an SSE stream gets a heartbeat comment "
                    "(default 15)")
       ->check(CLI::Range(0.05, 3600.0));
+  serve_cmd
+      ->add_option("--header-timeout", serve.header_timeout_seconds,
+                   "Seconds a client has to send a whole request header before 408 (default 10)")
+      ->check(CLI::Range(0.05, 3600.0));
+  serve_cmd
+      ->add_option("--body-timeout", serve.body_timeout_seconds,
+                   "Seconds a client has to send a request body before 408 (default 30)")
+      ->check(CLI::Range(0.05, 3600.0));
   serve_cmd->add_option("--config", common.config, "Path to cppflue.toml");
   serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
 

@@ -17,6 +17,9 @@ int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) 
   o.port = opts.port;
   o.model = opts.model;
   o.heartbeat = std::chrono::milliseconds(static_cast<long>(opts.heartbeat_seconds * 1000));
+  o.header_timeout =
+      std::chrono::milliseconds(static_cast<long>(opts.header_timeout_seconds * 1000));
+  o.body_timeout = std::chrono::milliseconds(static_cast<long>(opts.body_timeout_seconds * 1000));
   auto server = server::Server::start(o);
   if (!server) return report_error(server.error().message);
   // The port line is what scripts and tests wait for (with --port 0 it is the only way to

@@ -330,6 +330,32 @@ asio::awaitable<void> refuse(Impl& s, Connection& c, int status, std::string_vie
   }
 }
 
+// A deadline for reading a request that, unlike tcp_stream's own expiry, leaves the socket
+// open (it cancels the read), so the 408 can still be written. Lives on the connection's strand.
+class ReadDeadline {
+ public:
+  ReadDeadline(const asio::any_io_executor& ex, std::shared_ptr<Connection> c,
+               std::chrono::milliseconds timeout)
+      : timer_(ex) {
+    c->stream.expires_never();
+    timer_.expires_after(timeout);
+    timer_.async_wait([c, fired = fired_](const beast::error_code& ec) {
+      if (ec) return;
+      *fired = true;
+      beast::error_code ignored;
+      c->stream.socket().cancel(ignored);
+    });
+  }
+  ~ReadDeadline() { timer_.cancel(); }
+  ReadDeadline(const ReadDeadline&) = delete;
+  ReadDeadline& operator=(const ReadDeadline&) = delete;
+  bool fired() const { return *fired_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
+};
+
 int refusal_status(const beast::error_code& ec) {
   if (ec == http::error::header_limit) return 431;
   if (ec == http::error::body_limit) return 413;
@@ -359,12 +385,21 @@ asio::awaitable<void> serve_connection(std::shared_ptr<Impl> s, std::shared_ptr<
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(s->options.max_header_bytes));
     parser.body_limit(s->options.max_body_bytes);
-    c->stream.expires_after(s->options.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(c->stream, c->buffer, parser, kTuple);
-    (void)hn;
+    auto executor = co_await asio::this_coro::executor;
+    bool header_late = false;
+    beast::error_code hec;
+    {
+      ReadDeadline deadline(executor, c, s->options.header_timeout);
+      auto [ec, hn] = co_await http::async_read_header(c->stream, c->buffer, parser, kTuple);
+      (void)hn;
+      hec = ec;
+      header_late = deadline.fired();
+    }
     if (hec) {
-      if (hec != http::error::end_of_stream && hec != asio::error::connection_reset &&
-          hec != asio::error::eof) {
+      if (header_late) {
+        co_await refuse(*s, *c, 408, "request header timeout");
+      } else if (hec != http::error::end_of_stream && hec != asio::error::connection_reset &&
+                 hec != asio::error::eof) {
         co_await refuse(*s, *c, refusal_status(hec), hec.message());
       }
       break;
@@ -378,11 +413,19 @@ asio::awaitable<void> serve_connection(std::shared_ptr<Impl> s, std::shared_ptr<
       if (cec) break;
     }
     if (!parser.is_done()) {
-      c->stream.expires_after(s->options.body_timeout);
-      auto [bec, bn] = co_await http::async_read(c->stream, c->buffer, parser, kTuple);
-      (void)bn;
+      bool body_late = false;
+      beast::error_code bec;
+      {
+        ReadDeadline deadline(executor, c, s->options.body_timeout);
+        auto [ec, bn] = co_await http::async_read(c->stream, c->buffer, parser, kTuple);
+        (void)bn;
+        bec = ec;
+        body_late = deadline.fired();
+      }
       if (bec) {
-        if (bec != http::error::end_of_stream && bec != asio::error::connection_reset) {
+        if (body_late) {
+          co_await refuse(*s, *c, 408, "request body timeout");
+        } else if (bec != http::error::end_of_stream && bec != asio::error::connection_reset) {
           co_await refuse(*s, *c, refusal_status(bec), bec.message());
         }
         break;

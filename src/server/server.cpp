@@ -553,6 +553,8 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   http.host = impl->options.host.value_or(impl->config.server.host);
   http.port = impl->options.port.value_or(impl->config.server.port);
   http.max_body_bytes = static_cast<std::size_t>(impl->config.server.max_body_bytes);
+  http.header_timeout = impl->options.header_timeout;
+  http.body_timeout = impl->options.body_timeout;
   http.error_response = [](int status, std::string_view reason) {
     switch (status) {
       case 413:

@@ -259,6 +259,49 @@ TEST(Serve, SigtermStopsCleanly) {
   EXPECT_LT(connect_to(server.port()), 0);  // nothing listens any more
 }
 
+// Slow-loris: a client that drips its header (or body) gets 408 and is closed when the time
+// is up, while other clients are served meanwhile.
+TEST(Serve, SlowClientsGet408AndOthersAreServed) {
+  cppflue::testing::TempDir dir;
+  cppflue::testing::write_file(dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+  cppflue::testing::write_file(dir.path() / ".agents/agents/helper.md",
+                               "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+  ServeProcess server(dir.path(), {"--header-timeout", "0.6", "--body-timeout", "0.6"});
+  ASSERT_GT(server.port(), 0) << server.output();
+  auto drip = [&](const std::string& start, char byte) {
+    int fd = connect_to(server.port());
+    EXPECT_GE(fd, 0);
+    send_all(fd, start);
+    std::string got;
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 5s) {
+      if (!send_all(fd, std::string(1, byte))) break;  // one byte every 100 ms
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    ::close(fd);
+    return std::make_pair(got, std::chrono::steady_clock::now() - t0);
+  };
+  auto [head_answer, head_time] =
+      drip("POST /agents/helper/x HTTP/1.1\r\nHost: a\r\nX-Slow: ", 'a');
+  auto header = parse_response(head_answer);
+  EXPECT_EQ(header.status, 408) << head_answer;
+  EXPECT_EQ(header.json_body.at("error").at("type"), "request_timeout");
+  EXPECT_LT(head_time, 3s);
+  auto [body_answer, body_time] = drip(
+      "POST /agents/helper/x HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n{",
+      ' ');
+  EXPECT_EQ(parse_response(body_answer).status, 408) << body_answer;
+  EXPECT_LT(body_time, 3s);
+  EXPECT_EQ(call(server.port(), "GET", "/health").status, 200);
+}
+
 TEST(Serve, PortInUseIsAClearError) {
   cppflue::testing::TempDir dir;
   cppflue::testing::write_file(dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");

@@ -34,6 +34,9 @@ struct ServeOptions {
   std::string model;                // overrides every agent's model when set (e.g. "test:")
   // SSE streams send a heartbeat comment after this long without an event.
   std::chrono::milliseconds heartbeat{15000};
+  // A request whose header (body) has not fully arrived in this time gets 408 (slow clients).
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
   // Receives every reply the `reply` tool of a webhook-dispatched prompt sends:
   // {"platform","thread","text","agent","agent_id","session_id","dispatch_id",...context}.
   // Called on a runtime thread; [server] reply_url (when set) gets the same JSON by POST.
