@@ -256,6 +256,22 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
   }
 }
 
+std::optional<ServerResponse> Server::Impl::refuse_agent(const std::string& name) const {
+  auto entry = agents.find(name);
+  if (entry == agents.end()) {
+    return error_response(
+        404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
+        "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
+  }
+  if (const json* webhook = find(entry->second.triggers, "webhook");
+      webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
+    return error_response(404, "agent_not_webhook",
+                          fmt::format("Agent \"{}\" is not webhook-enabled.", name),
+                          "This agent cannot be invoked through the HTTP webhook endpoint.");
+  }
+  return std::nullopt;
+}
+
 json Server::Impl::agents_json() const {
   json_array list;
   for (const auto& [name, e] : agents) {
@@ -312,24 +328,9 @@ asio::awaitable<void> Server::Impl::agent_route(Exchange& ex, const std::vector<
     }
     co_return;
   }
-  auto entry = agents.find(name);
-  if (entry == agents.end()) {
-    {
-      ServerResponse response = error_response(
-          404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
-          "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
-      co_await ex.respond(std::move(response));
-    }
-    co_return;
-  }
-  if (const json* webhook = find(entry->second.triggers, "webhook");
-      webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
-    {
-      ServerResponse response = error_response(
-          404, "agent_not_webhook", fmt::format("Agent \"{}\" is not webhook-enabled.", name),
-          "This agent cannot be invoked through the HTTP webhook endpoint.");
-      co_await ex.respond(std::move(response));
-    }
+  if (auto refusal = refuse_agent(name)) {
+    auto r = std::move(*refusal);
+    co_await ex.respond(std::move(r));
     co_return;
   }
   auto message = message_of(body.payload);

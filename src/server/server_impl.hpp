@@ -164,6 +164,8 @@ struct Server::Impl {
   // server.cpp
   std::string agent_list() const;
   json agents_json() const;
+  // 404 agent_not_found / agent_not_webhook for `name`, or nullopt when it may be invoked.
+  std::optional<net::ServerResponse> refuse_agent(const std::string& name) const;
   asio::awaitable<std::shared_ptr<Agent>> instance(const std::string& name, const std::string& id,
                                                    const json& payload);
   asio::awaitable<void> handle(net::Exchange& ex);

@@ -276,19 +276,8 @@ asio::awaitable<void> Server::Impl::webhook_route(Exchange& ex,
     co_await ex.respond(std::move(r));
     co_return;
   }
-  auto entry = agents.find(name);
-  if (blank(name) || entry == agents.end()) {
-    auto r = error_response(
-        404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
-        "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (const json* webhook = find(entry->second.triggers, "webhook");
-      webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
-    auto r = error_response(404, "agent_not_webhook",
-                            fmt::format("Agent \"{}\" is not webhook-enabled.", name),
-                            "This agent cannot be invoked through the HTTP webhook endpoint.");
+  if (auto refusal = refuse_agent(name)) {
+    auto r = std::move(*refusal);
     co_await ex.respond(std::move(r));
     co_return;
   }
