@@ -31,7 +31,7 @@ constexpr std::int64_t kStreamBatch = 500;
 
 // "2026-11-24T10:00:00.123Z" → seconds since the epoch; null when empty or unreadable.
 json epoch_of(const std::string& iso) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, ms = 0;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
   double s = 0;
   if (iso.empty() ||
       std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) {
@@ -43,8 +43,7 @@ json epoch_of(const std::string& iso) {
   tm.tm_mday = d;
   tm.tm_hour = h;
   tm.tm_min = mi;
-  tm.tm_sec = 0;
-  (void)ms;
+  tm.tm_sec = 0;  // the seconds, with their fraction, are added below
   return static_cast<double>(timegm(&tm)) + s;
 }
 
