@@ -21,6 +21,11 @@ net::ServerResponse error_response(int status, std::string_view type, std::strin
                                    json meta = nullptr);
 net::ServerResponse error_envelope(int status, std::string_view type, std::string_view message,
                                    json details, std::string_view dev = {}, json meta = nullptr);
+// 404 run_not_found for `id`.
+net::ServerResponse run_not_found(const std::string& id);
+// 400 invalid_query_param with meta {param, value}.
+net::ServerResponse invalid_query(std::string_view param, std::string_view value,
+                                  std::string_view details);
 // A library error as an envelope: its wire type and a status for it; internal errors become
 // 500 internal_error without their message.
 net::ServerResponse error_response(const Error& error);

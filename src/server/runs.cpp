@@ -51,19 +51,6 @@ json or_null(const std::string& s) {
   return s.empty() ? json(nullptr) : json(s);
 }
 
-ServerResponse run_not_found(const std::string& id) {
-  return error_response(404, "run_not_found",
-                        fmt::format("Run \"{}\" is not known to this server.", id),
-                        "Verify the run id; runs are kept in the server's store.");
-}
-
-ServerResponse invalid_query(std::string_view param, std::string_view value,
-                             std::string_view details) {
-  return error_response(400, "invalid_query_param",
-                        fmt::format("Invalid value for query parameter \"{}\".", param), details,
-                        {}, json_object{{"param", param}, {"value", value}});
-}
-
 HttpHeaders sse_headers(HttpHeaders extra) {
   HttpHeaders h{{"Content-Type", "text/event-stream"},
                 {"Cache-Control", "no-cache"},

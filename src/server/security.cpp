@@ -59,6 +59,13 @@ void ActiveSessions::remove(const std::string& key) {
   active_.erase(key);
 }
 
+std::vector<std::string> ActiveSessions::keys() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, agent] : active_) out.push_back(key);
+  return out;
+}
+
 std::shared_ptr<Agent> ActiveSessions::find(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = active_.find(key);

@@ -249,6 +249,14 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
     co_await workflow_route(ex, seg);
     co_return;
   }
+  if (!seg.empty() && seg[0] == "admin") {
+    co_await admin_route(ex, seg);
+    co_return;
+  }
+  if (!seg.empty() && seg[0] == "__cppflue") {
+    co_await dashboard_route(ex, seg);
+    co_return;
+  }
   std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
   {
     ServerResponse response = error_response(404, "not_found", "Route not found.", details);

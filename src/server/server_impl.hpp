@@ -88,6 +88,7 @@ class ActiveSessions {
   void add(const std::string& key, std::shared_ptr<Agent> agent);
   void remove(const std::string& key);
   std::shared_ptr<Agent> find(const std::string& key);
+  std::vector<std::string> keys();
   // Registers for a scope.
   struct Guard {
     std::shared_ptr<ActiveSessions> owner;
@@ -188,6 +189,15 @@ struct Server::Impl {
   // The response must not have been started.
   asio::awaitable<void> stream_run(net::Exchange& ex, std::string run_id, std::int64_t after,
                                    HttpHeaders headers);
+
+  // admin.cpp
+  asio::awaitable<void> admin_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  // The answer of an /admin route (blocking: reads the store).
+  net::ServerResponse admin_answer(const net::ServerRequest& req,
+                                   const std::vector<std::string>& seg);
+  asio::awaitable<void> dashboard_route(net::Exchange& ex, const std::vector<std::string>& seg);
+  json server_status_json();
+  std::string dashboard_html();
 
   // dispatch.cpp
   // POST /agents/{name}/{id}/dispatch, GET /agents/{name}/{id}/dispatch/{dispatch_id}.

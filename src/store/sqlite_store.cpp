@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -120,6 +122,10 @@ CREATE INDEX dispatch_open_by_session ON dispatch(session, seq)
   WHERE state IN ('pending', 'leased');
 CREATE INDEX dispatch_by_state ON dispatch(state, seq);
 )sql"},
+    {4, R"sql(
+-- Admin listings: an agent's instances, and one instance's runs newest first.
+CREATE INDEX runs_by_instance ON runs(workflow, instance_id, started_at, id);
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -205,22 +211,78 @@ std::string encode_run_cursor(const RunRecord& last) {
       boost::json::serialize(json_object{{"s", last.started_at}, {"r", last.id}}));
 }
 
+std::string encode_name_cursor(const std::string& last) {
+  return base64url_encode(boost::json::serialize(json_object{{"n", last}}));
+}
+
+// A decoded cursor: either an offset (PyFlue's {"offset":N} or a bare digit string) or the
+// keyset object this store wrote ({"s","r"} for runs, {"n"} for names).
+struct Cursor {
+  std::int64_t offset = 0;
+  json key = nullptr;  // an object, or null for an offset cursor
+};
+
+std::optional<Cursor> decode_cursor(std::string_view text) {
+  if (text.empty() || text.size() > kMaxCursorBytes) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    Cursor c;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), c.offset);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return c;
+  }
+  auto raw = base64url_decode(text);
+  if (!raw) return std::nullopt;
+  boost::system::error_code ec;
+  json v = boost::json::parse(*raw, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  Cursor c;
+  const json_object& o = v.as_object();
+  if (o.size() == 1 && o.contains("offset")) {
+    const json& n = o.at("offset");
+    if (!n.is_int64() && !n.is_uint64()) return std::nullopt;
+    if (n.is_int64() && n.as_int64() < 0) return std::nullopt;
+    if (n.is_uint64() && n.as_uint64() > static_cast<std::uint64_t>(INT64_MAX)) {
+      return std::nullopt;
+    }
+    c.offset = n.is_int64() ? n.as_int64() : static_cast<std::int64_t>(n.as_uint64());
+    return c;
+  }
+  c.key = std::move(v);
+  return c;
+}
+
 struct RunCursor {
   std::string started_at;
   std::string id;
 };
 
-std::optional<RunCursor> decode_run_cursor(std::string_view cursor) {
-  if (cursor.size() > kMaxCursorBytes) return std::nullopt;
-  auto raw = base64url_decode(cursor);
-  if (!raw) return std::nullopt;
-  boost::system::error_code ec;
-  json v = boost::json::parse(*raw, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  auto s = get_string(v, "s");
-  auto r = get_string(v, "r");
-  if (!s || !r || v.as_object().size() != 2) return std::nullopt;
+std::optional<RunCursor> run_keyset(const json& key) {
+  auto s = get_string(key, "s");
+  auto r = get_string(key, "r");
+  if (!s || !r || key.as_object().size() != 2) return std::nullopt;
   return RunCursor{std::move(*s), std::move(*r)};
+}
+
+std::optional<std::string> name_keyset(const json& key) {
+  auto n = get_string(key, "n");
+  if (!n || key.as_object().size() != 1) return std::nullopt;
+  return n;
+}
+
+// "a,b" → ["a","b"] (blank items dropped), as JSON text for json_each.
+std::string status_list(std::string_view text) {
+  boost::json::array out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    start = comma + 1;
+  }
+  return boost::json::serialize(out);
 }
 
 bool is_not_a_database(int rc) {
@@ -249,6 +311,12 @@ class SqliteStore final : public Store {
                                            std::int64_t limit,
                                            const std::vector<std::string>& types) override;
   Result<RunPage> list_runs(const RunQuery& query) override;
+  Result<NamePage> list_run_workflows(const NameQuery& query) override {
+    return list_names(query, false);
+  }
+  Result<NamePage> list_run_instances(const NameQuery& query) override {
+    return list_names(query, true);
+  }
 
   Result<DispatchItem> enqueue_dispatch(const DispatchItem& item) override;
   Result<std::optional<DispatchItem>> lease_dispatch(std::chrono::milliseconds lease) override;
@@ -264,6 +332,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(fs::path path) : path_(std::move(path)), path_text_(path_.string()) {}
 
   Result<void> configure();
+  Result<NamePage> list_names(const NameQuery& query, bool instances);
   Result<void> migrate();
   Result<void> prepare_all();
   Result<void> prepare_runs();
@@ -317,7 +386,10 @@ class SqliteStore final : public Store {
   sqlite::Stmt select_run_events_;
   // list_runs, one statement per filter shape so each uses its index: bit 0 = workflow,
   // bit 1 = status, bit 2 = cursor.
-  sqlite::Stmt list_runs_[8];
+  // bit 3 = instance. All take a LIMIT ?5 and an OFFSET ?6.
+  sqlite::Stmt list_runs_[16];
+  sqlite::Stmt list_workflows_;
+  sqlite::Stmt list_instances_;
 
   sqlite::Stmt insert_dispatch_;
   sqlite::Stmt select_dispatch_;
@@ -515,18 +587,26 @@ Result<void> SqliteStore::prepare_runs() {
        "SELECT idx, type, data, timestamp FROM run_events WHERE run_id = ?1 AND idx > ?2 "
        "AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) ORDER BY idx LIMIT ?4"},
   };
-  for (int shape = 0; shape < 8; ++shape) {
+  for (int shape = 0; shape < 16; ++shape) {
     std::string where;
     auto add = [&](const char* condition) {
       where += where.empty() ? " WHERE " : " AND ";
       where += condition;
     };
     if (shape & 1) add("r.workflow = ?1");
-    if (shape & 2) add("r.status = ?2");
+    if (shape & 2) add("r.status IN (SELECT value FROM json_each(?2))");
     if (shape & 4) add("(r.started_at, r.id) < (?3, ?4)");
-    items.push_back({&list_runs_[shape], "SELECT " + columns + " FROM runs r" + where +
-                                             " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5"});
+    if (shape & 8) add("r.instance_id = ?7");
+    items.push_back({&list_runs_[shape],
+                     "SELECT " + columns + " FROM runs r" + where +
+                         " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5 OFFSET ?6"});
   }
+  items.push_back({&list_workflows_,
+                   "SELECT DISTINCT workflow FROM runs WHERE workflow > ?1 ORDER BY workflow "
+                   "LIMIT ?2 OFFSET ?3"});
+  items.push_back({&list_instances_,
+                   "SELECT DISTINCT instance_id FROM runs WHERE workflow = ?1 AND instance_id > ?2 "
+                   "ORDER BY instance_id LIMIT ?3 OFFSET ?4"});
   for (auto& item : items) {
     auto stmt = prepare(item.sql, SQLITE_PREPARE_PERSISTENT);
     if (!stmt) return fail(std::move(stmt.error()));
@@ -1201,26 +1281,33 @@ Result<std::vector<RunEvent>> SqliteStore::run_events(const std::string& run_id,
 }
 
 Result<RunPage> SqliteStore::list_runs(const RunQuery& query) {
-  std::optional<RunCursor> cursor;
+  std::optional<Cursor> cursor;
+  std::optional<RunCursor> keyset;
   if (!query.cursor.empty()) {
-    cursor = decode_run_cursor(query.cursor);
-    if (!cursor) {
+    cursor = decode_cursor(query.cursor);
+    if (cursor && !cursor->key.is_null()) keyset = run_keyset(cursor->key);
+    if (!cursor || (!cursor->key.is_null() && !keyset)) {
       return fail(ErrorType::invalid_input, "invalid runs cursor",
                   json_object{{"path", path_text_}, {"cursor", query.cursor}});
     }
   }
   const std::int64_t limit = std::clamp(query.limit, 1, kMaxRunPage);
-  int shape = (query.workflow.empty() ? 0 : 1) | (query.status.empty() ? 0 : 2) | (cursor ? 4 : 0);
+  const std::int64_t offset = cursor ? cursor->offset : 0;
+  int shape = (query.workflow.empty() ? 0 : 1) | (query.status.empty() ? 0 : 2) |
+              (keyset ? 4 : 0) | (query.instance_id.empty() ? 0 : 8);
+  std::string statuses = query.status.empty() ? std::string() : status_list(query.status);
   std::lock_guard lock(mutex_);
   StmtUse q(list_runs_[shape].get());
   if (shape & 1) q.bind(1, query.workflow);
-  if (shape & 2) q.bind(2, query.status);
-  if (cursor) {
-    q.bind(3, cursor->started_at);
-    q.bind(4, cursor->id);
+  if (shape & 2) q.bind(2, statuses);
+  if (keyset) {
+    q.bind(3, keyset->started_at);
+    q.bind(4, keyset->id);
   }
+  if (shape & 8) q.bind(7, query.instance_id);
   // One row more than asked tells whether another page exists, so the last page has no cursor.
   q.bind(5, limit + 1);
+  q.bind(6, offset);
   RunPage page;
   int rc;
   bool more = false;
@@ -1234,7 +1321,50 @@ Result<RunPage> SqliteStore::list_runs(const RunQuery& query) {
     page.runs.push_back(std::move(*r));
   }
   if (!more && rc != SQLITE_DONE) return fail(error("list runs", rc));
+  // The next page continues after the last run returned, whatever the kind of this cursor.
   if (more) page.next_cursor = encode_run_cursor(page.runs.back());
+  return page;
+}
+
+Result<NamePage> SqliteStore::list_names(const NameQuery& query, bool instances) {
+  std::optional<Cursor> cursor;
+  std::optional<std::string> after;
+  if (!query.cursor.empty()) {
+    cursor = decode_cursor(query.cursor);
+    if (cursor && !cursor->key.is_null()) after = name_keyset(cursor->key);
+    if (!cursor || (!cursor->key.is_null() && !after)) {
+      return fail(ErrorType::invalid_input, "invalid listing cursor",
+                  json_object{{"path", path_text_}, {"cursor", query.cursor}});
+    }
+  }
+  if (instances && query.workflow.empty()) {
+    return fail(ErrorType::invalid_input, "listing instances needs a workflow name",
+                json_object{{"path", path_text_}});
+  }
+  const std::int64_t limit = std::clamp(query.limit, 1, kMaxRunPage);
+  const std::int64_t offset = cursor ? cursor->offset : 0;
+  const std::string start = after.value_or(std::string());
+  std::lock_guard lock(mutex_);
+  StmtUse q(instances ? list_instances_.get() : list_workflows_.get());
+  int n = 1;
+  if (instances) q.bind(n++, query.workflow);
+  q.bind(n++, start);
+  q.bind(n++, limit + 1);
+  q.bind(n++, offset);
+  NamePage page;
+  int rc;
+  bool more = false;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    if (static_cast<std::int64_t>(page.names.size()) == limit) {
+      more = true;
+      break;
+    }
+    page.names.emplace_back(q.text(0));
+  }
+  if (!more && rc != SQLITE_DONE) {
+    return fail(error(instances ? "list run instances" : "list run workflows", rc));
+  }
+  if (more) page.next_cursor = encode_name_cursor(page.names.back());
   return page;
 }
 

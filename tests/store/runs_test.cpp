@@ -382,6 +382,109 @@ TEST(SqliteRuns, ListRunsPagesNewestFirst) {
   EXPECT_EQ(exact->next_cursor, "");
 }
 
+TEST(SqliteRuns, InstanceStatusSetAndOffsetCursors) {
+  TempDir dir;
+  auto store = open_or_die(dir.path() / "state.db");
+  ASSERT_TRUE(store);
+  const auto base = std::chrono::sys_days{std::chrono::year{2024} / 5 / 1};
+  // 12 runs: agent "a" instances i0..i2 (4 each), statuses cycle running/completed/failed/aborted.
+  const char* statuses[] = {"running", "completed", "failed", "aborted"};
+  for (int i = 0; i < 12; ++i) {
+    RunRecord r = new_run(fmt_id(i), "a");
+    r.instance_id = "i" + std::to_string(i % 3);
+    r.started_at = iso8601(base + std::chrono::seconds(i));
+    ASSERT_TRUE(store->create_run(r).has_value());
+    if (i % 4 != 0) {
+      ASSERT_TRUE(store->finish_run(r.id, statuses[i % 4], nullptr, nullptr).has_value());
+    }
+  }
+  RunRecord wf = new_run("run_wf", "nightly");  // no instance
+  ASSERT_TRUE(store->create_run(wf).has_value());
+
+  auto i1 = store->list_runs({.workflow = "a", .instance_id = "i1"});
+  ASSERT_TRUE(i1.has_value()) << i1.error().message;
+  std::vector<std::string> ids;
+  for (const auto& r : i1->runs) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"run_10", "run_07", "run_04", "run_01"}));
+
+  // A status set (failed or aborted), paged with the keyset cursor.
+  std::vector<std::string> errored;
+  RunQuery q{.status = "failed, aborted", .limit = 2};
+  do {
+    auto page = store->list_runs(q);
+    ASSERT_TRUE(page.has_value()) << page.error().message;
+    for (const auto& r : page->runs) {
+      errored.push_back(r.id);
+      EXPECT_TRUE(r.status == "failed" || r.status == "aborted") << r.status;
+    }
+    q.cursor = page->next_cursor;
+  } while (!q.cursor.empty());
+  EXPECT_EQ(errored, (std::vector<std::string>{"run_11", "run_10", "run_07", "run_06", "run_03",
+                                               "run_02"}));
+
+  // Offset cursors (PyFlue's {"offset":N} and a bare number) skip N runs; the next page then
+  // continues with a keyset cursor.
+  auto all = store->list_runs({.workflow = "a"});
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->runs.size(), 12u);
+  for (const std::string& cursor : {std::string("eyJvZmZzZXQiOjJ9"), std::string("2")}) {
+    auto page = store->list_runs({.workflow = "a", .limit = 3, .cursor = cursor});
+    ASSERT_TRUE(page.has_value()) << cursor << ": " << page.error().message;
+    ASSERT_EQ(page->runs.size(), 3u);
+    EXPECT_EQ(page->runs[0].id, all->runs[2].id);
+    auto next = store->list_runs({.workflow = "a", .limit = 3, .cursor = page->next_cursor});
+    ASSERT_TRUE(next.has_value());
+    ASSERT_EQ(next->runs.size(), 3u);
+    EXPECT_EQ(next->runs[0].id, all->runs[5].id);
+  }
+  auto past = store->list_runs({.cursor = "500"});
+  ASSERT_TRUE(past.has_value());
+  EXPECT_TRUE(past->runs.empty());
+  EXPECT_EQ(past->next_cursor, "");
+
+  // Names: agents with runs, and one agent's instances, paged.
+  auto workflows = store->list_run_workflows({.limit = 1});
+  ASSERT_TRUE(workflows.has_value()) << workflows.error().message;
+  EXPECT_EQ(workflows->names, std::vector<std::string>{"a"});
+  ASSERT_FALSE(workflows->next_cursor.empty());
+  auto rest = store->list_run_workflows({.limit = 1, .cursor = workflows->next_cursor});
+  ASSERT_TRUE(rest.has_value());
+  EXPECT_EQ(rest->names, std::vector<std::string>{"nightly"});
+  EXPECT_EQ(rest->next_cursor, "");
+
+  std::vector<std::string> instances;
+  NameQuery nq{.workflow = "a", .limit = 2};
+  do {
+    auto page = store->list_run_instances(nq);
+    ASSERT_TRUE(page.has_value()) << page.error().message;
+    instances.insert(instances.end(), page->names.begin(), page->names.end());
+    nq.cursor = page->next_cursor;
+  } while (!nq.cursor.empty());
+  EXPECT_EQ(instances, (std::vector<std::string>{"i0", "i1", "i2"}));
+  auto skipped = store->list_run_instances({.workflow = "a", .cursor = "eyJvZmZzZXQiOjJ9"});
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_EQ(skipped->names, std::vector<std::string>{"i2"});
+  auto none = store->list_run_instances({.workflow = "nightly"});  // its run has no instance
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->names.empty());
+
+  // Bad input: a run cursor is not a name cursor, negative offsets, no workflow.
+  for (const std::string& bad :
+       {std::string("eyJzIjoiYSIsInIiOiJiIn0"),  // {"s":"a","r":"b"}: a run cursor
+        std::string("eyJvZmZzZXQiOi0xfQ"),  // {"offset":-1}
+        std::string("eyJvZmZzZXQiOiJ4In0"),  // {"offset":"x"}
+        std::string("99999999999999999999999")}) {
+    auto r = store->list_run_workflows({.cursor = bad});
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().type, ErrorType::invalid_input) << bad;
+  }
+  auto name_cursor_for_runs = store->list_runs({.cursor = workflows->next_cursor});
+  ASSERT_FALSE(name_cursor_for_runs.has_value());
+  auto no_workflow = store->list_run_instances({});
+  ASSERT_FALSE(no_workflow.has_value());
+  EXPECT_EQ(no_workflow.error().type, ErrorType::invalid_input);
+}
+
 TEST(SqliteRuns, BadCursorIsInvalidInput) {
   TempDir dir;
   auto store = open_or_die(dir.path() / "state.db");
@@ -606,7 +709,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
 
   auto store = open_or_die(path);
   ASSERT_TRUE(store);
-  EXPECT_EQ(schema_version(path), 3);
+  EXPECT_EQ(schema_version(path), 4);
 
   auto session = store->get_session("old");
   ASSERT_TRUE(session.has_value() && session->has_value()) << "legacy session lost";
@@ -628,7 +731,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
   store.reset();
   auto again = open_or_die(path);
   ASSERT_TRUE(again);
-  EXPECT_EQ(schema_version(path), 3);
+  EXPECT_EQ(schema_version(path), 4);
   EXPECT_EQ((*again->get_run("run_new"))->event_count, 1);
   EXPECT_EQ((*again->get_session("old"))->entry_count, 2);
 }

@@ -77,16 +77,31 @@ struct RunEvent {
   std::string timestamp;  // ISO-8601 UTC, taken when the event is committed
 };
 
+// Cursors are opaque: pass back a page's next_cursor. For PyFlue compatibility an offset cursor
+// is accepted too: base64url (no padding) of {"offset":N}, or N as a bare digit string.
 struct RunQuery {
-  std::string workflow;  // empty = any
-  std::string status;    // empty = any
-  int limit = 100;       // clamped to 1..1000
-  std::string cursor;    // opaque; from RunPage::next_cursor
+  std::string workflow;     // empty = any
+  std::string status;       // empty = any; one status, or several separated by commas
+  int limit = 100;          // clamped to 1..1000
+  std::string cursor;       // from RunPage::next_cursor, or an offset cursor
+  std::string instance_id;  // empty = any
 };
 
 struct RunPage {
   std::vector<RunRecord> runs;
   std::string next_cursor;  // empty when there are no more runs
+};
+
+// The distinct agent (workflow) names that have runs, or the instance ids of one agent's runs.
+struct NameQuery {
+  std::string workflow;  // list_run_instances: the agent (required)
+  int limit = 100;       // clamped to 1..1000
+  std::string cursor;    // from NamePage::next_cursor, or an offset cursor (see RunQuery)
+};
+
+struct NamePage {
+  std::vector<std::string> names;  // ascending
+  std::string next_cursor;         // empty when there are no more names
 };
 
 // An input queued for a persistent agent's session. The store owns seq, state, attempts,
@@ -147,6 +162,10 @@ class Store {
                                                    const std::vector<std::string>& types = {}) = 0;
   // Newest first by (started_at, id). A cursor that this store did not produce → invalid_input.
   virtual Result<RunPage> list_runs(const RunQuery& query) = 0;
+  // The names that appear as `workflow` in runs, ascending. A bad cursor → invalid_input.
+  virtual Result<NamePage> list_run_workflows(const NameQuery& query) = 0;
+  // The non-empty instance ids of `query.workflow`'s runs, ascending.
+  virtual Result<NamePage> list_run_instances(const NameQuery& query) = 0;
 
   // Commits a new pending item (id, agent, instance_id, session required). With an
   // idempotency_key already used for (agent, instance_id), nothing is stored and the original
