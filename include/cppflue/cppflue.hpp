@@ -7,6 +7,7 @@
 //   Error, Exception, Result                     (core/error.hpp)
 #pragma once
 
+#include "cppflue/client/client.hpp"
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
