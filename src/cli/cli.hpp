@@ -49,7 +49,34 @@ struct ServeCommandOptions {
   double body_timeout_seconds = 30;
 };
 
+struct InvokeOptions {
+  std::string name;
+  std::string id;       // default "default"
+  std::string payload;  // JSON object: {"message"|"prompt", "session"?, ...}
+  std::string server;   // --server URL: call a running server instead
+  std::string model;
+};
+
+struct LogsOptions {
+  std::string run_id;
+  std::string server;  // --server URL; default: the project's store
+  bool follow = false;
+  std::int64_t since = 0;
+  std::string types;  // comma-separated
+  int limit = 1000;
+  std::string format = "pretty";  // pretty | json | ndjson
+};
+
+struct DevOptions {
+  ServeCommandOptions serve;
+  double poll_seconds = 0.5;
+};
+
 int run_command(const CommonOptions& common, const RunOptions& opts);
+int routes_command(const CommonOptions& common);
+int invoke_command(const CommonOptions& common, const InvokeOptions& opts);
+int logs_command(const CommonOptions& common, const LogsOptions& opts);
+int dev_command(const CommonOptions& common, const DevOptions& opts);
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts);
 int chat_command(const CommonOptions& common, const std::string& session, const std::string& model);
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
@@ -60,6 +87,8 @@ int report_error(const std::string& message);
 
 // Ctrl-C handling: SIGINT is blocked in every thread and received by a watcher thread, which
 // calls the current handler (e.g. aborting the running operation).
+// Tells stderr when `agent` runs on the offline test: model.
+void note_offline_model(const Agent& agent);
 void install_interrupt_watcher();
 void set_interrupt_handler(std::function<void()> handler);
 bool interrupted();

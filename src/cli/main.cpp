@@ -59,6 +59,42 @@ int report_error(const std::string& message) {
 
 }  // namespace cppflue::cli
 
+namespace cppflue::cli {
+namespace {
+
+// The options `serve` and `dev` share.
+void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts,
+                       CommonOptions& common) {
+  cmd->add_option("--host", opts.host,
+                        "Address to bind (default: [server] host, 127.0.0.1)");
+  cmd
+      ->add_option("--port", opts.port,
+                   "Port (default: [server] port, 2024; 0 = any free port, printed)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("-m,--model", opts.model, "Model for every agent, as provider:model");
+  cmd
+      ->add_option("--grace", opts.grace_seconds,
+                   "Seconds requests in flight get to finish on SIGTERM (default 10)")
+      ->check(CLI::Range(0, 3600));
+  cmd
+      ->add_option("--heartbeat", opts.heartbeat_seconds,
+                   "Seconds without an event before an SSE stream gets a heartbeat comment "
+                   "(default 15)")
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd
+      ->add_option("--header-timeout", opts.header_timeout_seconds,
+                   "Seconds a client has to send a whole request header before 408 (default 10)")
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd
+      ->add_option("--body-timeout", opts.body_timeout_seconds,
+                   "Seconds a client has to send a request body before 408 (default 30)")
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd->add_option("--config", common.config, "Path to cppflue.toml");
+}
+
+}  // namespace
+}  // namespace cppflue::cli
+
 int cppflue::cli_main(int argc, char** argv) {
   using namespace cppflue::cli;
   CLI::App app{
@@ -149,32 +185,52 @@ int cppflue::cli_main(int argc, char** argv) {
       "/agents/NAME/ID with {\"message\"} → JSON result, SSE events with Accept: "
       "text/event-stream, or a background run with X-Webhook: true; POST /workflows/NAME; "
       "GET /runs/ID[/events|/stream])");
-  serve_cmd->add_option("--host", serve.host,
-                        "Address to bind (default: [server] host, 127.0.0.1)");
-  serve_cmd
-      ->add_option("--port", serve.port,
-                   "Port (default: [server] port, 2024; 0 = any free port, printed)")
-      ->check(CLI::Range(0, 65535));
-  serve_cmd->add_option("-m,--model", serve.model, "Model for every agent, as provider:model");
-  serve_cmd
-      ->add_option("--grace", serve.grace_seconds,
-                   "Seconds requests in flight get to finish on SIGTERM (default 10)")
-      ->check(CLI::Range(0, 3600));
-  serve_cmd
-      ->add_option("--heartbeat", serve.heartbeat_seconds,
-                   "Seconds without an event before an SSE stream gets a heartbeat comment "
-                   "(default 15)")
-      ->check(CLI::Range(0.05, 3600.0));
-  serve_cmd
-      ->add_option("--header-timeout", serve.header_timeout_seconds,
-                   "Seconds a client has to send a whole request header before 408 (default 10)")
-      ->check(CLI::Range(0.05, 3600.0));
-  serve_cmd
-      ->add_option("--body-timeout", serve.body_timeout_seconds,
-                   "Seconds a client has to send a request body before 408 (default 30)")
-      ->check(CLI::Range(0.05, 3600.0));
-  serve_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  add_serve_options(serve_cmd, serve, common);
   serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
+
+  DevOptions dev;
+  auto* dev_cmd = app.add_subcommand(
+      "dev",
+      "Serve like `serve`, and reload the agents when .agents/, AGENTS.md, CLAUDE.md or "
+      "cppflue.toml change (connections and requests in flight are kept); dashboard at "
+      "/__cppflue");
+  add_serve_options(dev_cmd, dev.serve, common);
+  dev_cmd->add_option("--poll", dev.poll_seconds, "Seconds between checks for changes (default 0.5)")
+      ->check(CLI::Range(0.05, 60.0));
+  dev_cmd->footer("A compiled application is not rebuilt: rebuild and restart it yourself.");
+
+  auto* routes_cmd = app.add_subcommand(
+      "routes", "Print the routes `serve` would offer as JSON ({\"agents\":[...],\"workflows\":[...]})");
+  routes_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
+  InvokeOptions invoke;
+  auto* invoke_cmd = app.add_subcommand(
+      "invoke", "Call an agent once, as POST /agents/NAME/ID would, and print {\"result\":...}");
+  invoke_cmd->add_option("name", invoke.name, "Agent name")->required();
+  invoke_cmd->add_option("id", invoke.id, "Agent instance id (default: default)");
+  invoke_cmd->add_option("--payload", invoke.payload,
+                         "JSON object: {\"message\":\"...\", \"session\"?:\"...\"}");
+  invoke_cmd->add_option("--server", invoke.server,
+                         "Call a running server (http://HOST:PORT) instead of running locally; "
+                         "a Bearer token comes from CPPFLUE_TOKEN");
+  invoke_cmd->add_option("-m,--model", invoke.model, "Model override, as provider:model (local)");
+  invoke_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+
+  LogsOptions logs;
+  auto* logs_cmd = app.add_subcommand("logs", "Print the events of a run");
+  logs_cmd->add_option("run_id", logs.run_id, "Run id (run_...)")->required();
+  logs_cmd->add_flag("-f,--follow,!--no-follow", logs.follow,
+                     "Keep printing events until the run ends (default: print what exists)");
+  logs_cmd->add_option("--server", logs.server,
+                       "Read from a running server (http://HOST:PORT) instead of the project's "
+                       "store; a Bearer token comes from CPPFLUE_TOKEN");
+  logs_cmd->add_option("--since", logs.since, "Only events after this index")
+      ->check(CLI::NonNegativeNumber);
+  logs_cmd->add_option("--types", logs.types, "Comma-separated event types to print");
+  logs_cmd->add_option("--limit", logs.limit, "At most this many events (without --follow)")
+      ->check(CLI::Range(1, 1000));
+  logs_cmd->add_option("--format", logs.format, "pretty (default), json or ndjson");
+  logs_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
   bool doctor_json = false;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
@@ -194,6 +250,10 @@ int cppflue::cli_main(int argc, char** argv) {
     if (*sessions_cmd) return sessions_command(common, sessions);
     if (*doctor_cmd) return doctor_command(common, doctor_json);
     if (*serve_cmd) return serve_command(common, serve);
+    if (*dev_cmd) return dev_command(common, dev);
+    if (*routes_cmd) return routes_command(common);
+    if (*invoke_cmd) return invoke_command(common, invoke);
+    if (*logs_cmd) return logs_command(common, logs);
     if (*init_cmd) return init_command(init_opts);
     if (*skill_new_cmd) return skill_new_command(common.config, skill_name);
   } catch (const cppflue::Exception& e) {

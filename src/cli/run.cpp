@@ -14,8 +14,6 @@
 
 namespace cppflue::cli {
 
-namespace {
-
 void note_offline_model(const Agent& agent) {
   if (agent.model().rfind("test:", 0) == 0) {
     std::cerr << "cppflue: using the offline test model (" << agent.model()
@@ -23,6 +21,8 @@ void note_offline_model(const Agent& agent) {
                  "ANTHROPIC_API_KEY, GEMINI_API_KEY, or -m provider:model) to use a real one.\n";
   }
 }
+
+namespace {
 
 // A JSON object given on the command line; errors name the flag.
 Result<json> object_flag(const std::string& flag, const std::string& text) {

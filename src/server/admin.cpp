@@ -151,7 +151,7 @@ ServerResponse Server::Impl::admin_answer(const ServerRequest& req,
   const std::size_t n = seg.size();
   // A name is known when it has runs, or when this server serves it (it may have none yet).
   auto agent_known = [&](const std::string& name) {
-    if (agents.count(name) != 0) return true;
+    if (agents()->count(name) != 0) return true;
     auto wfs = registered_workflows();
     if (std::find(wfs.begin(), wfs.end(), name) != wfs.end()) return true;
     auto one = store->list_runs({.workflow = name, .limit = 1});
@@ -252,7 +252,7 @@ ServerResponse Server::Impl::admin_answer(const ServerRequest& req,
 json Server::Impl::server_status_json() {
   json_array routes;
   json_array agent_names;
-  for (const auto& [name, e] : agents) {
+  for (const auto& [name, e] : *agents()) {
     agent_names.push_back(json(name));
     routes.push_back(json_object{{"name", name},
                                  {"path", fmt::format("/agents/{}/{{agent_id}}", name)},

@@ -302,7 +302,7 @@ asio::awaitable<void> Server::Impl::dispatch_route(Exchange& ex,
     co_await ex.respond(std::move(r));
     co_return;
   }
-  if (agents.count(name) == 0) {
+  if (agents()->count(name) == 0) {
     auto r = error_response(404, "not_found", fmt::format("Unknown agent: {}.", name),
                             "Verify the agent name is correct.",
                             fmt::format("Available agents: {}", agent_list()));

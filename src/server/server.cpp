@@ -137,7 +137,7 @@ std::string name_list(const std::vector<std::string>& names) {
 
 std::string Server::Impl::agent_list() const {
   std::vector<std::string> names;
-  for (const auto& [name, e] : agents) names.push_back(name);
+  for (const auto& [name, e] : *agents()) names.push_back(name);
   return name_list(names);
 }
 
@@ -265,8 +265,9 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
 }
 
 std::optional<ServerResponse> Server::Impl::refuse_agent(const std::string& name) const {
-  auto entry = agents.find(name);
-  if (entry == agents.end()) {
+  auto catalog = agents();
+  auto entry = catalog->find(name);
+  if (entry == catalog->end()) {
     return error_response(
         404, "agent_not_found", fmt::format("Agent \"{}\" is not registered.", name),
         "Verify the agent name is correct.", fmt::format("Available agents: {}", agent_list()));
@@ -282,7 +283,7 @@ std::optional<ServerResponse> Server::Impl::refuse_agent(const std::string& name
 
 json Server::Impl::agents_json() const {
   json_array list;
-  for (const auto& [name, e] : agents) {
+  for (const auto& [name, e] : *agents()) {
     list.push_back(json_object{{"name", name},
                                {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
                                {"triggers", e.triggers}});
@@ -390,9 +391,10 @@ asio::awaitable<void> Server::Impl::agent_socket(Exchange& ex, std::string name,
     return serialize(json_object{{"type", "error"},
                                  {"error", json_object{{"type", type}, {"message", message}}}});
   };
-  auto entry = agents.find(name);
+  auto catalog = agents();
+  auto entry = catalog->find(name);
   std::optional<std::string> refusal;
-  if (entry == agents.end()) {
+  if (entry == catalog->end()) {
     refusal = error_message("not_found", fmt::format("Unknown persistent agent: {}.", name));
   } else if (const json* webhook = find(entry->second.triggers, "webhook");
              webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) {
@@ -528,6 +530,56 @@ asio::awaitable<void> Server::Impl::stream_prompt(Exchange& ex, std::shared_ptr<
   }
 }
 
+Result<AgentCatalog> discover_served_agents(const Config& config) {
+  AgentCatalog agents;
+  for (const auto& name : registered_agents()) {
+    agents[name] = AgentEntry{name, json_object{{"webhook", true}}, true};
+  }
+  auto defs = discover_agent_definitions(config.root / ".agents" / "agents");
+  if (!defs) return fail(defs.error());
+  for (const auto& [name, def] : *defs) {
+    if (agents.count(name) != 0) continue;  // a compiled agent of that name wins
+    AgentEntry e{name, json_object{{"webhook", true}}, false};
+    if (def.triggers.is_object() && !def.triggers.as_object().empty()) e.triggers = def.triggers;
+    agents[name] = std::move(e);
+  }
+  return agents;
+}
+
+Result<json> describe_routes(const std::string& config_path) {
+  auto config = discover_config(config_path, std::filesystem::current_path());
+  if (!config) return fail(config.error());
+  auto catalog = discover_served_agents(*config);
+  if (!catalog) return fail(catalog.error());
+  json_array agents;
+  for (const auto& [name, e] : *catalog) {
+    agents.push_back(json_object{{"name", name},
+                                 {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
+                                 {"triggers", e.triggers},
+                                 {"kind", e.compiled ? "compiled" : "markdown"}});
+  }
+  json_array workflows;
+  for (const auto& w : registered_workflows()) {
+    workflows.push_back(json_object{{"name", w}, {"path", fmt::format("/workflows/{}", w)}});
+  }
+  return json(json_object{{"agents", std::move(agents)}, {"workflows", std::move(workflows)}});
+}
+
+Result<std::size_t> Server::reload() {
+  auto catalog = discover_served_agents(impl_->config);
+  if (!catalog) return fail(catalog.error());
+  std::size_t count = catalog->size();
+  {
+    std::lock_guard lock(impl_->agents_mu);
+    impl_->agents_ptr = std::make_shared<const AgentCatalog>(std::move(*catalog));
+  }
+  // Requests in flight keep the instance they hold; the next ones build fresh instances from
+  // the files as they are now.
+  std::lock_guard lock(impl_->instances_mu);
+  impl_->instances.clear();
+  return count;
+}
+
 Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   auto impl = std::make_unique<Impl>();
   std::filesystem::path cwd =
@@ -546,17 +598,9 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   if (!store) return fail(store.error());
   impl->store = std::move(*store);
 
-  for (const auto& name : registered_agents()) {
-    impl->agents[name] = AgentEntry{name, json_object{{"webhook", true}}, true};
-  }
-  auto defs = discover_agent_definitions(impl->config.root / ".agents" / "agents");
-  if (!defs) return fail(defs.error());
-  for (const auto& [name, def] : *defs) {
-    if (impl->agents.count(name) != 0) continue;  // a compiled agent of that name wins
-    AgentEntry e{name, json_object{{"webhook", true}}, false};
-    if (def.triggers.is_object() && !def.triggers.as_object().empty()) e.triggers = def.triggers;
-    impl->agents[name] = std::move(e);
-  }
+  auto catalog = discover_served_agents(impl->config);
+  if (!catalog) return fail(catalog.error());
+  impl->agents_ptr = std::make_shared<const AgentCatalog>(std::move(*catalog));
 
   net::HttpServerOptions http;
   http.host = impl->options.host.value_or(impl->config.server.host);

@@ -112,6 +112,11 @@ struct AgentEntry {
   json triggers = json_object{{"webhook", true}};
   bool compiled = false;
 };
+using AgentCatalog = std::map<std::string, AgentEntry>;
+
+// The program's compiled agents and the project's Markdown agents (a compiled agent wins over a
+// Markdown one of the same name).
+Result<AgentCatalog> discover_served_agents(const Config& config);
 
 json result_json(const PromptResult& r);
 bool blank(std::string_view s);
@@ -141,7 +146,13 @@ struct Server::Impl {
   Config config;
   std::shared_ptr<Runtime> runtime;
   std::shared_ptr<Store> store;
-  std::map<std::string, AgentEntry> agents;
+  // The served agents; replaced as a whole by reload() (readers keep the one they took).
+  mutable std::mutex agents_mu;
+  std::shared_ptr<const AgentCatalog> agents_ptr = std::make_shared<AgentCatalog>();
+  std::shared_ptr<const AgentCatalog> agents() const {
+    std::lock_guard lock(agents_mu);
+    return agents_ptr;
+  }
   std::mutex instances_mu;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Agent>> instances;
   // Shared with work that outlives its request (an SSE client that went away, a webhook run).

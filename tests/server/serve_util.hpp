@@ -26,18 +26,18 @@ namespace cppflue::serve_testing {
 
 using namespace std::chrono_literals;
 
-// `BINARY serve --port 0 ARGS...` in `root` with `env` added; SIGTERM on destruction.
+// `BINARY serve --port 0 ARGS...` (or `dev`) in `root` with `env` added; SIGTERM on destruction.
 class ServeProcess {
  public:
   explicit ServeProcess(const std::filesystem::path& root, std::vector<std::string> args = {},
                         std::map<std::string, std::string> env = {},
-                        std::string binary = CPPFLUE_BINARY) {
+                        std::string binary = CPPFLUE_BINARY, std::string command = "serve") {
     // Output goes to a file, so a chatty server never blocks on a full pipe.
     char log_template[] = "/tmp/cppflue-serve-XXXXXX";
     int log_fd = ::mkstemp(log_template);
     if (log_fd < 0) return;
     log_path_ = log_template;
-    std::vector<std::string> argv_s{binary, "serve", "--port", "0", "--grace", "2"};
+    std::vector<std::string> argv_s{binary, command, "--port", "0", "--grace", "2"};
     for (auto& a : args) argv_s.push_back(std::move(a));
     pid_ = ::fork();
     if (pid_ == 0) {

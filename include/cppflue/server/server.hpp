@@ -43,6 +43,10 @@ struct ServeOptions {
   std::function<void(const json&)> on_reply;
 };
 
+// {"agents":[{"name","path","triggers","kind"}],"workflows":[{"name","path"}]}: what `serve`
+// would serve for the project of `config_path` (found from the working directory when empty).
+Result<json> describe_routes(const std::string& config_path);
+
 class Server {
  public:
   struct Impl;
@@ -56,6 +60,11 @@ class Server {
 
   const std::string& host() const;
   int port() const;
+  // Re-reads the project's agents (.agents/agents) and drops the cached instances, so the next
+  // requests see edited instructions, skills and cppflue.toml agent settings; connections and
+  // requests in flight are untouched. On an error (e.g. bad frontmatter) nothing changes.
+  // Returns the number of agents served. ([server] settings need a restart.)
+  Result<std::size_t> reload();
   // Stops accepting, lets requests in flight finish for up to `grace`, then closes the rest.
   void stop(std::chrono::milliseconds grace);
 

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cppflue routes`, `cppflue invoke` and `cppflue logs`: the server's routes, one agent call
+// (locally, or against a running server with --server), and a run's events (from the project's
+// store, or from a server).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli.hpp"
+#include "cppflue/client/client.hpp"
+#include "cppflue/server/server.hpp"
+#include "cppflue/store/store.hpp"
+
+namespace cppflue::cli {
+
+namespace {
+
+Result<json> parse_payload(const std::string& text) {
+  if (text.empty()) return json(json_object{});
+  auto parsed = parse_json(text);
+  if (!parsed) {
+    return fail(ErrorType::invalid_input,
+                "--payload is not valid JSON: " + parsed.error().message);
+  }
+  if (!parsed->is_object()) return fail(ErrorType::invalid_input, "--payload must be a JSON object");
+  return parsed;
+}
+
+ClientOptions client_options() {
+  ClientOptions o;
+  if (const char* token = std::getenv("CPPFLUE_TOKEN"); token != nullptr) o.token = token;
+  return o;
+}
+
+std::string pretty_event(const json& event) {
+  std::int64_t index = 0;
+  if (const json* i = find(event, "event_index"); i != nullptr && i->is_int64()) {
+    index = i->as_int64();
+  }
+  std::string type = get_string_or(event, "type", "?");
+  const json* data = find(event, "data");
+  std::string line = "[" + std::to_string(index) + "] " + type;
+  if (data == nullptr) return line;
+  if (type == "log") {
+    line += " [" + get_string_or(*data, "level", "info") + "] " + get_string_or(*data, "message", "");
+  } else if (type == "run_end") {
+    const json* is_error = find(*data, "is_error");
+    line += " status=" + get_string_or(*data, "status", "?") +
+            " is_error=" + (is_error != nullptr ? serialize(*is_error) : std::string("?"));
+  } else {
+    std::string text = serialize(*data);
+    if (text.size() > 200) text = text.substr(0, 200) + "…";
+    line += " " + text;
+  }
+  return line;
+}
+
+void print_event(const json& event, const std::string& format) {
+  if (format == "pretty") {
+    std::cout << pretty_event(event) << "\n";
+  } else {
+    std::cout << serialize(event) << "\n";
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+int routes_command(const CommonOptions& common) {
+  auto routes = server::describe_routes(common.config);
+  if (!routes) return report_error(routes.error().message);
+  std::cout << serialize(*routes) << "\n";
+  return 0;
+}
+
+int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
+  auto payload = parse_payload(o.payload);
+  if (!payload) return report_error(payload.error().message);
+  const std::string id = o.id.empty() ? "default" : o.id;
+  if (!o.server.empty()) {
+    Client client(o.server, client_options());
+    AgentReply reply = client.agents().invoke(o.name, id, *payload);
+    std::cout << serialize(reply.body) << "\n";
+    return 0;
+  }
+  auto routes = server::describe_routes(common.config);
+  if (!routes) return report_error(routes.error().message);
+  bool known = false;
+  std::string names;
+  for (const auto& a : routes->at("agents").as_array()) {
+    std::string name(a.at("name").as_string());
+    names += (names.empty() ? "" : ", ") + name;
+    known = known || name == o.name;
+  }
+  if (!known) {
+    return report_error("Unknown route: " + o.name + ". Available routes: " +
+                        (names.empty() ? "(none)" : names) +
+                        ". (Workflows run with `cppflue run WORKFLOW --payload JSON`.)");
+  }
+  std::string message = get_string_or(*payload, "message", get_string_or(*payload, "prompt", ""));
+  if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return report_error("--payload needs a \"message\" (or \"prompt\") string");
+  }
+  std::string session = get_string_or(*payload, "session", "default");
+  auto config = discover_config(common.config, std::filesystem::current_path());
+  if (!config) return report_error(config.error().message);
+  auto factory = find_agent(o.name, config->root);
+  if (!factory) return report_error(factory.error().message);
+  InitOptions defaults;
+  defaults.config_path = common.config;
+  defaults.root = config->root.string();
+  defaults.name = o.name;
+  Agent agent = factory->instantiate(AgentContext{id, {}, *payload}, defaults,
+                                     [&](InitOptions& init) {
+                                       if (!o.model.empty()) init.model = o.model;
+                                     });
+  note_offline_model(agent);
+  install_interrupt_watcher();
+  Session s = agent.session(id + ":" + session);
+  set_interrupt_handler([s]() mutable { s.abort(); });
+  PromptResult r = s.prompt(message);
+  set_interrupt_handler(nullptr);
+  json result = json_object{{"text", r.text},
+                            {"metadata", r.metadata},
+                            {"usage", to_json(r.usage)},
+                            {"model", json_object{{"id", r.model}}},
+                            {"session_id", r.session_id}};
+  std::cout << serialize(json_object{{"result", std::move(result)}}) << "\n";
+  return 0;
+}
+
+int logs_command(const CommonOptions& common, const LogsOptions& o) {
+  if (o.format != "pretty" && o.format != "json" && o.format != "ndjson") {
+    return report_error("--format must be one of: pretty, json, ndjson (got '" + o.format + "')");
+  }
+  std::vector<std::string> types;
+  for (std::size_t start = 0; start < o.types.size();) {
+    auto comma = o.types.find(',', start);
+    if (comma == std::string::npos) comma = o.types.size();
+    if (comma > start) types.push_back(o.types.substr(start, comma - start));
+    start = comma + 1;
+  }
+  auto wanted = [&](const json& event) {
+    if (types.empty()) return true;
+    std::string type = get_string_or(event, "type", "");
+    return std::find(types.begin(), types.end(), type) != types.end();
+  };
+  json_array collected;  // --format json prints one array at the end
+  auto emit = [&](const json& event) {
+    if (!wanted(event)) return;
+    if (o.format == "json") {
+      collected.push_back(event);
+    } else {
+      print_event(event, o.format);
+    }
+  };
+  auto finish = [&] {
+    if (o.format == "json") std::cout << serialize(collected) << "\n";
+    return 0;
+  };
+
+  if (!o.server.empty()) {
+    Client client(o.server, client_options());
+    if (!o.follow) {
+      json page = client.runs().events(o.run_id, {.after = o.since, .limit = o.limit, .types = types});
+      for (const auto& e : page.at("events").as_array()) emit(e);
+      return finish();
+    }
+    install_interrupt_watcher();
+    client.runs().stream(
+        o.run_id,
+        [&](const ClientEvent& e) {
+          emit(e.data);
+          return true;
+        },
+        o.since);
+    return finish();
+  }
+
+  // The project's own store: runs made by `cppflue run WORKFLOW` and by a server on it.
+  auto config = discover_config(common.config, std::filesystem::current_path());
+  if (!config) return report_error(config.error().message);
+  auto store = open_sqlite_store(config->state_dir() / "state.db");
+  if (!store) return report_error(store.error().message);
+  auto run = (*store)->get_run(o.run_id);
+  if (!run) return report_error(run.error().message);
+  if (!*run) {
+    return report_error("run " + o.run_id + " is not in " +
+                        (config->state_dir() / "state.db").string() +
+                        " (use --server URL for a run of another server)");
+  }
+  install_interrupt_watcher();
+  std::atomic<bool> interrupted{false};
+  set_interrupt_handler([&] { interrupted = true; });
+  std::int64_t after = o.since;
+  bool checked_end = false;
+  for (;;) {
+    auto events = (*store)->run_events(o.run_id, after, o.follow ? 1000 : o.limit);
+    if (!events) return report_error(events.error().message);
+    bool ended = false;
+    for (const auto& e : *events) {
+      json event = json_object{{"run_id", o.run_id},
+                               {"runId", o.run_id},
+                               {"event_index", e.index},
+                               {"eventIndex", e.index},
+                               {"type", e.type},
+                               {"timestamp", e.timestamp},
+                               {"data", e.data}};
+      emit(event);
+      after = e.index;
+      ended = ended || e.type == "run_end";
+    }
+    if (!o.follow || ended || interrupted) break;
+    if (events->empty()) {
+      // A run that ended without a run_end event (its process died) gets one last look.
+      auto current = (*store)->get_run(o.run_id);
+      if (current && *current && (**current).status != "running") {
+        if (checked_end) break;
+        checked_end = true;
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  set_interrupt_handler(nullptr);
+  return finish();
+}
+
+}  // namespace cppflue::cli

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+// The server-side CLI commands: `routes`, `invoke` (local and --server), `logs` (the project's
+// store and --server, with --follow) and `dev` (reloads on file changes, keeps connections).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "server/serve_util.hpp"
+#include "support/test_util.hpp"
+
+using namespace cppflue;
+using namespace cppflue::serve_testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs `binary args...` in `cwd` with a scrubbed provider environment.
+Ran run_in(const fs::path& cwd, const std::vector<std::string>& args,
+           const std::string& binary = CPPFLUE_BINARY) {
+  cppflue::testing::TempDir out;
+  std::string cmd = "cd " + quote(cwd.string()) +
+                    " && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY " +
+                    quote(binary);
+  for (const auto& a : args) cmd += " " + quote(a);
+  cmd += " >" + quote((out.path() / "out").string()) + " 2>" + quote((out.path() / "err").string());
+  Ran r;
+  int status = std::system(cmd.c_str());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out.path() / "out");
+  r.err = slurp(out.path() / "err");
+  return r;
+}
+
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto parsed = parse_json(line);
+    EXPECT_TRUE(parsed) << line;
+    if (parsed) out.push_back(*parsed);
+  }
+  return out;
+}
+
+class CliRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = dir_.path();
+    cppflue::testing::write_file(root_ / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+    cppflue::testing::write_file(root_ / ".agents/agents/helper.md",
+                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    cppflue::testing::write_file(
+        root_ / ".agents/agents/quiet.md",
+        "---\nname: quiet\ndescription: q\ntriggers:\n  webhook: false\n---\nShh.\n");
+  }
+  cppflue::testing::TempDir dir_;
+  fs::path root_;
+};
+
+TEST_F(CliRoutesTest, RoutesListsAgentsAndWorkflows) {
+  auto r = run_in(root_, {"routes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto parsed = parse_json(r.out);
+  ASSERT_TRUE(parsed) << r.out;
+  const auto& agents = parsed->at("agents").as_array();
+  ASSERT_EQ(agents.size(), 2u) << r.out;
+  EXPECT_EQ(agents[0].at("name"), "helper");
+  EXPECT_EQ(agents[0].at("path"), "/agents/helper/{agent_id}");
+  EXPECT_EQ(agents[1].at("triggers").at("webhook"), false);
+  EXPECT_TRUE(parsed->at("workflows").as_array().empty());
+  // A compiled application also lists its workflows.
+  auto app = run_in(root_, {"routes"}, CPPFLUE_TEST_APP);
+  ASSERT_EQ(app.code, 0) << app.err;
+  EXPECT_NE(app.out.find("\"/workflows/greet\""), std::string::npos) << app.out;
+  // Bad project files are errors.
+  cppflue::testing::write_file(root_ / ".agents/agents/bad.md", "---\nname: [oops\n---\nx\n");
+  auto bad = run_in(root_, {"routes"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("bad.md"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliRoutesTest, InvokeLocallyAndAgainstAServer) {
+  auto r = run_in(root_, {"invoke", "helper", "u1", "--payload",
+                          R"({"message":"hello","session":"s"})"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto parsed = parse_json(r.out);
+  ASSERT_TRUE(parsed) << r.out;
+  EXPECT_EQ(parsed->at("result").at("session_id"), "u1:s");
+  EXPECT_FALSE(parsed->at("result").at("text").as_string().empty());
+  EXPECT_NE(r.err.find("offline test model"), std::string::npos) << r.err;
+
+  struct Bad {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const auto& b : std::vector<Bad>{
+           {{"invoke", "nobody"}, "Unknown route: nobody. Available routes: helper, quiet"},
+           {{"invoke", "helper", "--payload", "{"}, "--payload is not valid JSON"},
+           {{"invoke", "helper", "--payload", "[1]"}, "--payload must be a JSON object"},
+           {{"invoke", "helper", "--payload", "{}"}, "needs a \"message\""},
+           {{"invoke"}, "name is required"},
+       }) {
+    auto e = run_in(root_, b.args);
+    EXPECT_EQ(e.code, 1) << b.message;
+    EXPECT_NE(e.err.find(b.message), std::string::npos) << e.err;
+  }
+
+  ServeProcess server(root_);
+  ASSERT_GT(server.port(), 0) << server.output();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  auto remote = run_in(root_, {"invoke", "helper", "u2", "--server", url, "--payload",
+                               R"({"message":"hi"})"});
+  ASSERT_EQ(remote.code, 0) << remote.err;
+  auto body = parse_json(remote.out);
+  ASSERT_TRUE(body) << remote.out;
+  EXPECT_EQ(body->at("result").at("session_id"), "u2:default");
+  auto refused = run_in(root_, {"invoke", "quiet", "--server", url, "--payload",
+                                R"({"message":"hi"})"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("agent_not_webhook"), std::string::npos) << refused.err;
+}
+
+TEST_F(CliRoutesTest, LogsFromTheStoreAndFromAServer) {
+  ServeProcess server(root_, {}, {}, CPPFLUE_TEST_APP);
+  ASSERT_GT(server.port(), 0) << server.output();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  auto done = call(server.port(), "POST", "/workflows/greet?wait=result", R"({"name":"Ada"})");
+  ASSERT_EQ(done.status, 200) << done.body;
+  std::string id(done.json_body.at("run_id").as_string());
+
+  // The project's store (the server writes the same database).
+  auto local = run_in(root_, {"logs", id, "--format", "ndjson"}, CPPFLUE_TEST_APP);
+  ASSERT_EQ(local.code, 0) << local.err;
+  auto events = json_lines(local.out);
+  ASSERT_GE(events.size(), 2u) << local.out;
+  EXPECT_EQ(events.front().at("type"), "run_start");
+  EXPECT_EQ(events.back().at("type"), "run_end");
+
+  auto pretty = run_in(root_, {"logs", id}, CPPFLUE_TEST_APP);
+  ASSERT_EQ(pretty.code, 0) << pretty.err;
+  EXPECT_NE(pretty.out.find("[1] run_start"), std::string::npos) << pretty.out;
+  EXPECT_NE(pretty.out.find("run_end status=completed is_error=false"), std::string::npos)
+      << pretty.out;
+
+  auto remote = run_in(root_, {"logs", id, "--server", url, "--types", "run_end", "--format",
+                               "json"});
+  ASSERT_EQ(remote.code, 0) << remote.err;
+  auto list = parse_json(remote.out);
+  ASSERT_TRUE(list && list->is_array()) << remote.out;
+  ASSERT_EQ(list->as_array().size(), 1u);
+  EXPECT_EQ(list->at(0).at("type"), "run_end");
+
+  // --follow waits for a running run to end, locally and through the server.
+  for (bool through_server : {false, true}) {
+    auto started = call(server.port(), "POST", "/workflows/slow", R"({"steps":4,"ms":150})");
+    ASSERT_EQ(started.status, 202) << started.body;
+    std::string slow(started.json_body.at("run_id").as_string());
+    std::vector<std::string> args = {"logs", slow, "--follow", "--format", "ndjson"};
+    if (through_server) {
+      args.push_back("--server");
+      args.push_back(url);
+    }
+    auto followed = run_in(root_, args, CPPFLUE_TEST_APP);
+    ASSERT_EQ(followed.code, 0) << followed.err;
+    auto lines = json_lines(followed.out);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines.back().at("type"), "run_end") << followed.out;
+    int logs = 0;
+    for (const auto& l : lines) logs += l.at("type") == "log";
+    EXPECT_EQ(logs, 4) << followed.out;
+  }
+
+  auto missing = run_in(root_, {"logs", "run_missing"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("run_missing"), std::string::npos);
+  auto missing_remote = run_in(root_, {"logs", "run_missing", "--server", url});
+  EXPECT_EQ(missing_remote.code, 1);
+  EXPECT_NE(missing_remote.err.find("run_not_found"), std::string::npos) << missing_remote.err;
+  auto bad_format = run_in(root_, {"logs", id, "--format", "xml"});
+  EXPECT_EQ(bad_format.code, 1);
+  EXPECT_NE(bad_format.err.find("--format"), std::string::npos);
+}
+
+// Reads one HTTP/1.1 response (Content-Length bodies) from a keep-alive socket.
+Response read_one(int fd) {
+  std::string raw;
+  char buf[4096];
+  for (int i = 0; i < 200; ++i) {
+    auto end = raw.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      std::string lower = raw.substr(0, end);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto at = lower.find("content-length: ");
+      std::size_t length = at == std::string::npos ? 0 : std::stoul(lower.substr(at + 16));
+      if (raw.size() >= end + 4 + length) return parse_response(raw.substr(0, end + 4 + length));
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  return parse_response(raw);
+}
+
+TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
+  ServeProcess dev(root_, {"--poll", "0.1"}, {}, CPPFLUE_BINARY, "dev");
+  ASSERT_GT(dev.port(), 0) << dev.output();
+  EXPECT_NE(dev.output().find("/__cppflue"), std::string::npos) << dev.output();
+  int fd = connect_to(dev.port());
+  ASSERT_GE(fd, 0);
+  const std::string get_agents = "GET /agents HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(send_all(fd, get_agents));
+  auto before = read_one(fd);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.json_body.at("agents").as_array().size(), 2u);
+
+  // A new agent appears, and instructions edits reach new instances.
+  cppflue::testing::write_file(root_ / ".agents/agents/second.md",
+                               "---\nname: second\ndescription: two\n---\nYou are second.\n");
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::this_thread::sleep_for(50ms);
+    seen = dev.output().find("reloaded (3 agent(s))") != std::string::npos;
+  }
+  ASSERT_TRUE(seen) << dev.output();
+  ASSERT_TRUE(send_all(fd, get_agents)) << "the connection survived the reload";
+  auto after = read_one(fd);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(after.json_body.at("agents").as_array().size(), 3u) << after.body;
+  ::close(fd);
+  auto prompt = call(dev.port(), "POST", "/agents/second/x", R"({"message":"hi"})");
+  EXPECT_EQ(prompt.status, 200) << prompt.body;
+
+  // A broken file is reported; the previous agents stay served.
+  cppflue::testing::write_file(root_ / ".agents/agents/broken.md", "---\nname: [x\n---\nx\n");
+  seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::this_thread::sleep_for(50ms);
+    seen = dev.output().find("not reloaded") != std::string::npos;
+  }
+  ASSERT_TRUE(seen) << dev.output();
+  EXPECT_NE(dev.output().find("broken.md"), std::string::npos) << dev.output();
+  EXPECT_EQ(call(dev.port(), "GET", "/agents").json_body.at("agents").as_array().size(), 3u);
+  EXPECT_EQ(dev.stop(), 0);
+}
+
+}  // namespace
