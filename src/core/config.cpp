@@ -54,6 +54,7 @@ constexpr std::string_view kServerKeys[] = {"host",
                                             "slack_secret_env",
                                             "hmac_secret_env",
                                             "dispatch_workers",
+                                            "max_instances",
                                             "reply_url"};
 
 constexpr std::string_view kThinkingLevels[] = {"off", "minimal", "low", "medium", "high", "xhigh"};
@@ -461,6 +462,7 @@ void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
   s.string("slack_secret_env", c.slack_secret_env);
   s.string("hmac_secret_env", c.hmac_secret_env);
   s.integer("dispatch_workers", c.dispatch_workers, 1, 256);
+  s.integer("max_instances", c.max_instances, 1, 1000000);
   s.string("reply_url", c.reply_url);
 }
 

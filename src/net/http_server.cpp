@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +22,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <map>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <mutex>
 #include <thread>
 
@@ -94,16 +98,36 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::map<std::uint64_t, std::weak_ptr<Connection>> connections;
   std::uint64_t next_id = 0;
 
+  // For returning memory after a crowd leaves (see remove()).
+  std::size_t peak_since_trim = 0;
+  std::size_t closed_since_trim = 0;
+
   void add(const std::shared_ptr<Connection>& c) {
     std::lock_guard lock(mu);
     c->id = ++next_id;
     connections[c->id] = c;
     ++open_connections;
+    peak_since_trim = std::max<std::size_t>(peak_since_trim, open_connections);
   }
   void remove(const Connection& c) {
-    std::lock_guard lock(mu);
-    connections.erase(c.id);
-    --open_connections;
+    bool trim = false;
+    {
+      std::lock_guard lock(mu);
+      connections.erase(c.id);
+      --open_connections;
+      // When most of a large crowd of connections has gone (e.g. thousands of SSE clients),
+      // hand the freed memory back to the system instead of keeping it in malloc's arenas.
+      if (++closed_since_trim >= 256 && open_connections * 4 <= peak_since_trim) {
+        closed_since_trim = 0;
+        peak_since_trim = open_connections;
+        trim = true;
+      }
+    }
+#ifdef __GLIBC__
+    if (trim) ::malloc_trim(0);
+#else
+    (void)trim;
+#endif
   }
   // Closes every connection (`idle_only`: those not inside a request).
   void close_connections(bool idle_only) {

@@ -148,7 +148,10 @@ asio::awaitable<std::shared_ptr<Agent>> Server::Impl::instance(const std::string
   {
     std::lock_guard lock(instances_mu);
     auto it = instances.find({name, id});
-    if (it != instances.end()) co_return it->second;
+    if (it != instances.end()) {
+      it->second.last_used = ++instance_clock;
+      co_return it->second.agent;
+    }
   }
   std::shared_ptr<Agent> made;
   auto build = [this, &made, name, id, payload] {
@@ -167,8 +170,27 @@ asio::awaitable<std::shared_ptr<Agent>> Server::Impl::instance(const std::string
   };
   co_await run_blocking(runtime->blocking(), build);
   std::lock_guard lock(instances_mu);
-  auto [it, inserted] = instances.emplace(std::make_pair(name, id), made);
-  co_return it->second;  // a concurrent request may have built it first
+  auto [it, inserted] = instances.emplace(std::make_pair(name, id), InstanceSlot{made, 0});
+  it->second.last_used = ++instance_clock;
+  std::shared_ptr<Agent> agent = it->second.agent;  // a concurrent request may have built it first
+  if (inserted) evict_instances();
+  co_return agent;
+}
+
+void Server::Impl::evict_instances() {
+  const std::size_t limit = static_cast<std::size_t>(std::max(1, config.server.max_instances));
+  while (instances.size() > limit) {
+    auto victim = instances.end();
+    for (auto it = instances.begin(); it != instances.end(); ++it) {
+      // use_count 1: only the cache holds it (no request, run or dispatch is using it).
+      if (it->second.agent.use_count() != 1) continue;
+      if (victim == instances.end() || it->second.last_used < victim->second.last_used) {
+        victim = it;
+      }
+    }
+    if (victim == instances.end()) return;  // every instance is busy: keep them for now
+    instances.erase(victim);
+  }
 }
 
 // ---- routes ----

@@ -154,7 +154,15 @@ struct Server::Impl {
     return agents_ptr;
   }
   std::mutex instances_mu;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<Agent>> instances;
+  struct InstanceSlot {
+    std::shared_ptr<Agent> agent;
+    std::uint64_t last_used = 0;
+  };
+  std::map<std::pair<std::string, std::string>, InstanceSlot> instances;
+  std::uint64_t instance_clock = 0;  // under instances_mu
+  // Drops least recently used instances no request holds until at most [server] max_instances
+  // remain (instances_mu held).
+  void evict_instances();
   // Shared with work that outlives its request (an SSE client that went away, a webhook run).
   std::shared_ptr<SessionGates> gates = std::make_shared<SessionGates>();
   std::shared_ptr<RunHub> hub = std::make_shared<RunHub>();

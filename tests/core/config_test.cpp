@@ -83,6 +83,7 @@ github_secret_env = "GH"
 slack_secret_env = "SL"
 hmac_secret_env = "HM"
 dispatch_workers = 8
+max_instances = 50
 reply_url = "http://127.0.0.1:9/replies"
 )";
 
@@ -191,6 +192,7 @@ TEST(Config, FullFileWithEveryKey) {
   EXPECT_EQ(c.server.slack_secret_env, "SL");
   EXPECT_EQ(c.server.hmac_secret_env, "HM");
   EXPECT_EQ(c.server.dispatch_workers, 8);
+  EXPECT_EQ(c.server.max_instances, 50);
   EXPECT_EQ(c.server.reply_url, "http://127.0.0.1:9/replies");
 }
 
@@ -217,6 +219,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.server.max_body_bytes, 10485760);
   EXPECT_EQ(c.server.hmac_secret_env, "CPPFLUE_WEBHOOK_SECRET");
   EXPECT_EQ(c.server.dispatch_workers, 4);
+  EXPECT_EQ(c.server.max_instances, 1024);
   EXPECT_TRUE(c.server.reply_url.empty());
 }
 
@@ -299,6 +302,7 @@ TEST(Config, OutOfRange) {
   EXPECT_EQ(parse_error("[server]\ndispatch_workers = 0\n").details.at("key"),
             "server.dispatch_workers");
   EXPECT_EQ(parse_error("[server]\nreply_url = 5\n").details.at("key"), "server.reply_url");
+  EXPECT_EQ(parse_error("[server]\nmax_instances = 0\n").details.at("key"), "server.max_instances");
   EXPECT_EQ(parse_error("[agent]\nmax_turns = 0\n").message,
             "cppflue.toml:2:13: agent.max_turns: value 0 out of range (allowed: >= 1)");
   EXPECT_EQ(parse_error("[agent]\nmax_turns = 99999999999\n").details.at("key"), "agent.max_turns");

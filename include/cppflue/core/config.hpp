@@ -90,6 +90,9 @@ struct ServerConfig {
   std::string slack_secret_env = "SLACK_SIGNING_SECRET";
   std::string hmac_secret_env = "CPPFLUE_WEBHOOK_SECRET";
   int dispatch_workers = 4;  // dispatched inputs processed at once (one per session at a time)
+  // Agent instances kept in memory; beyond that the least recently used idle one is dropped
+  // (its sessions stay in the store and are loaded again on its next request).
+  int max_instances = 1024;
   // Where the `reply` tool of webhook-dispatched prompts POSTs {"platform","thread","text",...}
   // (empty: replies go to Server::on_reply callbacks only, else they are logged).
   std::string reply_url;
