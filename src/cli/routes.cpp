@@ -218,7 +218,8 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
       auto current = (*store)->get_run(o.run_id);
       if (current && *current && (**current).status != "running") {
         if (checked_end) break;
-        checked_end = true;
+        checked_end = true;  // its run_end event follows the status by a moment
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));

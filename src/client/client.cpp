@@ -240,6 +240,16 @@ struct Client::Impl {
                      }
                      st->cv.notify_one();
                    });
+    // However this function is left (a handler may throw), the request is not left running.
+    struct StopOnExit {
+      CancelSource& source;
+      std::shared_ptr<State> state;
+      ~StopOnExit() {
+        source.cancel();
+        std::unique_lock lock(state->mu);
+        state->cv.wait(lock, [&] { return state->finished; });
+      }
+    } stop_on_exit{stop, st};
     SseParser parser;
     StreamEnd end;
     std::vector<SseEvent> events;

@@ -337,15 +337,16 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
     out.status = "failed";
     error = json_object{{"type", wire_name(out.error->type)}, {"message", out.error->message}};
   }
+  // The status first: whoever sees run_end and then reads the run finds it ended.
+  if (auto r = st->store->finish_run(st->run_id, out.status, out.result, error); !r) {
+    log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
+  }
   record(*st, "run_end",
          json_object{{"run_id", st->run_id},
                      {"status", out.status},
                      {"is_error", out.error.has_value()},
                      {"result", out.result},
                      {"error", error}});
-  if (auto r = st->store->finish_run(st->run_id, out.status, out.result, error); !r) {
-    log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
-  }
   return out;
 }
 

@@ -149,11 +149,11 @@ asio::awaitable<void> Server::Impl::dispatch_worker(std::shared_ptr<DispatchStat
     auto leased = store->lease_dispatch(kLease);
     if (!leased) {
       log::get()->error("dispatch: cannot lease: {}", leased.error().message);
-      co_await wait_signal(*st->wake, timer, kIdlePoll);
+      co_await wait_signal(st->wake, timer, kIdlePoll);
       continue;
     }
     if (!*leased) {
-      co_await wait_signal(*st->wake, timer, kIdlePoll);
+      co_await wait_signal(st->wake, timer, kIdlePoll);
       continue;
     }
     co_await process_dispatch(std::move(**leased), st);

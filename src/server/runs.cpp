@@ -329,7 +329,10 @@ asio::awaitable<void> Server::Impl::stream_run(Exchange& ex, std::string run_id,
       auto run = store_ref->get_run(run_id);
       if (run && *run && (*run)->status != "running") {
         if (checked_end) co_return;
-        checked_end = true;  // look once more for events stored just before the end
+        // The run_end event follows the status by a moment: wait for it (a wake-up from this
+        // process, or one poll period for a writer elsewhere), then look once more.
+        checked_end = true;
+        co_await wait_signal(wake, timer, kRunPoll);
         continue;
       }
     }
@@ -337,7 +340,7 @@ asio::awaitable<void> Server::Impl::stream_run(Exchange& ex, std::string run_id,
     auto until_heartbeat =
         std::chrono::duration_cast<std::chrono::milliseconds>(options.heartbeat - since);
     auto wait = std::min<std::chrono::milliseconds>(kRunPoll, until_heartbeat);
-    if (wait.count() > 0) co_await wait_signal(*wake, timer, wait);
+    if (wait.count() > 0) co_await wait_signal(wake, timer, wait);
     if (std::chrono::steady_clock::now() - last_write >= options.heartbeat) {
       std::string comment = ": heartbeat\n\n";
       if (!co_await ex.write(std::move(comment))) co_return;
@@ -398,15 +401,15 @@ asio::awaitable<void> Server::Impl::webhook_run(Exchange& ex, std::shared_ptr<Ag
       error = json_object{{"type", "internal_error"}, {"message", e.what()}};
     }
     std::string status = error.is_null() ? "completed" : cancelled ? "aborted" : "failed";
+    // The status first: whoever sees run_end and then reads the run finds it ended.
+    if (auto r = store->finish_run(run_id, status, result, error); !r) {
+      log::get()->error("run {}: cannot record its end: {}", run_id, r.error().message);
+    }
     record("run_end", json_object{{"run_id", run_id},
                                   {"status", status},
                                   {"is_error", !error.is_null()},
                                   {"result", result},
                                   {"error", error}});
-    if (auto r = store->finish_run(run_id, status, result, error); !r) {
-      log::get()->error("run {}: cannot record its end: {}", run_id, r.error().message);
-    }
-    hub->notify(run_id);
   };
   asio::co_spawn(
       runtime->executor(),
@@ -606,7 +609,7 @@ asio::awaitable<void> Server::Impl::workflow_socket(Exchange& ex, std::string na
       }
     }
     if (!end.is_null()) break;
-    co_await wait_signal(*wake, timer, kRunPoll);
+    co_await wait_signal(wake, timer, kRunPoll);
   }
   json message;
   const json* status = end.is_null() ? nullptr : find(end, "status");

@@ -50,13 +50,18 @@ asio::awaitable<void> run_blocking(asio::thread_pool& pool, std::function<void()
   if (*error) std::rethrow_exception(*error);
 }
 
-asio::awaitable<bool> wait_signal(Signal& wake, asio::steady_timer& timer,
+asio::awaitable<bool> wait_signal(std::shared_ptr<Signal> wake, asio::steady_timer& timer,
                                   std::chrono::milliseconds timeout) {
   timer.expires_after(timeout);
-  timer.async_wait([&wake](boost::system::error_code ec) {
-    if (!ec) wake.try_send(boost::asio::error::timed_out);
+  // The expiry may already be queued when the wait ends another way and the channel is gone
+  // by the time it runs: hold the channel weakly. (A stale timeout left in a live channel only
+  // makes a later wait return early; callers loop.)
+  std::weak_ptr<Signal> weak = wake;
+  timer.async_wait([weak](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto w = weak.lock()) w->try_send(boost::asio::error::timed_out);
   });
-  auto [ec] = co_await wake.async_receive(asio::as_tuple(use_awaitable));
+  auto [ec] = co_await wake->async_receive(asio::as_tuple(use_awaitable));
   timer.cancel();
   co_return ec != boost::asio::error::timed_out;
 }
@@ -545,7 +550,7 @@ asio::awaitable<void> Server::Impl::stream_prompt(Exchange& ex, std::shared_ptr<
     if (!text.empty() && !co_await ex.write(std::move(text))) co_return;
     if (done || ex.client_gone().cancelled()) co_return;
     // Wait for more, writing a heartbeat comment when nothing came for a while.
-    if (!co_await wait_signal(*wake, *heartbeat, options.heartbeat)) {
+    if (!co_await wait_signal(wake, *heartbeat, options.heartbeat)) {
       std::string comment = ": heartbeat\n\n";
       if (!co_await ex.write(std::move(comment))) co_return;
     }

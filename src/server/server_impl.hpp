@@ -38,7 +38,7 @@ using Signal = asio::experimental::concurrent_channel<void(boost::system::error_
 asio::awaitable<void> run_blocking(asio::thread_pool& pool, std::function<void()> fn);
 
 // Waits until `wake` is signalled (true) or `timeout` passes (false).
-asio::awaitable<bool> wait_signal(Signal& wake, asio::steady_timer& timer,
+asio::awaitable<bool> wait_signal(std::shared_ptr<Signal> wake, asio::steady_timer& timer,
                                   std::chrono::milliseconds timeout);
 
 // FIFO admission to one session: a prompt waits while another one holds it.

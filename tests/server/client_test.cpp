@@ -175,6 +175,13 @@ TEST_F(ClientTest, HealthAgentsInvokeAndStream) {
   client.agents().stream("helper", "c-3", {{"message", "list the files"}},
                          [&](const ClientEvent&) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
+  // A handler that throws: the exception reaches the caller and the client stays usable.
+  EXPECT_THROW(client.agents().stream("helper", "c-4", {{"message", "list the files"}},
+                                      [](const ClientEvent&) -> bool {
+                                        throw std::runtime_error("handler gave up");
+                                      }),
+               std::runtime_error);
+  EXPECT_EQ(client.health().at("ok"), true);
   EXPECT_FALSE(client.agents().abort("c-9:default"));
 }
 

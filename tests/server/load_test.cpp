@@ -133,7 +133,11 @@ TEST_F(LoadTest, SseClientsThatVanishMidStreamLeakNothing) {
           return crowd.received(i).find("event: run_start") != std::string::npos;
         },
         30s);
-    EXPECT_EQ(following, static_cast<std::size_t>(kClients));
+    EXPECT_EQ(following, static_cast<std::size_t>(kClients))
+        << "server alive: " << server_->alive() << "; server output (tail): "
+        << server_->output().substr(server_->output().size() > 3000
+                                        ? server_->output().size() - 3000
+                                        : 0);
     long peak = rss_kb(server_->pid());
     crowd.close_all();  // abruptly, mid-stream
     // The server notices at its next write or poll (heartbeats every 0.5 s).
@@ -152,8 +156,10 @@ TEST_F(LoadTest, SseClientsThatVanishMidStreamLeakNothing) {
   RecordProperty("rss_after_kb", std::to_string(after));
   std::cout << "server RSS: baseline " << baseline << " KiB, with 1000 streams " << peak
             << " KiB, after 3 rounds of 1000 vanished clients " << after << " KiB\n";
+#ifndef __SANITIZE_ADDRESS__  // ASan's quarantine and shadow memory make RSS meaningless
   EXPECT_LE(after, baseline + 2048) << "RSS grew by " << (after - baseline)
                                     << " KiB after 3,000 vanished SSE clients";
+#endif
   // And the server still serves streams and requests.
   EXPECT_EQ(call(port(), "GET", "/health").status, 200);
   auto again = call(port(), "GET", "/runs/" + run_id);
