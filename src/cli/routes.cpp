@@ -195,7 +195,7 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
   std::atomic<bool> interrupted{false};
   set_interrupt_handler([&] { interrupted = true; });
   std::int64_t after = o.since;
-  bool checked_end = false;
+  int checks_after_end = 0;
   for (;;) {
     auto events = (*store)->run_events(o.run_id, after, o.follow ? 1000 : o.limit);
     if (!events) return report_error(events.error().message);
@@ -217,10 +217,9 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
       // A run that ended without a run_end event (its process died) gets one last look.
       auto current = (*store)->get_run(o.run_id);
       if (current && *current && (**current).status != "running") {
-        if (checked_end) break;
-        checked_end = true;  // its run_end event follows the status by a moment
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
+        // Its run_end event follows the status by a moment; a run still without one a
+        // second later ended without it (its process died).
+        if (++checks_after_end > 5) break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

@@ -299,7 +299,7 @@ asio::awaitable<void> Server::Impl::stream_run(Exchange& ex, std::string run_id,
                              [wake] { wake->try_send(boost::system::error_code{}); });
   asio::steady_timer timer(executor);
   auto last_write = std::chrono::steady_clock::now();
-  bool checked_end = false;
+  std::optional<std::chrono::steady_clock::time_point> ended_since;
   for (;;) {
     auto events = store_ref->run_events(run_id, after, kStreamBatch);
     if (!events) {
@@ -328,12 +328,15 @@ asio::awaitable<void> Server::Impl::stream_run(Exchange& ex, std::string run_id,
       // A run that ended without a run_end event (its process died): nothing more will come.
       auto run = store_ref->get_run(run_id);
       if (run && *run && (*run)->status != "running") {
-        if (checked_end) co_return;
-        // The run_end event follows the status by a moment: wait for it (a wake-up from this
-        // process, or one poll period for a writer elsewhere), then look once more.
-        checked_end = true;
-        co_await wait_signal(wake, timer, kRunPoll);
-        continue;
+        // The run_end event follows the status by a moment (from this process, or another
+        // one seen by polling): only a run still without it two poll periods later is taken
+        // as one whose process died before writing it.
+        auto now = std::chrono::steady_clock::now();
+        if (!ended_since) {
+          ended_since = now;
+        } else if (now - *ended_since >= 2 * kRunPoll) {
+          co_return;
+        }
       }
     }
     auto since = std::chrono::steady_clock::now() - last_write;

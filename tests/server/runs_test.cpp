@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "cppflue/store/store.hpp"
 #include "server/serve_util.hpp"
 #include "support/test_util.hpp"
 
@@ -156,6 +157,27 @@ TEST_F(RunsTest, QuietStreamsGetHeartbeats) {
   ASSERT_EQ(events.size(), 4u);
   EXPECT_GE(sse.comments().size(), 2u);  // --heartbeat 0.3 and two 1 s pauses
   for (const auto& c : sse.comments()) EXPECT_EQ(c, ": heartbeat");
+}
+
+TEST_F(RunsTest, StreamOfARunWhoseProcessDiedEnds) {
+  // A run ended (by another process) without its run_end event: followers get what exists,
+  // then the stream ends instead of waiting forever.
+  auto store = open_sqlite_store(dir_->path() / ".cppflue/state.db");
+  ASSERT_TRUE(store.has_value()) << store.error().message;
+  RunRecord run;
+  run.id = "run_orphan";
+  run.workflow = "greet";
+  ASSERT_TRUE((*store)->create_run(run).has_value());
+  ASSERT_TRUE((*store)->append_run_event("run_orphan", "run_start", json_object{}).has_value());
+  ASSERT_TRUE((*store)->finish_run("run_orphan", "failed", nullptr, nullptr).has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  SseReader sse(port(), request("GET", "/runs/run_orphan/stream", "", ""));
+  auto first = sse.next(5s);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->event, "run_start");
+  EXPECT_FALSE(sse.next(10s).has_value());
+  EXPECT_TRUE(sse.ended()) << "the server ended the stream";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);
 }
 
 TEST_F(RunsTest, StreamResumesAfterLastEventId) {
