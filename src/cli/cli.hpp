@@ -70,6 +70,9 @@ struct LogsOptions {
 struct DevOptions {
   ServeCommandOptions serve;
   double poll_seconds = 0.5;
+  // A compiled application: the command that rebuilds it (default: `cmake --build DIR` for the
+  // CMake build directory holding the running executable); "none" disables rebuilding.
+  std::string build_command;
 };
 
 int run_command(const CommonOptions& common, const RunOptions& opts);

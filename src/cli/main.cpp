@@ -197,7 +197,12 @@ int cppflue::cli_main(int argc, char** argv) {
   add_serve_options(dev_cmd, dev.serve, common);
   dev_cmd->add_option("--poll", dev.poll_seconds, "Seconds between checks for changes (default 0.5)")
       ->check(CLI::Range(0.05, 60.0));
-  dev_cmd->footer("A compiled application is not rebuilt: rebuild and restart it yourself.");
+  dev_cmd->add_option("--build-command", dev.build_command,
+                      "A compiled application: how to rebuild it when src/, include/ or "
+                      "CMakeLists.txt change (default: cmake --build on the build directory of "
+                      "the executable; none: never)");
+  dev_cmd->footer("A compiled application (agents or workflows in C++) is rebuilt when its "
+                  "sources change, then restarted (connections are closed gracefully).");
 
   auto* routes_cmd = app.add_subcommand(
       "routes", "Print the routes `serve` would offer as JSON ({\"agents\":[...],\"workflows\":[...]})");

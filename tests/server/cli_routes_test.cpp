@@ -272,3 +272,61 @@ TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
 }
 
 }  // namespace
+
+namespace {
+
+// The port of the n-th (0-based) "listening on" line of `output`, or 0.
+int nth_port(const std::string& output, int n) {
+  std::size_t at = 0;
+  for (int i = 0; i <= n; ++i) {
+    at = output.find("listening on http://", at);
+    if (at == std::string::npos) return 0;
+    if (i < n) at += 20;
+  }
+  auto colon = output.find(':', at + 20);
+  auto eol = output.find('\n', colon);
+  if (colon == std::string::npos || eol == std::string::npos) return 0;
+  return std::stoi(output.substr(colon + 1, eol - colon - 1));
+}
+
+TEST_F(CliRoutesTest, DevRebuildsAndRestartsACompiledApplication) {
+  cppflue::testing::write_file(root_ / "src/app.cpp", "// v1\n");
+  // A stand-in for `cmake --build`: fails until the file `ok` exists.
+  ServeProcess dev(root_,
+                   {"--poll", "0.1", "--build-command", "test -f ok && echo built >> built.log"},
+                   {}, CPPFLUE_TEST_APP, "dev");
+  ASSERT_GT(dev.port(), 0) << dev.output();
+  EXPECT_NE(dev.output().find("rebuilds with: test -f ok"), std::string::npos) << dev.output();
+  pid_t pid = dev.pid();
+
+  auto wait_for = [&](const std::string& text, int occurrences = 1) {
+    for (int i = 0; i < 200; ++i) {
+      std::string out = dev.output();
+      int count = 0;
+      for (auto at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) ++count;
+      if (count >= occurrences) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  // A failing build keeps the running one.
+  cppflue::testing::write_file(root_ / "src/app.cpp", "// v2, longer\n");
+  ASSERT_TRUE(wait_for("the build failed")) << dev.output();
+  EXPECT_EQ(call(dev.port(), "GET", "/health").status, 200);
+
+  // A successful build restarts the same process on the new binary.
+  cppflue::testing::write_file(root_ / "ok", "");
+  cppflue::testing::write_file(root_ / "src/app.cpp", "// v3, longer still\n");
+  ASSERT_TRUE(wait_for("rebuilt; restarting")) << dev.output();
+  ASSERT_TRUE(wait_for("listening on http://", 2)) << dev.output();
+  int port = nth_port(dev.output(), 1);
+  ASSERT_GT(port, 0) << dev.output();
+  EXPECT_TRUE(dev.alive());
+  EXPECT_EQ(dev.pid(), pid) << "re-executed in place";
+  auto workflows = call(port, "POST", "/workflows/greet?wait=result", R"({"name":"Ada"})");
+  EXPECT_EQ(workflows.status, 200) << workflows.body;
+  EXPECT_NE(slurp(root_ / "built.log").find("built"), std::string::npos);
+  EXPECT_EQ(dev.stop(), 0) << dev.output();
+}
+
+}  // namespace
