@@ -184,7 +184,8 @@ int cppflue::cli_main(int argc, char** argv) {
       "Serve the project's agents and workflows over HTTP (GET /health, GET /agents, POST "
       "/agents/NAME/ID with {\"message\"} → JSON result, SSE events with Accept: "
       "text/event-stream, or a background run with X-Webhook: true; POST /workflows/NAME; "
-      "GET /runs/ID[/events|/stream])");
+      "GET /runs/ID[/events|/stream]; POST /agents/NAME/ID/dispatch; /webhooks/...; /admin/...; "
+      "dashboard at /__cppflue)");
   add_serve_options(serve_cmd, serve, common);
   serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
 
