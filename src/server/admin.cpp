@@ -129,14 +129,8 @@ asio::awaitable<void> Server::Impl::admin_route(Exchange& ex, const std::vector<
   bool runs = n >= 2 && seg[1] == "runs" && (n == 2 || n == 3);
   bool empty_segment = false;
   for (std::size_t i = 1; i < n; ++i) empty_segment = empty_segment || blank(seg[i]);
-  if ((!agents && !runs) || empty_segment) {
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (req.method != "GET") {
-    auto r = method_not_allowed(req.method, "GET");
+  if (auto refusal = refuse_route(req, (agents || runs) && !empty_segment, "GET")) {
+    auto r = std::move(*refusal);
     co_await ex.respond(std::move(r));
     co_return;
   }
@@ -409,14 +403,8 @@ asio::awaitable<void> Server::Impl::dashboard_route(Exchange& ex,
                                                     const std::vector<std::string>& seg) {
   const ServerRequest& req = ex.request();
   bool status = seg.size() == 2 && seg[1] == "status";
-  if (seg.size() > 2 || (seg.size() == 2 && !status)) {
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (req.method != "GET") {
-    auto r = method_not_allowed(req.method, "GET");
+  if (auto refusal = refuse_route(req, seg.size() == 1 || status, "GET")) {
+    auto r = std::move(*refusal);
     co_await ex.respond(std::move(r));
     co_return;
   }

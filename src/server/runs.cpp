@@ -191,14 +191,8 @@ asio::awaitable<void> Server::Impl::runs_route(Exchange& ex, const std::vector<s
   const ServerRequest& req = ex.request();
   bool known_shape =
       seg.size() == 2 || (seg.size() == 3 && (seg[2] == "events" || seg[2] == "stream"));
-  if (!known_shape || blank(seg[1])) {
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (req.method != "GET") {
-    auto r = method_not_allowed(req.method, "GET");
+  if (auto refusal = refuse_route(req, known_shape && !blank(seg[1]), "GET")) {
+    auto r = std::move(*refusal);
     co_await ex.respond(std::move(r));
     co_return;
   }
@@ -431,8 +425,7 @@ asio::awaitable<void> Server::Impl::workflow_route(Exchange& ex,
                                                    const std::vector<std::string>& seg) {
   const ServerRequest& req = ex.request();
   if (seg.size() > 2) {
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
+    auto r = route_not_found(req);
     co_await ex.respond(std::move(r));
     co_return;
   }

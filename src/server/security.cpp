@@ -130,14 +130,8 @@ asio::awaitable<void> Server::Impl::front_door(Exchange& ex) {
 
 asio::awaitable<void> Server::Impl::abort_route(Exchange& ex, const std::vector<std::string>& seg) {
   const ServerRequest& req = ex.request();
-  if (seg.size() != 3 || seg[2] != "abort") {
-    std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (req.method != "POST") {
-    auto r = method_not_allowed(req.method, "POST");
+  if (auto refusal = refuse_route(req, seg.size() == 3 && seg[2] == "abort", "POST")) {
+    auto r = std::move(*refusal);
     co_await ex.respond(std::move(r));
     co_return;
   }

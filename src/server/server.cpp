@@ -123,6 +123,18 @@ tl::expected<std::string, std::string> message_of(const json& payload) {
 
 }  // namespace
 
+ServerResponse route_not_found(const ServerRequest& req) {
+  return error_response(404, "not_found", "Route not found.",
+                        fmt::format("No route matches {} {}.", req.method, req.path));
+}
+
+std::optional<ServerResponse> refuse_route(const ServerRequest& req, bool known_shape,
+                                           std::string_view method) {
+  if (!known_shape) return route_not_found(req);
+  if (req.method != method) return method_not_allowed(req.method, method);
+  return std::nullopt;
+}
+
 ServerResponse method_not_allowed(std::string_view method, std::string_view allowed) {
   auto r =
       error_response(405, "method_not_allowed", fmt::format("Method {} is not allowed.", method),
@@ -284,9 +296,8 @@ asio::awaitable<void> Server::Impl::route(Exchange& ex, const std::vector<std::s
     co_await dashboard_route(ex, seg);
     co_return;
   }
-  std::string details = fmt::format("No route matches {} {}.", req.method, req.path);
   {
-    ServerResponse response = error_response(404, "not_found", "Route not found.", details);
+    ServerResponse response = route_not_found(req);
     co_await ex.respond(std::move(response));
   }
 }

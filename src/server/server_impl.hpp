@@ -121,6 +121,12 @@ Result<AgentCatalog> discover_served_agents(const Config& config);
 json result_json(const PromptResult& r);
 bool blank(std::string_view s);
 net::ServerResponse method_not_allowed(std::string_view method, std::string_view allowed);
+// 404 not_found ("No route matches METHOD PATH.").
+net::ServerResponse route_not_found(const net::ServerRequest& req);
+// For a route that knows its shape: 404 when `known_shape` is false, 405 when the method is not
+// `method`, else nullopt.
+std::optional<net::ServerResponse> refuse_route(const net::ServerRequest& req, bool known_shape,
+                                                std::string_view method);
 // "Available agents: a, b." style lists ("(none)." when empty).
 std::string name_list(const std::vector<std::string>& names);
 
