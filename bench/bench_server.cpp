@@ -100,11 +100,11 @@ LoadResult saturate(int port, int clients, std::chrono::seconds duration, std::a
       }
       std::string body;
       while (Clock::now() < stop_at) {
-        std::string payload = R"({"message":")" + message + R"(","session":"p)" +
-                              std::to_string(seq++) + "\"}";
+        std::string payload =
+            R"({"message":")" + message + R"(","session":"p)" + std::to_string(seq++) + "\"}";
         auto t0 = Clock::now();
-        int status = conn.exchange(keep_alive_post("/agents/bench/c" + std::to_string(c), payload),
-                                   body);
+        int status =
+            conn.exchange(keep_alive_post("/agents/bench/c" + std::to_string(c), payload), body);
         auto t1 = Clock::now();
         if (status != 200) {
           ++errors;
@@ -138,10 +138,14 @@ int main(int argc, char** argv) {
   int streams = 10000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--binary") binary = argv[i + 1];
-    else if (flag == "--seconds") seconds = std::stoi(argv[i + 1]);
-    else if (flag == "--conversations") conversations = std::stoi(argv[i + 1]);
-    else if (flag == "--streams") streams = std::stoi(argv[i + 1]);
+    if (flag == "--binary")
+      binary = argv[i + 1];
+    else if (flag == "--seconds")
+      seconds = std::stoi(argv[i + 1]);
+    else if (flag == "--conversations")
+      conversations = std::stoi(argv[i + 1]);
+    else if (flag == "--streams")
+      streams = std::stoi(argv[i + 1]);
     else {
       std::cerr << "usage: bench_server [--binary PATH] [--seconds S] [--conversations N] "
                    "[--streams N]\n";
@@ -156,9 +160,9 @@ int main(int argc, char** argv) {
                                "---\nname: bench\ndescription: bench\n---\nYou help.\n");
   auto script = root / "forever.json";
   cppflue::testing::write_file(script, R"({"turns":[{"text":"late","delay_ms":600000}]})");
-  cppflue::testing::write_file(root / ".agents/agents/forever.md",
-                               "---\nname: forever\ndescription: slow\nmodel: test:" +
-                                   script.string() + "\n---\nWait.\n");
+  cppflue::testing::write_file(
+      root / ".agents/agents/forever.md",
+      "---\nname: forever\ndescription: slow\nmodel: test:" + script.string() + "\n---\nWait.\n");
   ServeProcess server(root, {}, {}, binary);
   if (server.port() == 0) {
     std::cerr << "bench_server: the server did not start:\n" << server.output();
@@ -211,9 +215,9 @@ int main(int argc, char** argv) {
       KeepAlive conn(port);
       std::string body;
       for (int i = next++; i < conversations; i = next++) {
-        if (conn.exchange(keep_alive_post("/agents/bench/user-" + std::to_string(i),
-                                          R"({"message":"hi"})"),
-                          body) != 200) {
+        if (conn.exchange(
+                keep_alive_post("/agents/bench/user-" + std::to_string(i), R"({"message":"hi"})"),
+                body) != 200) {
           ++conv_errors;
         }
       }
@@ -223,15 +227,16 @@ int main(int argc, char** argv) {
   double conv_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (conv_errors > 0) {
     std::string log = server.output();
-    std::printf("server log (tail):\n%s\n", log.substr(log.size() > 1500 ? log.size() - 1500 : 0).c_str());
+    std::printf("server log (tail):\n%s\n",
+                log.substr(log.size() > 1500 ? log.size() - 1500 : 0).c_str());
   }
   std::this_thread::sleep_for(1s);
   long after_conv = rss_kb(server.pid());
-  std::printf("%d conversations (distinct instances, 1 prompt each) in %.1f s, %ld errors: RSS "
-              "%.1f → %.1f MiB, %.1f KiB per idle conversation\n",
-              conversations, conv_seconds, conv_errors.load(), before_conv / 1024.0,
-              after_conv / 1024.0,
-              static_cast<double>(after_conv - before_conv) / std::max(1, conversations));
+  std::printf(
+      "%d conversations (distinct instances, 1 prompt each) in %.1f s, %ld errors: RSS "
+      "%.1f → %.1f MiB, %.1f KiB per idle conversation\n",
+      conversations, conv_seconds, conv_errors.load(), before_conv / 1024.0, after_conv / 1024.0,
+      static_cast<double>(after_conv - before_conv) / std::max(1, conversations));
 
   // SSE streams held on one running run.
   auto started = call(port, "POST", "/agents/forever/x", R"({"message":"go"})", "application/json",
@@ -250,7 +255,9 @@ int main(int argc, char** argv) {
     crowd.open(port, std::vector<std::string>(
                          static_cast<std::size_t>(std::min(1000, streams - opened)), follow));
     held = crowd.pump(
-        [&](std::size_t i) { return crowd.received(i).find("event: run_start") != std::string::npos; },
+        [&](std::size_t i) {
+          return crowd.received(i).find("event: run_start") != std::string::npos;
+        },
         30s);
     if (held < crowd.size()) {
       std::printf("  only %zu of %zu streams started; stopping there\n", held, crowd.size());
@@ -259,11 +266,11 @@ int main(int argc, char** argv) {
   }
   double sse_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   long with_sse = rss_kb(server.pid());
-  std::printf("SSE streams held: %zu of %d (connect failures %d) in %.1f s; RSS %.1f → %.1f MiB "
-              "(%.1f KiB per stream)\n",
-              held, streams, crowd.failed_connects(), sse_seconds, before_sse / 1024.0,
-              with_sse / 1024.0,
-              static_cast<double>(with_sse - before_sse) / std::max<std::size_t>(1, held));
+  std::printf(
+      "SSE streams held: %zu of %d (connect failures %d) in %.1f s; RSS %.1f → %.1f MiB "
+      "(%.1f KiB per stream)\n",
+      held, streams, crowd.failed_connects(), sse_seconds, before_sse / 1024.0, with_sse / 1024.0,
+      static_cast<double>(with_sse - before_sse) / std::max<std::size_t>(1, held));
   std::this_thread::sleep_for(2s);  // heartbeats and store polls while they are all open
   auto health = call(port, "GET", "/health");
   std::printf("GET /health with them open: HTTP %d\n", health.status);

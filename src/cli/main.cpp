@@ -63,31 +63,24 @@ namespace cppflue::cli {
 namespace {
 
 // The options `serve` and `dev` share.
-void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts,
-                       CommonOptions& common) {
-  cmd->add_option("--host", opts.host,
-                        "Address to bind (default: [server] host, 127.0.0.1)");
-  cmd
-      ->add_option("--port", opts.port,
-                   "Port (default: [server] port, 2024; 0 = any free port, printed)")
+void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts, CommonOptions& common) {
+  cmd->add_option("--host", opts.host, "Address to bind (default: [server] host, 127.0.0.1)");
+  cmd->add_option("--port", opts.port,
+                  "Port (default: [server] port, 2024; 0 = any free port, printed)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("-m,--model", opts.model, "Model for every agent, as provider:model");
-  cmd
-      ->add_option("--grace", opts.grace_seconds,
-                   "Seconds requests in flight get to finish on SIGTERM (default 10)")
+  cmd->add_option("--grace", opts.grace_seconds,
+                  "Seconds requests in flight get to finish on SIGTERM (default 10)")
       ->check(CLI::Range(0, 3600));
-  cmd
-      ->add_option("--heartbeat", opts.heartbeat_seconds,
-                   "Seconds without an event before an SSE stream gets a heartbeat comment "
-                   "(default 15)")
+  cmd->add_option("--heartbeat", opts.heartbeat_seconds,
+                  "Seconds without an event before an SSE stream gets a heartbeat comment "
+                  "(default 15)")
       ->check(CLI::Range(0.05, 3600.0));
-  cmd
-      ->add_option("--header-timeout", opts.header_timeout_seconds,
-                   "Seconds a client has to send a whole request header before 408 (default 10)")
+  cmd->add_option("--header-timeout", opts.header_timeout_seconds,
+                  "Seconds a client has to send a whole request header before 408 (default 10)")
       ->check(CLI::Range(0.05, 3600.0));
-  cmd
-      ->add_option("--body-timeout", opts.body_timeout_seconds,
-                   "Seconds a client has to send a request body before 408 (default 30)")
+  cmd->add_option("--body-timeout", opts.body_timeout_seconds,
+                  "Seconds a client has to send a request body before 408 (default 30)")
       ->check(CLI::Range(0.05, 3600.0));
   cmd->add_option("--config", common.config, "Path to cppflue.toml");
 }
@@ -196,17 +189,20 @@ int cppflue::cli_main(int argc, char** argv) {
       "cppflue.toml change (connections and requests in flight are kept); dashboard at "
       "/__cppflue");
   add_serve_options(dev_cmd, dev.serve, common);
-  dev_cmd->add_option("--poll", dev.poll_seconds, "Seconds between checks for changes (default 0.5)")
+  dev_cmd
+      ->add_option("--poll", dev.poll_seconds, "Seconds between checks for changes (default 0.5)")
       ->check(CLI::Range(0.05, 60.0));
   dev_cmd->add_option("--build-command", dev.build_command,
                       "A compiled application: how to rebuild it when src/, include/ or "
                       "CMakeLists.txt change (default: cmake --build on the build directory of "
                       "the executable; none: never)");
-  dev_cmd->footer("A compiled application (agents or workflows in C++) is rebuilt when its "
-                  "sources change, then restarted (connections are closed gracefully).");
+  dev_cmd->footer(
+      "A compiled application (agents or workflows in C++) is rebuilt when its "
+      "sources change, then restarted (connections are closed gracefully).");
 
   auto* routes_cmd = app.add_subcommand(
-      "routes", "Print the routes `serve` would offer as JSON ({\"agents\":[...],\"workflows\":[...]})");
+      "routes",
+      "Print the routes `serve` would offer as JSON ({\"agents\":[...],\"workflows\":[...]})");
   routes_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
   InvokeOptions invoke;

@@ -21,10 +21,10 @@ Result<json> parse_payload(const std::string& text) {
   if (text.empty()) return json(json_object{});
   auto parsed = parse_json(text);
   if (!parsed) {
-    return fail(ErrorType::invalid_input,
-                "--payload is not valid JSON: " + parsed.error().message);
+    return fail(ErrorType::invalid_input, "--payload is not valid JSON: " + parsed.error().message);
   }
-  if (!parsed->is_object()) return fail(ErrorType::invalid_input, "--payload must be a JSON object");
+  if (!parsed->is_object())
+    return fail(ErrorType::invalid_input, "--payload must be a JSON object");
   return parsed;
 }
 
@@ -44,7 +44,8 @@ std::string pretty_event(const json& event) {
   std::string line = "[" + std::to_string(index) + "] " + type;
   if (data == nullptr) return line;
   if (type == "log") {
-    line += " [" + get_string_or(*data, "level", "info") + "] " + get_string_or(*data, "message", "");
+    line +=
+        " [" + get_string_or(*data, "level", "info") + "] " + get_string_or(*data, "message", "");
   } else if (type == "run_end") {
     const json* is_error = find(*data, "is_error");
     line += " status=" + get_string_or(*data, "status", "?") +
@@ -95,8 +96,8 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
     known = known || name == o.name;
   }
   if (!known) {
-    return report_error("Unknown route: " + o.name + ". Available routes: " +
-                        (names.empty() ? "(none)" : names) +
+    return report_error("Unknown route: " + o.name +
+                        ". Available routes: " + (names.empty() ? "(none)" : names) +
                         ". (Workflows run with `cppflue run WORKFLOW --payload JSON`.)");
   }
   std::string message = get_string_or(*payload, "message", get_string_or(*payload, "prompt", ""));
@@ -112,10 +113,10 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
   defaults.config_path = common.config;
   defaults.root = config->root.string();
   defaults.name = o.name;
-  Agent agent = factory->instantiate(AgentContext{id, {}, *payload}, defaults,
-                                     [&](InitOptions& init) {
-                                       if (!o.model.empty()) init.model = o.model;
-                                     });
+  Agent agent =
+      factory->instantiate(AgentContext{id, {}, *payload}, defaults, [&](InitOptions& init) {
+        if (!o.model.empty()) init.model = o.model;
+      });
   note_offline_model(agent);
   install_interrupt_watcher();
   Session s = agent.session(id + ":" + session);
@@ -164,7 +165,8 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
   if (!o.server.empty()) {
     Client client(o.server, client_options());
     if (!o.follow) {
-      json page = client.runs().events(o.run_id, {.after = o.since, .limit = o.limit, .types = types});
+      json page =
+          client.runs().events(o.run_id, {.after = o.since, .limit = o.limit, .types = types});
       for (const auto& e : page.at("events").as_array()) emit(e);
       return finish();
     }
@@ -201,13 +203,10 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
     if (!events) return report_error(events.error().message);
     bool ended = false;
     for (const auto& e : *events) {
-      json event = json_object{{"run_id", o.run_id},
-                               {"runId", o.run_id},
-                               {"event_index", e.index},
-                               {"eventIndex", e.index},
-                               {"type", e.type},
-                               {"timestamp", e.timestamp},
-                               {"data", e.data}};
+      json event =
+          json_object{{"run_id", o.run_id},    {"runId", o.run_id}, {"event_index", e.index},
+                      {"eventIndex", e.index}, {"type", e.type},    {"timestamp", e.timestamp},
+                      {"data", e.data}};
       emit(event);
       after = e.index;
       ended = ended || e.type == "run_end";

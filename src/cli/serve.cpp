@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -48,8 +48,8 @@ std::string watch_fingerprint(const std::filesystem::path& root, const std::stri
            std::to_string(time.time_since_epoch().count()) + '\n';
   };
   std::error_code ec;
-  for (fs::recursive_directory_iterator it(root / ".agents",
-                                           fs::directory_options::skip_permission_denied, ec),
+  for (fs::recursive_directory_iterator
+           it(root / ".agents", fs::directory_options::skip_permission_denied, ec),
        end;
        !ec && it != end; it.increment(ec)) {
     add(it->path());
@@ -77,8 +77,8 @@ std::string source_fingerprint(const std::filesystem::path& root,
   add(root / "CMakeLists.txt");
   for (const char* sub : {"src", "include"}) {
     std::error_code ec;
-    for (fs::recursive_directory_iterator it(root / sub,
-                                             fs::directory_options::skip_permission_denied, ec),
+    for (fs::recursive_directory_iterator
+             it(root / sub, fs::directory_options::skip_permission_denied, ec),
          end;
          !ec && it != end; it.increment(ec)) {
       if (!build_dir.empty() && it->path() == build_dir) {
@@ -212,9 +212,8 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
         sources = std::move(now_sources);
         std::cout << "cppflue dev: sources changed; rebuilding: " << build_command << std::endl;
         // The server keeps answering with the running build meanwhile.
-        int rc = std::system(("cd " + shell_quote(config->root.string()) + " && " +
-                              build_command)
-                                 .c_str());
+        int rc = std::system(
+            ("cd " + shell_quote(config->root.string()) + " && " + build_command).c_str());
         if (rc != 0) {
           std::cerr << "cppflue dev: the build failed (status " << rc
                     << "); still serving the previous build" << std::endl;

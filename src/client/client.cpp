@@ -93,11 +93,11 @@ ErrorType error_type_for(int status, std::string_view type) {
     type = get_string_or(*e, "type", type);
     message = get_string_or(*e, "message", message);
   }
-  Error error = make_error(
-      error_type_for(status, type),
-      status > 0 ? fmt::format("{}: HTTP {} {}: {}", what, status, type, message)
-                 : fmt::format("{}: {}: {}", what, type, message),
-      json_object{{"status", status}, {"type", type}, {"envelope", envelope}});
+  Error error =
+      make_error(error_type_for(status, type),
+                 status > 0 ? fmt::format("{}: HTTP {} {}: {}", what, status, type, message)
+                            : fmt::format("{}: {}: {}", what, type, message),
+                 json_object{{"status", status}, {"type", type}, {"envelope", envelope}});
   throw ClientError(std::move(error), status, std::move(type), envelope);
 }
 
@@ -160,7 +160,8 @@ struct Client::Impl {
     req.total_timeout = options.timeout;
     req.idle_timeout = options.timeout;
     req.headers = options.headers;
-    if (!options.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + options.token);
+    if (!options.token.empty())
+      req.headers.emplace_back("Authorization", "Bearer " + options.token);
     if (body != nullptr) {
       req.headers.emplace_back("Content-Type", "application/json");
       req.body = serialize(*body);
@@ -186,10 +187,10 @@ struct Client::Impl {
     if (r.status < 200 || r.status >= 300) throw_status(r, what);
     auto parsed = parse_json(r.body);
     if (!parsed) {
-      throw Exception(make_error(ErrorType::invalid_input,
-                                 fmt::format("{}: the server's answer is not JSON: {}", what,
-                                             parsed.error().message),
-                                 json_object{{"status", r.status}}));
+      throw Exception(make_error(
+          ErrorType::invalid_input,
+          fmt::format("{}: the server's answer is not JSON: {}", what, parsed.error().message),
+          json_object{{"status", r.status}}));
     }
     if (raw != nullptr) *raw = std::move(r);
     return std::move(*parsed);
@@ -197,8 +198,8 @@ struct Client::Impl {
 
   // Outcome of a streamed request.
   struct StreamEnd {
-    bool stopped = false;    // the handler returned false
-    bool completed = false;  // the server ended the response normally
+    bool stopped = false;            // the handler returned false
+    bool completed = false;          // the server ended the response normally
     std::optional<Error> transport;  // the connection failed (not our stop)
   };
 
@@ -368,9 +369,9 @@ void AgentSocket::close() {
 Client::Client(std::string base_url, ClientOptions options) : impl_(std::make_unique<Impl>()) {
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
   if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0) {
-    throw Exception(make_error(ErrorType::invalid_input,
-                               fmt::format("client base URL '{}': expected http:// or https://",
-                                           base_url)));
+    throw Exception(
+        make_error(ErrorType::invalid_input,
+                   fmt::format("client base URL '{}': expected http:// or https://", base_url)));
   }
   impl_->base = std::move(base_url);
   std::string& admin = options.admin_base_path;
@@ -562,8 +563,8 @@ json Client::Runs::get(const std::string& run_id) {
 }
 
 json Client::Runs::events(const std::string& run_id, const RunEventsQuery& query) {
-  std::string target = fmt::format("/runs/{}/events?after={}&limit={}", encode(run_id),
-                                   query.after, query.limit);
+  std::string target =
+      fmt::format("/runs/{}/events?after={}&limit={}", encode(run_id), query.after, query.limit);
   if (!query.types.empty()) {
     std::string types;
     for (const auto& t : query.types) types += (types.empty() ? "" : ",") + t;
@@ -599,10 +600,10 @@ std::int64_t Client::Runs::stream(const std::string& run_id, const ClientEventHa
     failures = progressed ? 1 : failures + 1;
     if (failures > max_reconnects) {
       if (end.transport) throw Exception(std::move(*end.transport));
-      throw Exception(make_error(ErrorType::connection_error,
-                                 fmt::format("GET {}: the stream ended before run_end {} times",
-                                             target, failures),
-                                 json_object{{"run_id", run_id}, {"last_event_id", last}}));
+      throw Exception(make_error(
+          ErrorType::connection_error,
+          fmt::format("GET {}: the stream ended before run_end {} times", target, failures),
+          json_object{{"run_id", run_id}, {"last_event_id", last}}));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * failures));
   }
@@ -638,11 +639,11 @@ AdminPage Client::Admin::agents(const AdminQuery& query) {
 
 AdminPage Client::Admin::instances(const std::string& agent, const AdminQuery& query) {
   const std::string& base = c_.impl_->options.admin_base_path;
-  return admin_page(c_.impl_->call("GET",
-                                   base + "/agents/" + encode(agent) + "/instances" +
-                                       admin_query(query, false),
-                                   nullptr),
-                    "instances");
+  return admin_page(
+      c_.impl_->call("GET",
+                     base + "/agents/" + encode(agent) + "/instances" + admin_query(query, false),
+                     nullptr),
+      "instances");
 }
 
 AdminPage Client::Admin::runs(const AdminQuery& query) {

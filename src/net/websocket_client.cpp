@@ -44,10 +44,10 @@ struct WebSocketClient::Impl {
   }
 
   Error timeout_error(std::string_view what, std::chrono::milliseconds timeout) const {
-    return make_error(ErrorType::timeout,
-                      fmt::format("websocket {}: {} took longer than {} ms", url, what,
-                                  timeout.count()),
-                      json_object{{"url", url}, {"operation", what}});
+    return make_error(
+        ErrorType::timeout,
+        fmt::format("websocket {}: {} took longer than {} ms", url, what, timeout.count()),
+        json_object{{"url", url}, {"operation", what}});
   }
   Error io_error(std::string_view what, const beast::error_code& ec) const {
     return make_error(ErrorType::connection_error,
@@ -146,10 +146,10 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
     if (error == websocket::error::upgrade_declined) {
       std::string body = response.body();
       int status = static_cast<int>(response.result_int());
-      return fail(ErrorType::connection_error,
-                  fmt::format("websocket {}: the server declined the upgrade with HTTP {}", url,
-                              status),
-                  json_object{{"url", url}, {"status", status}, {"body", body}});
+      return fail(
+          ErrorType::connection_error,
+          fmt::format("websocket {}: the server declined the upgrade with HTTP {}", url, status),
+          json_object{{"url", url}, {"status", status}, {"body", body}});
     }
     return fail(impl->io_error("handshake", error));
   }

@@ -28,8 +28,8 @@ constexpr const char* kAdminDetails =
     "Admin lookups list the agents and instances that have runs in this server's store.";
 
 ServerResponse not_known(std::string_view type, std::string_view kind, std::string_view value) {
-  return error_response(404, type, fmt::format("{} \"{}\" is not known to this server.", kind, value),
-                        kAdminDetails);
+  return error_response(
+      404, type, fmt::format("{} \"{}\" is not known to this server.", kind, value), kAdminDetails);
 }
 
 // The paging parameters shared by every listing.
@@ -90,12 +90,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -124,8 +135,8 @@ asio::awaitable<void> Server::Impl::admin_route(Exchange& ex, const std::vector<
   // /admin/runs, /admin/runs/{id}
   const std::size_t n = seg.size();
   bool agents = n >= 2 && seg[1] == "agents" &&
-                (n == 2 || (n == 4 && seg[3] == "instances") || (n == 6 && seg[3] == "instances" &&
-                                                                  seg[5] == "runs"));
+                (n == 2 || (n == 4 && seg[3] == "instances") ||
+                 (n == 6 && seg[3] == "instances" && seg[5] == "runs"));
   bool runs = n >= 2 && seg[1] == "runs" && (n == 2 || n == 3);
   bool empty_segment = false;
   for (std::size_t i = 1; i < n; ++i) empty_segment = empty_segment || blank(seg[i]);
@@ -261,8 +272,8 @@ json Server::Impl::server_status_json() {
   json_array problems;
   if (auto set = discover_skills(config.root / ".agents" / "skills")) {
     for (const auto& [name, s] : *set) {
-      skills.push_back(json_object{
-          {"name", name}, {"description", s.description}, {"path", s.path.string()}});
+      skills.push_back(
+          json_object{{"name", name}, {"description", s.description}, {"path", s.path.string()}});
     }
   } else {
     problems.push_back(json(set.error().message));
@@ -270,8 +281,8 @@ json Server::Impl::server_status_json() {
   json_array roles;
   if (auto set = discover_roles(config.root / ".agents" / "roles")) {
     for (const auto& [name, r] : *set) {
-      roles.push_back(json_object{
-          {"name", name}, {"description", r.description}, {"path", r.path.string()}});
+      roles.push_back(
+          json_object{{"name", name}, {"description", r.description}, {"path", r.path.string()}});
     }
   } else {
     problems.push_back(json(set.error().message));
@@ -321,12 +332,14 @@ std::string Server::Impl::dashboard_html() {
   add(fmt::format("<h1>cppflue {}</h1>\n<p>Project <code>{}</code></p>\n", html_escape(kVersion),
                   e(s.at("root"))));
 
-  add("<h2>Agents</h2>\n<table><tr><th>name</th><th>route</th><th>kind</th><th>triggers</th></tr>\n");
+  add("<h2>Agents</h2>\n<table><tr><th>name</th><th>route</th><th>kind</th><th>triggers</th></"
+      "tr>\n");
   for (const auto& r : s.at("routes").as_array()) {
-    add(fmt::format("<tr><td>{}</td><td><code>POST {}</code></td><td>{}</td><td><code>{}</code></td>"
-                    "</tr>\n",
-                    e(r.at("name")), e(r.at("path")), e(r.at("kind")),
-                    html_escape(boost::json::serialize(r.at("triggers")))));
+    add(fmt::format(
+        "<tr><td>{}</td><td><code>POST {}</code></td><td>{}</td><td><code>{}</code></td>"
+        "</tr>\n",
+        e(r.at("name")), e(r.at("path")), e(r.at("kind")),
+        html_escape(boost::json::serialize(r.at("triggers")))));
   }
   add("</table>\n");
 
@@ -374,12 +387,12 @@ std::string Server::Impl::dashboard_html() {
     add("<table><tr><th>run</th><th>agent</th><th>instance</th><th>status</th><th>started</th>"
         "<th>ms</th><th>events</th></tr>\n");
     for (const auto& r : runs->runs) {
-      add(fmt::format("<tr><td><a href=\"/runs/{}\"><code>{}</code></a></td><td>{}</td><td>{}</td>"
-                      "<td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                      url_segment(r.id), html_escape(r.id), html_escape(r.workflow),
-                      html_escape(r.instance_id), html_escape(r.status), html_escape(r.status),
-                      html_escape(r.started_at), r.ended_at.empty() ? 0 : r.duration_ms,
-                      r.event_count));
+      add(fmt::format(
+          "<tr><td><a href=\"/runs/{}\"><code>{}</code></a></td><td>{}</td><td>{}</td>"
+          "<td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+          url_segment(r.id), html_escape(r.id), html_escape(r.workflow), html_escape(r.instance_id),
+          html_escape(r.status), html_escape(r.status), html_escape(r.started_at),
+          r.ended_at.empty() ? 0 : r.duration_ms, r.event_count));
     }
     add("</table>\n");
   } else {

@@ -69,8 +69,8 @@ class AdminTest : public ::testing::Test {
   Response get(const std::string& target) { return call(port(), "GET", target); }
 
   // Follows nextCursor from `target` (which already has a '?'), collecting `key` of `list`.
-  std::vector<std::string> all_pages(const std::string& target, const char* list,
-                                     const char* key, int* pages = nullptr) {
+  std::vector<std::string> all_pages(const std::string& target, const char* list, const char* key,
+                                     int* pages = nullptr) {
     std::vector<std::string> out;
     std::string cursor;
     int n = 0;
@@ -160,11 +160,9 @@ TEST_F(AdminTest, RunsListNewestFirstWithFilters) {
   EXPECT_EQ(get("/admin/runs?status=succeeded").json_body.at("runs").as_array().size(), 5u);
   EXPECT_EQ(get("/admin/runs?status=active").json_body.at("runs").as_array().size(), 0u);
   EXPECT_EQ(get("/admin/runs?agentName=greet").json_body.at("runs").as_array().size(), 2u);
-  EXPECT_EQ(get("/admin/runs?agent_name=helper&status=completed")
-                .json_body.at("runs")
-                .as_array()
-                .size(),
-            3u);
+  EXPECT_EQ(
+      get("/admin/runs?agent_name=helper&status=completed").json_body.at("runs").as_array().size(),
+      3u);
 
   auto alice = get("/admin/agents/helper/instances/alice/runs");
   ASSERT_EQ(alice.status, 200) << alice.body;
@@ -204,8 +202,7 @@ TEST_F(AdminTest, BadAdminRequestsGetEnvelopes) {
       {"GET", "/admin/agents?cursor=%21%21%21", 400, "invalid_query_param", "cursor"},
       {"GET", "/admin/runs?cursor=e30", 400, "invalid_query_param", "cursor"},  // {}
       {"GET", "/admin/runs?cursor=eyJvZmZzZXQiOi0xfQ", 400, "invalid_query_param", "cursor"},
-      {"GET", "/admin/agents/helper/instances?cursor=nope!", 400, "invalid_query_param",
-       "cursor"},
+      {"GET", "/admin/agents/helper/instances?cursor=nope!", 400, "invalid_query_param", "cursor"},
       {"GET", "/admin/runs?status=done", 400, "invalid_query_param", "status"},
       {"GET", "/admin/agents/helper/instances/alice/runs?status=x", 400, "invalid_query_param",
        "status"},

@@ -106,8 +106,8 @@ TEST_F(CliRoutesTest, RoutesListsAgentsAndWorkflows) {
 }
 
 TEST_F(CliRoutesTest, InvokeLocallyAndAgainstAServer) {
-  auto r = run_in(root_, {"invoke", "helper", "u1", "--payload",
-                          R"({"message":"hello","session":"s"})"});
+  auto r = run_in(root_,
+                  {"invoke", "helper", "u1", "--payload", R"({"message":"hello","session":"s"})"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto parsed = parse_json(r.out);
   ASSERT_TRUE(parsed) << r.out;
@@ -134,14 +134,14 @@ TEST_F(CliRoutesTest, InvokeLocallyAndAgainstAServer) {
   ServeProcess server(root_);
   ASSERT_GT(server.port(), 0) << server.output();
   std::string url = "http://127.0.0.1:" + std::to_string(server.port());
-  auto remote = run_in(root_, {"invoke", "helper", "u2", "--server", url, "--payload",
-                               R"({"message":"hi"})"});
+  auto remote = run_in(
+      root_, {"invoke", "helper", "u2", "--server", url, "--payload", R"({"message":"hi"})"});
   ASSERT_EQ(remote.code, 0) << remote.err;
   auto body = parse_json(remote.out);
   ASSERT_TRUE(body) << remote.out;
   EXPECT_EQ(body->at("result").at("session_id"), "u2:default");
-  auto refused = run_in(root_, {"invoke", "quiet", "--server", url, "--payload",
-                                R"({"message":"hi"})"});
+  auto refused =
+      run_in(root_, {"invoke", "quiet", "--server", url, "--payload", R"({"message":"hi"})"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("agent_not_webhook"), std::string::npos) << refused.err;
 }
@@ -168,8 +168,8 @@ TEST_F(CliRoutesTest, LogsFromTheStoreAndFromAServer) {
   EXPECT_NE(pretty.out.find("run_end status=completed is_error=false"), std::string::npos)
       << pretty.out;
 
-  auto remote = run_in(root_, {"logs", id, "--server", url, "--types", "run_end", "--format",
-                               "json"});
+  auto remote =
+      run_in(root_, {"logs", id, "--server", url, "--types", "run_end", "--format", "json"});
   ASSERT_EQ(remote.code, 0) << remote.err;
   auto list = parse_json(remote.out);
   ASSERT_TRUE(list && list->is_array()) << remote.out;

@@ -176,10 +176,9 @@ TEST_F(ClientTest, HealthAgentsInvokeAndStream) {
                          [&](const ClientEvent&) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
   // A handler that throws: the exception reaches the caller and the client stays usable.
-  EXPECT_THROW(client.agents().stream("helper", "c-4", {{"message", "list the files"}},
-                                      [](const ClientEvent&) -> bool {
-                                        throw std::runtime_error("handler gave up");
-                                      }),
+  EXPECT_THROW(client.agents().stream(
+                   "helper", "c-4", {{"message", "list the files"}},
+                   [](const ClientEvent&) -> bool { throw std::runtime_error("handler gave up"); }),
                std::runtime_error);
   EXPECT_EQ(client.health().at("ok"), true);
   EXPECT_FALSE(client.agents().abort("c-9:default"));
@@ -273,17 +272,19 @@ TEST_F(ClientTest, WorkflowsAndDispatch) {
     EXPECT_GE(e.status(), 400);
     EXPECT_FALSE(e.type_name().empty());
   }
-  EXPECT_THROW(client.workflows().stream("fail", json_object{}, [](const ClientEvent&) { return true; }),
-               ClientError);
-  EXPECT_THROW(client.workflows().run_socket("fail", json_object{},
-                                             [](const ClientEvent&) { return true; }),
-               ClientError);
+  EXPECT_THROW(
+      client.workflows().stream("fail", json_object{}, [](const ClientEvent&) { return true; }),
+      ClientError);
+  EXPECT_THROW(
+      client.workflows().run_socket("fail", json_object{}, [](const ClientEvent&) { return true; }),
+      ClientError);
 
   json receipt = client.agents().dispatch("helper", "d-1", "queued hello",
                                           {.session = "s", .idempotency_key = "k-1"});
   EXPECT_EQ(receipt.at("status"), "accepted");
   std::string id(receipt.at("dispatch_id").as_string());
-  json again = client.agents().dispatch("helper", "d-1", "queued hello", {.idempotency_key = "k-1"});
+  json again =
+      client.agents().dispatch("helper", "d-1", "queued hello", {.idempotency_key = "k-1"});
   EXPECT_EQ(again.at("dispatch_id"), json(id));
   json state;
   for (int i = 0; i < 200; ++i) {
@@ -353,10 +354,14 @@ TEST_F(ClientTest, ErrorsAreTyped) {
     ErrorType error;
   };
   const std::vector<Case> cases = {
-      {[&] { client.agents().invoke("nobody", "x", {{"message", "hi"}}); }, 404, "agent_not_found",
-       ErrorType::not_found},
-      {[&] { client.agents().invoke("private", "x", {{"message", "hi"}}); }, 404,
-       "agent_not_webhook", ErrorType::not_found},
+      {[&] {
+         client.agents().invoke("nobody", "x", {{"message", "hi"}});
+       },
+       404, "agent_not_found", ErrorType::not_found},
+      {[&] {
+         client.agents().invoke("private", "x", {{"message", "hi"}});
+       },
+       404, "agent_not_webhook", ErrorType::not_found},
       {[&] { client.agents().invoke("helper", "x", json_object{}); }, 400, "invalid_request",
        ErrorType::invalid_input},
       {[&] { client.runs().get("run_missing"); }, 404, "run_not_found", ErrorType::not_found},
@@ -370,8 +375,10 @@ TEST_F(ClientTest, ErrorsAreTyped) {
       {[&] { client.admin().runs({.cursor = "!!"}); }, 400, "invalid_query_param",
        ErrorType::invalid_input},
       {[&] { client.admin().instances("nobody"); }, 404, "agent_not_found", ErrorType::not_found},
-      {[&] { client.agents().stream("nobody", "x", {{"message", "hi"}},
-                                    [](const ClientEvent&) { return true; }); },
+      {[&] {
+         client.agents().stream("nobody", "x", {{"message", "hi"}},
+                                [](const ClientEvent&) { return true; });
+       },
        404, "agent_not_found", ErrorType::not_found},
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {

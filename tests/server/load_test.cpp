@@ -109,8 +109,8 @@ TEST_F(LoadTest, ThousandSseFollowersOfOneRunGetEveryEvent) {
     ++shown;
     const std::string& got = crowd.received(i);
     ADD_FAILURE() << "client " << i << (crowd.closed_by_peer(i) ? " (closed by the server)" : "")
-                  << " got " << got.size() << " bytes, ending: "
-                  << got.substr(got.size() > 400 ? got.size() - 400 : 0);
+                  << " got " << got.size()
+                  << " bytes, ending: " << got.substr(got.size() > 400 ? got.size() - 400 : 0);
   }
   for (std::size_t i = 0; i < crowd.size(); ++i) {
     const std::string& got = crowd.received(i);
@@ -135,9 +135,8 @@ TEST_F(LoadTest, SseClientsThatVanishMidStreamLeakNothing) {
         30s);
     EXPECT_EQ(following, static_cast<std::size_t>(kClients))
         << "server alive: " << server_->alive() << "; server output (tail): "
-        << server_->output().substr(server_->output().size() > 3000
-                                        ? server_->output().size() - 3000
-                                        : 0);
+        << server_->output().substr(
+               server_->output().size() > 3000 ? server_->output().size() - 3000 : 0);
     long peak = rss_kb(server_->pid());
     crowd.close_all();  // abruptly, mid-stream
     // The server notices at its next write or poll (heartbeats every 0.5 s).
@@ -157,8 +156,8 @@ TEST_F(LoadTest, SseClientsThatVanishMidStreamLeakNothing) {
   std::cout << "server RSS: baseline " << baseline << " KiB, with 1000 streams " << peak
             << " KiB, after 3 rounds of 1000 vanished clients " << after << " KiB\n";
 #ifndef __SANITIZE_ADDRESS__  // ASan's quarantine and shadow memory make RSS meaningless
-  EXPECT_LE(after, baseline + 2048) << "RSS grew by " << (after - baseline)
-                                    << " KiB after 3,000 vanished SSE clients";
+  EXPECT_LE(after, baseline + 2048)
+      << "RSS grew by " << (after - baseline) << " KiB after 3,000 vanished SSE clients";
 #endif
   // And the server still serves streams and requests.
   EXPECT_EQ(call(port(), "GET", "/health").status, 200);

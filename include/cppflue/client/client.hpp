@@ -35,7 +35,7 @@
 namespace cppflue {
 
 struct ClientOptions {
-  std::string token;  // sent as "Authorization: Bearer <token>" when set
+  std::string token;                         // sent as "Authorization: Bearer <token>" when set
   std::chrono::milliseconds timeout{60000};  // whole request (streams: idle time between bytes)
   std::chrono::milliseconds connect_timeout{10000};
   std::string admin_base_path = "/admin";
@@ -131,8 +131,7 @@ class Client {
     json list();  // the "agents" array
     AgentReply invoke(const std::string& name, const std::string& id, const json& payload);
     // X-Webhook: true → the run id of the background run.
-    std::string invoke_webhook(const std::string& name, const std::string& id,
-                               const json& payload);
+    std::string invoke_webhook(const std::string& name, const std::string& id, const json& payload);
     // SSE: every event to `on_event`; returns the final "result" event's data when the
     // stream had one (else null). An "error" event throws ClientError.
     json stream(const std::string& name, const std::string& id, const json& payload,
