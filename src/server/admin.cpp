@@ -268,25 +268,22 @@ json Server::Impl::server_status_json() {
   for (const auto& w : registered_workflows()) {
     workflows.push_back(json_object{{"name", w}, {"path", fmt::format("/workflows/{}", w)}});
   }
-  json_array skills;
   json_array problems;
-  if (auto set = discover_skills(config.root / ".agents" / "skills")) {
-    for (const auto& [name, s] : *set) {
-      skills.push_back(
-          json_object{{"name", name}, {"description", s.description}, {"path", s.path.string()}});
+  // Skills and roles alike: {name, description, path} of each, or the discovery error.
+  auto describe = [&problems](const auto& discovered) {
+    json_array list;
+    if (!discovered) {
+      problems.push_back(json(discovered.error().message));
+      return list;
     }
-  } else {
-    problems.push_back(json(set.error().message));
-  }
-  json_array roles;
-  if (auto set = discover_roles(config.root / ".agents" / "roles")) {
-    for (const auto& [name, r] : *set) {
-      roles.push_back(
-          json_object{{"name", name}, {"description", r.description}, {"path", r.path.string()}});
+    for (const auto& [name, item] : *discovered) {
+      list.push_back(json_object{
+          {"name", name}, {"description", item.description}, {"path", item.path.string()}});
     }
-  } else {
-    problems.push_back(json(set.error().message));
-  }
+    return list;
+  };
+  json_array skills = describe(discover_skills(config.root / ".agents" / "skills"));
+  json_array roles = describe(discover_roles(config.root / ".agents" / "roles"));
   json_array active_sessions;
   for (const auto& key : active->keys()) {
     active_sessions.push_back(json_object{{"session_id", key}});

@@ -32,9 +32,7 @@ class AdminTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new cppflue::testing::TempDir();
     auto root = dir_->path();
-    cppflue::testing::write_file(root / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root);
     cppflue::testing::write_file(
         root / ".agents/skills/triage.md",
         "---\nname: triage\ndescription: sorts <b>issues</b> & more\n---\nSort them.\n");

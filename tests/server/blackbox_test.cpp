@@ -31,10 +31,7 @@ class ServeTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new cppflue::testing::TempDir();
     auto root = dir_->path();
-    cppflue::testing::write_file(
-        root / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n[server]\nmax_body_bytes = 4096\n");
-    cppflue::testing::write_file(root / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root, "[agent]\nmodel = \"test:demo\"\n[server]\nmax_body_bytes = 4096\n");
     cppflue::testing::write_file(
         root / ".agents/agents/private.md",
         "---\nname: private\ntriggers:\n  webhook: false\n  schedule: daily\n---\n"
@@ -263,9 +260,7 @@ TEST(Serve, SigtermStopsCleanly) {
 // is up, while other clients are served meanwhile.
 TEST(Serve, SlowClientsGet408AndOthersAreServed) {
   cppflue::testing::TempDir dir;
-  cppflue::testing::write_file(dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-  cppflue::testing::write_file(dir.path() / ".agents/agents/helper.md",
-                               "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+  write_helper_project(dir.path());
   ServeProcess server(dir.path(), {"--header-timeout", "0.6", "--body-timeout", "0.6"});
   ASSERT_GT(server.port(), 0) << server.output();
   auto drip = [&](const std::string& start, char byte) {

@@ -72,9 +72,7 @@ class CliRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = dir_.path();
-    cppflue::testing::write_file(root_ / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root_ / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root_);
     cppflue::testing::write_file(
         root_ / ".agents/agents/quiet.md",
         "---\nname: quiet\ndescription: q\ntriggers:\n  webhook: false\n---\nShh.\n");

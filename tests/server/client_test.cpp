@@ -111,9 +111,7 @@ class ClientTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new cppflue::testing::TempDir();
     auto root = dir_->path();
-    cppflue::testing::write_file(root / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root);
     cppflue::testing::write_file(
         root / ".agents/agents/private.md",
         "---\nname: private\ndescription: no\ntriggers:\n  webhook: false\n---\nNo.\n");
@@ -421,11 +419,9 @@ TEST_F(ClientTest, ErrorsAreTyped) {
 
 TEST(ClientAuth, BearerTokenOnHttpAndWebSocket) {
   cppflue::testing::TempDir dir;
-  cppflue::testing::write_file(dir.path() / "cppflue.toml",
-                               "[agent]\nmodel = \"test:demo\"\n[server]\n"
-                               "auth_token_env = \"CLIENT_TEST_TOKEN\"\n");
-  cppflue::testing::write_file(dir.path() / ".agents/agents/helper.md",
-                               "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+  write_helper_project(dir.path(),
+                       "[agent]\nmodel = \"test:demo\"\n[server]\n"
+                       "auth_token_env = \"CLIENT_TEST_TOKEN\"\n");
   ServeProcess server(dir.path(), {}, {{"CLIENT_TEST_TOKEN", "s3cret"}});
   ASSERT_GT(server.port(), 0) << server.output();
   std::string url = "http://127.0.0.1:" + std::to_string(server.port());

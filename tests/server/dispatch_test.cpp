@@ -96,9 +96,7 @@ class DispatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = dir_.path();
-    cppflue::testing::write_file(root_ / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root_ / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root_);
     cppflue::testing::write_file(
         root_ / ".agents/agents/private.md",
         "---\nname: private\ntriggers:\n  webhook: false\n---\nInternal.\n");

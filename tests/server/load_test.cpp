@@ -24,9 +24,7 @@ class LoadTest : public ::testing::Test {
     raise_fd_limit();
     dir_ = new cppflue::testing::TempDir();
     auto root = dir_->path();
-    cppflue::testing::write_file(root / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root);
     // A run that stays open for a while: one model turn that takes `delay_ms`.
     for (auto [name, ms] : {std::pair{"sleeper", 4000}, std::pair{"forever", 60000}}) {
       auto script = root / (std::string(name) + ".json");
@@ -174,10 +172,7 @@ namespace {
 // sessions continue from the store.
 TEST(InstanceCache, EvictedInstancesComeBackWithTheirHistory) {
   cppflue::testing::TempDir dir;
-  cppflue::testing::write_file(dir.path() / "cppflue.toml",
-                               "[agent]\nmodel = \"test:demo\"\n[server]\nmax_instances = 2\n");
-  cppflue::testing::write_file(dir.path() / ".agents/agents/helper.md",
-                               "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+  write_helper_project(dir.path(), "[agent]\nmodel = \"test:demo\"\n[server]\nmax_instances = 2\n");
   ServeProcess server(dir.path());
   ASSERT_GT(server.port(), 0) << server.output();
   for (int round = 0; round < 2; ++round) {

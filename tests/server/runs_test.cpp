@@ -28,9 +28,7 @@ class RunsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new cppflue::testing::TempDir();
     auto root = dir_->path();
-    cppflue::testing::write_file(root / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
-    cppflue::testing::write_file(root / ".agents/agents/helper.md",
-                                 "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+    write_helper_project(root);
     server_ = new ServeProcess(root, {"--heartbeat", "0.3"}, {}, CPPFLUE_TEST_APP);
   }
   static void TearDownTestSuite() {

@@ -21,10 +21,19 @@
 #include <vector>
 
 #include "cppflue/core/json.hpp"
+#include "support/test_util.hpp"
 
 namespace cppflue::serve_testing {
 
 using namespace std::chrono_literals;
+
+// A project at `root` with `toml` as its cppflue.toml and the Markdown agent "helper".
+inline void write_helper_project(const std::filesystem::path& root,
+                                 const std::string& toml = "[agent]\nmodel = \"test:demo\"\n") {
+  cppflue::testing::write_file(root / "cppflue.toml", toml);
+  cppflue::testing::write_file(root / ".agents/agents/helper.md",
+                               "---\nname: helper\ndescription: helps\n---\nYou help.\n");
+}
 
 // `BINARY serve --port 0 ARGS...` (or `dev`) in `root` with `env` added; SIGTERM on destruction.
 class ServeProcess {
