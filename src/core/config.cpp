@@ -36,7 +36,8 @@ constexpr std::string_view kAgentKeys[] = {
     "allow_write", "allow_shell",    "allowed_commands", "allow_compound_commands",
     "max_turns",   "max_task_depth", "typed_retries"};
 constexpr std::string_view kSandboxKeys[] = {"workspace", "network",         "git_writable",
-                                             "env",       "timeout_seconds", "isolation"};
+                                             "env",       "timeout_seconds", "isolation",
+                                             "protected", "protect_config",  "allowed_env"};
 constexpr std::string_view kSecretKeys[] = {"env", "value"};
 constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", "api_key",
                                               "headers"};
@@ -366,6 +367,9 @@ void read_sandbox(Reader& r, const toml::table& t, SandboxConfig& c) {
   s.string_map("env", c.env);
   s.integer("timeout_seconds", c.timeout_seconds, 1, kIntMax);
   s.one_of("isolation", c.isolation, kIsolationModes);
+  s.string_list("protected", c.protected_paths);
+  s.boolean("protect_config", c.protect_config);
+  s.string_list("allowed_env", c.allowed_env);
 }
 
 void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretConfig>& out) {

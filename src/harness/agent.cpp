@@ -2113,6 +2113,7 @@ Agent init(InitOptions options) {
   impl->shell_policy.allow_shell = cfg.agent.allow_shell;
   impl->shell_policy.allow_compound_commands = cfg.agent.allow_compound_commands;
   impl->shell_policy.allowed_commands = cfg.agent.allowed_commands;
+  impl->shell_policy.allowed_env = cfg.sandbox.allowed_env;
   for (auto& c : options.commands) {
     if (c.command) {
       if (auto r = detail::check_command_definition(*c.command); !r) throw Exception(r.error());

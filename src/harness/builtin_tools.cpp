@@ -200,6 +200,9 @@ json run_bash(const ToolScope& s, const json& args, ToolContext& ctx) {
       }
       c.env[std::string(kv.key())] = std::string(kv.value().get_string());
     }
+    // The model's variables reach only the command inside the sandbox, never a host process:
+    // loader, start-up and option variables are refused.
+    if (auto r = check_model_env(c.env, s.shell_policy); !r) throw_error(std::move(r.error()));
   }
   auto fut =
       asio::co_spawn(s.executor, run_shell(s, std::move(c), {}, ctx.cancel), asio::use_future);
@@ -300,6 +303,19 @@ Result<void> check_command_definition(const Command& c) {
     return fail(ErrorType::invalid_input,
                 fmt::format("command '{}': timeout must be at least 1 second", c.name));
   }
+  if (!c.command.empty() && c.schema.is_object()) {
+    if (const json* props = find(c.schema, "properties"); props && props->is_object()) {
+      for (const auto& kv : props->get_object()) {
+        std::string var = env_var_name(kv.key());
+        if (is_denied_env_name(var)) {
+          return fail(ErrorType::invalid_input,
+                      fmt::format("command '{}': argument '{}' would set the environment variable "
+                                  "{}, which changes what programs load or run; rename it",
+                                  c.name, std::string_view(kv.key()), var));
+        }
+      }
+    }
+  }
   return {};
 }
 
@@ -321,8 +337,21 @@ json run_command_line(const ToolScope& base, const Command& c, const json& args,
   sc.cwd = c.cwd;
   sc.timeout = c.timeout;
   sc.env = c.env;
+  // Arguments become variables named after the properties the developer declared, never after
+  // whatever keys the model sends.
   if (args.is_object()) {
+    const json* props = c.schema.is_object() ? find(c.schema, "properties") : nullptr;
     for (const auto& kv : args.get_object()) {
+      if (props == nullptr || !props->is_object() || !props->get_object().contains(kv.key())) {
+        throw_error(
+            make_error(ErrorType::invalid_input,
+                       fmt::format("command '{}': unknown argument '{}' (the tool declares {})",
+                                   c.name, std::string_view(kv.key()),
+                                   props && props->is_object() && !props->get_object().empty()
+                                       ? "other arguments"
+                                       : "no arguments"),
+                       json_object{{"argument", kv.key()}}));
+      }
       sc.env[env_var_name(kv.key())] =
           kv.value().is_string() ? std::string(kv.value().get_string()) : dump(kv.value());
     }

@@ -42,52 +42,54 @@ bool is_skill_md(const fs::path& p) {
   return iequals(p.filename().string(), "SKILL.md");
 }
 
+namespace {
+// Project files are small: anything larger is not a skill, role, agent or instruction file.
+constexpr std::size_t kMaxProjectFileBytes = std::size_t{4} << 20;
+
+// The folder `dir` as a Workspace (symlinks below it are followed only while they stay inside).
+Result<Workspace> open_folder(const fs::path& dir) {
+  return Workspace::open(dir.empty() ? fs::path(".") : dir);
+}
+}  // namespace
+
 Result<std::string> read_text_file(const fs::path& p) {
-  std::error_code ec;
-  auto st = fs::status(p, ec);
-  if (ec || !fs::exists(st)) {
-    return fail(file_error(p.string(), 0, "", "file not found", ErrorType::not_found));
+  auto folder = open_folder(p.parent_path());
+  if (!folder) return fail(file_error(p.string(), 0, "", "file not found", ErrorType::not_found));
+  return read_text_file_in(*folder, p.filename().string(), p);
+}
+
+Result<std::string> read_text_file_in(const Workspace& folder, std::string_view rel,
+                                      const fs::path& display) {
+  // Beneath the folder by descriptor, non-blocking, regular files only, size-capped: a symlink
+  // leading out, a FIFO or a device is refused, never followed or waited on.
+  auto text = folder.read_file(rel, kMaxProjectFileBytes);
+  if (text) return text;
+  const Error& e = text.error();
+  if (e.type == ErrorType::not_found) {
+    return fail(file_error(display.string(), 0, "", "file not found", ErrorType::not_found));
   }
-  if (fs::is_directory(st)) return fail(file_error(p.string(), 0, "", "is a directory"));
-  // A FIFO or device would block or never end.
-  if (!fs::is_regular_file(st)) return fail(file_error(p.string(), 0, "", "not a regular file"));
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return fail(file_error(p.string(), 0, "", "cannot open the file"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return fail(file_error(p.string(), 0, "", "cannot read the file"));
-  return std::move(ss).str();
+  return fail(file_error(display.string(), 0, "", e.message));
 }
 
 Result<std::vector<fs::path>> list_markdown_files(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
-  auto st = fs::status(dir, ec);
+  auto st = fs::symlink_status(dir, ec);
   if (ec || !fs::exists(st)) return out;
-  if (!fs::is_directory(st)) return fail(file_error(dir.string(), 0, "", "is not a directory"));
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const fs::path& p = it->path();
-    std::string name = p.filename().string();
-    if (name.empty() || name[0] == '.' || p.extension() != ".md") continue;
-    std::error_code fec;
-    if (it->is_regular_file(fec)) out.push_back(p);
+  auto folder = open_folder(dir);
+  if (!folder) return fail(file_error(dir.string(), 0, "", "is not a directory"));
+  auto entries = folder->list_dir(".");
+  if (!entries)
+    return fail(file_error(dir.string(), 0, "", "cannot list: " + entries.error().message));
+  for (const auto& e : *entries) {
+    const std::string& name = e.name;
+    if (name.empty() || name[0] == '.' || fs::path(name).extension() != ".md" || e.is_dir) continue;
+    auto info = folder->stat(name);
+    if (info && info->is_file) out.push_back(dir / name);
   }
-  if (ec) return fail(file_error(dir.string(), 0, "", "cannot list: " + ec.message()));
   std::sort(out.begin(), out.end());
   return out;
 }
-
-namespace {
-bool contains(const fs::path& base, const fs::path& p) {
-  auto b = base.begin(), pe = p.begin();
-  for (; b != base.end(); ++b, ++pe) {
-    if (b->empty()) continue;  // a trailing separator
-    if (pe == p.end() || *b != *pe) return false;
-  }
-  return true;
-}
-}  // namespace
 
 Result<fs::path> resolve_inside(const fs::path& base, std::string_view rel, std::string_view what) {
   auto escape = [&] {
@@ -100,27 +102,24 @@ Result<fs::path> resolve_inside(const fs::path& base, std::string_view rel, std:
   }
   fs::path r{std::string(rel)};
   if (r.is_absolute() || r.has_root_name()) return escape();
-  fs::path normal = r.lexically_normal();
-  if (!normal.empty() && *normal.begin() == "..") return escape();
-
-  std::error_code ec;
-  fs::path canonical_base = fs::canonical(base, ec);
-  if (ec) {
+  auto folder = open_folder(base);
+  if (!folder) {
     return fail(ErrorType::not_found, fmt::format("the {} does not exist: {}", what, base.string()),
                 json_object{{"path", base.string()}});
   }
-  fs::path resolved = fs::weakly_canonical(canonical_base / normal, ec);
-  if (ec) {
-    return fail(ErrorType::not_found, fmt::format("cannot resolve '{}': {}", rel, ec.message()),
-                json_object{{"path", rel}});
+  auto normal = folder->to_relative(rel);
+  if (!normal) return escape();
+  // Resolved beneath the folder by descriptor: a symlink leading out is an escape.
+  auto info = folder->stat(*normal);
+  if (!info) {
+    if (info.error().type == ErrorType::not_found) {
+      return fail(ErrorType::not_found,
+                  fmt::format("'{}' not found in the {} ({})", rel, what, base.string()),
+                  json_object{{"path", rel}, {"directory", base.string()}});
+    }
+    return escape();
   }
-  if (!contains(canonical_base, resolved)) return escape();
-  if (!fs::exists(resolved, ec)) {
-    return fail(ErrorType::not_found,
-                fmt::format("'{}' not found in the {} ({})", rel, what, base.string()),
-                json_object{{"path", rel}, {"directory", base.string()}});
-  }
-  return resolved;
+  return *normal == "." ? folder->root() : folder->root() / *normal;
 }
 
 // ---- Fields -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cppflue/harness/project.hpp"
+#include "cppflue/sandbox/workspace.hpp"
 
 namespace cppflue::project_detail {
 
@@ -23,8 +24,12 @@ std::string trim(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool is_skill_md(const std::filesystem::path& p);  // "SKILL.md" in any case
 
-// Reads a whole file; a missing file is not_found, a directory or read failure config_error.
+// Reads a whole file beneath its own folder (by descriptor, non-blocking, regular files only,
+// at most 4 MiB); a missing file is not_found, anything else config_error.
 Result<std::string> read_text_file(const std::filesystem::path& p);
+// The same beneath `folder`; `display` names the file in errors.
+Result<std::string> read_text_file_in(const Workspace& folder, std::string_view rel,
+                                      const std::filesystem::path& display);
 
 // Regular `*.md` files directly in `dir` (dot files skipped), sorted; a missing dir is empty.
 Result<std::vector<std::filesystem::path>> list_markdown_files(const std::filesystem::path& dir);

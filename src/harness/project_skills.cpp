@@ -31,34 +31,30 @@ std::string default_skill_name(const fs::path& path) {
   return parent.filename().string();
 }
 
-// Supporting files of a SKILL.md folder: regular files below `dir` (dot files and dot folders
+// Supporting files of a SKILL.md folder: regular files below it (dot files and dot folders
 // skipped, symlinks only when they stay inside), relative and sorted, without the SKILL.md.
-std::vector<std::string> list_resources(const fs::path& dir, const fs::path& skill_file) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  fs::path canonical_dir = fs::canonical(dir, ec);
-  if (ec) return out;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
-  fs::recursive_directory_iterator end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const fs::path& p = it->path();
-    std::string name = p.filename().string();
-    std::error_code sec;
-    if (!name.empty() && name[0] == '.') {
-      if (it->is_directory(sec)) it.disable_recursion_pending();
+void list_resources(const Workspace& folder, const std::string& rel, const std::string& skill_md,
+                    int depth, std::vector<std::string>& out) {
+  if (depth > 32 || out.size() > 10000) return;
+  auto entries = folder.list_dir(rel);
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    if (e.name.empty() || e.name[0] == '.') continue;
+    std::string path = rel == "." ? e.name : rel + "/" + e.name;
+    if (e.is_dir) {
+      list_resources(folder, path, skill_md, depth + 1, out);
       continue;
     }
-    if (!it->is_regular_file(sec)) continue;
-    if (it->is_symlink(sec)) {
-      fs::path target = fs::canonical(p, sec);
-      if (sec) continue;
-      auto rel = target.lexically_relative(canonical_dir);
-      if (rel.empty() || *rel.begin() == "..") continue;
-    }
-    fs::path rel = p.lexically_relative(dir);
-    if (rel == skill_file.filename()) continue;
-    out.push_back(rel.generic_string());
+    auto info = folder.stat(path);  // beneath the folder: a symlink leading out fails here
+    if (!info || !info->is_file || info->is_dir) continue;
+    if (path == skill_md) continue;
+    out.push_back(std::move(path));
   }
+}
+
+std::vector<std::string> list_resources(const Workspace& folder, const fs::path& skill_file) {
+  std::vector<std::string> out;
+  list_resources(folder, ".", skill_file.filename().string(), 0, out);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -115,11 +111,17 @@ Result<Skill> parse_skill(std::string_view text, const fs::path& path) {
 }
 
 Result<Skill> load_skill(const fs::path& path) {
-  auto text = project_detail::read_text_file(path);
+  auto folder = Workspace::open(path.parent_path().empty() ? fs::path(".") : path.parent_path());
+  if (!folder) {
+    return fail(
+        project_detail::file_error(path.string(), 0, "", "file not found", ErrorType::not_found));
+  }
+  auto text = project_detail::read_text_file_in(*folder, path.filename().string(), path);
   if (!text) return fail(std::move(text.error()));
   auto skill = parse_skill(*text, path);
   if (skill && !skill->directory.empty()) {
-    skill->resources = list_resources(skill->directory, path);
+    skill->folder = std::make_shared<const Workspace>(std::move(*folder));
+    skill->resources = list_resources(*skill->folder, path);
   }
   return skill;
 }
@@ -216,15 +218,38 @@ Result<std::string> read_skill_resource(const Skill& skill, std::string_view rel
                             "have a folder)",
                             skill.name));
   }
-  auto resolved = project_detail::resolve_inside(skill.directory, rel,
-                                                 fmt::format("folder of skill '{}'", skill.name));
-  if (!resolved) return fail(std::move(resolved.error()));
-  std::error_code ec;
-  if (fs::is_directory(*resolved, ec)) {
-    return fail(ErrorType::invalid_input,
-                fmt::format("'{}' is a folder of skill '{}', not a file", rel, skill.name));
+  std::shared_ptr<const Workspace> folder = skill.folder;
+  if (!folder) {
+    auto opened = Workspace::open(skill.directory);
+    if (!opened) return fail(std::move(opened.error()));
+    folder = std::make_shared<const Workspace>(std::move(*opened));
   }
-  return project_detail::read_text_file(*resolved);
+  std::string what = fmt::format("folder of skill '{}'", skill.name);
+  if (rel.empty() || rel.find('\0') != std::string_view::npos) {
+    return fail(ErrorType::invalid_input, fmt::format("invalid path '{}' in the {}", rel, what));
+  }
+  auto normal = folder->to_relative(rel);
+  if (!normal || (!rel.empty() && rel.front() == '/')) {
+    return fail(ErrorType::permission,
+                fmt::format("path '{}' escapes the {} ({})", rel, what, skill.directory.string()),
+                json_object{{"path", rel}, {"directory", skill.directory.string()}});
+  }
+  // One open beneath the folder's descriptor, non-blocking, regular files only, size-capped:
+  // a component swapped for a symlink or a FIFO is refused, never followed or waited on.
+  auto text = folder->read_file(*normal, std::size_t{4} << 20);
+  if (!text) {
+    Error e = std::move(text.error());
+    if (e.type == ErrorType::permission) {
+      e.message = fmt::format("path '{}' escapes the {} ({})", rel, what, skill.directory.string());
+    } else if (e.type == ErrorType::invalid_input &&
+               e.message.find("is a directory") != std::string::npos) {
+      e.message = fmt::format("'{}' is a folder of skill '{}', not a file", rel, skill.name);
+    } else if (e.type == ErrorType::not_found) {
+      e.message = fmt::format("'{}' not found in the {} ({})", rel, what, skill.directory.string());
+    }
+    return fail(std::move(e));
+  }
+  return text;
 }
 
 std::string skill_resource_virtual_path(const Skill& skill, std::string_view rel) {

@@ -5,12 +5,14 @@
 #include "sandbox/unique_fd.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +123,38 @@ std::optional<std::string> build_seccomp(bool network) {
     int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
     if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0) ok = false;
+  }
+  // No setuid/setgid bits, however they would be set: chmod family and file creation modes.
+  // openat2 carries its mode in a struct seccomp cannot read: ENOSYS makes callers fall back.
+  struct ModeArg {
+    const char* name;
+    unsigned arg;
+  };
+  std::vector<std::pair<int, unsigned>> mode_calls;
+  for (ModeArg m : {ModeArg{"chmod", 1},
+                    {"fchmod", 1},
+                    {"fchmodat", 2},
+                    {"open", 2},
+                    {"openat", 3},
+                    {"creat", 1},
+                    {"mkdir", 1},
+                    {"mkdirat", 2},
+                    {"mknod", 1},
+                    {"mknodat", 2}}) {
+    int nr = seccomp_syscall_resolve_name(m.name);
+    if (nr != __NR_SCMP_ERROR) mode_calls.emplace_back(nr, m.arg);
+  }
+#if defined(__x86_64__) || defined(__aarch64__)
+  mode_calls.emplace_back(452, 2);  // fchmodat2 (Linux 6.6), unknown to older libseccomp
+#endif
+  for (auto [nr, arg] : mode_calls) {
+    for (scmp_datum_t bit : {scmp_datum_t{S_ISUID}, scmp_datum_t{S_ISGID}}) {
+      scmp_arg_cmp cmp{arg, SCMP_CMP_MASKED_EQ, bit, bit};
+      if (seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp) != 0) ok = false;
+    }
+  }
+  if (int nr = seccomp_syscall_resolve_name("openat2"); nr != __NR_SCMP_ERROR) {
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) ok = false;
   }
   if (!network) {
     for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair)}) {
@@ -233,22 +267,61 @@ struct Profile {
   bool block = false;
 };
 
+// Descriptor numbers in the child (bwrap or the launch step).
+constexpr int kSeccompFd = 3;
+constexpr int kBlockFd = 4;
+constexpr int kExecFd = 5;
+constexpr int kWorkspaceFd = 6;       // the workspace (launch step), or its bind at its own path
+constexpr int kWorkspaceAliasFd = 7;  // non-root: its bind at /workspace
+constexpr int kFirstEntryFd = 8;      // non-root: read-only entries, one per bind
+
+// Paths inside the launch step's private mount namespace.
+constexpr const char* kLaunchWorkspace = "/tmp/cppflue/ws";
+constexpr const char* kLaunchHelper = "/tmp/cppflue/exec";
+
+bool running_as_root() {
+  return ::geteuid() == 0;
+}
+
+// How the workspace reaches bwrap.
+struct Layout {
+  bool launch = false;  // root: through `cppflue-exec --launch` (see the helper)
+  // Non-root: read-only entries that exist as real files or directories, each bound by
+  // descriptor: {relative path, child fd for the bind at its own path, child fd for /workspace}.
+  struct Entry {
+    std::string rel;
+    int fd = -1;
+    int alias_fd = -1;
+  };
+  std::vector<Entry> entries;
+};
+
+std::vector<std::string> workspace_bases(const JailSpec& spec) {
+  std::string ws = spec.workspace.string();
+  std::vector<std::string> bases = {ws};
+  if (ws != "/workspace") bases.emplace_back("/workspace");
+  return bases;
+}
+
 std::vector<std::string> build_arguments(const JailSpec& spec, const std::string& cwd,
-                                         const JailStatus& st, const Profile& profile) {
-  std::vector<std::string> a = {st.bwrap.empty() ? "bwrap" : st.bwrap,
-                                "--unshare-user",
-                                "--unshare-pid",
-                                "--unshare-ipc",
-                                "--unshare-uts",
-                                "--unshare-cgroup-try"};
-  if (!spec.network) a.emplace_back("--unshare-net");
-  for (const char* s :
-       {"--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "cppflue"}) {
-    a.emplace_back(s);
-  }
+                                         const JailStatus& st, const Profile& profile,
+                                         const Layout& layout) {
+  std::vector<std::string> a;
   auto add = [&a](std::initializer_list<std::string> items) {
     a.insert(a.end(), items.begin(), items.end());
   };
+  const auto bases = workspace_bases(spec);
+  if (layout.launch) {
+    add({st.helper, "--launch", "--uid", std::to_string(spec.uid), "--gid",
+         std::to_string(spec.gid), "--ws-fd", std::to_string(kWorkspaceFd)});
+    for (const auto& r : spec.read_only) add({"--ro", r});
+    a.emplace_back("--");
+  }
+  add({st.bwrap.empty() ? "bwrap" : st.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc",
+       "--unshare-uts", "--unshare-cgroup-try"});
+  if (!spec.network) a.emplace_back("--unshare-net");
+  add({"--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "cppflue",
+       "--clearenv"});
   add({"--ro-bind", "/usr", "/usr"});
   for (const char* d : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     struct stat st_d {};
@@ -269,14 +342,17 @@ std::vector<std::string> build_arguments(const JailSpec& spec, const std::string
     add({"--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"});
     add({"--ro-bind-try", "/run/resolvconf", "/run/resolvconf"});
   }
-  add({"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var", "--symlink",
-       "../tmp", "/var/tmp"});
+  add({"--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/var",
+       "--symlink", "../tmp", "/var/tmp"});
 
-  std::string ws = spec.workspace.string();
-  std::vector<std::string> bases = {ws};
-  if (ws != "/workspace") bases.emplace_back("/workspace");
-  for (const auto& base : bases) add({"--bind", ws, base});
-  for (const auto& base : bases) {
+  if (layout.launch) {
+    for (const auto& base : bases) add({"--bind", kLaunchWorkspace, base});
+  } else {
+    add({"--bind-fd", std::to_string(kWorkspaceFd), bases[0]});
+    if (bases.size() > 1) add({"--bind-fd", std::to_string(kWorkspaceAliasFd), bases[1]});
+  }
+  for (std::size_t b = 0; b < bases.size(); ++b) {
+    const auto& base = bases[b];
     for (const auto& h : spec.hidden) {
       fs::path host = spec.workspace / h;
       struct stat st_h {};
@@ -288,35 +364,141 @@ std::vector<std::string> build_arguments(const JailSpec& spec, const std::string
         add({"--ro-bind", "/dev/null", inside});
       }
     }
-    for (const auto& r : spec.read_only) {
-      fs::path host = spec.workspace / r;
-      struct stat st_r {};
-      if (::lstat(host.c_str(), &st_r) != 0 || S_ISLNK(st_r.st_mode)) continue;
-      add({"--ro-bind", host.string(), base + "/" + r});
+    // Root: the launch step re-bound them read-only already (inherited by the binds above).
+    for (const auto& e : layout.entries) {
+      add({"--ro-bind-fd", std::to_string(b == 0 ? e.fd : e.alias_fd), base + "/" + e.rel});
     }
   }
-  if (!st.helper.empty()) add({"--ro-bind", st.helper, kHelperInJail});
-  add({"--remount-ro", "/"});
-  if (profile.seccomp) add({"--seccomp", "3"});
-  if (profile.block) add({"--block-fd", "4"});
-  add({"--chdir", cwd.empty() ? ws : cwd});
-  a.emplace_back("--");
   if (!st.helper.empty()) {
-    a.emplace_back(kHelperInJail);
-    for (const auto& base : bases) add({"--rw", base});
-    add({"--rw", "/tmp", "--dev", "/dev"});
-    // Limits set by the helper itself, just before the command (no prlimit(1) process).
-    if (!profile.block && spec.max_processes > 0) {
-      add({"--nproc", std::to_string(spec.max_processes)});
-    }
-    if (spec.max_address_space > 0) add({"--as", std::to_string(spec.max_address_space)});
-    a.emplace_back("--");
+    add({"--ro-bind", layout.launch ? kLaunchHelper : st.helper, kHelperInJail});
   }
+  add({"--remount-ro", "/"});
+  if (profile.seccomp) add({"--seccomp", std::to_string(kSeccompFd)});
+  if (profile.block) add({"--block-fd", std::to_string(kBlockFd)});
+  add({"--chdir", cwd.empty() ? bases[0] : cwd});
+  a.emplace_back("--");
+  a.emplace_back(kHelperInJail);
+  for (const auto& base : bases) add({"--rw", base});
+  add({"--rw", "/tmp", "--dev", "/dev"});
+  // Limits set by the helper itself, just before the command (no prlimit(1) process).
+  if (!profile.block && spec.max_processes > 0) {
+    add({"--nproc", std::to_string(spec.max_processes)});
+  }
+  if (spec.max_address_space > 0) add({"--as", std::to_string(spec.max_address_space)});
+  add({"--exec-fd", std::to_string(kExecFd)});
   return a;
 }
 
+// Opens what the jail binds by descriptor. Non-root: the read-only entries that are real files
+// or directories beneath the workspace (no symlink anywhere on the way), two descriptors each.
+struct Prepared {
+  Layout layout;
+  UniqueFd workspace;        // the workspace (child fd kWorkspaceFd)
+  UniqueFd workspace_alias;  // non-root: a second one (child fd kWorkspaceAliasFd)
+  std::vector<UniqueFd> entry_fds;
+  std::vector<std::pair<int, int>> child_fds() const {
+    std::vector<std::pair<int, int>> out;
+    out.emplace_back(workspace.get(), kWorkspaceFd);
+    if (workspace_alias.get() >= 0) out.emplace_back(workspace_alias.get(), kWorkspaceAliasFd);
+    int next = kFirstEntryFd;
+    for (const auto& fd : entry_fds) out.emplace_back(fd.get(), next++);
+    return out;
+  }
+};
+
+int open_entry_beneath(int root, const std::string& rel) {
+  struct open_how how {};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int fd = static_cast<int>(::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return fd;
+  }
+  return -1;
+}
+
+Result<Prepared> prepare(const JailSpec& spec, bool launch) {
+  Prepared p;
+  p.layout.launch = launch;
+  int root = spec.workspace_fd;
+  UniqueFd own;
+  if (root < 0) {
+    own = UniqueFd(::open(spec.workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (own.get() < 0) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("cannot open the workspace {}: {}", spec.workspace.string(),
+                              std::strerror(errno)));
+    }
+    root = own.get();
+  }
+  p.workspace = high_fd(::fcntl(root, F_DUPFD_CLOEXEC, 10));
+  if (!launch && workspace_bases(spec).size() > 1) {
+    p.workspace_alias = high_fd(::fcntl(root, F_DUPFD_CLOEXEC, 10));
+  }
+  if (p.workspace.get() < 0 ||
+      (!launch && workspace_bases(spec).size() > 1 && p.workspace_alias.get() < 0)) {
+    return fail(ErrorType::internal, "cannot duplicate the workspace descriptor");
+  }
+  if (launch) return p;
+  int next = kFirstEntryFd;
+  for (const auto& rel : spec.read_only) {
+    UniqueFd fd = high_fd(open_entry_beneath(root, rel));
+    if (fd.get() < 0) continue;  // missing, or reached through a symlink: not bound
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;
+    UniqueFd alias;
+    Layout::Entry e{rel, next++, -1};
+    if (workspace_bases(spec).size() > 1) {
+      alias = high_fd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+      if (alias.get() < 0) return fail(ErrorType::internal, "cannot duplicate a descriptor");
+    }
+    p.entry_fds.push_back(std::move(fd));
+    if (alias.get() >= 0) {
+      e.alias_fd = next++;
+      p.entry_fds.push_back(std::move(alias));
+    }
+    p.layout.entries.push_back(std::move(e));
+  }
+  return p;
+}
+
+// The command and its environment for the helper's --exec-fd: env entries, "", argv.
+Result<UniqueFd> command_memfd(const SubprocessOptions& options) {
+  std::string blob;
+  for (const auto& e : options.env) {
+    if (e.empty() || e.find('\0') != std::string::npos || e.find('=') == std::string::npos ||
+        e.front() == '=') {
+      return fail(ErrorType::invalid_input, "malformed environment entry for a jailed command");
+    }
+    blob += e;
+    blob += '\0';
+  }
+  blob += '\0';
+  for (const auto& arg : options.argv) {
+    if (arg.find('\0') != std::string::npos) {
+      return fail(ErrorType::invalid_input, "a jailed command's argument contains a NUL byte");
+    }
+    blob += arg;
+    blob += '\0';
+  }
+  UniqueFd fd = high_fd(::memfd_create("cppflue-command", MFD_CLOEXEC));
+  if (fd.get() < 0) return fail(ErrorType::internal, "cannot create a memfd for the command");
+  std::size_t off = 0;
+  while (off < blob.size()) {
+    ssize_t n = ::write(fd.get(), blob.data() + off, blob.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorType::internal, "cannot write the command to its memfd");
+    off += static_cast<std::size_t>(n);
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    return fail(ErrorType::internal, "cannot rewind the command memfd");
+  }
+  return fd;
+}
+
 // Runs a command synchronously (probe only): exit status and stderr.
-std::pair<int, std::string> run_probe(const std::vector<std::string>& argv) {
+std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
+                                      const std::vector<std::pair<int, int>>& child_fds) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, "cannot create a pipe"};
   posix_spawn_file_actions_t actions;
@@ -324,12 +506,12 @@ std::pair<int, std::string> run_probe(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  for (auto [ours, theirs] : child_fds) posix_spawn_file_actions_adddup2(&actions, ours, theirs);
   std::vector<std::string> copy = argv;
   std::vector<char*> ptrs;
   for (auto& s : copy) ptrs.push_back(s.data());
   ptrs.push_back(nullptr);
-  char env_path[] = "PATH=/usr/bin:/bin";
-  char* env[] = {env_path, nullptr};
+  char* env[] = {nullptr};
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, ptrs[0], &actions, nullptr, ptrs.data(), env);
   posix_spawn_file_actions_destroy(&actions);
@@ -362,17 +544,43 @@ JailStatus probe() {
     st.reason = "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)";
     return st;
   }
+  if (st.helper.empty()) {
+    st.reason =
+        "the cppflue-exec helper was not found (next to the cppflue executable, in "
+        "libexec/cppflue/, or through CPPFLUE_EXEC_HELPER)";
+    return st;
+  }
   if (!st.seccomp) {
     st.reason = "the seccomp filter cannot be built (libseccomp)";
     return st;
   }
-  // A real start: namespaces, mounts and the helper, without seccomp (no fd to pass here).
+  // A real start: namespaces, mounts, the launch step and the helper, without seccomp.
+  char tmpl[] = "/tmp/cppflue-probe-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    st.reason = std::string("cannot create a probe directory: ") + std::strerror(errno);
+    return st;
+  }
   JailSpec spec;
-  spec.workspace = "/tmp";
-  JailStatus trial = st;
-  auto argv = build_arguments(spec, "", trial, Profile{});
-  argv.emplace_back("/bin/true");
-  auto [code, err] = run_probe(argv);
+  spec.workspace = tmpl;
+  bool root = running_as_root();
+  if (root && ::chown(tmpl, spec.uid, spec.gid) != 0) {
+    st.reason = std::string("cannot prepare the probe directory: ") + std::strerror(errno);
+    ::rmdir(tmpl);
+    return st;
+  }
+  auto prepared = prepare(spec, root);
+  SubprocessOptions cmd;
+  cmd.argv = {"/bin/true"};
+  auto memfd = prepared ? command_memfd(cmd) : Result<UniqueFd>(fail(prepared.error()));
+  std::pair<int, std::string> outcome{-1, "cannot prepare the probe"};
+  if (prepared && memfd) {
+    auto argv = build_arguments(spec, "", st, Profile{}, prepared->layout);
+    auto fds = prepared->child_fds();
+    fds.emplace_back(memfd->get(), kExecFd);
+    outcome = run_probe(argv, fds);
+  }
+  ::rmdir(tmpl);
+  auto [code, err] = outcome;
   if (code != 0) {
     st.reason = fmt::format(
         "bubblewrap cannot create the sandbox namespaces here (exit {}: {}); unprivileged user "
@@ -424,7 +632,10 @@ const JailStatus& jail_status() {
 }
 
 std::vector<std::string> jail_arguments(const JailSpec& spec, const std::string& cwd) {
-  return build_arguments(spec, cwd, jail_status(), Profile{jail_status().seccomp, false});
+  auto prepared = prepare(spec, running_as_root());
+  Layout layout;
+  if (prepared) layout = prepared->layout;
+  return build_arguments(spec, cwd, jail_status(), Profile{jail_status().seccomp, false}, layout);
 }
 
 asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
@@ -438,8 +649,13 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
                        "(trusted work only) set [sandbox] isolation = \"none\" in cppflue.toml",
                    json_object{{"rule", "isolation"}});
   }
+  const bool root = running_as_root();
+  if (root && (spec.uid == 0 || spec.gid == 0)) {
+    co_return fail(ErrorType::permission,
+                   "jailed commands never run as host root, and no unprivileged uid was given",
+                   json_object{{"rule", "isolation"}});
+  }
   std::string cwd = options.cwd.empty() ? spec.workspace.string() : options.cwd;
-  std::error_code ec;
   fs::path rel = fs::path(cwd).lexically_relative(spec.workspace);
   if (!fs::path(cwd).is_absolute() || rel.empty() || *rel.begin() == "..") {
     co_return fail(ErrorType::invalid_input, "working directory is outside the workspace: " + cwd);
@@ -457,6 +673,11 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
     co_return fail(ErrorType::internal,
                    std::string("cannot pass the seccomp filter: ") + std::strerror(errno));
   }
+  // The command and its environment → memfd → the helper inside the jail (fd 5).
+  auto command = command_memfd(options);
+  if (!command) co_return fail(command.error());
+  auto prepared = prepare(spec, root);
+  if (!prepared) co_return fail(prepared.error());
 
   // The pids cgroup: the command blocks (bwrap --block-fd) until bwrap and every process it
   // forked are inside, so nothing of the command runs outside the limit.
@@ -481,14 +702,19 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
     block_write = high_fd(fds[1]);
   }
 
-  auto argv = build_arguments(spec, cwd, st, Profile{true, cgroup.has_value()});
-  argv.insert(argv.end(), options.argv.begin(), options.argv.end());
-  options.argv = std::move(argv);
+  options.argv =
+      build_arguments(spec, cwd, st, Profile{true, cgroup.has_value()}, prepared->layout);
+  // bwrap (or the launch step) starts with an empty environment: the command's own is set by
+  // the helper inside the jail, from the memfd.
+  options.env.clear();
   options.cwd = "/";
-  options.child_fds = {{seccomp_fd.get(), 3}};
+  options.child_fds = prepared->child_fds();
+  options.child_fds.emplace_back(seccomp_fd.get(), kSeccompFd);
+  options.child_fds.emplace_back(command->get(), kExecFd);
+  options.max_processes = 0;
+  options.max_address_space = 0;
   if (cgroup) {
-    options.child_fds.emplace_back(block_read.get(), 4);
-    options.max_processes = 0;
+    options.child_fds.emplace_back(block_read.get(), kBlockFd);
     fs::path procs = *cgroup / "cgroup.procs";
     std::string cgroup_name = "/" + cgroup->lexically_relative("/sys/fs/cgroup/pids").string();
     int release_fd = block_write.get();
@@ -515,10 +741,7 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
       }
       return {};
     };
-  } else {
-    options.max_processes = st.helper.empty() ? spec.max_processes : 0;
   }
-  options.max_address_space = st.helper.empty() ? spec.max_address_space : 0;
 
   auto result = co_await run_subprocess(std::move(options), std::move(cancel));
 

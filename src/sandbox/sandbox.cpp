@@ -8,9 +8,16 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/json.hpp"
 #include "cppflue/sandbox/jail.hpp"
+#include "sandbox/protected_paths.hpp"
+#include "sandbox/unique_fd.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -88,13 +95,18 @@ SubprocessOptions shell_options(const ShellCommand& c, std::vector<std::string> 
 
 class VirtualSandbox final : public Sandbox {
  public:
-  VirtualSandbox(Workspace ws, const Config& cfg, JailSpec jail, bool shell_enabled)
+  VirtualSandbox(Workspace ws, const Config& cfg, JailSpec jail, bool shell_enabled,
+                 std::vector<std::string> guarded, std::string refusal)
       : ws_(std::move(ws)),
         shell_enabled_(shell_enabled),
         isolation_(cfg.sandbox.isolation),
         timeout_seconds_(cfg.sandbox.timeout_seconds),
         sandbox_env_(cfg.sandbox.env),
-        jail_(std::move(jail)) {}
+        jail_(std::move(jail)),
+        guarded_(std::move(guarded)),
+        refusal_(std::move(refusal)) {
+    jail_.workspace_fd = ws_.root_fd();
+  }
 
   std::string name() const override { return "virtual"; }
   const Workspace* workspace() const override { return &ws_; }
@@ -148,7 +160,20 @@ class VirtualSandbox final : public Sandbox {
     if (isolation_ == "none") {
       co_return co_await run_subprocess(std::move(options), std::move(cancel));
     }
-    co_return co_await run_jailed(jail_, std::move(options), std::move(cancel));
+    if (!refusal_.empty()) {
+      co_return fail(ErrorType::permission, refusal_, json_object{{"rule", "isolation"}});
+    }
+    auto before = detail::snapshot_protected(ws_.root_fd(), guarded_);
+    auto result = co_await run_jailed(jail_, std::move(options), std::move(cancel));
+    auto notes = detail::restore_protected(ws_.root_fd(), before);
+    if (result && !notes.empty()) {
+      std::string& err = result->stderr_text;
+      for (const auto& n : notes) {
+        if (!err.empty() && err.back() != '\n') err += '\n';
+        err += "[cppflue: " + n + "]";
+      }
+    }
+    co_return result;
   }
 
  private:
@@ -158,13 +183,48 @@ class VirtualSandbox final : public Sandbox {
   int timeout_seconds_;
   std::map<std::string, std::string> sandbox_env_;
   JailSpec jail_;
+  std::vector<std::string> guarded_;  // protected paths checked around every command
+  std::string refusal_;               // why jailed commands cannot run here (root-owned project)
 };
+
+// Gives a tree CppFlue created as root (a session workspace of an earlier version) to the jail's
+// uid: every entry owned by root, never following a symlink.
+void adopt_tree(int dirfd, unsigned uid, unsigned gid, int depth) {
+  if (depth > 256) return;
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return;
+  }
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (st.st_uid == 0) ::fchownat(fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    if (S_ISDIR(st.st_mode)) {
+      int sub = ::openat(fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) {
+        adopt_tree(sub, uid, gid, depth + 1);
+        ::close(sub);
+      }
+    }
+  }
+  ::closedir(dir);
+}
+
+// The host files a project's configuration consists of (relative to the project folder).
+constexpr const char* kProjectProtected[] = {"cppflue.toml", ".env", ".agents", "AGENTS.md",
+                                             "CLAUDE.md"};
 
 Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   const Config& cfg = *ctx.config;
   std::error_code ec;
   fs::path root;
-  if (!cfg.sandbox.workspace.empty()) {
+  const bool per_session = cfg.sandbox.workspace.empty();
+  if (!per_session) {
     root = fs::path(cfg.sandbox.workspace);
     if (root.is_relative()) root = cfg.root / root;
     if (!fs::is_directory(root, ec)) {
@@ -173,17 +233,37 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
                               cfg.sandbox.workspace, root.string()));
     }
   } else {
-    root = cfg.state_dir() / "sandboxes" / sandbox_directory_name(ctx.session_id);
-    fs::create_directories(root, ec);
-    if (ec) {
+    // Private: the state folder and each session's workspace are 0700.
+    fs::path sandboxes = cfg.state_dir() / "sandboxes";
+    for (const fs::path& dir : {cfg.state_dir(), sandboxes}) {
+      if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        fs::create_directories(dir, ec);
+      }
+    }
+    root = sandboxes / sandbox_directory_name(ctx.session_id);
+    if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
       return fail(ErrorType::store_error, fmt::format("cannot create the session workspace {}: {}",
-                                                      root.string(), ec.message()));
+                                                      root.string(), std::strerror(errno)));
     }
   }
   fs::path canon = fs::canonical(root, ec);
   if (ec) {
     return fail(ErrorType::config_error,
                 fmt::format("cannot resolve the workspace {}: {}", root.string(), ec.message()));
+  }
+  JailSpec jail;
+  if (per_session && ::geteuid() == 0) {
+    // Jailed commands run as an unprivileged uid, which must own the session's files.
+    detail::UniqueFd fd(::open(canon.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && st.st_uid == 0) {
+      adopt_tree(fd.get(), jail.uid, jail.gid, 0);
+      if (::fchown(fd.get(), jail.uid, jail.gid) != 0 || ::fchmod(fd.get(), 0700) != 0) {
+        return fail(ErrorType::store_error,
+                    fmt::format("cannot give the session workspace {} to uid {}: {}",
+                                canon.string(), jail.uid, std::strerror(errno)));
+      }
+    }
   }
   WorkspaceOptions wo;
   wo.hidden.emplace_back(".cppflue");
@@ -195,15 +275,40 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
     }
   }
   if (!cfg.sandbox.git_writable) wo.read_only.emplace_back(".git");
+  // Project mode: the workspace holds the project, whose configuration the host trusts.
+  fs::path project = fs::weakly_canonical(cfg.root, ec);
+  fs::path project_rel = ec ? fs::path("..") : project.lexically_relative(canon);
+  bool project_mode = !project_rel.empty() && *project_rel.begin() != "..";
+  if (project_mode && cfg.sandbox.protect_config) {
+    for (const char* name : kProjectProtected) {
+      wo.read_only.push_back((project_rel / name).lexically_normal().string());
+    }
+  }
+  for (const auto& p : cfg.sandbox.protected_paths) wo.read_only.push_back(p);
   auto ws = Workspace::open(canon, wo);
   if (!ws) return fail(ws.error());
-  JailSpec jail;
   jail.workspace = canon;
   jail.hidden = wo.hidden;
-  jail.read_only = wo.read_only;
+  jail.read_only = ws->options().read_only;
   jail.network = cfg.sandbox.network;
-  return std::shared_ptr<Sandbox>(
-      std::make_shared<VirtualSandbox>(std::move(*ws), cfg, jail, ctx.shell_enabled));
+  std::string refusal;
+  if (::geteuid() == 0) {
+    struct stat st {};
+    if (::fstat(ws->root_fd(), &st) == 0 && st.st_uid != 0 && st.st_gid != 0) {
+      jail.uid = st.st_uid;
+      jail.gid = st.st_gid;
+    } else if (::fstat(ws->root_fd(), &st) == 0 && st.st_uid != 0) {
+      jail.uid = st.st_uid;
+    } else if (!per_session) {
+      refusal = fmt::format(
+          "shell commands cannot run in the workspace {}: it is owned by root, and jailed "
+          "commands never run as root. Give the project to an unprivileged user (for example "
+          "`chown -R 1000:1000 {}`) or run cppflue as that user",
+          canon.string(), canon.string());
+    }
+  }
+  return std::shared_ptr<Sandbox>(std::make_shared<VirtualSandbox>(
+      std::move(*ws), cfg, jail, ctx.shell_enabled, jail.read_only, std::move(refusal)));
 }
 
 // ---- local ----
@@ -405,12 +510,6 @@ Result<std::shared_ptr<Sandbox>> scope_sandbox(std::shared_ptr<Sandbox> parent,
   auto rel = pws->to_relative(cwd);
   if (!rel) return fail(rel.error());
   if (*rel == ".") return parent;
-  auto info = pws->stat(*rel);
-  if (!info) return fail(info.error());
-  if (!info->is_dir || info->is_symlink) {
-    return fail(ErrorType::invalid_input,
-                fmt::format("cwd '{}' is not a directory of the workspace", cwd));
-  }
   WorkspaceOptions wo;
   wo.force_fallback = pws->options().force_fallback;
   if (!rebase(pws->options().hidden, *rel, wo.hidden)) {
@@ -418,8 +517,17 @@ Result<std::shared_ptr<Sandbox>> scope_sandbox(std::shared_ptr<Sandbox> parent,
                 json_object{{"rule", "hidden_path"}, {"path", std::string(cwd)}});
   }
   if (!rebase(pws->options().read_only, *rel, wo.read_only)) wo.read_only = {"."};
-  auto ws = Workspace::open(pws->root() / *rel, wo);
-  if (!ws) return fail(ws.error());
+  // Opened once, by descriptor beneath the parent's root: a folder swapped for a symlink can
+  // never root the task's file tools elsewhere.
+  auto ws = pws->subdirectory(*rel, wo);
+  if (!ws) {
+    if (ws.error().type == ErrorType::invalid_input) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("cwd '{}' is not a directory of the workspace", cwd),
+                  json_object{{"path", std::string(cwd)}});
+    }
+    return fail(ws.error());
+  }
   return std::shared_ptr<Sandbox>(
       std::make_shared<ScopedSandbox>(std::move(parent), std::move(*ws), *rel));
 }

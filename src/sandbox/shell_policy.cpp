@@ -2,6 +2,11 @@
 // Shell command policy (SPEC §7.3) on top of the POSIX-sh parser.
 #include "cppflue/sandbox/shell_policy.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -95,6 +100,149 @@ Result<ParsedShell> check_command(std::string_view command, const ShellPolicy& p
     }
   }
   return parsed;
+}
+
+namespace {
+
+constexpr std::string_view kDeniedPrefixes[] = {
+    "LD_",  "DYLD_",   "BASH_FUNC_", "GIT_CONFIG", "MALLOC_",   "PYTHON",  "PERL5", "PERLIO",
+    "RUBY", "NODE_",   "JAVA_",      "_JAVA_",     "JDK_JAVA_", "LUA_",    "GCONV", "GLIBC_",
+    "GEM_", "BUNDLE_", "NPM_CONFIG", "CARGO_",     "RUSTC",     "GOFLAGS", "LESS",  "SSH_"};
+constexpr std::string_view kDeniedNames[] = {"PATH",
+                                             "ENV",
+                                             "BASH_ENV",
+                                             "SHELLOPTS",
+                                             "BASHOPTS",
+                                             "PS4",
+                                             "PROMPT_COMMAND",
+                                             "IFS",
+                                             "CDPATH",
+                                             "GLOBIGNORE",
+                                             "HOSTALIASES",
+                                             "LOCALDOMAIN",
+                                             "RES_OPTIONS",
+                                             "NLSPATH",
+                                             "LOCPATH",
+                                             "GETCONF_DIR",
+                                             "TMPDIR",
+                                             "HOME",
+                                             "XDG_CONFIG_HOME",
+                                             "XDG_DATA_HOME",
+                                             "PAGER",
+                                             "MANPAGER",
+                                             "GIT_PAGER",
+                                             "SYSTEMD_PAGER",
+                                             "EDITOR",
+                                             "VISUAL",
+                                             "GIT_EDITOR",
+                                             "SUDO_ASKPASS",
+                                             "GIT_ASKPASS",
+                                             "SSH_ASKPASS",
+                                             "GIT_SSH",
+                                             "GIT_SSH_COMMAND",
+                                             "GIT_EXEC_PATH",
+                                             "GIT_EXTERNAL_DIFF",
+                                             "GIT_PROXY_COMMAND",
+                                             "GIT_TEMPLATE_DIR",
+                                             "GIT_DIR",
+                                             "GIT_WORK_TREE",
+                                             "GIT_SEQUENCE_EDITOR",
+                                             "TAR_OPTIONS",
+                                             "ZIPOPT",
+                                             "UNZIP",
+                                             "GZIP",
+                                             "BZIP2",
+                                             "XZ_OPT",
+                                             "ZSTD_CLEVEL",
+                                             "MAKEFLAGS",
+                                             "MFLAGS",
+                                             "GNUMAKEFLAGS",
+                                             "CLASSPATH",
+                                             "R_PROFILE",
+                                             "R_PROFILE_USER",
+                                             "PHPRC",
+                                             "PHP_INI_SCAN_DIR",
+                                             "TCLLIBPATH",
+                                             "OPENSSL_CONF",
+                                             "OPENSSL_ENGINES",
+                                             "SSLKEYLOGFILE",
+                                             "CURL_HOME",
+                                             "WGETRC",
+                                             "INPUTRC",
+                                             "TERMINFO",
+                                             "TERMCAP",
+                                             "MAIL",
+                                             "MAILPATH",
+                                             "PROMPT_DIRTRIM",
+                                             "HISTFILE",
+                                             "LOGNAME",
+                                             "USER",
+                                             "SHELL"};
+
+// Benign names under a denied prefix.
+constexpr std::string_view kBenignNames[] = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE",
+                                             "PYTHONIOENCODING", "PYTHONHASHSEED",
+                                             "PYTHONUTF8",       "NODE_ENV",
+                                             "CARGO_TERM_COLOR", "LESSCHARSET"};
+
+bool valid_env_name(std::string_view k) {
+  if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_denied_env_name(std::string_view name) {
+  std::string upper;
+  upper.reserve(name.size());
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (std::string_view b : kBenignNames) {
+    if (name == b) return false;
+  }
+  for (std::string_view p : kDeniedPrefixes) {
+    if (upper.rfind(p, 0) == 0) return true;
+  }
+  for (std::string_view n : kDeniedNames) {
+    if (upper == n) return true;
+  }
+  return false;
+}
+
+Result<void> check_model_env(const std::map<std::string, std::string>& env,
+                             const ShellPolicy& policy) {
+  for (const auto& [k, v] : env) {
+    if (!valid_env_name(k)) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("invalid environment variable name '{}'", k),
+                  json_object{{"rule", "env"}, {"name", k}});
+    }
+    if (v.find('\0') != std::string::npos) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("environment variable '{}' contains a NUL byte", k),
+                  json_object{{"rule", "env"}, {"name", k}});
+    }
+    if (is_denied_env_name(k)) {
+      return fail(ErrorType::policy,
+                  fmt::format("the environment variable '{}' cannot be set by a tool call: it "
+                              "changes what programs load or run (loader, shell start-up, "
+                              "pager, interpreter or tool options)",
+                              k),
+                  json_object{{"rule", "env_denied"}, {"name", k}});
+    }
+    if (!policy.allowed_commands.empty() &&
+        std::find(policy.allowed_env.begin(), policy.allowed_env.end(), k) ==
+            policy.allowed_env.end()) {
+      return fail(ErrorType::policy,
+                  fmt::format("the environment variable '{}' is not allowed while the command "
+                              "allowlist is in force (allowed: [sandbox] allowed_env = [{}])",
+                              k, fmt::join(policy.allowed_env, ", ")),
+                  json_object{{"rule", "allowed_env"}, {"name", k}});
+    }
+  }
+  return {};
 }
 
 }  // namespace cppflue

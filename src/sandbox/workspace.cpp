@@ -304,6 +304,14 @@ struct Workspace::Impl {
     }
   }
 
+  // As root in a workspace owned by someone else, what the file tools create belongs to that
+  // owner (the jail runs commands as the owner, who must be able to change it).
+  static void give_to_owner(const Workspace& ws, int dirfd, const char* name) {
+    if (ws.chown_new_) {
+      ::fchownat(dirfd, name, ws.owner_uid_, ws.owner_gid_, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+
   static bool fallback(const Workspace& ws) {
     return ws.options_.force_fallback || g_no_openat2.load(std::memory_order_relaxed);
   }
@@ -400,6 +408,9 @@ struct Workspace::Impl {
 
     mode_t mode = 0666;
     bool preserve_mode = false;
+    bool preserve_owner = false;
+    uid_t owner_uid = 0;
+    gid_t owner_gid = 0;
     struct stat st;
     if (::fstatat(pfd.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (S_ISDIR(st.st_mode)) {
@@ -432,6 +443,12 @@ struct Workspace::Impl {
       }
       mode = st.st_mode & 07777;
       preserve_mode = true;
+      // As root, a replaced file keeps its owner (it would otherwise become root's).
+      if (::geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0)) {
+        preserve_owner = true;
+        owner_uid = st.st_uid;
+        owner_gid = st.st_gid;
+      }
     } else if (errno != ENOENT) {
       return fail(os_error(ws, "write", rel, errno));
     }
@@ -454,6 +471,13 @@ struct Workspace::Impl {
       return fail(os_error(ws, "write", rel, err));
     };
     if (preserve_mode && ::fchmod(out.get(), mode) != 0) return cleanup(errno);
+    if (preserve_owner) {
+      if (::fchown(out.get(), owner_uid, owner_gid) != 0) return cleanup(errno);
+      // chown clears setuid/setgid bits: put back what the file had.
+      if (preserve_mode && ::fchmod(out.get(), mode) != 0) return cleanup(errno);
+    } else if (ws.chown_new_ && ::fchown(out.get(), ws.owner_uid_, ws.owner_gid_) != 0) {
+      return cleanup(errno);
+    }
     std::size_t off = 0;
     while (off < data.size()) {
       ssize_t n = ::write(out.get(), data.data() + off, data.size() - off);
@@ -482,6 +506,7 @@ struct Workspace::Impl {
       if (::mkdirat(opened->first.get(), opened->second.c_str(), 0777) != 0) {
         return fail(os_error(ws, "mkdir", rel, errno));
       }
+      give_to_owner(ws, opened->first.get(), opened->second.c_str());
       return {};
     }
     auto comps = split_components(rel);
@@ -501,8 +526,10 @@ struct Workspace::Impl {
         }
         auto opened = open_parent(ws, next, "mkdir", true);
         if (!opened) return fail(opened.error());
-        if (::mkdirat(opened->first.get(), opened->second.c_str(), 0777) != 0 && errno != EEXIST) {
-          return fail(os_error(ws, "mkdir", next, errno));
+        if (::mkdirat(opened->first.get(), opened->second.c_str(), 0777) != 0) {
+          if (errno != EEXIST) return fail(os_error(ws, "mkdir", next, errno));
+        } else {
+          give_to_owner(ws, opened->first.get(), opened->second.c_str());
         }
       }
       prefix = std::move(next);
@@ -587,6 +614,7 @@ Result<Workspace> Workspace::open(const std::filesystem::path& root, WorkspaceOp
     delete p;
   });
   ws.root_ = canon;
+  ws.record_owner();
   auto add_alias = [&](std::string s) {
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     if (std::find(ws.root_aliases_.begin(), ws.root_aliases_.end(), s) == ws.root_aliases_.end()) {
@@ -612,6 +640,67 @@ Result<Workspace> Workspace::open(const std::filesystem::path& root, WorkspaceOp
   if (auto r = normalise(options.hidden, ws.options_.hidden, false); !r) return fail(r.error());
   if (auto r = normalise(options.read_only, ws.options_.read_only, true); !r) {
     return fail(r.error());
+  }
+  return ws;
+}
+
+void Workspace::record_owner() {
+  struct stat st {};
+  if (::geteuid() == 0 && ::fstat(*root_fd_, &st) == 0 && st.st_uid != 0) {
+    chown_new_ = true;
+    owner_uid_ = st.st_uid;
+    owner_gid_ = st.st_gid;
+  }
+}
+
+int Workspace::root_fd() const {
+  return *root_fd_;
+}
+
+Result<Workspace> Workspace::subdirectory(std::string_view path, WorkspaceOptions options) const {
+  auto rel = to_relative(path);
+  if (!rel) return fail(rel.error());
+  if (auto c = Impl::check(*this, *rel, false); !c) return fail(c.error());
+  // One open, beneath the root and without crossing any symlink: what was checked is what is
+  // used, whatever happens to the path afterwards.
+  auto fd = Impl::open_beneath(*this, *root_fd_, *rel, O_PATH | O_DIRECTORY, false);
+  if (!fd) {
+    int err = fd.error().err;
+    if (err == ENOTDIR || err == ELOOP) {
+      return fail(ErrorType::invalid_input,
+                  "'" + std::string(path) + "' is not a directory of the workspace",
+                  json_object{{"path", std::string(path)}});
+    }
+    return fail(Impl::os_error(*this, "open", *rel, err));
+  }
+  // A symlink on the way (inside the workspace) is refused too: the folder must be what its
+  // name says.
+  if (auto real = Impl::real_rel(*this, fd->get()); !real || *real != *rel) {
+    return fail(ErrorType::invalid_input,
+                "'" + std::string(path) + "' is not a directory of the workspace (a symlink)",
+                json_object{{"path", std::string(path)}});
+  }
+  Workspace ws;
+  int raw = fd->release();
+  ws.root_fd_ = std::shared_ptr<const int>(new int(raw), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  ws.root_ = *rel == "." ? root_ : root_ / *rel;
+  ws.root_aliases_.push_back(ws.root_.string());
+  ws.record_owner();
+  ws.options_.force_fallback = options.force_fallback;
+  for (auto* list : {&options.hidden, &options.read_only}) {
+    auto& out = list == &options.hidden ? ws.options_.hidden : ws.options_.read_only;
+    for (const auto& p : *list) {
+      auto r = ws.to_relative(p);
+      if (!r || (list == &options.hidden && *r == ".")) {
+        return fail(ErrorType::invalid_input,
+                    "workspace option path must name something inside the workspace: " + p,
+                    json_object{{"path", p}});
+      }
+      out.push_back(std::move(*r));
+    }
   }
   return ws;
 }

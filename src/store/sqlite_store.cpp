@@ -5,6 +5,10 @@
 // multi-step operations atomic anyway), with every statement prepared once at open. Another
 // process (or another Store on the same file) coordinates through SQLite's file locks: WAL lets
 // readers proceed while one writer commits, and busy_timeout absorbs short write contention.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -408,12 +412,25 @@ Result<std::shared_ptr<Store>> SqliteStore::open(const fs::path& path) {
   const std::string& text = store->path_text_;
   if (text != ":memory:" && path.has_parent_path()) {
     std::error_code ec;
+    bool created = !fs::exists(path.parent_path(), ec);
     fs::create_directories(path.parent_path(), ec);
     if (ec) {
       return fail(ErrorType::store_error,
                   fmt::format("store {}: cannot create directory {}: {}", text,
                               path.parent_path().string(), ec.message()),
                   json_object{{"path", text}, {"operation", "create directory"}});
+    }
+    // The history is private: a new state folder is 0700, the database 0600 (SQLite gives its
+    // -wal and -shm files the database's permissions).
+    if (created) ::chmod(path.parent_path().c_str(), 0700);
+    int fd = ::open(text.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+          (st.st_mode & 077) != 0) {
+        ::fchmod(fd, st.st_mode & 0700);
+      }
+      ::close(fd);
     }
   }
   sqlite3* raw = nullptr;
@@ -597,9 +614,9 @@ Result<void> SqliteStore::prepare_runs() {
     if (shape & 2) add("r.status IN (SELECT value FROM json_each(?2))");
     if (shape & 4) add("(r.started_at, r.id) < (?3, ?4)");
     if (shape & 8) add("r.instance_id = ?7");
-    items.push_back({&list_runs_[shape],
-                     "SELECT " + columns + " FROM runs r" + where +
-                         " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5 OFFSET ?6"});
+    items.push_back(
+        {&list_runs_[shape], "SELECT " + columns + " FROM runs r" + where +
+                                 " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5 OFFSET ?6"});
   }
   items.push_back({&list_workflows_,
                    "SELECT DISTINCT workflow FROM runs WHERE workflow > ?1 ORDER BY workflow "
@@ -1293,8 +1310,8 @@ Result<RunPage> SqliteStore::list_runs(const RunQuery& query) {
   }
   const std::int64_t limit = std::clamp(query.limit, 1, kMaxRunPage);
   const std::int64_t offset = cursor ? cursor->offset : 0;
-  int shape = (query.workflow.empty() ? 0 : 1) | (query.status.empty() ? 0 : 2) |
-              (keyset ? 4 : 0) | (query.instance_id.empty() ? 0 : 8);
+  int shape = (query.workflow.empty() ? 0 : 1) | (query.status.empty() ? 0 : 2) | (keyset ? 4 : 0) |
+              (query.instance_id.empty() ? 0 : 8);
   std::string statuses = query.status.empty() ? std::string() : status_list(query.status);
   std::lock_guard lock(mutex_);
   StmtUse q(list_runs_[shape].get());

@@ -553,6 +553,7 @@ TEST_F(SandboxAgent, ProjectWorkspaceHidesStateAndProtectsGit) {
   fs::create_directories(dir_.path() / ".git");
   write_file(dir_.path() / ".git" / "HEAD", "ref: refs/heads/main\n");
   write_file(dir_.path() / "src.txt", "code");
+  give_to_jail_user(dir_.path());
   InitOptions o;
   o.allow_write = true;
   o.allow_shell = true;

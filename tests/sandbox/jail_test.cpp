@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -42,15 +43,28 @@ TEST(Jail, ArgumentsIsolateByDefault) {
   spec.read_only = {".git"};
   auto args = jail_arguments(spec, "");
   std::string ws = spec.workspace.string();
-  for (const char* flag :
-       {"--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent", "--new-session"}) {
+  for (const char* flag : {"--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent",
+                           "--new-session", "--clearenv"}) {
     EXPECT_NE(std::find(args.begin(), args.end(), flag), args.end()) << flag;
   }
   EXPECT_TRUE(has_sequence(args, {"--cap-drop", "ALL"}));
-  EXPECT_TRUE(has_sequence(args, {"--bind", ws, ws}));
-  EXPECT_TRUE(has_sequence(args, {"--bind", ws, "/workspace"}));
   EXPECT_TRUE(has_sequence(args, {"--tmpfs", ws + "/.cppflue", "--remount-ro", ws + "/.cppflue"}));
-  EXPECT_TRUE(has_sequence(args, {"--ro-bind", ws + "/.git", "/workspace/.git"}));
+  if (::geteuid() == 0) {
+    // Root: the launch step binds the workspace by descriptor, re-binds .git read-only and drops
+    // to the jail's uid before bwrap starts.
+    EXPECT_EQ(args[1], "--launch");
+    EXPECT_TRUE(has_sequence(args, {"--uid", "65534", "--gid", "65534", "--ws-fd", "6"}));
+    EXPECT_TRUE(has_sequence(args, {"--ro", ".git"}));
+    EXPECT_TRUE(has_sequence(args, {"--bind", "/tmp/cppflue/ws", ws}));
+    EXPECT_TRUE(has_sequence(args, {"--bind", "/tmp/cppflue/ws", "/workspace"}));
+  } else {
+    EXPECT_TRUE(has_sequence(args, {"--bind-fd", "6", ws}));
+    EXPECT_TRUE(has_sequence(args, {"--bind-fd", "7", "/workspace"}));
+    EXPECT_TRUE(has_sequence(args, {"--ro-bind-fd", "8", ws + "/.git"}));
+    EXPECT_TRUE(has_sequence(args, {"--ro-bind-fd", "9", "/workspace/.git"}));
+  }
+  // The command and its environment travel through a descriptor, never on a command line.
+  EXPECT_TRUE(has_sequence(args, {"--exec-fd", "5"}));
   EXPECT_TRUE(has_sequence(args, {"--ro-bind", "/etc", "/etc"}));
   EXPECT_TRUE(has_sequence(args, {"--remount-ro", "/"}));
   EXPECT_EQ(std::find(args.begin(), args.end(), "/home"), args.end());
@@ -94,6 +108,7 @@ TEST(Jail, WorkingDirectoryOutsideTheWorkspaceIsRefused) {
 TEST(Jail, RunsACommandWithTheGivenEnvironmentOnly) {
   if (!jail_status().available) GTEST_SKIP() << jail_status().reason;
   TempDir dir;
+  give_to_jail_user(dir.path());
   JailSpec spec;
   spec.workspace = fs::canonical(dir.path());
   SubprocessOptions o;

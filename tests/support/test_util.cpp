@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/test_util.hpp"
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +33,17 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
   std::ofstream out(p, std::ios::binary);
   if (!out) throw std::runtime_error("cannot write " + p.string());
   out << content;
+}
+
+void give_to_jail_user(const std::filesystem::path& p) {
+  if (::geteuid() != 0) return;
+  constexpr unsigned kNobody = 65534;
+  ::lchown(p.c_str(), kNobody, kNobody);
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(p, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    ::lchown(it->path().c_str(), kNobody, kNobody);
+  }
 }
 
 }  // namespace cppflue::testing

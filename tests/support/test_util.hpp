@@ -20,6 +20,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// When the tests run as root: gives `p` and everything below it to the jail's default uid, as a
+// project owned by an unprivileged user would be (jailed commands never run as root, so they
+// could not write a root-owned folder). Does nothing otherwise.
+void give_to_jail_user(const std::filesystem::path& p);
+
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& content);
 

@@ -39,6 +39,13 @@ struct SandboxConfig {
   std::map<std::string, std::string> env;
   int timeout_seconds = 120;
   std::string isolation = "auto";
+  // Extra workspace paths file tools and the jail may not write (`protected`).
+  std::vector<std::string> protected_paths;
+  // When the workspace contains the project, cppflue.toml, .env, .agents/, AGENTS.md,
+  // CLAUDE.md, .cppflue/ and .git/ are protected too, unless this is false.
+  bool protect_config = true;
+  // Names the model may set through bash's `env` while an allowlist is in force.
+  std::vector<std::string> allowed_env;
 };
 
 struct SecretConfig {

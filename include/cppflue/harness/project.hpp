@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
+#include "cppflue/sandbox/workspace.hpp"
 
 namespace cppflue {
 
@@ -51,6 +53,9 @@ struct Skill {
   std::filesystem::path path;
   std::filesystem::path directory;     // for `<name>/SKILL.md`: the folder of supporting files
   std::vector<std::string> resources;  // files under `directory` (relative, sorted, no SKILL.md)
+  // `directory` as opened when the skill was loaded: supporting files are read beneath this
+  // descriptor, whatever the path names later.
+  std::shared_ptr<const Workspace> folder;
 };
 
 using SkillSet = std::map<std::string, Skill>;

@@ -17,7 +17,16 @@
 //     network only AF_UNIX sockets), a Landlock write restriction (workspace, /tmp, /dev) when
 //     the kernel offers it (applied by the `cppflue-exec` helper inside the namespaces);
 //   * the process count bounded by a cgroup (v1 pids controller) when we may create one, else
-//     by RLIMIT_NPROC, and the address space by RLIMIT_AS; die-with-parent, new session.
+//     by RLIMIT_NPROC, and the address space by RLIMIT_AS; die-with-parent, new session;
+//   * never host root: when CppFlue runs as root, the `cppflue-exec --launch` step prepares the
+//     workspace in a private mount namespace by descriptor and drops to `JailSpec::uid/gid`
+//     before bubblewrap starts, so bubblewrap and every jailed process run as that unprivileged
+//     uid; otherwise they run as CppFlue's own (non-root) uid. setuid/setgid bits cannot be set
+//     (seccomp) and the workspace is mounted nosuid.
+// Nothing the model controls reaches a host process's environment, arguments or loader: bwrap
+// starts with an empty environment, and the command with its environment travels through a
+// memfd to the helper inside the jail. The workspace and its read-only entries are bound by
+// descriptor, never by a path the model could swap.
 //
 // `jail_status()` probes once per process whether all this works here (bwrap present and able
 // to create the namespaces, Landlock ABI, seccomp, cgroup, helper) and says why not.
@@ -49,10 +58,20 @@ struct JailStatus {
 // Probed on first use, then cached (thread-safe).
 const JailStatus& jail_status();
 
+// The uid and gid jailed commands run as when CppFlue runs as root (nobody/nogroup).
+inline constexpr unsigned kJailDefaultId = 65534;
+
 struct JailSpec {
-  std::filesystem::path workspace;     // canonical absolute path of an existing directory
+  std::filesystem::path workspace;  // canonical absolute path of an existing directory
+  // An O_PATH descriptor of that directory (borrowed; -1: opened from `workspace`). The jail
+  // binds the directory this refers to, whatever the path names by then.
+  int workspace_fd = -1;
   std::vector<std::string> hidden;     // workspace-relative paths to hide (e.g. ".cppflue")
   std::vector<std::string> read_only;  // workspace-relative paths to protect (e.g. ".git")
+  // Host uid/gid of jailed commands when CppFlue runs as root (never 0: refused). Ignored
+  // otherwise (commands run as CppFlue's own uid).
+  unsigned uid = kJailDefaultId;
+  unsigned gid = kJailDefaultId;
   bool network = false;
   long max_processes = 512;
   long max_address_space = 16L << 30;
@@ -60,13 +79,16 @@ struct JailSpec {
 
 // Runs `options.argv` in the jail. `options.cwd` must be the workspace or a directory below it
 // (host path; the command sees the same path). `options.env` is the command's whole
-// environment. Errors: permission (the jail is unavailable: the message says why and how to opt
-// out), invalid_input (bad cwd), and those of run_subprocess.
+// environment (set inside the jail only). Errors: permission (the jail is unavailable: the
+// message says why and how to opt out; or a root-owned uid was asked for), invalid_input (bad
+// cwd), and those of run_subprocess.
 boost::asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
                                                             SubprocessOptions options,
                                                             CancelToken cancel);
 
-// The bwrap command line for `spec` (everything before the command), for tests and `doctor`.
+// The host command line for `spec` (everything before the command: the launch step when root,
+// then bwrap and the helper), for tests and `doctor`. Descriptor numbers are those the jail
+// passes to the child.
 std::vector<std::string> jail_arguments(const JailSpec& spec, const std::string& cwd);
 
 }  // namespace cppflue

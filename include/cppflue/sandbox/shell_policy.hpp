@@ -29,6 +29,7 @@
 // allowlist restricts command names, it is not a sandbox.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,22 @@ struct ShellPolicy {
   bool allow_shell = false;
   bool allow_compound_commands = false;
   std::vector<std::string> allowed_commands;  // empty = any command
+  // Names the model may set through `env` while `allowed_commands` is in force.
+  std::vector<std::string> allowed_env;
 };
+
+// Whether the model may never set the variable `name` (through bash's `env` or a command tool's
+// arguments), whatever the policy: the dynamic loader's variables (LD_*, GCONV_PATH, ...), shell
+// start-up files (BASH_ENV, ENV, BASH_FUNC_*, ...), pagers and editors, language runtime
+// options (PYTHONPATH, NODE_OPTIONS, PERL5OPT, ...), tool option variables that run programs
+// (GIT_CONFIG_*, GIT_SSH_COMMAND, TAR_OPTIONS, ...) and PATH.
+bool is_denied_env_name(std::string_view name);
+
+// Checks variables the model asked for: valid names (letters, digits, '_', not starting with a
+// digit), no NUL byte in values, none of the deny list (rule "env_denied"), and while an
+// allowlist is in force only `policy.allowed_env` names (rule "allowed_env").
+Result<void> check_model_env(const std::map<std::string, std::string>& env,
+                             const ShellPolicy& policy);
 
 // The part of `word` after its last '/' ("/usr/bin/git" → "git"; "git" → "git").
 std::string_view command_basename(std::string_view word);

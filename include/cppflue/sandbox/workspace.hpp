@@ -63,8 +63,17 @@ class Workspace {
   // Errors: not_found (no such directory), invalid_input (not a directory, bad option paths).
   static Result<Workspace> open(const std::filesystem::path& root, WorkspaceOptions options = {});
 
-  // Canonical absolute path of the root.
+  // The sub-folder `path` (a workspace path; escapes refused as usual) as a workspace of its
+  // own, opened once by descriptor beneath this root without following any symlink: a folder
+  // swapped for a symlink before or after cannot redirect it. `options` are relative to the
+  // sub-folder. Errors: invalid_input (not a directory, or a symlink), not_found, permission.
+  Result<Workspace> subdirectory(std::string_view path, WorkspaceOptions options = {}) const;
+
+  // Canonical absolute path of the root (for display and the jail's bind destination; the
+  // files themselves are reached through root_fd()).
   const std::filesystem::path& root() const { return root_; }
+  // The O_PATH descriptor of the root (valid while this workspace or a copy lives).
+  int root_fd() const;
   const WorkspaceOptions& options() const { return options_; }
   // True when operations use the O_NOFOLLOW walk instead of openat2.
   bool uses_fallback() const;
@@ -104,10 +113,15 @@ class Workspace {
 
   Workspace() = default;
 
+  void record_owner();
+
   std::filesystem::path root_;             // canonical absolute root
   std::vector<std::string> root_aliases_;  // absolute spellings of the root (no trailing "/")
   std::shared_ptr<const int> root_fd_;     // O_PATH|O_DIRECTORY, closed with the last copy
   WorkspaceOptions options_;               // hidden/read_only normalised to relative paths
+  bool chown_new_ = false;                 // root in a workspace owned by someone else
+  unsigned owner_uid_ = 0;
+  unsigned owner_gid_ = 0;
 };
 
 }  // namespace cppflue
