@@ -73,6 +73,9 @@ struct DevOptions {
   // A compiled application: the command that rebuilds it (default: `cmake --build DIR` for the
   // CMake build directory holding the running executable); "none" disables rebuilding.
   std::string build_command;
+  // Act on changes to files the agents themselves can write (the sources of a compiled
+  // application in project mode; the configuration with [sandbox] protect_config = false).
+  bool allow_agent_edits = false;
 };
 
 int run_command(const CommonOptions& common, const RunOptions& opts);

@@ -196,6 +196,10 @@ int cppflue::cli_main(int argc, char** argv) {
                       "A compiled application: how to rebuild it when src/, include/ or "
                       "CMakeLists.txt change (default: cmake --build on the build directory of "
                       "the executable; none: never)");
+  dev_cmd->add_flag("--allow-agent-edits", dev.allow_agent_edits,
+                    "Also rebuild or reload on changes to files the agents can write themselves "
+                    "(sources inside a project-mode workspace; the configuration when [sandbox] "
+                    "protect_config = false). Without it such changes are reported, not acted on");
   dev_cmd->footer(
       "A compiled application (agents or workflows in C++) is rebuilt when its "
       "sources change, then restarted (connections are closed gracefully).");

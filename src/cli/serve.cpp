@@ -197,6 +197,28 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
                 << "/ and CMakeLists.txt; rebuilds with: " << build_command << std::endl;
     }
   }
+  // What the agents can write (project mode: the workspace holds the project) is not acted on
+  // without the user's consent: an agent must not get its own edits built or loaded on the host.
+  bool project_mode = false;
+  if (!config->sandbox.workspace.empty()) {
+    std::error_code ec;
+    std::filesystem::path ws = config->sandbox.workspace;
+    if (ws.is_relative()) ws = config->root / ws;
+    auto w = std::filesystem::weakly_canonical(ws, ec);
+    auto r = std::filesystem::weakly_canonical(config->root, ec);
+    auto rel = r.lexically_relative(w);
+    project_mode = !ec && !rel.empty() && *rel.begin() != "..";
+  }
+  const bool sources_trusted = !project_mode || opts.allow_agent_edits;
+  const bool config_trusted =
+      !project_mode || config->sandbox.protect_config || opts.allow_agent_edits;
+  if (!sources_trusted || !config_trusted) {
+    std::cout << "cppflue dev: the agents' workspace holds the project, so changes to "
+              << (!config_trusted ? "the configuration and sources" : "the sources")
+              << " may be an agent's edits: they are reported, not acted on (restart cppflue dev "
+                 "to pick them up, or pass --allow-agent-edits)"
+              << std::endl;
+  }
   std::string sources =
       build_command.empty() ? std::string() : source_fingerprint(config->root, build_dir);
   std::string seen = watch_fingerprint(config->root, config->config_path.string());
@@ -208,7 +230,12 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
     }
     if (!build_command.empty()) {
       std::string now_sources = source_fingerprint(config->root, build_dir);
-      if (now_sources != sources) {
+      if (now_sources != sources && !sources_trusted) {
+        sources = std::move(now_sources);
+        std::cout << "cppflue dev: sources changed inside the agents' workspace; not rebuilt "
+                     "(restart cppflue dev, or pass --allow-agent-edits)"
+                  << std::endl;
+      } else if (now_sources != sources) {
         sources = std::move(now_sources);
         std::cout << "cppflue dev: sources changed; rebuilding: " << build_command << std::endl;
         // The server keeps answering with the running build meanwhile.
@@ -228,6 +255,13 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
     std::string now = watch_fingerprint(config->root, config->config_path.string());
     if (now == seen) continue;
     seen = std::move(now);
+    if (!config_trusted) {
+      std::cout << "cppflue dev: agents or configuration changed inside the agents' workspace "
+                   "(protect_config = false); not reloaded (restart cppflue dev, or pass "
+                   "--allow-agent-edits)"
+                << std::endl;
+      continue;
+    }
     auto reloaded = (*server)->reload();
     if (reloaded) {
       std::cout << "cppflue dev: reloaded (" << *reloaded << " agent(s))" << std::endl;

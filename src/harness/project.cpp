@@ -151,6 +151,18 @@ std::string load_project_instructions(const fs::path& root) {
 Result<ProjectFiles> load_project_files(const fs::path& root) {
   ProjectFiles files;
   const fs::path agents_dir = root / ".agents";
+  // The folders are part of the project: one that is a symlink (possibly leading out of the
+  // project) is refused rather than followed.
+  if (auto project = Workspace::open(root)) {
+    for (const char* rel : {".agents", ".agents/skills", ".agents/roles", ".agents/agents"}) {
+      auto sub = project->subdirectory(rel);
+      if (!sub && sub.error().type != ErrorType::not_found) {
+        return fail(file_error(
+            (root / rel).string(), 0, "",
+            "must be a real folder of the project (not a symlink): " + sub.error().message));
+      }
+    }
+  }
   auto skills = discover_skills(agents_dir / "skills");
   if (!skills) return fail(std::move(skills.error()));
   files.skills = std::move(*skills);
