@@ -51,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/beneath.hpp"
 #include "sandbox/landlock_abi.hpp"
 
 namespace ll = cppflue::landlock;
@@ -171,17 +172,6 @@ void attach(int tree, int target_fd, const std::string& what) {
   ::close(tree);
 }
 
-int open_beneath(int root, const std::string& rel, std::uint64_t flags) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC | O_NOFOLLOW;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = static_cast<int>(::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
-    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return fd;
-  }
-  return -1;
-}
-
 [[noreturn]] void launch(int argc, char** argv, int i) {
   long long uid = -1, gid = -1;
   int ws_fd = -1;
@@ -245,7 +235,7 @@ int open_beneath(int root, const std::string& rel, std::uint64_t flags) {
   if (ws < 0) die(126, "cannot open the attached workspace");
   for (const auto& rel : read_only) {
     if (rel.empty() || rel.front() == '/') die(125, "--ro takes a workspace-relative path");
-    int fd = open_beneath(ws, rel, O_PATH);
+    int fd = cppflue::detail::open_strictly_beneath(ws, rel.c_str(), O_PATH);
     if (fd < 0) {
       // Missing, or not reachable without crossing a symlink: nothing to re-bind (CppFlue checks
       // protected paths again after the command).

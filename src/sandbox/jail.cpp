@@ -5,7 +5,6 @@
 #include "sandbox/unique_fd.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -33,6 +32,7 @@
 #include "cppflue/core/async.hpp"
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/log.hpp"
+#include "sandbox/beneath.hpp"
 #include "sandbox/landlock_abi.hpp"
 
 extern char** environ;
@@ -406,17 +406,6 @@ struct Prepared {
   }
 };
 
-int open_entry_beneath(int root, const std::string& rel) {
-  struct open_how how {};
-  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = static_cast<int>(::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
-    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return fd;
-  }
-  return -1;
-}
-
 Result<Prepared> prepare(const JailSpec& spec, bool launch) {
   Prepared p;
   p.layout.launch = launch;
@@ -442,7 +431,7 @@ Result<Prepared> prepare(const JailSpec& spec, bool launch) {
   if (launch) return p;
   int next = kFirstEntryFd;
   for (const auto& rel : spec.read_only) {
-    UniqueFd fd = high_fd(open_entry_beneath(root, rel));
+    UniqueFd fd = high_fd(detail::open_strictly_beneath(root, rel.c_str(), O_PATH));
     if (fd.get() < 0) continue;  // missing, or reached through a symlink: not bound
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) continue;

@@ -3,15 +3,14 @@
 #include "sandbox/protected_paths.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 
+#include "sandbox/beneath.hpp"
 #include "sandbox/unique_fd.hpp"
 
 namespace cppflue::detail {
@@ -23,15 +22,7 @@ UniqueFd open_parent(int root, const std::string& rel, std::string& leaf) {
   auto slash = rel.rfind('/');
   std::string parent = slash == std::string::npos ? "." : rel.substr(0, slash);
   leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  struct open_how how {};
-  how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = static_cast<int>(::syscall(SYS_openat2, root, parent.c_str(), &how, sizeof how));
-    if (fd >= 0) return UniqueFd(fd);
-    if (errno != EAGAIN && errno != EINTR) break;
-  }
-  return UniqueFd();
+  return UniqueFd(open_strictly_beneath(root, parent.c_str(), O_PATH | O_DIRECTORY));
 }
 
 ProtectedState state_of(int root, const std::string& rel) {

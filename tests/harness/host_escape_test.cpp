@@ -32,11 +32,6 @@ namespace {
 constexpr const char* kSecret = "HOST-ONLY-SECRET-5b1e";
 constexpr int kRaceAttempts = 2000;
 
-#define REQUIRE_JAIL()                                                                          \
-  do {                                                                                          \
-    if (!jail_status().available) GTEST_SKIP() << "jail unavailable: " << jail_status().reason; \
-  } while (0)
-
 // Swaps two names (a real entry and a symlink leading outside) until stopped.
 class Flipper {
  public:

@@ -33,15 +33,6 @@ namespace {
 
 constexpr const char* kHostMarker = "HOST-SECRET-MARKER-7f3a";
 
-bool jail_ok() {
-  return jail_status().available;
-}
-
-#define REQUIRE_JAIL()                                                            \
-  do {                                                                            \
-    if (!jail_ok()) GTEST_SKIP() << "jail unavailable: " << jail_status().reason; \
-  } while (0)
-
 ToolCall make_call(std::string id, std::string name, json args) {
   ToolCall c;
   c.id = std::move(id);

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "cppflue/sandbox/jail.hpp"
+
 namespace cppflue::testing {
 
 // A fresh directory under the system temp dir, removed (recursively) on destruction.
@@ -19,6 +21,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Skips a test that needs the jail on a machine that cannot start it, saying why.
+#define REQUIRE_JAIL()                                                         \
+  do {                                                                         \
+    if (!::cppflue::jail_status().available) {                                 \
+      GTEST_SKIP() << "jail unavailable: " << ::cppflue::jail_status().reason; \
+    }                                                                          \
+  } while (0)
 
 // When the tests run as root: gives `p` and everything below it to the jail's default uid, as a
 // project owned by an unprivileged user would be (jailed commands never run as root, so they
