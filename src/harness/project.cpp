@@ -41,15 +41,26 @@ bool read_identifier_name(Fields& f, const fs::path& path, std::string_view what
   return true;
 }
 
-// Reads every `*.md` of `dir` with `parse`, keyed by name; a second file with a name already
-// taken is an error naming both files.
+// Reads every `*.md` of the folder `dir` (opened as `folder`, or by path when null) with
+// `parse`, keyed by name; a second file with a name already taken is an error naming both files.
 template <class T, class Parse>
-Result<std::map<std::string, T>> discover(const fs::path& dir, std::string_view what, Parse parse) {
-  auto files = project_detail::list_markdown_files(dir);
-  if (!files) return fail(std::move(files.error()));
+Result<std::map<std::string, T>> discover(const fs::path& dir, const Workspace* folder,
+                                          std::string_view what, Parse parse) {
+  std::optional<Workspace> own;
+  if (folder == nullptr) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(dir, ec))) return std::map<std::string, T>{};
+    auto opened = Workspace::open(dir);
+    if (!opened) return fail(file_error(dir.string(), 0, "", "is not a directory"));
+    own = std::move(*opened);
+    folder = &*own;
+  }
+  auto names = project_detail::list_markdown_files(*folder, dir);
+  if (!names) return fail(std::move(names.error()));
   std::map<std::string, T> out;
-  for (const fs::path& p : *files) {
-    auto text = project_detail::read_text_file(p);
+  for (const std::string& name : *names) {
+    fs::path p = dir / name;
+    auto text = project_detail::read_text_file_in(*folder, name, p);
     if (!text) return fail(std::move(text.error()));
     Result<T> item = parse(*text, p);
     if (!item) return fail(std::move(item.error()));
@@ -85,7 +96,7 @@ Result<RoleDefinition> parse_role_definition(std::string_view text, const fs::pa
 }
 
 Result<std::map<std::string, RoleDefinition>> discover_roles(const fs::path& dir) {
-  return discover<RoleDefinition>(dir, "role", parse_role_definition);
+  return discover<RoleDefinition>(dir, nullptr, "role", parse_role_definition);
 }
 
 // ---- Declarative agents --------------------------------------------------------------------
@@ -128,15 +139,19 @@ Result<AgentDefinition> parse_agent_definition(std::string_view text, const fs::
 }
 
 Result<std::map<std::string, AgentDefinition>> discover_agent_definitions(const fs::path& dir) {
-  return discover<AgentDefinition>(dir, "agent", parse_agent_definition);
+  return discover<AgentDefinition>(dir, nullptr, "agent", parse_agent_definition);
 }
 
 // ---- Instructions and the whole project ----------------------------------------------------
 
-std::string load_project_instructions(const fs::path& root) {
+namespace {
+
+// AGENTS.md then CLAUDE.md beneath the project folder (a symlink between them is fine, one
+// leading out of the project is not followed).
+std::string instructions_in(const Workspace& project) {
   std::string out;
   for (const char* name : {"AGENTS.md", "CLAUDE.md"}) {
-    auto text = project_detail::read_text_file(root / name);
+    auto text = project_detail::read_text_file_in(project, name, project.root() / name);
     if (!text) continue;
     std::string_view t = *text;
     if (t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);
@@ -148,31 +163,58 @@ std::string load_project_instructions(const fs::path& root) {
   return out;
 }
 
+// `.agents/<name>` of the project as a folder opened by descriptor without crossing a symlink;
+// nullopt when it does not exist.
+Result<std::optional<Workspace>> agents_folder(const Workspace& project, const fs::path& root,
+                                               std::string_view name) {
+  std::string rel = ".agents/" + std::string(name);
+  auto sub = project.subdirectory(rel);
+  if (sub) return std::optional<Workspace>(std::move(*sub));
+  if (sub.error().type == ErrorType::not_found) return std::optional<Workspace>();
+  return fail(
+      file_error((root / rel).string(), 0, "",
+                 "must be a real folder of the project (not a symlink): " + sub.error().message));
+}
+
+}  // namespace
+
+std::string load_project_instructions(const fs::path& root) {
+  auto project = Workspace::open(root);
+  return project ? instructions_in(*project) : std::string();
+}
+
 Result<ProjectFiles> load_project_files(const fs::path& root) {
   ProjectFiles files;
+  auto project = Workspace::open(root);
+  if (!project) return files;
   const fs::path agents_dir = root / ".agents";
-  // The folders are part of the project: one that is a symlink (possibly leading out of the
-  // project) is refused rather than followed.
-  if (auto project = Workspace::open(root)) {
-    for (const char* rel : {".agents", ".agents/skills", ".agents/roles", ".agents/agents"}) {
-      auto sub = project->subdirectory(rel);
-      if (!sub && sub.error().type != ErrorType::not_found) {
-        return fail(file_error(
-            (root / rel).string(), 0, "",
-            "must be a real folder of the project (not a symlink): " + sub.error().message));
-      }
-    }
+  // Every folder is opened once beneath the project, refusing symlinks on the way, and every
+  // file is read beneath its folder's descriptor.
+  auto skills_dir = agents_folder(*project, root, "skills");
+  if (!skills_dir) return fail(std::move(skills_dir.error()));
+  if (*skills_dir) {
+    auto skills = project_detail::discover_skills_in(
+        agents_dir / "skills", std::make_shared<const Workspace>(std::move(**skills_dir)));
+    if (!skills) return fail(std::move(skills.error()));
+    files.skills = std::move(*skills);
   }
-  auto skills = discover_skills(agents_dir / "skills");
-  if (!skills) return fail(std::move(skills.error()));
-  files.skills = std::move(*skills);
-  auto roles = discover_roles(agents_dir / "roles");
-  if (!roles) return fail(std::move(roles.error()));
-  files.roles = std::move(*roles);
-  auto agents = discover_agent_definitions(agents_dir / "agents");
-  if (!agents) return fail(std::move(agents.error()));
-  files.agents = std::move(*agents);
-  files.instructions = load_project_instructions(root);
+  auto roles_dir = agents_folder(*project, root, "roles");
+  if (!roles_dir) return fail(std::move(roles_dir.error()));
+  if (*roles_dir) {
+    auto roles =
+        discover<RoleDefinition>(agents_dir / "roles", &**roles_dir, "role", parse_role_definition);
+    if (!roles) return fail(std::move(roles.error()));
+    files.roles = std::move(*roles);
+  }
+  auto agent_defs_dir = agents_folder(*project, root, "agents");
+  if (!agent_defs_dir) return fail(std::move(agent_defs_dir.error()));
+  if (*agent_defs_dir) {
+    auto agents = discover<AgentDefinition>(agents_dir / "agents", &**agent_defs_dir, "agent",
+                                            parse_agent_definition);
+    if (!agents) return fail(std::move(agents.error()));
+    files.agents = std::move(*agents);
+  }
+  files.instructions = instructions_in(*project);
   return files;
 }
 

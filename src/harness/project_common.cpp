@@ -71,55 +71,20 @@ Result<std::string> read_text_file_in(const Workspace& folder, std::string_view 
   return fail(file_error(display.string(), 0, "", e.message));
 }
 
-Result<std::vector<fs::path>> list_markdown_files(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  auto st = fs::symlink_status(dir, ec);
-  if (ec || !fs::exists(st)) return out;
-  auto folder = open_folder(dir);
-  if (!folder) return fail(file_error(dir.string(), 0, "", "is not a directory"));
-  auto entries = folder->list_dir(".");
-  if (!entries)
+Result<std::vector<std::string>> list_markdown_files(const Workspace& folder, const fs::path& dir) {
+  std::vector<std::string> out;
+  auto entries = folder.list_dir(".");
+  if (!entries) {
     return fail(file_error(dir.string(), 0, "", "cannot list: " + entries.error().message));
+  }
   for (const auto& e : *entries) {
     const std::string& name = e.name;
     if (name.empty() || name[0] == '.' || fs::path(name).extension() != ".md" || e.is_dir) continue;
-    auto info = folder->stat(name);
-    if (info && info->is_file) out.push_back(dir / name);
+    auto info = folder.stat(name);
+    if (info && info->is_file) out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-Result<fs::path> resolve_inside(const fs::path& base, std::string_view rel, std::string_view what) {
-  auto escape = [&] {
-    return fail(ErrorType::permission,
-                fmt::format("path '{}' escapes the {} ({})", rel, what, base.string()),
-                json_object{{"path", rel}, {"directory", base.string()}});
-  };
-  if (rel.empty() || rel.find('\0') != std::string_view::npos) {
-    return fail(ErrorType::invalid_input, fmt::format("invalid path '{}' in the {}", rel, what));
-  }
-  fs::path r{std::string(rel)};
-  if (r.is_absolute() || r.has_root_name()) return escape();
-  auto folder = open_folder(base);
-  if (!folder) {
-    return fail(ErrorType::not_found, fmt::format("the {} does not exist: {}", what, base.string()),
-                json_object{{"path", base.string()}});
-  }
-  auto normal = folder->to_relative(rel);
-  if (!normal) return escape();
-  // Resolved beneath the folder by descriptor: a symlink leading out is an escape.
-  auto info = folder->stat(*normal);
-  if (!info) {
-    if (info.error().type == ErrorType::not_found) {
-      return fail(ErrorType::not_found,
-                  fmt::format("'{}' not found in the {} ({})", rel, what, base.string()),
-                  json_object{{"path", rel}, {"directory", base.string()}});
-    }
-    return escape();
-  }
-  return *normal == "." ? folder->root() : folder->root() / *normal;
 }
 
 // ---- Fields -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,14 +32,14 @@ Result<std::string> read_text_file(const std::filesystem::path& p);
 Result<std::string> read_text_file_in(const Workspace& folder, std::string_view rel,
                                       const std::filesystem::path& display);
 
-// Regular `*.md` files directly in `dir` (dot files skipped), sorted; a missing dir is empty.
-Result<std::vector<std::filesystem::path>> list_markdown_files(const std::filesystem::path& dir);
+// Names of the regular `*.md` files directly in `folder` (dot files skipped, symlinks only when
+// they stay inside), sorted; `dir` names the folder in errors.
+Result<std::vector<std::string>> list_markdown_files(const Workspace& folder,
+                                                     const std::filesystem::path& dir);
 
-// Resolves `rel` under `base` for a caller-supplied path. Absolute paths, `..` leaving `base`
-// and symlinks leading outside give a permission error saying the path escapes `what`; a
-// missing target is not_found. Returns the canonical path.
-Result<std::filesystem::path> resolve_inside(const std::filesystem::path& base,
-                                             std::string_view rel, std::string_view what);
+// discover_skills over a folder already opened (by descriptor); `dir` names it.
+Result<SkillSet> discover_skills_in(const std::filesystem::path& dir,
+                                    std::shared_ptr<const Workspace> folder);
 
 // Reads typed fields of a frontmatter mapping. The first problem is kept and later reads are
 // no-ops, so the parsers stay straight-line code. A null value counts as absent.

@@ -110,61 +110,101 @@ Result<Skill> parse_skill(std::string_view text, const fs::path& path) {
   return skill;
 }
 
+namespace {
+
+// Reads and parses the skill file `file` beneath `folder`; a SKILL.md keeps `folder` (its
+// supporting files are read beneath that descriptor) and lists them. `display` names it.
+Result<Skill> load_skill_in(std::shared_ptr<const Workspace> folder, const std::string& file,
+                            const fs::path& display) {
+  auto text = project_detail::read_text_file_in(*folder, file, display);
+  if (!text) return fail(std::move(text.error()));
+  auto skill = parse_skill(*text, display);
+  if (skill && !skill->directory.empty()) {
+    skill->folder = std::move(folder);
+    skill->resources = list_resources(*skill->folder, display);
+  }
+  return skill;
+}
+
+// The SKILL.md (any case) directly in `folder`, if it is a file.
+std::optional<std::string> find_skill_md(const Workspace& folder) {
+  auto entries = folder.list_dir(".");
+  if (!entries) return std::nullopt;
+  for (const auto& e : *entries) {
+    if (!project_detail::is_skill_md(fs::path(e.name)) || e.is_dir) continue;
+    auto info = folder.stat(e.name);
+    if (info && info->is_file) return e.name;
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<const Workspace> shared(Workspace ws) {
+  return std::make_shared<const Workspace>(std::move(ws));
+}
+
+}  // namespace
+
 Result<Skill> load_skill(const fs::path& path) {
   auto folder = Workspace::open(path.parent_path().empty() ? fs::path(".") : path.parent_path());
   if (!folder) {
     return fail(
         project_detail::file_error(path.string(), 0, "", "file not found", ErrorType::not_found));
   }
-  auto text = project_detail::read_text_file_in(*folder, path.filename().string(), path);
-  if (!text) return fail(std::move(text.error()));
-  auto skill = parse_skill(*text, path);
-  if (skill && !skill->directory.empty()) {
-    skill->folder = std::make_shared<const Workspace>(std::move(*folder));
-    skill->resources = list_resources(*skill->folder, path);
-  }
-  return skill;
+  return load_skill_in(shared(std::move(*folder)), path.filename().string(), path);
 }
 
 Result<SkillSet> discover_skills(const fs::path& skills_dir) {
-  auto top = project_detail::list_markdown_files(skills_dir);
-  if (!top) return fail(std::move(top.error()));
-  std::vector<fs::path> files = std::move(*top);
-  for (const fs::path& p : files) {
-    if (project_detail::is_skill_md(p)) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(skills_dir, ec))) return SkillSet{};
+  auto opened = Workspace::open(skills_dir);
+  if (!opened) return fail(file_error(skills_dir.string(), 0, "", "is not a directory"));
+  return project_detail::discover_skills_in(skills_dir, shared(std::move(*opened)));
+}
+
+Result<SkillSet> project_detail::discover_skills_in(const fs::path& skills_dir,
+                                                    std::shared_ptr<const Workspace> dir) {
+  SkillSet out;
+  auto entries = dir->list_dir(".");
+  if (!entries) {
+    return fail(file_error(skills_dir.string(), 0, "", "cannot list: " + entries.error().message));
+  }
+  // {display path, folder, file in that folder}, loaded in path order.
+  struct Found {
+    fs::path display;
+    std::shared_ptr<const Workspace> folder;
+    std::string file;
+  };
+  std::vector<Found> found;
+  for (const auto& e : *entries) {
+    if (e.name.empty() || e.name[0] == '.') continue;
+    if (e.is_dir) {
+      // A real folder only (a symlinked one could lead anywhere), opened by descriptor.
+      auto sub = dir->subdirectory(e.name);
+      if (!sub) continue;
+      auto folder = shared(std::move(*sub));
+      if (auto md = find_skill_md(*folder)) {
+        found.push_back({skills_dir / e.name / *md, folder, *md});
+      }
+      continue;
+    }
+    if (fs::path(e.name).extension() != ".md") continue;
+    auto info = dir->stat(e.name);
+    if (!info || !info->is_file) continue;
+    if (project_detail::is_skill_md(fs::path(e.name))) {
       // It would take the whole skills directory as its supporting files.
-      return fail(file_error(p.string(), 0, "",
+      return fail(file_error((skills_dir / e.name).string(), 0, "",
                              "a SKILL.md belongs in its own folder: <skills>/<name>/SKILL.md"));
     }
+    found.push_back({skills_dir / e.name, dir, e.name});
   }
-
-  std::error_code ec;
-  if (fs::is_directory(skills_dir, ec)) {
-    fs::directory_iterator it(skills_dir, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      std::error_code dec;
-      if (name.empty() || name[0] == '.' || !it->is_directory(dec)) continue;
-      fs::directory_iterator inner(it->path(), dec);
-      for (; !dec && inner != end; inner.increment(dec)) {
-        std::error_code fec;
-        if (project_detail::is_skill_md(inner->path()) && inner->is_regular_file(fec))
-          files.push_back(inner->path());
-      }
-    }
-    if (ec) {
-      return fail(file_error(skills_dir.string(), 0, "", "cannot list: " + ec.message()));
-    }
-  }
-  std::sort(files.begin(), files.end());
-
-  SkillSet out;
-  for (const fs::path& p : files) {
-    auto skill = load_skill(p);
+  std::sort(found.begin(), found.end(),
+            [](const Found& a, const Found& b) { return a.display < b.display; });
+  for (auto& f : found) {
+    auto skill = load_skill_in(f.folder, f.file, f.display);
     if (!skill) return fail(std::move(skill.error()));
     auto [it, inserted] = out.try_emplace(skill->name, std::move(*skill));
     if (!inserted) {
-      return fail(file_error(p.string(), 0, "name",
+      return fail(file_error(f.display.string(), 0, "name",
                              fmt::format("duplicate skill name '{}': also defined in {}", it->first,
                                          it->second.path.string())));
     }
@@ -174,41 +214,54 @@ Result<SkillSet> discover_skills(const fs::path& skills_dir) {
 
 Result<Skill> load_skill_by_path(const fs::path& skills_dir, std::string_view rel) {
   constexpr std::string_view kWhat = "skills directory";
-  std::string rel_text(rel);
-  auto resolved = project_detail::resolve_inside(skills_dir, rel_text, kWhat);
-  if (!resolved && resolved.error().type == ErrorType::not_found &&
-      fs::path(rel_text).extension() != ".md" && !rel_text.empty() && rel_text.back() != '/') {
-    auto with_md = project_detail::resolve_inside(skills_dir, rel_text + ".md", kWhat);
-    if (with_md || with_md.error().type != ErrorType::not_found) {
-      rel_text += ".md";
-      resolved = std::move(with_md);
+  auto escape = [&] {
+    return fail(ErrorType::permission,
+                fmt::format("path '{}' escapes the {} ({})", rel, kWhat, skills_dir.string()),
+                json_object{{"path", rel}, {"directory", skills_dir.string()}});
+  };
+  auto not_found = [&](std::string_view what) {
+    return fail(ErrorType::not_found,
+                fmt::format("'{}' {} in the {} ({})", rel, what, kWhat, skills_dir.string()),
+                json_object{{"path", rel}, {"directory", skills_dir.string()}});
+  };
+  if (rel.empty() || rel.find('\0') != std::string_view::npos) {
+    return fail(ErrorType::invalid_input, fmt::format("invalid path '{}' in the {}", rel, kWhat));
+  }
+  if (rel.front() == '/') return escape();
+  auto opened = Workspace::open(skills_dir);
+  if (!opened) {
+    return fail(ErrorType::not_found,
+                fmt::format("the {} does not exist: {}", kWhat, skills_dir.string()),
+                json_object{{"path", skills_dir.string()}});
+  }
+  auto dir = shared(std::move(*opened));
+  auto normal = dir->to_relative(rel);
+  if (!normal || *normal == ".") return escape();
+  // Resolved beneath the skills directory by descriptor: a symlink leading out is an escape.
+  auto info = dir->stat(*normal);
+  if (!info && info.error().type == ErrorType::not_found &&
+      fs::path(*normal).extension() != ".md" && rel.back() != '/') {
+    if (auto with_md = dir->stat(*normal + ".md");
+        with_md || with_md.error().type != ErrorType::not_found) {
+      *normal += ".md";
+      info = std::move(with_md);
     }
   }
-  if (!resolved) return fail(std::move(resolved.error()));
-
-  std::error_code ec;
-  if (fs::is_directory(*resolved, ec)) {
-    std::string skill_md;
-    fs::directory_iterator it(*resolved, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      if (project_detail::is_skill_md(it->path())) {
-        skill_md = it->path().filename().string();
-        break;
-      }
-    }
-    if (skill_md.empty()) {
-      return fail(ErrorType::not_found,
-                  fmt::format("'{}' in the {} ({}) is a folder without a SKILL.md", rel, kWhat,
-                              skills_dir.string()),
-                  json_object{{"path", rel}});
-    }
-    rel_text = (fs::path(rel_text) / skill_md).string();
-    auto inner = project_detail::resolve_inside(skills_dir, rel_text, kWhat);
-    if (!inner) return fail(std::move(inner.error()));
+  if (!info) return info.error().type == ErrorType::not_found ? not_found("not found") : escape();
+  fs::path rel_path(*normal);
+  if (info->is_dir || project_detail::is_skill_md(rel_path)) {
+    // A skill folder: opened once, without crossing a symlink.
+    std::string folder_rel = info->is_dir ? *normal : rel_path.parent_path().string();
+    auto sub = folder_rel.empty() ? Result<Workspace>(*dir) : dir->subdirectory(folder_rel);
+    if (!sub) return escape();
+    auto folder = shared(std::move(*sub));
+    std::string file =
+        info->is_dir ? find_skill_md(*folder).value_or("") : rel_path.filename().string();
+    if (file.empty()) return not_found("is a folder without a SKILL.md");
+    return load_skill_in(folder, file, skills_dir / fs::path(folder_rel) / file);
   }
-  // Load through the path as named (so the default name is the one the user sees), now that
-  // its target is known to stay inside.
-  return load_skill(skills_dir / fs::path(rel_text).lexically_normal());
+  // Named as given (so the default name is the one the user sees), read beneath the directory.
+  return load_skill_in(dir, *normal, skills_dir / rel_path);
 }
 
 Result<std::string> read_skill_resource(const Skill& skill, std::string_view rel) {

@@ -307,6 +307,19 @@ TEST_F(HostEscape, ProjectFilesAreReadBeneathTheProject) {
          write_file(outside_ / "agents" / "x.md", std::string("---\n---\n") + kSecret);
          fs::create_directory_symlink(outside_, root / ".agents");
        }},
+      {"skill folder symlinked out",
+       [this](const fs::path& root) {
+         fs::create_directories(outside_ / "sk");
+         write_file(outside_ / "sk" / "SKILL.md", std::string("---\n---\n") + kSecret);
+         fs::create_directories(root / ".agents" / "skills");
+         fs::create_directory_symlink(outside_ / "sk", root / ".agents" / "skills" / "sk");
+       }},
+      {"roles folder symlinked out",
+       [this](const fs::path& root) {
+         write_file(outside_ / "r.md", std::string("---\n---\n") + kSecret);
+         fs::create_directories(root / ".agents");
+         fs::create_directory_symlink(outside_, root / ".agents" / "roles");
+       }},
       {"AGENTS.md FIFO",
        [](const fs::path& root) { ::mkfifo((root / "AGENTS.md").c_str(), 0644); }},
   };
