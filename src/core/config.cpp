@@ -4,6 +4,10 @@
 // The whole schema is checked here rather than by the consumers, so a typo anywhere in the file
 // is reported once, at load time, with the file position and the key path; later modules can
 // trust the typed `Config`. Every error is one line: "<file>:<line>:<column>: <message>".
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cppflue/core/config.hpp"
 
 #include <fmt/format.h>
@@ -537,18 +541,36 @@ Result<Config> load_file(const fs::path& path, const fs::path& display) {
       return fail(
           file_error(display, fmt::format("config file {} is a directory", display.string())));
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    // Non-blocking and regular files only (a FIFO would hang the start), at most 4 MiB.
+    constexpr std::size_t kMaxConfigBytes = std::size_t{4} << 20;
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
       int err = errno;
       return fail(file_error(display, fmt::format("cannot read config file {}: {}",
                                                   display.string(), std::strerror(err))));
     }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) {
-      return fail(file_error(display, fmt::format("cannot read config file {}", display.string())));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::size_t>(st.st_size) > kMaxConfigBytes) {
+      ::close(fd);
+      return fail(file_error(
+          display,
+          fmt::format("config file {} is not a regular file of at most 4 MiB", display.string())));
     }
-    return parse_document(buffer.str(), display.string(), path);
+    std::string text;
+    char chunk[65536];
+    ssize_t n = 0;
+    while ((n = ::read(fd, chunk, sizeof chunk)) != 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || text.size() + static_cast<std::size_t>(n) > kMaxConfigBytes) {
+        ::close(fd);
+        return fail(
+            file_error(display, fmt::format("cannot read config file {}", display.string())));
+      }
+      text.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return parse_document(text, display.string(), path);
   } catch (const std::exception& e) {
     // Nothing above is expected to throw; this keeps a bug from crashing the caller.
     return fail(file_error(

@@ -2,6 +2,7 @@
 #include "cppflue/core/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <string>
@@ -36,6 +37,9 @@ git_writable = true
 env = { FOO = "bar", "X-Y" = "z" }
 timeout_seconds = 30
 isolation = "jail"
+protected = ["ci.yml", "deploy/"]
+protect_config = false
+allowed_env = ["FOO"]
 
 [secrets]
 github = { env = "GITHUB_TOKEN" }
@@ -143,6 +147,9 @@ TEST(Config, FullFileWithEveryKey) {
   EXPECT_EQ(c.sandbox.workspace, "work");
   EXPECT_TRUE(c.sandbox.network);
   EXPECT_TRUE(c.sandbox.git_writable);
+  EXPECT_EQ(c.sandbox.protected_paths, (std::vector<std::string>{"ci.yml", "deploy/"}));
+  EXPECT_FALSE(c.sandbox.protect_config);
+  EXPECT_EQ(c.sandbox.allowed_env, (std::vector<std::string>{"FOO"}));
   EXPECT_EQ(c.sandbox.env, (std::map<std::string, std::string>{{"FOO", "bar"}, {"X-Y", "z"}}));
   EXPECT_EQ(c.sandbox.timeout_seconds, 30);
   EXPECT_EQ(c.sandbox.isolation, "jail");
@@ -208,6 +215,9 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.agent.typed_retries, 3);
   EXPECT_EQ(c.sandbox.timeout_seconds, 120);
   EXPECT_EQ(c.sandbox.isolation, "auto");
+  EXPECT_TRUE(c.sandbox.protect_config);
+  EXPECT_TRUE(c.sandbox.protected_paths.empty());
+  EXPECT_TRUE(c.sandbox.allowed_env.empty());
   EXPECT_TRUE(c.secrets.empty());
   EXPECT_TRUE(c.providers.empty());
   EXPECT_TRUE(c.compaction.enabled);
@@ -278,6 +288,12 @@ TEST(Config, WrongType) {
             "cppflue.toml:1:9: agent: expected table, got integer");
   EXPECT_EQ(parse_error("[compaction]\nenabled = \"yes\"\n").details.at("key"),
             "compaction.enabled");
+  EXPECT_EQ(parse_error("[sandbox]\nprotected = \"ci.yml\"\n").details.at("key"),
+            "sandbox.protected");
+  EXPECT_EQ(parse_error("[sandbox]\nprotect_config = \"no\"\n").details.at("key"),
+            "sandbox.protect_config");
+  EXPECT_EQ(parse_error("[sandbox]\nallowed_env = [1]\n").details.at("key"),
+            "sandbox.allowed_env[0]");
 }
 
 TEST(Config, BadEnumValue) {
@@ -354,6 +370,15 @@ TEST(Config, LoadFileSetsRootAndPath) {
   EXPECT_EQ(r->agent.model, "m");
   EXPECT_EQ(r->root, dir.path());
   EXPECT_EQ(r->config_path, dir.path() / "cppflue.toml");
+}
+
+TEST(Config, LoadFifoOrDirectoryFailsAtOnce) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo.toml").c_str(), 0644), 0);
+  auto r = load_config_file(dir.path() / "fifo.toml");  // would block forever with ifstream
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("not a regular file"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(load_config_file(dir.path()).has_value());
 }
 
 TEST(Config, LoadMissingFileNamesIt) {
