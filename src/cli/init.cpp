@@ -47,6 +47,10 @@ max_turns = 50
 isolation = "auto"            # auto | jail | none
 network = false               # shell commands get no network unless true
 timeout_seconds = 120
+# protected = []              # extra paths file tools and shell commands may not change
+# protect_config = true       # workspace = ".": cppflue.toml, .env, .agents/, AGENTS.md,
+#                             # CLAUDE.md stay read-only to the agent
+# allowed_env = []            # variables the model may set while allowed_commands is in force
 
 [compaction]
 enabled = true
