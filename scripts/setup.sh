@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev
-  bubblewrap util-linux python3 ripgrep
+  bubblewrap util-linux python3 ripgrep strace
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

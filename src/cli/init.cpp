@@ -51,6 +51,8 @@ timeout_seconds = 120
 # protect_config = true       # workspace = ".": cppflue.toml, .env, .agents/, AGENTS.md,
 #                             # CLAUDE.md stay read-only to the agent
 # allowed_env = []            # variables the model may set while allowed_commands is in force
+# memory_max = "2G"           # per shell command (memory cgroup); "0" = no limit
+# tmp_size = "512M"           # the jail's private /tmp
 
 [compaction]
 enabled = true

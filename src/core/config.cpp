@@ -39,9 +39,10 @@ constexpr std::string_view kAgentKeys[] = {
     "model",       "harness",        "sandbox",          "thinking_level",
     "allow_write", "allow_shell",    "allowed_commands", "allow_compound_commands",
     "max_turns",   "max_task_depth", "typed_retries"};
-constexpr std::string_view kSandboxKeys[] = {"workspace", "network",         "git_writable",
-                                             "env",       "timeout_seconds", "isolation",
-                                             "protected", "protect_config",  "allowed_env"};
+constexpr std::string_view kSandboxKeys[] = {
+    "workspace",  "network",   "git_writable",   "env",         "timeout_seconds",
+    "isolation",  "protected", "protect_config", "allowed_env", "abstract_unix_sockets",
+    "memory_max", "tmp_size"};
 constexpr std::string_view kSecretKeys[] = {"env", "value"};
 constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", "api_key",
                                               "headers"};
@@ -241,6 +242,45 @@ class Section {
   }
 
   // `allow_empty`: "" means "not set" for keys whose struct field uses empty that way.
+  // A size in bytes: an integer, or a string with a K, M, G or T suffix (powers of 1024),
+  // e.g. "512M"; 0 means no limit.
+  void size(std::string_view key, std::int64_t& out) {
+    const toml::node* node = get(key);
+    if (!node) return;
+    if (const auto* i = node->as_integer()) {
+      if (i->get() < 0) {
+        return reader_.error(node->source(), full(key),
+                             fmt::format("{}: must not be negative", full(key)));
+      }
+      out = i->get();
+      return;
+    }
+    const auto* v = node->as_string();
+    if (!v) return reader_.wrong_type(*node, full(key), "string or integer");
+    const std::string& s = v->get();
+    std::int64_t number = 0;
+    std::size_t k = 0;
+    for (; k < s.size() && s[k] >= '0' && s[k] <= '9'; ++k) {
+      if (number > (std::numeric_limits<std::int64_t>::max() - 9) / 10) break;
+      number = number * 10 + (s[k] - '0');
+    }
+    std::string unit = s.substr(k);
+    int shift = unit.empty()                 ? 0
+                : unit == "K" || unit == "k" ? 10
+                : unit == "M" || unit == "m" ? 20
+                : unit == "G" || unit == "g" ? 30
+                : unit == "T" || unit == "t" ? 40
+                                             : -1;
+    if (k == 0 || shift < 0 || number > (std::numeric_limits<std::int64_t>::max() >> shift)) {
+      return reader_.error(
+          node->source(), full(key),
+          fmt::format("{}: invalid size {} (a number of bytes with an optional K, M, G or T "
+                      "suffix, e.g. \"512M\")",
+                      full(key), quote_value(s)));
+    }
+    out = number << shift;
+  }
+
   void one_of(std::string_view key, std::string& out, Names allowed, bool allow_empty = false) {
     const toml::node* node = get(key);
     if (!node) return;
@@ -374,6 +414,9 @@ void read_sandbox(Reader& r, const toml::table& t, SandboxConfig& c) {
   s.string_list("protected", c.protected_paths);
   s.boolean("protect_config", c.protect_config);
   s.string_list("allowed_env", c.allowed_env);
+  s.boolean("abstract_unix_sockets", c.abstract_unix_sockets);
+  s.size("memory_max", c.memory_max);
+  s.size("tmp_size", c.tmp_size);
 }
 
 void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretConfig>& out) {

@@ -129,7 +129,7 @@ Result<bool> optional_bool(const json& args, std::string_view tool, std::string_
   return v->get_bool();
 }
 
-std::string run_grep(const ToolScope& s, const json& args) {
+std::string run_grep(const ToolScope& s, const json& args, ToolContext& ctx) {
   const Workspace& ws = workspace_of(s);
   GrepOptions o;
   const json* pattern = find(args, "pattern");
@@ -142,6 +142,7 @@ std::string run_grep(const ToolScope& s, const json& args) {
   auto ic = optional_bool(args, "grep", "ignore_case");
   if (!ic) throw_error(std::move(ic.error()));
   o.ignore_case = *ic;
+  o.cancel = ctx.cancel;  // abort() stops the search at the next line
   auto r = grep_files(ws, o);
   if (!r) throw_error(std::move(r.error()));
   if (r->lines.empty()) return fmt::format("No matches for /{}/.", o.pattern);
@@ -164,7 +165,11 @@ std::string run_glob(const ToolScope& s, const json& args) {
   if (r->paths.empty()) {
     return fmt::format("No paths match '{}'.", std::string_view(pattern->get_string()));
   }
-  std::string out = fmt::format("{}", fmt::join(r->paths, "\n"));
+  std::string out;
+  for (const auto& p : r->paths) {
+    if (!out.empty()) out += '\n';
+    out += printable_path(p);
+  }
   if (r->truncated) out += "\n[more than 1000 paths: use a narrower pattern]";
   return out;
 }
@@ -444,7 +449,9 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
                 {"ignore_case",
                  json_object{{"type", "boolean"}, {"description", "Case-insensitive matching"}}}},
                {"pattern"}),
-        [scope](const json& args, ToolContext&) -> json { return json(run_grep(*scope, args)); }});
+        [scope](const json& args, ToolContext& ctx) -> json {
+          return json(run_grep(*scope, args, ctx));
+        }});
     tools.push_back(ToolDefinition{
         "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
         schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),

@@ -4,12 +4,14 @@
 // namespaces, after the mounts:
 //
 //   cppflue-exec [--rw PATH]... [--dev PATH]... [--nproc N] [--as BYTES]
-//                (--exec-fd FD | -- PROGRAM ARGS...)
+//                [--allow-abstract-unix] (--exec-fd FD | -- PROGRAM ARGS...)
 //
 // In order, it:
 //   1. sets the resource limits (RLIMIT_NPROC, RLIMIT_AS) and no_new_privs;
 //   2. restricts filesystem writes with Landlock to the --rw paths (full write rights) and --dev
-//      paths (writing to existing files only);
+//      paths (writing to existing files only), and with Landlock ABI 6 scopes connections to
+//      abstract UNIX sockets and signals to the jail's own processes (--allow-abstract-unix
+//      lifts the socket scope);
 //   3. reads the command from FD (--exec-fd): NUL-terminated strings, first the environment
 //      entries ("K=V"), then an empty string, then argv. The command and its environment thus
 //      never appear in the arguments or the environment of a process on the host (bwrap); and
@@ -265,6 +267,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--launch") launch(argc, argv, 2);
   std::vector<const char*> rw, dev;
   int exec_fd = -1;
+  bool allow_abstract_unix = false;
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
@@ -274,6 +277,10 @@ int main(int argc, char** argv) {
     }
     if ((a == "--rw" || a == "--dev") && i + 1 < argc) {
       (a == "--rw" ? rw : dev).push_back(argv[++i]);
+      continue;
+    }
+    if (a == "--allow-abstract-unix") {
+      allow_abstract_unix = true;
       continue;
     }
     if (a == "--exec-fd" && i + 1 < argc) {
@@ -302,7 +309,14 @@ int main(int argc, char** argv) {
   if (abi > 0) {
     std::uint64_t handled = ll::write_rights(abi);
     ll::RulesetAttr attr{handled};
-    int ruleset = static_cast<int>(::syscall(ll::kSysCreateRuleset, &attr, sizeof attr, 0));
+    std::size_t attr_size = ll::kRulesetAttrSizeV1;
+    if (abi >= 6) {
+      // Abstract UNIX sockets of the host (D-Bus, X11, containerd, ...) are reachable when the
+      // jail shares the host's network namespace; signals to processes outside are refused too.
+      attr.scoped = ll::kScopeSignal | (allow_abstract_unix ? 0 : ll::kScopeAbstractUnixSocket);
+      attr_size = sizeof attr;
+    }
+    int ruleset = static_cast<int>(::syscall(ll::kSysCreateRuleset, &attr, attr_size, 0));
     if (ruleset < 0) die(126, std::string("landlock_create_ruleset: ") + std::strerror(errno));
     for (const char* p : rw) {
       if (!add_rule(ruleset, p, handled)) {

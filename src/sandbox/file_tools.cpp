@@ -89,7 +89,7 @@ Result<std::string> tool_read(const Workspace& ws, const json& args) {
     auto entries = ws.list_dir(*path);
     if (!entries) return fail(entries.error());
     std::string out;
-    for (const auto& e : *entries) out += e.name + (e.is_dir ? "/" : "") + "\n";
+    for (const auto& e : *entries) out += printable_path(e.name) + (e.is_dir ? "/" : "") + "\n";
     if (out.empty()) out = fmt::format("(the directory {} is empty)\n", info->path);
     return out;
   }
@@ -317,6 +317,23 @@ std::string_view file_tool_description(std::string_view tool) {
   if (tool == "rm")
     return "Remove a file, or a directory with recursive=true (never the workspace root).";
   return "";
+}
+
+std::string printable_path(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (char c : path) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace cppflue

@@ -33,6 +33,7 @@
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/log.hpp"
 #include "sandbox/beneath.hpp"
+#include "sandbox/cgroups.hpp"
 #include "sandbox/landlock_abi.hpp"
 
 extern char** environ;
@@ -46,7 +47,6 @@ namespace {
 
 // The helper's path inside the jail (bound read-only from wherever it is installed).
 constexpr const char* kHelperInJail = "/run/cppflue-exec";
-const fs::path kCgroupBase = "/sys/fs/cgroup/pids/cppflue";
 
 using detail::UniqueFd;
 
@@ -214,54 +214,6 @@ const EtcMasks& etc_masks() {
   return masks;
 }
 
-bool cgroup_usable() {
-  std::error_code ec;
-  if (!fs::is_directory("/sys/fs/cgroup/pids", ec)) return false;
-  fs::create_directories(kCgroupBase, ec);
-  if (ec) return false;
-  fs::path probe = kCgroupBase / fmt::format("probe-{}", ::getpid());
-  if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return false;
-  bool ok = fs::exists(probe / "pids.max", ec) && fs::exists(probe / "cgroup.procs", ec);
-  ::rmdir(probe.c_str());
-  return ok;
-}
-
-bool write_file(const fs::path& p, const std::string& text) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
-}
-
-// The descendants of `pid` (children of every thread), read from /proc.
-std::vector<int> children_of(int pid) {
-  std::vector<int> out;
-  std::error_code ec;
-  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
-    std::ifstream in(task.path() / "children");
-    int child = 0;
-    while (in >> child) out.push_back(child);
-  }
-  return out;
-}
-
-// Whether `pid` is in the pids cgroup `name` ("/cppflue/...").
-bool in_cgroup(int pid, const std::string& name) {
-  std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    // "8:pids:/cppflue/123-4"
-    auto first = line.find(':');
-    auto second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    if (line.compare(first + 1, second - first - 1, "pids") == 0) {
-      return line.compare(second + 1, std::string::npos, name) == 0;
-    }
-  }
-  return false;
-}
-
 struct Profile {
   bool seccomp = false;
   bool block = false;
@@ -342,8 +294,9 @@ std::vector<std::string> build_arguments(const JailSpec& spec, const std::string
     add({"--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"});
     add({"--ro-bind-try", "/run/resolvconf", "/run/resolvconf"});
   }
-  add({"--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/var",
-       "--symlink", "../tmp", "/var/tmp"});
+  add({"--dev", "/dev", "--proc", "/proc", "--perms", "1777"});
+  if (spec.tmp_size > 0) add({"--size", std::to_string(spec.tmp_size)});
+  add({"--tmpfs", "/tmp", "--dir", "/var", "--symlink", "../tmp", "/var/tmp"});
 
   if (layout.launch) {
     for (const auto& base : bases) add({"--bind", kLaunchWorkspace, base});
@@ -385,6 +338,7 @@ std::vector<std::string> build_arguments(const JailSpec& spec, const std::string
     add({"--nproc", std::to_string(spec.max_processes)});
   }
   if (spec.max_address_space > 0) add({"--as", std::to_string(spec.max_address_space)});
+  if (spec.abstract_unix_sockets) a.emplace_back("--allow-abstract-unix");
   add({"--exec-fd", std::to_string(kExecFd)});
   return a;
 }
@@ -528,7 +482,9 @@ JailStatus probe() {
   st.helper = find_helper();
   st.landlock_abi = std::max(0, landlock::abi_version());
   st.seccomp = seccomp_program(false).has_value() && seccomp_program(true).has_value();
-  st.cgroup_pids = cgroup_usable();
+  auto cgroups = detail::probe_cgroups();
+  st.cgroup_pids = cgroups.pids;
+  st.cgroup_memory = cgroups.memory;
   if (st.bwrap.empty()) {
     st.reason = "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)";
     return st;
@@ -582,23 +538,6 @@ JailStatus probe() {
   return st;
 }
 
-std::atomic<unsigned> g_cgroup_seq{0};
-
-void kill_cgroup(const fs::path& dir) {
-  std::ifstream in(dir / "cgroup.procs");
-  for (int p = 0; in >> p;) ::kill(p, SIGKILL);
-}
-
-asio::awaitable<void> remove_cgroup_later(fs::path dir) {
-  CancelToken never;
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    kill_cgroup(dir);
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) co_return;
-    co_await sleep_for(std::chrono::milliseconds(5), never);
-  }
-  log::get()->warn("cannot remove the pids cgroup {}: {}", dir.string(), std::strerror(errno));
-}
-
 }  // namespace
 
 std::string JailStatus::summary() const {
@@ -612,6 +551,7 @@ std::string JailStatus::summary() const {
     parts.emplace_back("no landlock (kernel)");
   }
   parts.emplace_back(cgroup_pids ? "pids cgroup" : "RLIMIT_NPROC");
+  if (cgroup_memory) parts.emplace_back("memory cgroup");
   return fmt::format("jail ({})", fmt::join(parts, ", "));
 }
 
@@ -668,31 +608,24 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
   auto prepared = prepare(spec, root);
   if (!prepared) co_return fail(prepared.error());
 
-  // The pids cgroup: the command blocks (bwrap --block-fd) until bwrap and every process it
-  // forked are inside, so nothing of the command runs outside the limit.
-  std::optional<fs::path> cgroup;
+  // The pids and memory cgroups: the command blocks (bwrap --block-fd) until bwrap and every
+  // process it forked are inside, so nothing of the command runs outside the limits.
+  auto cgroups = detail::CommandCgroups::create(st.cgroup_pids, spec.max_processes,
+                                                st.cgroup_memory, spec.memory_max);
+  if (!cgroups) co_return fail(cgroups.error());
   UniqueFd block_read, block_write;
-  if (st.cgroup_pids) {
-    fs::path dir = kCgroupBase / fmt::format("{}-{}", ::getpid(), g_cgroup_seq.fetch_add(1));
-    if (::mkdir(dir.c_str(), 0755) != 0 ||
-        !write_file(dir / "pids.max", std::to_string(spec.max_processes))) {
-      int e = errno;
-      ::rmdir(dir.c_str());
-      co_return fail(ErrorType::internal, fmt::format("cannot create the pids cgroup {}: {}",
-                                                      dir.string(), std::strerror(e)));
-    }
-    cgroup = dir;
+  if (!cgroups->empty()) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
-      ::rmdir(dir.c_str());
+      co_await cgroups->remove(false);
       co_return fail(ErrorType::internal, "cannot create a pipe");
     }
     block_read = high_fd(fds[0]);
     block_write = high_fd(fds[1]);
   }
+  const bool blocked = !cgroups->empty();
 
-  options.argv =
-      build_arguments(spec, cwd, st, Profile{true, cgroup.has_value()}, prepared->layout);
+  options.argv = build_arguments(spec, cwd, st, Profile{true, blocked}, prepared->layout);
   // bwrap (or the launch step) starts with an empty environment: the command's own is set by
   // the helper inside the jail, from the memfd.
   options.env.clear();
@@ -702,29 +635,12 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
   options.child_fds.emplace_back(command->get(), kExecFd);
   options.max_processes = 0;
   options.max_address_space = 0;
-  if (cgroup) {
+  if (blocked) {
     options.child_fds.emplace_back(block_read.get(), kBlockFd);
-    fs::path procs = *cgroup / "cgroup.procs";
-    std::string cgroup_name = "/" + cgroup->lexically_relative("/sys/fs/cgroup/pids").string();
     int release_fd = block_write.get();
-    options.on_spawned = [procs, release_fd, cgroup_name](int pid) -> Result<void> {
-      // Top-down: a process forked after its parent moved is born inside.
-      std::vector<int> pending = {pid};
-      std::set<int> moved;
-      while (!pending.empty()) {
-        int p = pending.back();
-        pending.pop_back();
-        if (!moved.insert(p).second) continue;
-        // A migration costs about a millisecond (cgroup v1 takes a global lock); a child
-        // forked after its parent moved is already inside.
-        if (p != pid && in_cgroup(p, cgroup_name)) continue;
-        if (!write_file(procs, std::to_string(p)) && ::kill(p, 0) == 0) {
-          return fail(ErrorType::internal,
-                      fmt::format("cannot move process {} into the pids cgroup: {}", p,
-                                  std::strerror(errno)));
-        }
-        for (int c : children_of(p)) pending.push_back(c);
-      }
+    const detail::CommandCgroups* groups = &*cgroups;
+    options.on_spawned = [groups, release_fd](int pid) -> Result<void> {
+      if (auto r = groups->adopt(pid); !r) return r;
       if (::write(release_fd, "x", 1) != 1) {
         return fail(ErrorType::internal, "cannot release the jailed command");
       }
@@ -734,28 +650,21 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
 
   auto result = co_await run_subprocess(std::move(options), std::move(cancel));
 
-  if (cgroup) {
-    // The pid namespace dies with its init, but asynchronously; and when bwrap itself was
-    // killed early (cancel, timeout) its init may have been orphaned before it armed
-    // die-with-parent. The cgroup holds every process of the command whatever happened:
-    // kill them all. After a kill of ours, wait (bounded) until they are gone, so nothing
-    // outlives the call; after a normal exit, let the background finish the cleanup.
-    bool we_killed = !result || result->timed_out || result->signal == SIGKILL;
-    CancelToken never;
-    bool removed = false;
-    for (int attempt = 0; attempt < (we_killed ? 250 : 1); ++attempt) {
-      kill_cgroup(*cgroup);
-      if (::rmdir(cgroup->c_str()) == 0 || errno == ENOENT) {
-        removed = true;
-        break;
-      }
-      co_await sleep_for(std::chrono::milliseconds(2), never);
-    }
-    if (!removed) {
-      auto ex = co_await asio::this_coro::executor;
-      asio::co_spawn(ex, remove_cgroup_later(*cgroup), asio::detached);
-    }
+  // The pid namespace dies with its init, but asynchronously; and when bwrap itself was killed
+  // early (cancel, timeout) its init may have been orphaned before it armed die-with-parent.
+  // The cgroups hold every process of the command whatever happened: kill them all. After a
+  // kill of ours, wait (bounded) until they are gone, so nothing outlives the call; after a
+  // normal exit, let the background finish the cleanup.
+  bool we_killed = !result || result->timed_out || result->signal == SIGKILL;
+  if (result && !result->timed_out && cgroups->memory_exhausted()) {
+    std::string& err = result->stderr_text;
+    if (!err.empty() && err.back() != '\n') err += '\n';
+    err += fmt::format(
+        "[the command was killed: its processes used more than the memory limit of {} MiB "
+        "([sandbox] memory_max; the jail's /tmp counts too)]",
+        spec.memory_max >> 20);
   }
+  co_await cgroups->remove(we_killed);
   co_return result;
 }
 

@@ -35,11 +35,18 @@ inline constexpr std::uint64_t kMakeSym = 1ULL << 12;
 inline constexpr std::uint64_t kRefer = 1ULL << 13;     // ABI 2
 inline constexpr std::uint64_t kTruncate = 1ULL << 14;  // ABI 3
 
-// Only the first member: the kernel accepts a shorter struct, and we handle no network
-// rights (the jail has no network namespace access in the first place).
+// The kernel accepts a shorter struct than its own: `handled_access_fs` alone (size 8) before
+// ABI 6, all three members (size 24) for the scopes of ABI 6. No network rights are handled.
 struct RulesetAttr {
   std::uint64_t handled_access_fs;
+  std::uint64_t handled_access_net = 0;
+  std::uint64_t scoped = 0;
 };
+inline constexpr std::size_t kRulesetAttrSizeV1 = sizeof(std::uint64_t);
+
+// ABI 6 scopes: no connecting to abstract UNIX sockets, no signals, outside the domain.
+inline constexpr std::uint64_t kScopeAbstractUnixSocket = 1ULL << 0;
+inline constexpr std::uint64_t kScopeSignal = 1ULL << 1;
 
 struct __attribute__((packed)) PathBeneathAttr {
   std::uint64_t allowed_access;

@@ -291,6 +291,9 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   jail.hidden = wo.hidden;
   jail.read_only = ws->options().read_only;
   jail.network = cfg.sandbox.network;
+  jail.abstract_unix_sockets = cfg.sandbox.abstract_unix_sockets;
+  jail.memory_max = cfg.sandbox.memory_max;
+  jail.tmp_size = cfg.sandbox.tmp_size;
   std::string refusal;
   if (::geteuid() == 0) {
     struct stat st {};

@@ -3,13 +3,17 @@
 // reader and a PCRE2 line search (files searched on a few threads, merged in path order). See
 // cppflue/sandbox/search.hpp for the semantics.
 #include "cppflue/sandbox/search.hpp"
+#include "cppflue/sandbox/file_tools.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <pcre2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +37,52 @@ constexpr std::size_t kBinaryProbeBytes = 8192;
 constexpr std::uint32_t kMatchLimit = 1'000'000;
 constexpr std::uint32_t kDepthLimit = 10'000;
 constexpr std::size_t kJitStackMax = std::size_t{1} << 20;
+
+// What one grep call may spend: a deadline, a cancellation token, and a number of lines that may
+// hit the PCRE2 limits (each such line cost up to kMatchLimit steps). Shared by the threads of
+// the call; the first reason to stop wins and every searcher then stops at its next line.
+class Budget {
+ public:
+  enum class Reason : int { none, deadline, cancelled, limits };
+
+  explicit Budget(const GrepOptions& o)
+      : cancel_(o.cancel),
+        timeout_(o.timeout),
+        deadline_(std::chrono::steady_clock::now() + o.timeout),
+        max_limit_hits_(o.max_limit_hits) {}
+
+  // Checks the clock and the token (cheap: called once per line).
+  bool exhausted() {
+    if (reason_.load(std::memory_order_relaxed) != 0) return true;
+    if (cancel_.cancelled()) return stop(Reason::cancelled);
+    if (timeout_.count() > 0 && std::chrono::steady_clock::now() >= deadline_) {
+      return stop(Reason::deadline);
+    }
+    return false;
+  }
+  // A line hit the match or depth limit; true when that used up the call's allowance.
+  bool limit_hit() {
+    if (limit_hits_.fetch_add(1, std::memory_order_relaxed) + 1 > max_limit_hits_) {
+      return stop(Reason::limits);
+    }
+    return false;
+  }
+  Reason reason() const { return static_cast<Reason>(reason_.load()); }
+
+ private:
+  bool stop(Reason r) {
+    int none = 0;
+    reason_.compare_exchange_strong(none, static_cast<int>(r));
+    return true;
+  }
+
+  CancelToken cancel_;
+  std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::size_t max_limit_hits_;
+  std::atomic<std::size_t> limit_hits_{0};
+  std::atomic<int> reason_{0};
+};
 
 // ---------------------------------------------------------------------------------------------
 // Glob matching
@@ -790,11 +840,12 @@ std::size_t saturating_add1(std::size_t n) {
 // Searches files with one Matcher; one instance per thread.
 class FileSearcher {
  public:
-  FileSearcher(const Workspace& ws, const Pattern& pat, const GrepOptions& opt)
-      : ws_(ws), pat_(pat), opt_(opt), matcher_(pat) {}
+  FileSearcher(const Workspace& ws, const Pattern& pat, const GrepOptions& opt, Budget& budget)
+      : ws_(ws), pat_(pat), opt_(opt), budget_(budget), matcher_(pat) {}
 
   // Searches `rel`, keeping at most `limit` matching lines (the search stops at the limit).
   void run(const std::string& rel, std::size_t limit, FileResult& r) {
+    if (budget_.exhausted()) return;
     auto data = ws_.read_file(rel, kGrepMaxFileBytes);
     if (!data) {
       auto st = ws_.stat(rel);
@@ -821,6 +872,7 @@ class FileSearcher {
     std::size_t line_no = 1;  // line number of `pos`
     if (!pat_.buffer_search_misses(data)) {
       while (pos < n) {
+        if (budget_.exhausted()) return;
         std::size_t start = 0;
         int rc = matcher_.find(pat_.buffer(), data, pos, &start);
         if (rc == PCRE2_ERROR_NOMATCH) return;
@@ -850,13 +902,14 @@ class FileSearcher {
   // Matches the line [ls, le) on its own and records it. False once `limit` lines are kept.
   bool check_line(const std::string& rel, std::string_view data, std::size_t ls, std::size_t le,
                   std::size_t line_no, std::size_t limit, FileResult& r) {
+    if (budget_.exhausted()) return false;
     std::string_view text = data.substr(ls, le - ls);
     std::size_t start = 0;
     int rc = matcher_.find(pat_.line(), text, 0, &start);
     if (rc == PCRE2_ERROR_NOMATCH) return true;
     if (rc < 0) {
       ++r.lines_skipped;
-      return true;
+      return !budget_.limit_hit();
     }
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (r.lines_skipped > 0) {
@@ -865,7 +918,7 @@ class FileSearcher {
     }
     std::string line;
     line.reserve(rel.size() + 24 + clean_line_reserve(text.size(), opt_.max_line_chars));
-    line.append(rel).append(1, ':').append(std::to_string(line_no)).append(1, ':');
+    line.append(printable_path(rel)).append(1, ':').append(std::to_string(line_no)).append(1, ':');
     append_clean_line(line, text, opt_.max_line_chars);
     r.lines.push_back(std::move(line));
     return r.lines.size() < limit;
@@ -874,6 +927,7 @@ class FileSearcher {
   const Workspace& ws_;
   const Pattern& pat_;
   const GrepOptions& opt_;
+  Budget& budget_;
   Matcher matcher_;
 };
 
@@ -921,8 +975,9 @@ std::size_t search_threads() {
 // sequential search gives: the counters cover the files up to the one where the cap was reached.
 class SearchRun {
  public:
-  SearchRun(const Workspace& ws, const Pattern& pat, const GrepOptions& opt, GrepResult& out)
-      : ws_(ws), pat_(pat), opt_(opt), out_(out), threads_(search_threads()) {}
+  SearchRun(const Workspace& ws, const Pattern& pat, const GrepOptions& opt, Budget& budget,
+            GrepResult& out)
+      : ws_(ws), pat_(pat), opt_(opt), budget_(budget), out_(out), threads_(search_threads()) {}
   SearchRun(const SearchRun&) = delete;
   SearchRun& operator=(const SearchRun&) = delete;
   ~SearchRun() { shutdown(); }
@@ -930,12 +985,14 @@ class SearchRun {
   // Adds the next file (in path order). Returns false once no more files are wanted.
   bool add(std::string rel) {
     if (threads_ <= 1) {
-      if (!inline_) inline_.emplace(ws_, pat_, opt_);
+      if (budget_.exhausted()) return false;
+      if (!inline_) inline_.emplace(ws_, pat_, opt_, budget_);
       FileResult r;
       inline_->run(rel, saturating_add1(opt_.max_matches - out_.lines.size()), r);
       return merge_result(r, opt_.max_matches, out_);
     }
     bool spawn = false;
+    if (budget_.exhausted()) return false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return false;
@@ -976,7 +1033,7 @@ class SearchRun {
 
   void work() {
     try {
-      FileSearcher searcher(ws_, pat_, opt_);
+      FileSearcher searcher(ws_, pat_, opt_, budget_);
       std::unique_lock<std::mutex> lock(mu_);
       for (;;) {
         work_cv_.wait(lock, [&] { return stop_ || next_ < slots_.size() || walk_done_; });
@@ -1022,6 +1079,7 @@ class SearchRun {
   const Workspace& ws_;
   const Pattern& pat_;
   const GrepOptions& opt_;
+  Budget& budget_;
   GrepResult& out_;  // guarded by mu_ while workers run
   std::size_t threads_;
   std::optional<FileSearcher> inline_;  // the searcher of the one-thread mode
@@ -1148,6 +1206,33 @@ Result<GlobResult> glob_files(const Workspace& ws, std::string_view pattern, std
   return out;
 }
 
+namespace {
+
+// The call's result, or the error saying why it stopped before searching everything.
+Result<GrepResult> budget_result(const Budget& budget, const GrepOptions& o, GrepResult out) {
+  switch (budget.reason()) {
+    case Budget::Reason::none:
+      return out;
+    case Budget::Reason::cancelled:
+      return fail(ErrorType::cancelled, "grep was cancelled");
+    case Budget::Reason::deadline:
+      return fail(ErrorType::timeout,
+                  fmt::format("grep stopped after {} ms (its deadline) with {} files searched: "
+                              "narrow the path or include, or simplify the pattern",
+                              o.timeout.count(), out.files_searched),
+                  json_object{{"pattern", o.pattern}, {"timeout_ms", o.timeout.count()}});
+    case Budget::Reason::limits:
+      return fail(ErrorType::invalid_input,
+                  fmt::format("grep stopped: the pattern /{}/ hit the regex match limit on more "
+                              "than {} lines (catastrophic backtracking); simplify it",
+                              o.pattern, o.max_limit_hits),
+                  json_object{{"pattern", o.pattern}, {"rule", "match_limit"}});
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<GrepResult> grep_files(const Workspace& ws, const GrepOptions& options) {
   if (options.pattern.empty()) return fail(ErrorType::invalid_input, "grep pattern is empty");
   auto re = Pattern::compile(options.pattern, options.ignore_case);
@@ -1163,11 +1248,12 @@ Result<GrepResult> grep_files(const Workspace& ws, const GrepOptions& options) {
   if (!st) return fail(st.error());
 
   GrepResult out;
+  Budget budget(options);
   if (st->is_file) {
-    SearchRun run(ws, *re, options, out);
+    SearchRun run(ws, *re, options, budget, out);
     run.add(root);
     run.finish();
-    return out;
+    return budget_result(budget, options, std::move(out));
   }
   if (!st->is_dir)
     return fail(ErrorType::invalid_input, "grep path is neither a file nor a directory",
@@ -1187,7 +1273,7 @@ Result<GrepResult> grep_files(const Workspace& ws, const GrepOptions& options) {
   GitIgnore ignore;
   ignore.load(ws);
 
-  SearchRun run(ws, *re, options, out);
+  SearchRun run(ws, *re, options, budget, out);
   ordered_walk(
       ws, root,
       [&](const WalkEntry& e) {
@@ -1204,7 +1290,7 @@ Result<GrepResult> grep_files(const Workspace& ws, const GrepOptions& options) {
       },
       [&](std::string&& rel) { return run.add(std::move(rel)); });
   run.finish();
-  return out;
+  return budget_result(budget, options, std::move(out));
 }
 
 }  // namespace cppflue

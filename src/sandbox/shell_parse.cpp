@@ -769,35 +769,12 @@ class Parser {
       w.expansion = true;
       return;
     }
-    if (d == '\'' && !in_dquote) {  // $'...' (ANSI-C quoting)
-      i_ += 2;
-      for (;;) {
-        if (i_ >= n_) fail_at("unterminated $' quote", start);
-        const char c = s_[i_];
-        if (c == '\'') {
-          ++i_;
-          break;
-        }
-        if (c == '\\' && i_ + 1 < n_) {
-          const char e = s_[i_ + 1];
-          if (e == '\'' || e == '\\') {
-            w.text += e;
-          } else {
-            w.text += c;
-            w.text += e;
-          }
-          i_ += 2;
-          continue;
-        }
-        w.text += c;
-        ++i_;
-      }
-      w.quoted = true;
-      return;
-    }
-    if (d == '"' && !in_dquote) {  // $"..." (locale translation): the quotes are read next
-      ++i_;
-      return;
+    // $'...' (ANSI-C quoting) and $"..." (translation) mean different things to dash (a '$'
+    // followed by an ordinary quote) and bash: what would run cannot be known, so refuse.
+    if ((d == '\'' || d == '"') && !in_dquote) {
+      fail_at(std::string("the quoting $") + d + "..." + d +
+                  " is refused: /bin/sh shells disagree on what it means (use '...' or \"...\")",
+              start);
     }
     if (is_name_start(d)) {
       ++i_;
@@ -979,6 +956,24 @@ Result<ParsedShell> parse_shell(std::string_view command) {
     return syntax_error("command is too long (" + std::to_string(command.size()) +
                             " bytes; the limit is " + std::to_string(kShellMaxInputBytes) + ")",
                         kShellMaxInputBytes);
+  }
+  // Refused before parsing, because shells disagree or the exec of the command would cut it:
+  //  - a NUL byte (argv ends there: "/usr/bin/id\0/echo" would run id);
+  //  - a line continuation (backslash-newline) anywhere: shells remove it before reading `$`,
+  //    `${`, keywords and operators, which re-joins what a parser reads as separate text. A
+  //    newline after an odd run of backslashes is one (inside single quotes it is literal, and
+  //    refused all the same: fail closed).
+  if (auto nul = command.find('\0'); nul != std::string_view::npos) {
+    return syntax_error("a NUL byte", nul);
+  }
+  for (std::size_t nl = command.find('\n'); nl != std::string_view::npos;
+       nl = command.find('\n', nl + 1)) {
+    std::size_t run = 0;
+    while (run < nl && command[nl - 1 - run] == '\\') ++run;
+    if (run % 2 == 1) {
+      return syntax_error("a line continuation (backslash-newline): put the command on one line",
+                          nl - 1);
+    }
   }
   try {
     Parser parser(command, 0, 0);

@@ -6,12 +6,17 @@
 // outside the workspace, the host secret in what was read, the owner and mode bits of files.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -442,6 +447,106 @@ TEST_F(HostEscape, RootOwnedProjectRefusesShellCommandsAsRoot) {
   } catch (const Exception& e) {
     EXPECT_NE(std::string(e.what()).find("owned by root"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+
+namespace {
+
+// ---- 5. Host services behind abstract UNIX sockets ----------------------------------------------
+
+TEST_F(HostEscape, AbstractUnixSocketsOfTheHostAreOutOfReach) {
+  REQUIRE_JAIL();
+  if (jail_status().landlock_abi < 6) GTEST_SKIP() << "Landlock ABI 6 (scopes) unavailable";
+  std::string name = "cppflue-test-" + std::to_string(::getpid());
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  give_to_jail_user(project_);
+  JailSpec spec;
+  spec.workspace = fs::canonical(project_);
+  spec.network = true;  // the host's network namespace, where abstract sockets live
+  SubprocessOptions o;
+  o.argv = {"/usr/bin/python3", "-c",
+            "import socket\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect('\\0" + name +
+                "')\n print('connected')\nexcept OSError as e:\n print('refused', e.errno)\n"};
+  o.env = {"PATH=/usr/bin:/bin"};
+  auto run = [&](const JailSpec& s) {
+    return boost::asio::co_spawn(Runtime::shared()->executor(), run_jailed(s, o, CancelToken{}),
+                                 boost::asio::use_future)
+        .get();
+  };
+  auto refused = run(spec);
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_EQ(refused->stdout_text.rfind("refused", 0), 0u)
+      << refused->stdout_text << refused->stderr_text;
+  spec.abstract_unix_sockets = true;  // [sandbox] abstract_unix_sockets = true
+  auto allowed = run(spec);
+  ASSERT_TRUE(allowed) << allowed.error().message;
+  EXPECT_EQ(allowed->stdout_text, "connected\n") << allowed->stderr_text;
+  ::close(listener);
+}
+
+}  // namespace
+
+namespace {
+
+// ---- 6. Resources of jailed commands
+// -------------------------------------------------------------
+
+TEST_F(HostEscape, FullTmpAndMemoryBombEndWithClearErrors) {
+  REQUIRE_JAIL();
+  auto a = agent("", InitOptions{.allow_shell = true, .allow_compound_commands = true});
+  auto s = a.session("res");
+  // /tmp is bounded by [sandbox] tmp_size (512M by default), not by the host's memory.
+  auto full = s.shell("head -c 2G /dev/zero > /tmp/x; echo status $?; df -m /tmp | tail -1");
+  EXPECT_NE(full.stderr_text.find("No space left"), std::string::npos) << full.stderr_text;
+  EXPECT_NE(full.stdout_text.find("status 1"), std::string::npos) << full.stdout_text;
+  if (!jail_status().cgroup_memory) GTEST_SKIP() << "no memory cgroup here";
+  auto bomb = s.shell("python3 -c 'b = bytearray(3 << 30); print(len(b))'");
+  EXPECT_EQ(bomb.exit_code, 137) << bomb.stdout_text << bomb.stderr_text;
+  EXPECT_NE(bomb.stderr_text.find("memory limit"), std::string::npos) << bomb.stderr_text;
+  // The session goes on.
+  EXPECT_EQ(s.shell("echo alive").stdout_text, "alive\n");
+}
+
+TEST_F(HostEscape, MemoryLimitIsConfigurable) {
+  REQUIRE_JAIL();
+  if (!jail_status().cgroup_memory) GTEST_SKIP() << "no memory cgroup here";
+  auto a = agent("[sandbox]\nmemory_max = \"64M\"\ntmp_size = \"16M\"\n",
+                 InitOptions{.allow_shell = true, .allow_compound_commands = true});
+  auto s = a.session("res");
+  auto bomb = s.shell("python3 -c 'b = bytearray(200 << 20); print(len(b))'");
+  EXPECT_EQ(bomb.exit_code, 137) << bomb.stdout_text << bomb.stderr_text;
+  EXPECT_NE(bomb.stderr_text.find("64 MiB"), std::string::npos) << bomb.stderr_text;
+  auto full = s.shell("head -c 32M /dev/zero > /tmp/x; echo status $?");
+  EXPECT_NE(full.stdout_text.find("status 1"), std::string::npos) << full.stdout_text;
+}
+
+TEST_F(HostEscape, CgroupsOfDeadProcessesAreRemovedAtTheNextStart) {
+  REQUIRE_JAIL();
+  if (!jail_status().cgroup_pids) GTEST_SKIP() << "no pids cgroup here";
+  // A pid that is not running: what a kill -9'd cppflue leaves behind.
+  pid_t dead = ::fork();
+  if (dead == 0) _exit(0);
+  ::waitpid(dead, nullptr, 0);
+  fs::path leftover = fs::path("/sys/fs/cgroup/pids/cppflue") / (std::to_string(dead) + "-0");
+  ASSERT_EQ(::mkdir(leftover.c_str(), 0755), 0) << std::strerror(errno);
+  SubprocessOptions o;
+  o.argv = {CPPFLUE_BINARY, "doctor"};
+  o.env = {"PATH=/usr/bin:/bin"};
+  o.cwd = project_.string();
+  auto r = boost::asio::co_spawn(Runtime::shared()->executor(), run_subprocess(o, CancelToken{}),
+                                 boost::asio::use_future)
+               .get();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(fs::exists(leftover)) << r->stdout_text << r->stderr_text;
+  ::rmdir(leftover.c_str());
 }
 
 }  // namespace

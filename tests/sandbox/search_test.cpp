@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -687,6 +688,84 @@ TEST_F(GrepTest, WholeBufferSearchAgreesWithLineByLine) {
       EXPECT_EQ(fast, slow) << p << " over " << t.alphabet;
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole call is bounded: a catastrophic pattern over a 10 MB file ends with a clear error
+// (the per-call allowance of limit-hitting lines, or the deadline), and a cancellation stops it
+// within one line's match.
+
+class GrepBudgetTest : public SearchTest {
+ protected:
+  void SetUp() override {
+    SearchTest::SetUp();
+    std::string line = std::string(28, 'a') + "!\n";
+    std::string big;
+    big.reserve(std::size_t{10} << 20);
+    while (big.size() + line.size() <= (std::size_t{10} << 20)) big += line;
+    put(root_ / "redos.txt", big);
+  }
+};
+
+TEST_F(GrepBudgetTest, CatastrophicPatternStopsWithAClearError) {
+  auto o = opts("^(a|aa)+$");
+  o.path = "redos.txt";
+  auto start = std::chrono::steady_clock::now();
+  auto r = cppflue::grep_files(ws(), o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().type, ErrorType::invalid_input);
+  EXPECT_NE(r.error().message.find("match limit"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, o.timeout);
+}
+
+TEST_F(GrepBudgetTest, DeadlineEndsTheCall) {
+  auto o = opts("^(a|aa)+$");
+  o.path = "redos.txt";
+  o.max_limit_hits = std::size_t{1} << 40;  // only the deadline stops it
+  o.timeout = std::chrono::milliseconds(1500);
+  auto start = std::chrono::steady_clock::now();
+  auto r = cppflue::grep_files(ws(), o);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().type, ErrorType::timeout);
+  EXPECT_NE(r.error().message.find("deadline"), std::string::npos) << r.error().message;
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+}
+
+TEST_F(GrepBudgetTest, CancelStopsWithinOneHundredMilliseconds) {
+  auto o = opts("^(a|aa)+$");
+  o.path = "redos.txt";
+  o.max_limit_hits = std::size_t{1} << 40;
+  o.timeout = std::chrono::milliseconds(0);
+  cppflue::CancelSource source;
+  o.cancel = source.token();
+  std::chrono::steady_clock::time_point cancelled_at;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancelled_at = std::chrono::steady_clock::now();
+    source.cancel();
+  });
+  auto r = cppflue::grep_files(ws(), o);
+  auto returned_at = std::chrono::steady_clock::now();
+  canceller.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().type, ErrorType::cancelled);
+  EXPECT_LT(returned_at - cancelled_at, std::chrono::milliseconds(100));
+}
+
+TEST_F(GrepTest, FileNamesCannotForgeOutputLines) {
+  put(root_ / "n" / "evil.txt\nn/fake.txt:1:FAKE MATCH", "needle\n");
+  put(root_ / "n" / "tab\there.txt", "needle\n");
+  auto o = opts("needle");
+  o.path = "n";
+  auto r = cppflue::grep_files(ws(), o);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->lines.size(), 2u);
+  for (const auto& line : r->lines) {
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    EXPECT_EQ(line.find('\t'), std::string::npos) << line;
+  }
+  EXPECT_EQ(r->lines[0], "n/evil.txt\\x0an/fake.txt:1:FAKE MATCH:1:needle");
 }
 
 }  // namespace

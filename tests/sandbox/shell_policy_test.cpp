@@ -93,7 +93,6 @@ TEST(ShellPolicy, CompoundConstructsAreRefusedAndNamed) {
       {"[[ -f x ]]", "conditional [[ ]]"},
       {"(( x = 1 ))", "arithmetic command (( ))"},
       {"a # c\nb", "newline"},
-      {"a \\\n; b", "';'"},
   };
   ASSERT_GE(cases.size(), 40u);
   for (const auto& c : cases) {

@@ -8,6 +8,7 @@
 // override built-in defaults (see `apply_env_defaults`).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -46,6 +47,13 @@ struct SandboxConfig {
   bool protect_config = true;
   // Names the model may set through bash's `env` while an allowlist is in force.
   std::vector<std::string> allowed_env;
+  // With network = true, whether jailed commands may connect to the host's abstract UNIX
+  // sockets (refused by Landlock scoping where the kernel offers it, ABI 6).
+  bool abstract_unix_sockets = false;
+  // Per shell command: memory of all its processes (memory cgroup), and the size of the jail's
+  // private /tmp (which counts against that memory too). 0 = no limit.
+  std::int64_t memory_max = std::int64_t{2} << 30;
+  std::int64_t tmp_size = std::int64_t{512} << 20;
 };
 
 struct SecretConfig {

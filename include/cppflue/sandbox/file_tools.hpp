@@ -32,6 +32,10 @@ Result<std::string> tool_exists(const Workspace& ws, const json& args);
 Result<std::string> tool_mkdir(const Workspace& ws, const FileToolPolicy& policy, const json& args);
 Result<std::string> tool_rm(const Workspace& ws, const FileToolPolicy& policy, const json& args);
 
+// A file name or path as tool output shows it: control characters (newline, carriage return,
+// escape, ...) as \xNN, so a name cannot forge extra output lines.
+std::string printable_path(std::string_view path);
+
 // The JSON Schema of a file tool's arguments ("read", "write", ...); null for other names.
 json file_tool_parameters(std::string_view tool);
 // One-line description given to the model.

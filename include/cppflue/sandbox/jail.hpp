@@ -17,7 +17,10 @@
 //     network only AF_UNIX sockets), a Landlock write restriction (workspace, /tmp, /dev) when
 //     the kernel offers it (applied by the `cppflue-exec` helper inside the namespaces);
 //   * the process count bounded by a cgroup (v1 pids controller) when we may create one, else
-//     by RLIMIT_NPROC, and the address space by RLIMIT_AS; die-with-parent, new session;
+//     by RLIMIT_NPROC, the memory of all its processes by a v1 memory cgroup (`memory_max`;
+//     a command over it is killed and says so), the private /tmp by `tmp_size`, and each
+//     process's address space by RLIMIT_AS; die-with-parent, new session; cgroups left by a
+//     process that died are removed when the jail is next probed;
 //   * never host root: when CppFlue runs as root, the `cppflue-exec --launch` step prepares the
 //     workspace in a private mount namespace by descriptor and drops to `JailSpec::uid/gid`
 //     before bubblewrap starts, so bubblewrap and every jailed process run as that unprivileged
@@ -45,12 +48,13 @@ namespace cppflue {
 
 struct JailStatus {
   bool available = false;
-  std::string reason;        // why the jail cannot start (when !available)
-  std::string bwrap;         // bubblewrap executable
-  int landlock_abi = 0;      // 0: no Landlock
-  std::string helper;        // cppflue-exec; empty: not found (no Landlock layer)
-  bool seccomp = false;      // the seccomp filter could be built
-  bool cgroup_pids = false;  // per-command pids cgroup (else RLIMIT_NPROC)
+  std::string reason;          // why the jail cannot start (when !available)
+  std::string bwrap;           // bubblewrap executable
+  int landlock_abi = 0;        // 0: no Landlock
+  std::string helper;          // cppflue-exec; empty: not found (no Landlock layer)
+  bool seccomp = false;        // the seccomp filter could be built
+  bool cgroup_pids = false;    // per-command pids cgroup (else RLIMIT_NPROC)
+  bool cgroup_memory = false;  // per-command memory cgroup (else RLIMIT_AS only)
   // One line: "jail (bubblewrap, seccomp, landlock ABI 7, pids cgroup)" or "unavailable: ...".
   std::string summary() const;
 };
@@ -73,8 +77,12 @@ struct JailSpec {
   unsigned uid = kJailDefaultId;
   unsigned gid = kJailDefaultId;
   bool network = false;
+  bool abstract_unix_sockets = false;  // allow connecting to the host's abstract UNIX sockets
   long max_processes = 512;
   long max_address_space = 16L << 30;
+  // Memory of all the command's processes (memory cgroup; 0 = none) and the size of its /tmp.
+  long long memory_max = 0;
+  long long tmp_size = 0;
 };
 
 // Runs `options.argv` in the jail. `options.cwd` must be the workspace or a directory below it

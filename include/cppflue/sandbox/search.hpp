@@ -18,7 +18,9 @@
 //
 // Grep uses PCRE2 (UTF mode, invalid UTF-8 tolerated, JIT when available, interpreter
 // otherwise) with a match limit and a depth limit, so a catastrophic pattern ends with the line
-// being skipped (counted in `lines_skipped`), never a hang. Each line is matched on its own (as
+// being skipped (counted in `lines_skipped`), never a hang; the whole call also has a deadline,
+// a cancellation token and an allowance of such lines (GrepOptions), after which it stops with an
+// error. Paths in the output show control characters as \xNN. Each line is matched on its own (as
 // ripgrep does): a match never spans lines, and `^`, `$`, `\A`, `\z` refer to the line. Files
 // are searched by up to 8 threads, results merged in path order (identical to a sequential
 // search), and the walk stops once `max_matches` is exceeded. ".gitignore" at the workspace
@@ -29,11 +31,13 @@
 // git). Nested .gitignore files, .git/info/exclude and global excludes are not read.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cppflue/core/cancel.hpp"
 #include "cppflue/core/error.hpp"
 #include "cppflue/sandbox/workspace.hpp"
 
@@ -57,6 +61,14 @@ struct GrepOptions {
   bool ignore_case = false;
   std::size_t max_matches = 100;
   std::size_t max_line_chars = 500;  // code points kept per output line (invalid UTF-8 → U+FFFD)
+  // The whole call's limits: a deadline (<= 0: none), a token that stops it (checked before
+  // every line, so an abort takes effect within one line's match), and how many lines may hit
+  // the PCRE2 match/depth limit before the call stops (the regex budget is per call, not per
+  // line). Each ends the call with an error: timeout, cancelled, invalid_input (rule
+  // "match_limit").
+  std::chrono::milliseconds timeout{30000};
+  CancelToken cancel;
+  std::size_t max_limit_hits = 64;
 };
 
 struct GrepResult {
