@@ -37,6 +37,10 @@ struct SessionsOptions {
   std::string action = "list";
   std::string id;
   bool json = false;
+  // scrub: configured secrets by name, every known secret, a value read from stdin.
+  std::vector<std::string> scrub_secrets;
+  bool scrub_all = false;
+  bool scrub_stdin = false;
 };
 
 struct ServeCommandOptions {

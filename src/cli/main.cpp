@@ -147,11 +147,21 @@ int cppflue::cli_main(int argc, char** argv) {
   chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
   SessionsOptions sessions;
-  auto* sessions_cmd = app.add_subcommand("sessions", "List, show or delete stored sessions");
-  sessions_cmd->add_option("action", sessions.action, "list | show | rm")
-      ->check(CLI::IsMember({"list", "show", "rm"}));
+  auto* sessions_cmd = app.add_subcommand(
+      "sessions",
+      "List, show or delete stored sessions, or scrub secrets out of everything stored (scrub "
+      "--secret NAME | --all | --stdin)");
+  sessions_cmd->add_option("action", sessions.action, "list | show | rm | scrub")
+      ->check(CLI::IsMember({"list", "show", "rm", "scrub"}));
   sessions_cmd->add_option("id", sessions.id, "Session id (for show and rm)");
   sessions_cmd->add_flag("--json", sessions.json, "Machine-readable output");
+  sessions_cmd->add_option("--secret", sessions.scrub_secrets,
+                           "scrub: a [secrets] name whose value is removed (repeatable)");
+  sessions_cmd->add_flag("--all", sessions.scrub_all,
+                         "scrub: every configured secret and provider API key");
+  sessions_cmd->add_flag("--stdin", sessions.scrub_stdin,
+                         "scrub: also a value read from standard input (kept off the command "
+                         "line, where other users could see it)");
   sessions_cmd->add_option("--config", common.config, "Path to cppflue.toml");
 
   cppflue::cli::InitOptions init_opts;

@@ -35,6 +35,51 @@ std::string describe(const Entry& e) {
   }
   return out;
 }
+// `sessions scrub`: the values to remove, then every stored text rewritten without them.
+int scrub(const Config& config, const std::filesystem::path& db, const SessionsOptions& o) {
+  if (o.scrub_secrets.empty() && !o.scrub_all && !o.scrub_stdin) {
+    return report_error(
+        "sessions scrub needs what to remove: --secret NAME (repeatable), --all (every "
+        "configured secret and provider key) or --stdin (a value read from standard input)");
+  }
+  Redactor redactor;
+  for (const auto& name : o.scrub_secrets) {
+    auto it = config.secrets.find(name);
+    if (it == config.secrets.end()) {
+      return report_error(fmt::format("unknown secret '{}' (not in [secrets] of {})", name,
+                                      config.config_path.string()));
+    }
+    std::string value = it->second.value;
+    if (!it->second.env.empty()) {
+      const char* v = std::getenv(it->second.env.c_str());
+      if (v == nullptr) {
+        return report_error(
+            fmt::format("secret '{}': environment variable {} is not set", name, it->second.env));
+      }
+      value = v;
+    }
+    redactor.add(name, value);
+  }
+  std::shared_ptr<const Redactor> known;
+  if (o.scrub_all) known = known_secrets_redactor(config);
+  if (o.scrub_stdin) {
+    std::string value;
+    std::getline(std::cin, value);
+    if (value.empty()) return report_error("sessions scrub --stdin: no value on standard input");
+    redactor.add("scrubbed", value);
+  }
+  auto report = scrub_sqlite_store(db, redactor);
+  if (report && known && !known->empty()) {
+    auto more = scrub_sqlite_store(db, *known);
+    if (!more) return report_error(more.error().message);
+    report->values_rewritten += more->values_rewritten;
+  }
+  if (!report) return report_error(report.error().message);
+  std::cout << fmt::format("scrubbed {}: {} of {} stored texts rewritten\n", db.string(),
+                           report->values_rewritten, report->values_checked);
+  return 0;
+}
+
 }  // namespace
 
 int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
@@ -51,6 +96,7 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     }
     return report_error(fmt::format("session '{}' not found (no store at {})", o.id, db.string()));
   }
+  if (o.action == "scrub") return scrub(*config, db, o);
   auto store = open_sqlite_store(db);
   if (!store) return report_error(store.error().message);
 

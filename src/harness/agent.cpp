@@ -330,6 +330,10 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::vector<std::string> grants;
   std::vector<Command> command_tools;
   std::map<std::string, std::string> code_secrets;
+  // Every secret this agent knows (granted or not) and every provider key: redacted from all
+  // tool output, history and events, so a value copied into the workspace by one call, or read
+  // from a file, is never stored or sent.
+  std::shared_ptr<const detail::Redactor> redactor;
   std::vector<SubagentProfile> subagents;
   int max_task_depth = 8;
   std::shared_ptr<const SkillSet> skills = std::make_shared<SkillSet>();
@@ -595,11 +599,8 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
     scope->shell_policy = agent->shell_policy;
     scope->grants = agent->grants;
     scope->grants.insert(scope->grants.end(), commands.begin(), commands.end());
-    auto redactor = std::make_shared<detail::Redactor>();
-    for (const auto& g : *granted) {
-      scope->secret_env[g.variable] = g.value;
-      redactor->add(g.name, g.value);
-    }
+    for (const auto& g : *granted) scope->secret_env[g.variable] = g.value;
+    const auto& redactor = agent->redactor;
     scope->redactor = redactor;
     if (emitter) {
       if (!redactor->empty()) emitter->set_redactor(redactor);
@@ -2125,6 +2126,7 @@ Agent init(InitOptions options) {
   impl->subagents = std::move(options.subagents);
   impl->max_task_depth = options.max_task_depth.value_or(cfg.agent.max_task_depth);
   impl->code_secrets = options.secrets;
+  impl->redactor = known_secrets_redactor(cfg, impl->code_secrets);
   impl->max_turns = options.max_turns.value_or(cfg.agent.max_turns);
   if (impl->max_turns < 1) {
     throw Exception(make_error(ErrorType::invalid_input, "max_turns must be at least 1"));
@@ -2277,6 +2279,29 @@ Agent init(InitOptions options) {
     impl->store = *store;
   }
   return Agent(impl);
+}
+
+// A redactor of every configured secret ([secrets], with env ones resolved; the code's own) and
+// every provider key (built-in providers' variables and [providers.NAME]).
+std::shared_ptr<const Redactor> known_secrets_redactor(
+    const Config& cfg, const std::map<std::string, std::string>& code_secrets) {
+  auto r = std::make_shared<Redactor>();
+  for (const auto& [name, value] : code_secrets) r->add(name, value);
+  for (const auto& [name, secret] : cfg.secrets) {
+    if (!secret.env.empty()) {
+      if (const char* v = std::getenv(secret.env.c_str())) r->add(name, v);
+    } else {
+      r->add(name, secret.value);
+    }
+  }
+  for (const auto& provider : known_providers(cfg.providers)) {
+    auto resolved = resolve_model(provider + ":m", cfg.providers);
+    // Keys are long; a short placeholder ("x") would redact ordinary text.
+    if (resolved && resolved->provider.api_key.size() >= 8) {
+      r->add(provider + "-api-key", resolved->provider.api_key);
+    }
+  }
+  return r;
 }
 
 }  // namespace cppflue

@@ -17,53 +17,6 @@ namespace asio = boost::asio;
 
 namespace cppflue::detail {
 
-// ---- redaction ----
-
-void Redactor::add(std::string name, std::string value) {
-  if (value.empty()) return;
-  secrets_.emplace_back(std::move(value), std::move(name));
-  std::stable_sort(secrets_.begin(), secrets_.end(),
-                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-}
-
-std::string Redactor::apply(std::string_view text) const {
-  std::string out(text);
-  for (const auto& [value, name] : secrets_) {
-    if (out.find(value) == std::string::npos) continue;
-    std::string replacement = "[REDACTED:" + name + "]";
-    std::string next;
-    next.reserve(out.size());
-    std::size_t pos = 0;
-    for (std::size_t hit; (hit = out.find(value, pos)) != std::string::npos;
-         pos = hit + value.size()) {
-      next.append(out, pos, hit - pos);
-      next += replacement;
-    }
-    next.append(out, pos, std::string::npos);
-    out = std::move(next);
-  }
-  return out;
-}
-
-void Redactor::apply(json& value) const {
-  if (secrets_.empty()) return;
-  if (value.is_string()) {
-    std::string_view s = value.get_string();
-    std::string r = apply(s);
-    if (r != s) value = r;
-  } else if (value.is_array()) {
-    for (auto& v : value.get_array()) apply(v);
-  } else if (value.is_object()) {
-    json_object fixed;
-    for (auto& kv : value.get_object()) {
-      json v = kv.value();
-      apply(v);
-      fixed[apply(kv.key())] = std::move(v);
-    }
-    value = std::move(fixed);
-  }
-}
-
 // ---- names ----
 
 const std::vector<std::string>& builtin_tool_names() {

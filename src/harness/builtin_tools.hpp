@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cppflue/core/redact.hpp"
 #include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/sandbox/file_tools.hpp"
@@ -21,18 +22,8 @@
 
 namespace cppflue::detail {
 
-// Replaces secret values with "[REDACTED:<name>]" (longest values first, so a secret that
-// contains another is replaced whole).
-class Redactor {
- public:
-  void add(std::string name, std::string value);
-  bool empty() const { return secrets_.empty(); }
-  std::string apply(std::string_view text) const;
-  void apply(json& value) const;  // every string (and object key) in place
-
- private:
-  std::vector<std::pair<std::string, std::string>> secrets_;  // {value, name}
-};
+// Secret redaction (cppflue/core/redact.hpp).
+using Redactor = ::cppflue::Redactor;
 
 // What one operation's built-in tools (and `session.shell`) work with.
 struct ToolScope {

@@ -215,9 +215,10 @@ void adopt_tree(int dirfd, unsigned uid, unsigned gid, int depth) {
   ::closedir(dir);
 }
 
-// The host files a project's configuration consists of (relative to the project folder).
-constexpr const char* kProjectProtected[] = {"cppflue.toml", ".env", ".agents", "AGENTS.md",
-                                             "CLAUDE.md"};
+// The host files a project's configuration consists of (relative to the project folder): the
+// ones that may hold keys are hidden, the others read-only.
+constexpr const char* kProjectHidden[] = {"cppflue.toml", ".env"};
+constexpr const char* kProjectReadOnly[] = {".agents", "AGENTS.md", "CLAUDE.md"};
 
 Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   const Config& cfg = *ctx.config;
@@ -279,8 +280,13 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   fs::path project = fs::weakly_canonical(cfg.root, ec);
   fs::path project_rel = ec ? fs::path("..") : project.lexically_relative(canon);
   bool project_mode = !project_rel.empty() && *project_rel.begin() != "..";
+  std::vector<std::string> guarded;  // protected paths checked around every command
   if (project_mode && cfg.sandbox.protect_config) {
-    for (const char* name : kProjectProtected) {
+    for (const char* name : kProjectHidden) {
+      wo.hidden.push_back((project_rel / name).lexically_normal().string());
+      guarded.push_back(wo.hidden.back());
+    }
+    for (const char* name : kProjectReadOnly) {
       wo.read_only.push_back((project_rel / name).lexically_normal().string());
     }
   }
@@ -310,8 +316,9 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
           canon.string(), canon.string());
     }
   }
+  guarded.insert(guarded.end(), jail.read_only.begin(), jail.read_only.end());
   return std::shared_ptr<Sandbox>(std::make_shared<VirtualSandbox>(
-      std::move(*ws), cfg, jail, ctx.shell_enabled, jail.read_only, std::move(refusal)));
+      std::move(*ws), cfg, jail, ctx.shell_enabled, std::move(guarded), std::move(refusal)));
 }
 
 // ---- local ----

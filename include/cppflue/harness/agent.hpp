@@ -27,6 +27,7 @@
 
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
+#include "cppflue/core/redact.hpp"
 #include "cppflue/harness/event.hpp"
 #include "cppflue/harness/project.hpp"
 #include "cppflue/harness/tool.hpp"
@@ -365,5 +366,13 @@ T Session::skill(std::string name, json args, PromptOptions options) {
 // Builds an agent from `cppflue.toml` + `options`. Throws `Exception` on bad configuration
 // (unknown provider, tool name clashes, unknown harness, unreadable store, ...).
 Agent init(InitOptions options = {});
+
+struct Config;
+
+// A redactor of every secret `cfg` and `code_secrets` name ([secrets] values, env ones
+// resolved) and of every provider API key: what agents redact from all tool output, history and
+// events, and what `cppflue sessions scrub --all` removes from a store.
+std::shared_ptr<const Redactor> known_secrets_redactor(
+    const Config& cfg, const std::map<std::string, std::string>& code_secrets = {});
 
 }  // namespace cppflue

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cppflue/core/json.hpp"
+#include "cppflue/core/redact.hpp"
 
 namespace cppflue {
 
@@ -193,5 +194,16 @@ class Store {
 
 // Opens (creating directories and the schema as needed) the SQLite store at `path`.
 Result<std::shared_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
+
+struct ScrubReport {
+  std::int64_t values_checked = 0;    // stored texts looked at
+  std::int64_t values_rewritten = 0;  // texts in which something was redacted
+};
+
+// Rewrites every stored conversation and run text of the SQLite store at `path` through
+// `redactor` (each secret becomes "[REDACTED:<name>]"), in one transaction, then wipes the old
+// values from the file (secure_delete, WAL checkpoint, VACUUM). Safe while other processes use
+// the store (they wait for the write lock). Errors: store_error naming the step.
+Result<ScrubReport> scrub_sqlite_store(const std::filesystem::path& path, const Redactor& redactor);
 
 }  // namespace cppflue
