@@ -107,13 +107,14 @@ std::string run_grep(const ToolScope& s, const json& args, ToolContext& ctx) {
   return out;
 }
 
-std::string run_glob(const ToolScope& s, const json& args) {
+std::string run_glob(const ToolScope& s, const json& args, ToolContext& ctx) {
   const Workspace& ws = workspace_of(s);
   const json* pattern = find(args, "pattern");
   if (pattern == nullptr || !pattern->is_string()) {
     throw_error(make_error(ErrorType::invalid_input, "glob: 'pattern' must be a string"));
   }
-  auto r = glob_files(ws, std::string_view(pattern->get_string()));
+  auto r = glob_files(ws, std::string_view(pattern->get_string()), 1000, std::chrono::seconds(30),
+                      ctx.cancel);
   if (!r) throw_error(std::move(r.error()));
   if (r->paths.empty()) {
     return fmt::format("No paths match '{}'.", std::string_view(pattern->get_string()));
@@ -408,7 +409,9 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
     tools.push_back(ToolDefinition{
         "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
         schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),
-        [scope](const json& args, ToolContext&) -> json { return json(run_glob(*scope, args)); }});
+        [scope](const json& args, ToolContext& ctx) -> json {
+          return json(run_glob(*scope, args, ctx));
+        }});
   }
   if (scope->sandbox->has_shell()) {
     tools.push_back(ToolDefinition{

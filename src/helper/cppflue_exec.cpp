@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue-exec: the last step of the jail (docs/security.md). bubblewrap cannot apply Landlock (a
-// Landlock domain forbids the mounts bwrap performs), so the jail runs this helper inside the
-// namespaces, after the mounts:
+// cppflue-exec: the last step of the jail (the README's "Security model"). bubblewrap cannot apply
+// Landlock (a Landlock domain forbids the mounts bwrap performs), so the jail runs this helper
+// inside the namespaces, after the mounts:
 //
 //   cppflue-exec [--rw PATH]... [--dev PATH]... [--nproc N] [--as BYTES]
 //                [--allow-abstract-unix] (--exec-fd FD | -- PROGRAM ARGS...)
 //
 // In order, it:
-//   1. sets the resource limits (RLIMIT_NPROC, RLIMIT_AS) and no_new_privs;
+//   1. sets no_new_privs;
 //   2. restricts filesystem writes with Landlock to the --rw paths (full write rights) and --dev
 //      paths (writing to existing files only), and with Landlock ABI 6 scopes connections to
 //      abstract UNIX sockets and signals to the jail's own processes (--allow-abstract-unix
@@ -15,8 +15,9 @@
 //   3. reads the command from FD (--exec-fd): NUL-terminated strings, first the environment
 //      entries ("K=V"), then an empty string, then argv. The command and its environment thus
 //      never appear in the arguments or the environment of a process on the host (bwrap); and
-//   4. execs the command with exactly that environment (argv[0] without '/' is looked up in the
-//      PATH of that environment).
+//   4. sets the resource limits (RLIMIT_NPROC, RLIMIT_AS) last, when nothing is allocated any
+//      more, and execs the command with exactly that environment (argv[0] without '/' is looked
+//      up in the PATH of that environment).
 //
 // With --launch it is instead the first step, run on the host by CppFlue when it is root:
 //
@@ -51,6 +52,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sandbox/beneath.hpp"
@@ -268,6 +270,7 @@ int main(int argc, char** argv) {
   std::vector<const char*> rw, dev;
   int exec_fd = -1;
   bool allow_abstract_unix = false;
+  std::vector<std::pair<int, rlim_t>> limits;  // applied last, after every allocation
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
@@ -292,10 +295,7 @@ int main(int argc, char** argv) {
     if ((a == "--nproc" || a == "--as") && i + 1 < argc) {
       auto v = number(a, argv[++i]);
       if (v == 0) die(125, "bad value for " + a);
-      rlimit lim{static_cast<rlim_t>(v), static_cast<rlim_t>(v)};
-      if (::setrlimit(a == "--nproc" ? RLIMIT_NPROC : RLIMIT_AS, &lim) != 0) {
-        die(126, "setrlimit " + a + ": " + std::strerror(errno));
-      }
+      limits.emplace_back(a == "--nproc" ? RLIMIT_NPROC : RLIMIT_AS, static_cast<rlim_t>(v));
       continue;
     }
     die(125, "unknown argument '" + a +
@@ -349,6 +349,12 @@ int main(int argc, char** argv) {
   envp.push_back(nullptr);
   for (auto& a : args) argp.push_back(a.data());
   argp.push_back(nullptr);
+  for (auto [resource, value] : limits) {
+    rlimit lim{value, value};
+    if (::setrlimit(resource, &lim) != 0) {
+      die(126, std::string("setrlimit: ") + std::strerror(errno));
+    }
+  }
   // execvp searches the PATH of `environ`: make it the command's own.
   environ = envp.data();
   ::execvp(argp[0], argp.data());

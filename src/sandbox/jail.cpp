@@ -17,26 +17,14 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <atomic>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <mutex>
 #include <optional>
-#include <set>
-#include <sstream>
 
-#include "cppflue/core/async.hpp"
 #include "cppflue/core/json.hpp"
-#include "cppflue/core/log.hpp"
 #include "sandbox/beneath.hpp"
 #include "sandbox/cgroups.hpp"
 #include "sandbox/landlock_abi.hpp"
-
-extern char** environ;
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;

@@ -300,14 +300,13 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   jail.abstract_unix_sockets = cfg.sandbox.abstract_unix_sockets;
   jail.memory_max = cfg.sandbox.memory_max;
   jail.tmp_size = cfg.sandbox.tmp_size;
+  // As root, jailed commands run as the workspace's owner (nobody for session workspaces).
   std::string refusal;
-  if (::geteuid() == 0) {
-    struct stat st {};
-    if (::fstat(ws->root_fd(), &st) == 0 && st.st_uid != 0 && st.st_gid != 0) {
-      jail.uid = st.st_uid;
-      jail.gid = st.st_gid;
-    } else if (::fstat(ws->root_fd(), &st) == 0 && st.st_uid != 0) {
-      jail.uid = st.st_uid;
+  struct stat owner {};
+  if (::geteuid() == 0 && ::fstat(ws->root_fd(), &owner) == 0) {
+    if (owner.st_uid != 0) {
+      jail.uid = owner.st_uid;
+      if (owner.st_gid != 0) jail.gid = owner.st_gid;
     } else if (!per_session) {
       refusal = fmt::format(
           "shell commands cannot run in the workspace {}: it is owned by root, and jailed "

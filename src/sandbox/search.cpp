@@ -1156,8 +1156,12 @@ void ordered_walk(const Workspace& ws, const std::string& start,
 
 }  // namespace
 
-Result<GlobResult> glob_files(const Workspace& ws, std::string_view pattern, std::size_t limit) {
+Result<GlobResult> glob_files(const Workspace& ws, std::string_view pattern, std::size_t limit,
+                              std::chrono::milliseconds timeout, CancelToken cancel) {
   if (pattern.empty()) return fail(ErrorType::invalid_input, "glob pattern is empty");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  enum class Stop { none, deadline, cancelled } stop = Stop::none;
+  std::size_t visited = 0;
   std::vector<std::string> expanded;
   if (auto r = expand_braces(std::string(pattern), expanded); !r) return fail(r.error());
 
@@ -1190,10 +1194,26 @@ Result<GlobResult> glob_files(const Workspace& ws, std::string_view pattern, std
       if (!st || !st->is_dir) continue;
     }
     walk(ws, start, [&](const WalkEntry& e) {
+      if (stop != Stop::none) return false;
+      if (++visited % 64 == 0) {
+        if (cancel.cancelled()) stop = Stop::cancelled;
+        if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline) {
+          stop = Stop::deadline;
+        }
+        if (stop != Stop::none) return false;
+      }
       auto comps = view_components(e.rel);
       if (pat.matches(comps)) found.push_back(e.rel);
       return e.is_dir && pat.may_match_below(comps);
     });
+  }
+  if (stop == Stop::cancelled) return fail(ErrorType::cancelled, "glob was cancelled");
+  if (stop == Stop::deadline) {
+    return fail(ErrorType::timeout,
+                fmt::format("glob stopped after {} ms (its deadline) with {} entries visited: "
+                            "use a narrower pattern",
+                            timeout.count(), visited),
+                json_object{{"pattern", std::string(pattern)}, {"timeout_ms", timeout.count()}});
   }
   std::sort(found.begin(), found.end());
   found.erase(std::unique(found.begin(), found.end()), found.end());

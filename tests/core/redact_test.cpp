@@ -33,10 +33,12 @@ std::string base64(const std::string& s) {
 }
 
 std::string hex(const std::string& s, bool upper) {
+  // (Indexing a conditional of two string literals miscompiles under GCC 12 with sanitizers.)
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   std::string out;
   for (unsigned char c : s) {
-    out += (upper ? "0123456789ABCDEF" : "0123456789abcdef")[c >> 4];
-    out += (upper ? "0123456789ABCDEF" : "0123456789abcdef")[c & 15];
+    out += digits[c >> 4];
+    out += digits[c & 15];
   }
   return out;
 }

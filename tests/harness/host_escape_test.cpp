@@ -165,6 +165,52 @@ TEST_F(HostEscape, LoaderVariablesReachOnlyTheJailedCommand) {
   }
 }
 
+// The review's A10: under an allowlist, `env` made an allowed program run others (git's
+// core.fsmonitor, tar's checkpoint action). The model's env is refused before anything runs.
+TEST_F(HostEscape, EnvCannotTurnAnAllowedProgramIntoAnother) {
+  REQUIRE_JAIL();
+  fs::path marker = project_ / "PWNED";
+  struct Attempt {
+    const char* command;
+    json env;
+  };
+  std::vector<Attempt> attempts = {
+      {"git status --short", json_object{{"GIT_CONFIG_COUNT", "1"},
+                                         {"GIT_CONFIG_KEY_0", "core.fsmonitor"},
+                                         {"GIT_CONFIG_VALUE_0", "touch PWNED; false"}}},
+      {"tar -cf /dev/null cppflue.toml",
+       json_object{{"TAR_OPTIONS", "--checkpoint=1 --checkpoint-action=exec=touch\\ PWNED"}}},
+      {"git log", json_object{{"PAGER", "touch PWNED"}, {"GIT_PAGER", "touch PWNED"}}},
+      {"git status", json_object{{"PATH", "/workspace:/usr/bin"}}},
+      {"git status", json_object{{"BASH_ENV", "/workspace/x.sh"}}},
+  };
+  json_array calls;
+  for (const auto& at : attempts) {
+    calls.push_back(json_object{
+        {"name", "bash"}, {"arguments", json_object{{"command", at.command}, {"env", at.env}}}});
+  }
+  json script = json_object{{"turns", json_array{json_object{{"tool_calls", calls}},
+                                                 json_object{{"text", "{{tool_result}}"}}}}};
+  write_file(dir_.path() / "script.json", dump(script));
+  give_to_jail_user(project_);
+  write_file(project_ / "cppflue.toml", "");
+  InitOptions o{.allow_shell = true, .allowed_commands = {"git", "tar"}};
+  o.model = "test:" + (dir_.path() / "script.json").string();
+  o.root = project_.string();
+  auto a = init(std::move(o));
+  auto s = a.session("env");
+  s.prompt("go");
+  int refused = 0;
+  for (const auto& m : s.history()) {
+    if (m.role == Role::tool && m.is_error &&
+        m.text.find("cannot be set by a tool call") != std::string::npos) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, static_cast<int>(attempts.size()));
+  EXPECT_FALSE(fs::exists(marker));
+}
+
 TEST_F(HostEscape, CommandToolsNameVariablesAfterDeclaredArgumentsOnly) {
   Command declared{.name = "show", .command = "echo \"$WHAT\""};
   declared.schema = json_object{

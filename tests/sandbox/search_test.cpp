@@ -768,4 +768,20 @@ TEST_F(GrepTest, FileNamesCannotForgeOutputLines) {
   EXPECT_EQ(r->lines[0], "n/evil.txt\\x0an/fake.txt:1:FAKE MATCH:1:needle");
 }
 
+TEST_F(GlobTest, CancellationEndsTheWalk) {
+  for (int i = 0; i < 300; ++i) {
+    put(root_ / "big" / ("d" + std::to_string(i % 30)) / (std::to_string(i) + ".txt"), "x");
+  }
+  cppflue::CancelSource source;
+  source.cancel();
+  auto cancelled =
+      cppflue::glob_files(ws(), "big/**", 1000, std::chrono::seconds(30), source.token());
+  ASSERT_FALSE(cancelled);
+  EXPECT_EQ(cancelled.error().type, ErrorType::cancelled);
+  // Without a deadline or a cancellation the same walk lists everything.
+  auto all = cppflue::glob_files(ws(), "big/**", 1000, std::chrono::milliseconds(0));
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_EQ(all->paths.size(), 330u);
+}
+
 }  // namespace

@@ -51,8 +51,11 @@ struct GlobResult {
 // Lists workspace paths matching `pattern`. Errors: invalid_input (empty pattern, bad braces),
 // permission (the pattern leads outside the workspace: rule "path_escape"). A pattern whose
 // literal directory prefix does not exist (or is hidden) matches nothing.
+// The walk has a deadline (<= 0: none) and stops on `cancel` (timeout / cancelled errors).
 Result<GlobResult> glob_files(const Workspace& ws, std::string_view pattern,
-                              std::size_t limit = 1000);
+                              std::size_t limit = 1000,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                              CancelToken cancel = {});
 
 struct GrepOptions {
   std::string pattern;  // PCRE2 regular expression
