@@ -6,7 +6,7 @@
 // set covering the constructs of the POSIX shell grammar and the review's bypasses, plus
 // inputs generated from tricky fragments (quotes, escapes, line continuations, expansions,
 // operators, heredocs, keywords, odd blanks); CPPFLUE_DIFF_INPUTS sets how many (default 5000).
-// The programs in the vocabulary are harmless and run in a temporary folder.
+// Each input runs in a bubblewrap sandbox where everything but a scratch folder is read-only.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -170,9 +170,12 @@ Result<SubprocessResult> run(SubprocessOptions o) {
 TEST(ShellDifferential, PolicyParserSeesEveryProgramShRuns) {
   auto strace = find_executable("strace", "/usr/bin:/bin");
   if (!strace) GTEST_SKIP() << "strace is not installed (Debian: apt-get install strace)";
+  auto bwrap = find_executable("bwrap", "/usr/bin:/bin");
+  if (!bwrap) GTEST_SKIP() << "bubblewrap is not installed";
   std::size_t generated = 5000;
   if (const char* n = std::getenv("CPPFLUE_DIFF_INPUTS")) generated = std::strtoul(n, nullptr, 10);
   TempDir dir;
+  const std::string scratch = dir.path().string();
   const std::string trace_file = (dir.path() / "trace").string();
   std::size_t refused = 0, traced = 0;
   std::vector<std::string> differences;
@@ -193,8 +196,42 @@ TEST(ShellDifferential, PolicyParserSeesEveryProgramShRuns) {
       continue;
     }
     SubprocessOptions o;
-    o.argv = {*strace,       "-f", "-qq",      "-e",      "trace=execve", "-e",
-              "signal=none", "-o", trace_file, "/bin/sh", "-c",           input};
+    // Generated inputs can redirect into any path ("> /usr/bin/id"): the shell runs with the
+    // whole filesystem read-only but for the scratch folder, without network, capabilities or
+    // a way to outlive the test.
+    o.argv = {*bwrap,
+              "--ro-bind",
+              "/",
+              "/",
+              "--dev",
+              "/dev",
+              "--proc",
+              "/proc",
+              "--tmpfs",
+              "/tmp",
+              "--bind",
+              scratch,
+              scratch,
+              "--chdir",
+              scratch,
+              "--unshare-all",
+              "--cap-drop",
+              "ALL",
+              "--die-with-parent",
+              "--new-session",
+              "--",
+              *strace,
+              "-f",
+              "-qq",
+              "-e",
+              "trace=execve",
+              "-e",
+              "signal=none",
+              "-o",
+              trace_file,
+              "/bin/sh",
+              "-c",
+              input};
     o.env = {"PATH=/usr/bin:/bin", "HOME=" + dir.path().string()};
     o.cwd = dir.path().string();
     o.timeout = std::chrono::seconds(10);
