@@ -269,6 +269,41 @@ TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
   EXPECT_EQ(dev.stop(), 0);
 }
 
+// In project mode with protect_config = false the agents can write their own definitions: dev
+// reports such changes instead of loading them, unless started with --allow-agent-edits.
+TEST_F(CliRoutesTest, DevDoesNotLoadWhatAgentsCouldHaveWritten) {
+  std::string toml = slurp(root_ / "cppflue.toml");
+  cppflue::testing::write_file(root_ / "cppflue.toml",
+                               toml + "\n[sandbox]\nworkspace = \".\"\nprotect_config = false\n");
+  auto wait_for = [](ServeProcess& p, const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (p.output().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  {
+    ServeProcess dev(root_, {"--poll", "0.1"}, {}, CPPFLUE_BINARY, "dev");
+    ASSERT_GT(dev.port(), 0) << dev.output();
+    EXPECT_NE(dev.output().find("may be an agent's edits"), std::string::npos) << dev.output();
+    cppflue::testing::write_file(root_ / ".agents/agents/planted.md",
+                                 "---\nname: planted\ndescription: p\n---\nHi.\n");
+    ASSERT_TRUE(wait_for(dev, "not reloaded (restart cppflue dev")) << dev.output();
+    EXPECT_EQ(call(dev.port(), "GET", "/agents").json_body.at("agents").as_array().size(), 2u);
+    EXPECT_EQ(dev.stop(), 0);
+  }
+  {
+    ServeProcess dev(root_, {"--poll", "0.1", "--allow-agent-edits"}, {}, CPPFLUE_BINARY, "dev");
+    ASSERT_GT(dev.port(), 0) << dev.output();
+    EXPECT_EQ(dev.output().find("may be an agent's edits"), std::string::npos) << dev.output();
+    EXPECT_EQ(call(dev.port(), "GET", "/agents").json_body.at("agents").as_array().size(), 3u);
+    cppflue::testing::write_file(root_ / ".agents/agents/more.md",
+                                 "---\nname: more\ndescription: m\n---\nHi.\n");
+    ASSERT_TRUE(wait_for(dev, "reloaded (4 agent(s))")) << dev.output();
+    EXPECT_EQ(dev.stop(), 0);
+  }
+}
+
 }  // namespace
 
 namespace {
