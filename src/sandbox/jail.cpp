@@ -82,7 +82,10 @@ std::string find_helper() {
 }
 
 // The seccomp program handed to bwrap, built once per network setting.
-std::optional<std::string> build_seccomp(bool network) {
+// `no_unix_sockets`: no socket(AF_UNIX) at all, the fallback that keeps the host's abstract UNIX
+// sockets out of reach with the host network when Landlock cannot scope them (before ABI 6);
+// socketpair stays allowed (its sockets are unnamed and reach nothing).
+std::optional<std::string> build_seccomp(bool network, bool no_unix_sockets) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return std::nullopt;
   bool ok = true;
@@ -144,6 +147,10 @@ std::optional<std::string> build_seccomp(bool network) {
   if (int nr = seccomp_syscall_resolve_name("openat2"); nr != __NR_SCMP_ERROR) {
     if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) ok = false;
   }
+  if (no_unix_sockets && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                                          SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0) {
+    ok = false;
+  }
   if (!network) {
     for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair)}) {
       if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) != 0) {
@@ -166,10 +173,12 @@ std::optional<std::string> build_seccomp(bool network) {
   return bytes;
 }
 
-const std::optional<std::string>& seccomp_program(bool network) {
-  static const std::optional<std::string> with_net = build_seccomp(true);
-  static const std::optional<std::string> without_net = build_seccomp(false);
-  return network ? with_net : without_net;
+const std::optional<std::string>& seccomp_program(bool network, bool no_unix_sockets = false) {
+  static const std::optional<std::string> with_net = build_seccomp(true, false);
+  static const std::optional<std::string> with_net_no_unix = build_seccomp(true, true);
+  static const std::optional<std::string> without_net = build_seccomp(false, false);
+  if (!network) return without_net;
+  return no_unix_sockets ? with_net_no_unix : with_net;
 }
 
 // Entries of /etc an unprivileged user could not read: masked inside the jail, where the
@@ -469,7 +478,8 @@ JailStatus probe() {
   st.bwrap = find_bwrap();
   st.helper = find_helper();
   st.landlock_abi = std::max(0, landlock::abi_version());
-  st.seccomp = seccomp_program(false).has_value() && seccomp_program(true).has_value();
+  st.seccomp = seccomp_program(false).has_value() && seccomp_program(true).has_value() &&
+               seccomp_program(true, true).has_value();
   auto cgroups = detail::probe_cgroups();
   st.cgroup_pids = cgroups.pids;
   st.cgroup_memory = cgroups.memory;
@@ -580,7 +590,10 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
 
   // seccomp program → memfd → the child's fd 3.
   UniqueFd seccomp_fd;
-  const auto& program = seccomp_program(spec.network);
+  // With the host network, abstract UNIX sockets of the host are reachable: Landlock scopes them
+  // away (ABI 6, in the helper); without it, seccomp refuses UNIX sockets altogether.
+  const bool no_unix_sockets = spec.network && !spec.abstract_unix_sockets && st.landlock_abi < 6;
+  const auto& program = seccomp_program(spec.network, no_unix_sockets);
   if (!program) co_return fail(ErrorType::internal, "the seccomp filter cannot be built");
   seccomp_fd = high_fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
   if (seccomp_fd.get() < 0 ||

@@ -519,7 +519,7 @@ TEST_F(HostEscape, AbstractUnixSocketsOfTheHostAreOutOfReach) {
   spec.network = true;  // the host's network namespace, where abstract sockets live
   SubprocessOptions o;
   o.argv = {"/usr/bin/python3", "-c",
-            "import socket\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect('\\0" + name +
+            "import socket\ntry:\n s=socket.socket(socket.AF_UNIX)\n s.connect('\\0" + name +
                 "')\n print('connected')\nexcept OSError as e:\n print('refused', e.errno)\n"};
   o.env = {"PATH=/usr/bin:/bin"};
   auto run = [&](const JailSpec& s) {

@@ -77,7 +77,9 @@ struct JailSpec {
   unsigned uid = kJailDefaultId;
   unsigned gid = kJailDefaultId;
   bool network = false;
-  bool abstract_unix_sockets = false;  // allow connecting to the host's abstract UNIX sockets
+  // With `network`: allow connecting to the host's abstract UNIX sockets (otherwise refused by a
+  // Landlock scope, or before Landlock ABI 6 by refusing socket(AF_UNIX) in seccomp).
+  bool abstract_unix_sockets = false;
   long max_processes = 512;
   long max_address_space = 16L << 30;
   // Memory of all the command's processes (memory cgroup; 0 = none) and the size of its /tmp.
