@@ -49,13 +49,20 @@ class Budget {
       : cancel_(o.cancel),
         timeout_(o.timeout),
         deadline_(std::chrono::steady_clock::now() + o.timeout),
-        max_limit_hits_(o.max_limit_hits) {}
+        max_limit_hits_(o.max_limit_hits) {
+    // The token's own check takes a lock: it is turned into the atomic flag below instead.
+    cancel_id_ = cancel_.on_cancel([this] { stop(Reason::cancelled); });
+  }
+  ~Budget() { cancel_.remove(cancel_id_); }
+  Budget(const Budget&) = delete;
+  Budget& operator=(const Budget&) = delete;
 
-  // Checks the clock and the token (cheap: called once per line).
-  bool exhausted() {
+  // Called once per line: an atomic load, and the clock every 64 calls of a searcher (`tick`
+  // is the searcher's own counter).
+  bool exhausted(unsigned& tick) {
     if (reason_.load(std::memory_order_relaxed) != 0) return true;
-    if (cancel_.cancelled()) return stop(Reason::cancelled);
-    if (timeout_.count() > 0 && std::chrono::steady_clock::now() >= deadline_) {
+    if ((++tick & 63U) == 0 && timeout_.count() > 0 &&
+        std::chrono::steady_clock::now() >= deadline_) {
       return stop(Reason::deadline);
     }
     return false;
@@ -77,6 +84,7 @@ class Budget {
   }
 
   CancelToken cancel_;
+  std::uint64_t cancel_id_ = 0;
   std::chrono::milliseconds timeout_;
   std::chrono::steady_clock::time_point deadline_;
   std::size_t max_limit_hits_;
@@ -845,7 +853,7 @@ class FileSearcher {
 
   // Searches `rel`, keeping at most `limit` matching lines (the search stops at the limit).
   void run(const std::string& rel, std::size_t limit, FileResult& r) {
-    if (budget_.exhausted()) return;
+    if (budget_.exhausted(tick_)) return;
     auto data = ws_.read_file(rel, kGrepMaxFileBytes);
     if (!data) {
       auto st = ws_.stat(rel);
@@ -872,7 +880,7 @@ class FileSearcher {
     std::size_t line_no = 1;  // line number of `pos`
     if (!pat_.buffer_search_misses(data)) {
       while (pos < n) {
-        if (budget_.exhausted()) return;
+        if (budget_.exhausted(tick_)) return;
         std::size_t start = 0;
         int rc = matcher_.find(pat_.buffer(), data, pos, &start);
         if (rc == PCRE2_ERROR_NOMATCH) return;
@@ -902,7 +910,7 @@ class FileSearcher {
   // Matches the line [ls, le) on its own and records it. False once `limit` lines are kept.
   bool check_line(const std::string& rel, std::string_view data, std::size_t ls, std::size_t le,
                   std::size_t line_no, std::size_t limit, FileResult& r) {
-    if (budget_.exhausted()) return false;
+    if (budget_.exhausted(tick_)) return false;
     std::string_view text = data.substr(ls, le - ls);
     std::size_t start = 0;
     int rc = matcher_.find(pat_.line(), text, 0, &start);
@@ -928,6 +936,7 @@ class FileSearcher {
   const Pattern& pat_;
   const GrepOptions& opt_;
   Budget& budget_;
+  unsigned tick_ = 0;
   Matcher matcher_;
 };
 
@@ -985,14 +994,14 @@ class SearchRun {
   // Adds the next file (in path order). Returns false once no more files are wanted.
   bool add(std::string rel) {
     if (threads_ <= 1) {
-      if (budget_.exhausted()) return false;
+      if (budget_.exhausted(tick_)) return false;
       if (!inline_) inline_.emplace(ws_, pat_, opt_, budget_);
       FileResult r;
       inline_->run(rel, saturating_add1(opt_.max_matches - out_.lines.size()), r);
       return merge_result(r, opt_.max_matches, out_);
     }
     bool spawn = false;
-    if (budget_.exhausted()) return false;
+    if (budget_.exhausted(tick_)) return false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return false;
@@ -1080,7 +1089,8 @@ class SearchRun {
   const Pattern& pat_;
   const GrepOptions& opt_;
   Budget& budget_;
-  GrepResult& out_;  // guarded by mu_ while workers run
+  unsigned tick_ = 0;  // the calling thread's counter for budget checks
+  GrepResult& out_;    // guarded by mu_ while workers run
   std::size_t threads_;
   std::optional<FileSearcher> inline_;  // the searcher of the one-thread mode
   std::vector<std::thread> pool_;       // touched by the calling thread only
