@@ -50,8 +50,9 @@ class Budget {
         timeout_(o.timeout),
         deadline_(std::chrono::steady_clock::now() + o.timeout),
         max_limit_hits_(o.max_limit_hits) {
-    // The token's own check takes a lock: it is turned into the atomic flag below instead.
-    cancel_id_ = cancel_.on_cancel([this] { stop(Reason::cancelled); });
+    // The token's own check takes a lock: it is turned into the atomic flag below instead. The
+    // flag is shared with the callback, which may still run after this object is gone.
+    cancel_id_ = cancel_.on_cancel([flag = reason_] { set(*flag, Reason::cancelled); });
   }
   ~Budget() { cancel_.remove(cancel_id_); }
   Budget(const Budget&) = delete;
@@ -60,7 +61,7 @@ class Budget {
   // Called once per line: an atomic load, and the clock every 64 calls of a searcher (`tick`
   // is the searcher's own counter).
   bool exhausted(unsigned& tick) {
-    if (reason_.load(std::memory_order_relaxed) != 0) return true;
+    if (reason_->load(std::memory_order_relaxed) != 0) return true;
     if ((++tick & 63U) == 0 && timeout_.count() > 0 &&
         std::chrono::steady_clock::now() >= deadline_) {
       return stop(Reason::deadline);
@@ -74,12 +75,15 @@ class Budget {
     }
     return false;
   }
-  Reason reason() const { return static_cast<Reason>(reason_.load()); }
+  Reason reason() const { return static_cast<Reason>(reason_->load()); }
 
  private:
-  bool stop(Reason r) {
+  static void set(std::atomic<int>& flag, Reason r) {
     int none = 0;
-    reason_.compare_exchange_strong(none, static_cast<int>(r));
+    flag.compare_exchange_strong(none, static_cast<int>(r));
+  }
+  bool stop(Reason r) {
+    set(*reason_, r);
     return true;
   }
 
@@ -89,7 +93,7 @@ class Budget {
   std::chrono::steady_clock::time_point deadline_;
   std::size_t max_limit_hits_;
   std::atomic<std::size_t> limit_hits_{0};
-  std::atomic<int> reason_{0};
+  std::shared_ptr<std::atomic<int>> reason_ = std::make_shared<std::atomic<int>>(0);
 };
 
 // ---------------------------------------------------------------------------------------------
