@@ -2296,7 +2296,7 @@ std::shared_ptr<const Redactor> known_secrets_redactor(
   }
   for (const auto& provider : known_providers(cfg.providers)) {
     auto resolved = resolve_model(provider + ":m", cfg.providers);
-    // Keys are long; a short placeholder ("x") would redact ordinary text.
+    // Keys are long; redacting a very short value ("x") would mangle ordinary text.
     if (resolved && resolved->provider.api_key.size() >= 8) {
       r->add(provider + "-api-key", resolved->provider.api_key);
     }
