@@ -90,7 +90,9 @@ int doctor_command(const CommonOptions& common, bool as_json) {
                                                          {"landlock_abi", jail.landlock_abi},
                                                          {"helper", jail.helper},
                                                          {"seccomp", jail.seccomp},
-                                                         {"cgroup_pids", jail.cgroup_pids}}}};
+                                                         {"cgroup_pids", jail.cgroup_pids},
+                                                         {"cgroup_memory", jail.cgroup_memory},
+                                                         {"cgroup_v2", jail.cgroup_v2}}}};
   }
   report["ok"] = ok;
   if (as_json) {

@@ -38,6 +38,10 @@ constexpr const char* kHelperInJail = "/run/cppflue-exec";
 
 using detail::UniqueFd;
 
+// Where the per-command cgroups live: set once by probe() (inside jail_status()'s one-time
+// initialisation), read-only afterwards.
+detail::CgroupSupport g_cgroups;
+
 // Moves `fd` to a number >= 10 (child fd numbers 3 and 4 are assigned by dup2, so our
 // descriptors must not collide with them), close-on-exec.
 UniqueFd high_fd(int fd) {
@@ -480,9 +484,10 @@ JailStatus probe() {
   st.landlock_abi = std::max(0, landlock::abi_version());
   st.seccomp = seccomp_program(false).has_value() && seccomp_program(true).has_value() &&
                seccomp_program(true, true).has_value();
-  auto cgroups = detail::probe_cgroups();
-  st.cgroup_pids = cgroups.pids;
-  st.cgroup_memory = cgroups.memory;
+  g_cgroups = detail::probe_cgroups();
+  st.cgroup_pids = g_cgroups.pids;
+  st.cgroup_memory = g_cgroups.memory;
+  st.cgroup_v2 = g_cgroups.pids_v2 || g_cgroups.memory_v2;
   if (st.bwrap.empty()) {
     st.reason = "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)";
     return st;
@@ -548,8 +553,9 @@ std::string JailStatus::summary() const {
   } else {
     parts.emplace_back("no landlock (kernel)");
   }
-  parts.emplace_back(cgroup_pids ? "pids cgroup" : "RLIMIT_NPROC");
-  if (cgroup_memory) parts.emplace_back("memory cgroup");
+  const char* v = cgroup_v2 ? " (v2)" : "";
+  parts.emplace_back(cgroup_pids ? fmt::format("pids cgroup{}", v) : "RLIMIT_NPROC");
+  parts.emplace_back(cgroup_memory ? fmt::format("memory cgroup{}", v) : "RLIMIT_AS");
   return fmt::format("jail ({})", fmt::join(parts, ", "));
 }
 
@@ -611,8 +617,7 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
 
   // The pids and memory cgroups: the command blocks (bwrap --block-fd) until bwrap and every
   // process it forked are inside, so nothing of the command runs outside the limits.
-  auto cgroups = detail::CommandCgroups::create(st.cgroup_pids, spec.max_processes,
-                                                st.cgroup_memory, spec.memory_max);
+  auto cgroups = detail::CommandCgroups::create(g_cgroups, spec.max_processes, spec.memory_max);
   if (!cgroups) co_return fail(cgroups.error());
   UniqueFd block_read, block_write;
   if (!cgroups->empty()) {

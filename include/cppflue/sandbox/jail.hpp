@@ -55,6 +55,7 @@ struct JailStatus {
   bool seccomp = false;        // the seccomp filter could be built
   bool cgroup_pids = false;    // per-command pids cgroup (else RLIMIT_NPROC)
   bool cgroup_memory = false;  // per-command memory cgroup (else RLIMIT_AS only)
+  bool cgroup_v2 = false;      // some of them in the unified (v2) hierarchy
   // One line: "jail (bubblewrap, seccomp, landlock ABI 7, pids cgroup)" or "unavailable: ...".
   std::string summary() const;
 };
