@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev
   bubblewrap util-linux python3 ripgrep strace
+  mkdocs mkdocs-material
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 // ---- the scaffold ------------------------------------------------------------------------
 
 constexpr std::string_view kConfigToml =
-    R"cf(# cppflue.toml — configuration of this CppFlue project (SPEC §3). Every key is optional;
+    R"cf(# cppflue.toml — configuration of this CppFlue project. Every key is optional;
 # values given in code or on the command line win. Unknown keys are errors, so a typo never
 # passes silently.
 

@@ -256,7 +256,7 @@ int cppflue::cli_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; usage errors are errors like any other (exit 1, SPEC §12).
+    // --help/--version exit 0; usage errors exit 1 like any other error (docs/reference/cli.md).
     return app.exit(e) == 0 ? 0 : 1;
   }
 

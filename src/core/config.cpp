@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `cppflue.toml` loading and validation (SPEC §3).
+// `cppflue.toml` loading and validation (docs/reference/config.md).
 //
 // The whole schema is checked here rather than by the consumers, so a typo anywhere in the file
 // is reported once, at load time, with the file position and the key path; later modules can
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -62,6 +63,42 @@ constexpr std::string_view kServerKeys[] = {"host",
                                             "dispatch_workers",
                                             "max_instances",
                                             "reply_url"};
+
+// The schema: every table with the keys it accepts, by key path ("<name>" stands for a name
+// the user picks). The parser checks each table against its entry (`keys_of`), and
+// `known_config_keys` lists the same entries, so the two cannot disagree.
+struct SchemaTable {
+  std::string_view path;
+  Names keys;
+};
+constexpr SchemaTable kSchema[] = {
+    {"agent", kAgentKeys},
+    {"sandbox", kSandboxKeys},
+    {"secrets.<name>", kSecretKeys},
+    {"providers.<name>", kProviderKeys},
+    {"compaction", kCompactionKeys},
+    {"mcp", kMcpKeys},
+    {"mcp.servers.<name>", kMcpServerKeys},
+    {"server", kServerKeys},
+};
+
+// The keys of the schema table `path`; an unknown path does not compile.
+consteval Names keys_of(std::string_view path) {
+  for (const auto& t : kSchema) {
+    if (t.path == path) return t.keys;
+  }
+  throw "keys_of: no such table in kSchema";
+}
+
+constexpr bool schema_covers_top_level() {
+  for (auto top : kTopLevelKeys) {
+    bool found = false;
+    for (const auto& t : kSchema) found = found || t.path.substr(0, t.path.find('.')) == top;
+    if (!found) return false;
+  }
+  return true;
+}
+static_assert(schema_covers_top_level(), "every top-level table needs its entry in kSchema");
 
 constexpr std::string_view kThinkingLevels[] = {"off", "minimal", "low", "medium", "high", "xhigh"};
 constexpr std::string_view kIsolationModes[] = {"auto", "jail", "none"};
@@ -388,7 +425,7 @@ constexpr std::int64_t kIntMax = INT_MAX;
 constexpr std::int64_t kLongMax = LONG_MAX;
 
 void read_agent(Reader& r, const toml::table& t, AgentConfig& a) {
-  Section s(r, t, "agent", kAgentKeys);
+  Section s(r, t, "agent", keys_of("agent"));
   s.string("model", a.model);
   s.string("harness", a.harness, /*non_empty=*/true);
   s.string("sandbox", a.sandbox, /*non_empty=*/true);
@@ -404,7 +441,7 @@ void read_agent(Reader& r, const toml::table& t, AgentConfig& a) {
 }
 
 void read_sandbox(Reader& r, const toml::table& t, SandboxConfig& c) {
-  Section s(r, t, "sandbox", kSandboxKeys);
+  Section s(r, t, "sandbox", keys_of("sandbox"));
   s.string("workspace", c.workspace);
   s.boolean("network", c.network);
   s.boolean("git_writable", c.git_writable);
@@ -425,7 +462,7 @@ void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretC
     std::string path = child_path("secrets", name.str());
     const auto* tbl = node.as_table();
     if (!tbl) return r.wrong_type(node, path, "table ({ env = \"VAR\" } or { value = \"...\" })");
-    Section s(r, *tbl, path, kSecretKeys);
+    Section s(r, *tbl, path, keys_of("secrets.<name>"));
     SecretConfig secret;
     s.string("env", secret.env, /*non_empty=*/true);
     s.string("value", secret.value);
@@ -446,7 +483,7 @@ void read_providers(Reader& r, const toml::table& t, std::map<std::string, Provi
     std::string path = child_path("providers", name.str());
     const auto* tbl = node.as_table();
     if (!tbl) return r.wrong_type(node, path, "table");
-    Section s(r, *tbl, path, kProviderKeys);
+    Section s(r, *tbl, path, keys_of("providers.<name>"));
     ProviderOverride p;
     s.optional_one_of("api", p.api, kProviderApis);
     s.optional_string("base_url", p.base_url);
@@ -463,7 +500,7 @@ void read_providers(Reader& r, const toml::table& t, std::map<std::string, Provi
 }
 
 void read_compaction(Reader& r, const toml::table& t, CompactionConfig& c) {
-  Section s(r, t, "compaction", kCompactionKeys);
+  Section s(r, t, "compaction", keys_of("compaction"));
   s.boolean("enabled", c.enabled);
   s.integer("context_window_tokens", c.context_window_tokens, 1, kLongMax);
   s.integer("reserve_tokens", c.reserve_tokens, 0, kLongMax);
@@ -472,7 +509,7 @@ void read_compaction(Reader& r, const toml::table& t, CompactionConfig& c) {
 }
 
 void read_mcp(Reader& r, const toml::table& t, McpConfig& c) {
-  Section s(r, t, "mcp", kMcpKeys);
+  Section s(r, t, "mcp", keys_of("mcp"));
   s.one_of("mode", c.mode, kMcpModes);
   s.integer("search_limit", c.search_limit, 1, kIntMax);
   const toml::table* servers = s.table("servers");
@@ -482,7 +519,7 @@ void read_mcp(Reader& r, const toml::table& t, McpConfig& c) {
     std::string path = child_path("mcp.servers", name.str());
     const auto* tbl = node.as_table();
     if (!tbl) return r.wrong_type(node, path, "table");
-    Section server(r, *tbl, path, kMcpServerKeys);
+    Section server(r, *tbl, path, keys_of("mcp.servers.<name>"));
     McpServerConfig m;
     server.string("command", m.command);
     server.string_list("args", m.args);
@@ -503,7 +540,7 @@ void read_mcp(Reader& r, const toml::table& t, McpConfig& c) {
 }
 
 void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
-  Section s(r, t, "server", kServerKeys);
+  Section s(r, t, "server", keys_of("server"));
   s.string("host", c.host, /*non_empty=*/true);
   s.integer("port", c.port, 1, 65535);
   s.string("auth_token_env", c.auth_token_env);
@@ -659,6 +696,23 @@ Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cw
   Config config;
   config.root = base;
   return config;
+}
+
+std::vector<std::string> known_config_keys() {
+  std::vector<std::string> out;
+  for (const auto& t : kSchema) {
+    for (auto key : t.keys) {
+      std::string full = fmt::format("{}.{}", t.path, key);
+      // A key that holds tables of its own ("mcp.servers") is listed through their keys.
+      bool nested = false;
+      for (const auto& other : kSchema) {
+        nested = nested || other.path.substr(0, full.size() + 1) == full + ".";
+      }
+      if (!nested) out.push_back(std::move(full));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void apply_env_defaults(Config& config) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The built-in tools (SPEC §7.2) over an operation's sandbox. Tool functions run on the
-// blocking pool; `bash` drives its command on the runtime and waits for it there.
+// The built-in tools (docs/concepts/sandbox.md) over an operation's sandbox. Tool functions run on
+// the blocking pool; `bash` drives its command on the runtime and waits for it there.
 #include "builtin_tools.hpp"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Private to the harness: the built-in tools of SPEC §7.2 bound to one operation's sandbox,
-// policy, command grants and secrets, plus the redaction of granted secret values.
+// Private to the harness: the built-in tools (docs/concepts/sandbox.md) bound to one operation's
+// sandbox, policy, command grants and secrets, plus the redaction of granted secret values.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Private to the harness: the pure parts of compaction (SPEC §9) — token estimates, where to
-// cut a history, and the text of the summary request.
+// Private to the harness: the pure parts of compaction (docs/concepts/compaction.md) — token
+// estimates, where to cut a history, and the text of the summary request.
 #pragma once
 
 #include <cstdint>

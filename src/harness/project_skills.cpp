@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Skills (SPEC §6): parsing, discovery, loading by path, supporting files and the prompt.
+// Skills (docs/concepts/skills-and-roles.md): parsing, discovery, loading by path, supporting files
+// and the prompt.
 #include <fmt/format.h>
 
 #include <algorithm>

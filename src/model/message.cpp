@@ -216,7 +216,8 @@ json to_json(const Usage& u) {
                      {"cache_read", u.cache_read},
                      {"cache_write", u.cache_write},
                      {"total_tokens", u.total_tokens},
-                     // SPEC §11 shape. No price table exists yet, so costs are reported as 0.
+                     // The event shape of docs/reference/events.md. No price table exists yet, so
+                     // costs are reported as 0.
                      {"cost", json_object{{"input", 0.0},
                                           {"output", 0.0},
                                           {"cache_read", 0.0},

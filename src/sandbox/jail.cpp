@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The jail of shell commands (SPEC §7.4): bubblewrap + seccomp + Landlock + a pids cgroup.
+// The jail of shell commands (docs/security.md): bubblewrap + seccomp + Landlock + a pids cgroup.
 // See include/cppflue/sandbox/jail.hpp for what a jailed command can see and do.
 #include "cppflue/sandbox/jail.hpp"
 #include "sandbox/unique_fd.hpp"

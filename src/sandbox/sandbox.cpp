@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The sandbox registry and the built-in sandboxes: virtual, local, none (SPEC §7.1).
+// The sandbox registry and the built-in sandboxes: virtual, local, none (docs/concepts/sandbox.md).
 #include "cppflue/sandbox/sandbox.hpp"
 
 #include <fmt/format.h>

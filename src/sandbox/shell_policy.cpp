@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Shell command policy (SPEC §7.3) on top of the POSIX-sh parser.
+// Shell command policy (docs/security.md) on top of the POSIX-sh parser.
 #include "cppflue/sandbox/shell_policy.hpp"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Pieces of the server's HTTP contract (SPEC §10, PyFlue's shapes): the error envelope, JSON
-// responses, PyFlue's body-parsing rules, path segments, SSE framing.
+// Pieces of the server's HTTP contract (docs/reference/http.md, PyFlue's shapes): the error
+// envelope, JSON responses, PyFlue's body-parsing rules, path segments, SSE framing.
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@
 #include "cppflue/harness/project.hpp"
 #include "cppflue/store/store.hpp"
 #include "cppflue/version.hpp"
+#include "server/routes.hpp"
 #include "server/server_impl.hpp"
 
 namespace cppflue::server {
@@ -212,6 +213,48 @@ void Server::Impl::evict_instances() {
 
 // ---- routes ----
 
+namespace {
+
+// The exchange of a request that matches no entry of the route table (routes.hpp): error
+// answers (the handlers' 400/404/405…) pass; any other answer would serve a route the table
+// does not list, so it is replaced by 404 not_found and logged. Every route served is thus in
+// http_routes(), which the documentation is checked against.
+class UnlistedRouteExchange final : public Exchange {
+ public:
+  explicit UnlistedRouteExchange(Exchange& inner) : inner_(inner) {}
+  const ServerRequest& request() const override { return inner_.request(); }
+  asio::awaitable<void> respond(ServerResponse response) override {
+    if (response.status >= 400) {
+      co_await inner_.respond(std::move(response));
+    } else {
+      co_await refuse(std::to_string(response.status));
+    }
+  }
+  asio::awaitable<bool> start_stream(int status, HttpHeaders) override {
+    co_await refuse(std::to_string(status) + " (stream)");
+    co_return false;
+  }
+  asio::awaitable<bool> write(std::string) override { co_return false; }
+  CancelToken client_gone() const override { return inner_.client_gone(); }
+  asio::awaitable<std::unique_ptr<net::ServerWebSocket>> accept_websocket() override {
+    co_await refuse("a WebSocket");
+    co_return nullptr;
+  }
+
+ private:
+  asio::awaitable<void> refuse(const std::string& answer) {
+    const ServerRequest& req = inner_.request();
+    log::get()->error(
+        "server: {} {} would be answered with {} but matches no route of the route table "
+        "(src/server/routes.cpp); answering 404",
+        req.method, req.path, answer);
+    co_await inner_.respond(route_not_found(req));
+  }
+  Exchange& inner_;
+};
+
+}  // namespace
+
 asio::awaitable<void> Server::Impl::handle(Exchange& ex) {
   const ServerRequest& req = ex.request();
   auto segments = path_segments(req.path);
@@ -226,7 +269,13 @@ asio::awaitable<void> Server::Impl::handle(Exchange& ex) {
   const auto& seg = *segments;
   std::optional<ServerResponse> failure;
   try {
-    co_await route(ex, seg);
+    if (match_route(req.method, req.websocket_upgrade, seg) != nullptr) {
+      co_await route(ex, seg);
+    } else {
+      // Not in the route table: the handlers may only refuse it (see UnlistedRouteExchange).
+      UnlistedRouteExchange unlisted(ex);
+      co_await route(unlisted, seg);
+    }
   } catch (const Exception& e) {
     log::get()->error("server: {} {}: {}", req.method, req.path, e.error().message);
     failure = error_response(e.error());
@@ -629,9 +678,8 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   impl->options = std::move(options);
   impl->runtime = Runtime::shared();
   impl->reply_client = std::make_shared<HttpClient>(impl->runtime->executor());
-  impl->load_security();
-  std::error_code fs_ec;
-  std::filesystem::create_directories(impl->config.state_dir(), fs_ec);
+  if (auto r = impl->load_security(); !r) return fail(r.error());
+  // The store creates the state directory (0700: it holds the history and the workspaces).
   auto store = open_sqlite_store(impl->config.state_dir() / "state.db");
   if (!store) return fail(store.error());
   impl->store = std::move(*store);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Signed chat/webhook ingress (SPEC §10): POST /webhooks/{github,slack,hmac}/{agent}. The
+// Signed chat/webhook ingress: POST /webhooks/{github,slack,hmac}/{agent}. The
 // signature is checked over the raw body with a constant-time compare before anything else;
 // a missing secret, a bad signature or (Slack) a timestamp outside ±5 minutes → 401 and
 // nothing stored. A valid message is dispatched durably to session = thread, and its prompt

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The SQLite implementation of `Store` (DESIGN §5).
+// The SQLite implementation of `Store` (docs/architecture.md).
 //
 // One connection per Store, guarded by a mutex (SQLite's own FULLMUTEX would not make our
 // multi-step operations atomic anyway), with every statement prepared once at open. Another

@@ -323,8 +323,8 @@ TEST_F(CliTest, VersionPrintsTheVersion) {
 TEST_F(CliTest, HelpExitsZeroEverywhere) {
   auto top = run({"--help"});
   ASSERT_EQ(top.exit_code, 0) << top.describe();
-  for (const char* cmd : {"run", "chat", "sessions", "doctor", "serve", "dev", "routes", "invoke",
-                          "logs"}) {
+  for (const char* cmd :
+       {"run", "chat", "sessions", "doctor", "serve", "dev", "routes", "invoke", "logs"}) {
     EXPECT_TRUE(contains(top.out, cmd)) << cmd << " missing from --help:\n" << top.out;
   }
   auto run_help = run({"run", "--help"});
@@ -332,14 +332,15 @@ TEST_F(CliTest, HelpExitsZeroEverywhere) {
   EXPECT_TRUE(contains(run_help.out, "--prompt")) << run_help.out;
   EXPECT_TRUE(contains(run_help.out, "--stream")) << run_help.out;
   EXPECT_TRUE(contains(run_help.out, "130")) << "exit codes are documented: " << run_help.out;
-  for (const char* cmd : {"chat", "sessions", "doctor", "serve", "dev", "routes", "invoke", "logs"}) {
+  for (const char* cmd :
+       {"chat", "sessions", "doctor", "serve", "dev", "routes", "invoke", "logs"}) {
     auto h = run({cmd, "--help"});
     EXPECT_EQ(h.exit_code, 0) << cmd << h.describe();
   }
 }
 
 TEST_F(CliTest, UsageErrorsFailWithAMessageOnStderr) {
-  // SPEC §12: errors exit 1, usage errors included.
+  // Errors exit 1, usage errors included (docs/reference/cli.md).
   auto none = run({});
   EXPECT_EQ(none.exit_code, 1) << none.describe();
   EXPECT_FALSE(none.err.empty()) << none.describe();

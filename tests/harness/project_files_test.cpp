@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Project files (SPEC §2, §6): frontmatter typing and errors, skills (names, discovery,
-// supporting files, confinement, prompt), roles, declarative agents and instructions.
+// Project files (docs/concepts/skills-and-roles.md): frontmatter typing and errors, skills (names,
+// discovery, supporting files, confinement, prompt), roles, declarative agents and instructions.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>

@@ -2,7 +2,7 @@
 // The sandbox seen through an agent: built-in tools driven by a scripted model (the fake
 // provider speaking the OpenAI Chat wire format) and the same operations through the library
 // API (session.read_file, session.shell, ...). The escape table is the security contract of
-// SPEC §7: every attempt must be refused or harmless, both ways.
+// docs/security.md: every attempt must be refused or harmless, both ways.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>

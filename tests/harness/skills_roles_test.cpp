@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Skills and roles in a running agent (SPEC §5, §6), against the scripted fake provider:
-// session.skill with argument validation and typed results, the catalogue and activate_skill,
-// SKILL.md supporting files read through `read`, role precedence, bad project files.
+// Skills and roles in a running agent (docs/concepts/skills-and-roles.md), against the scripted
+// fake provider: session.skill with argument validation and typed results, the catalogue and
+// activate_skill, SKILL.md supporting files read through `read`, role precedence, bad project
+// files.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>

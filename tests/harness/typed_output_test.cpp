@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Typed outputs end to end (SPEC §8): prompt<T> against the scripted fake provider in each wire
-// API — the schema sent natively, the repair turn after a wrong answer, typed_output_error after
-// the last one — plus untyped result_schema validation.
+// Typed outputs end to end (docs/concepts/typed-outputs.md): prompt<T> against the scripted fake
+// provider in each wire API — the schema sent natively, the repair turn after a wrong answer,
+// typed_output_error after the last one — plus untyped result_schema validation.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Replays every recorded real response (../shared/wire-fixtures) from the fake provider
+// Replays every recorded real response (tests/fixtures/wire) from the fake provider
 // through the full HTTP path — libcurl, the SSE parser, the codec — and checks that the
 // model client returns what decoding the recording directly gives, with deltas matching the
 // text for streams.
@@ -40,7 +40,8 @@ TEST(FixtureReplay, EveryRecordedAnswerReplaysThroughTheHttpPath) {
       reply.content_type = rec.content_type.empty() ? "application/json" : rec.content_type;
       // Several chunks, so the stream really arrives in pieces.
       const std::string& body = rec.response_text;
-      for (std::size_t pos = 0; pos < body.size(); pos += 97) reply.chunks.push_back(body.substr(pos, 97));
+      for (std::size_t pos = 0; pos < body.size(); pos += 97)
+        reply.chunks.push_back(body.substr(pos, 97));
       fake.enqueue(reply);
 
       ResolvedModel model;
@@ -71,13 +72,15 @@ TEST(FixtureReplay, EveryRecordedAnswerReplaysThroughTheHttpPath) {
       ASSERT_EQ(got->message.tool_calls.size(), direct->message.tool_calls.size()) << where;
       for (std::size_t k = 0; k < got->message.tool_calls.size(); ++k) {
         EXPECT_EQ(got->message.tool_calls[k].name, direct->message.tool_calls[k].name) << where;
-        EXPECT_EQ(got->message.tool_calls[k].arguments, direct->message.tool_calls[k].arguments) << where;
+        EXPECT_EQ(got->message.tool_calls[k].arguments, direct->message.tool_calls[k].arguments)
+            << where;
       }
       EXPECT_EQ(got->finish_reason, direct->finish_reason) << where;
       EXPECT_EQ(got->usage.input, direct->usage.input) << where;
       EXPECT_EQ(got->usage.output, direct->usage.output) << where;
       if (stream) {
-        EXPECT_EQ(delta_text, direct->message.text) << where << ": streamed deltas differ from the text";
+        EXPECT_EQ(delta_text, direct->message.text)
+            << where << ": streamed deltas differ from the text";
       }
       ++replayed;
     }

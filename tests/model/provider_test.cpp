@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Model-string resolution (SPEC §4): split rules, invalid strings, unknown providers, the
-// built-in table, [providers.NAME] overrides, environment variables and default_model().
+// Model-string resolution (docs/reference/config.md): split rules, invalid strings, unknown
+// providers, the built-in table, [providers.NAME] overrides, environment variables and
+// default_model().
 #include "cppflue/model/provider.hpp"
 
 #include <gtest/gtest.h>
@@ -368,7 +369,7 @@ TEST_F(ProviderTest, OverrideOfABuiltinChangesOnlyWhatItSets) {
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->provider.api, WireApi::openai_chat) << "the built-in's API is kept";
   EXPECT_EQ(r->provider.base_url, "http://127.0.0.1:5000/v1")
-      << "the config file beats the environment (SPEC §3)";
+      << "the config file beats the environment";
   EXPECT_EQ(r->provider.api_key, "sk-env") << "the built-in's key variable is kept";
   EXPECT_EQ(find_header(r->provider.headers, "X-Org"), "o");
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The decoders against real recorded API exchanges (../shared/wire-fixtures).
+// The decoders against real recorded API exchanges (tests/fixtures/wire, see PROVENANCE.md).
 //
 // For every recorded 200 response, the expected assistant message is derived here from the
 // recording itself with a deliberately simple reading of each API's format (independent of the

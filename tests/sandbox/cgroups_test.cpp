@@ -30,9 +30,10 @@ TEST(Cgroups, FindsTheUnifiedMountInMountinfo) {
                           "rw,nsdelegate,memory_recursiveprot\n"),
             "/sys/fs/cgroup");
   // Hybrid: v1 controllers plus /sys/fs/cgroup/unified; optional fields before " - ".
-  EXPECT_EQ(cgroup2_mount("30 29 0:27 / /sys/fs/cgroup/pids rw shared:9 - cgroup cgroup rw,pids\n"
-                          "31 29 0:28 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw\n"),
-            "/sys/fs/cgroup/unified");
+  EXPECT_EQ(
+      cgroup2_mount("30 29 0:27 / /sys/fs/cgroup/pids rw shared:9 - cgroup cgroup rw,pids\n"
+                    "31 29 0:28 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw\n"),
+      "/sys/fs/cgroup/unified");
   // Octal escapes in the mount point.
   EXPECT_EQ(cgroup2_mount("40 1 0:40 / /mnt/my\\040cgroups rw - cgroup2 none rw\n"),
             "/mnt/my cgroups");
@@ -93,8 +94,8 @@ namespace {
 std::vector<int> children(int pid) {
   std::vector<int> out;
   std::error_code ec;
-  for (const auto& t : std::filesystem::directory_iterator(
-           "/proc/" + std::to_string(pid) + "/task", ec)) {
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
     std::ifstream in(t.path() / "children");
     for (int c = 0; in >> c;) out.push_back(c);
   }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Loader for the recorded provider exchanges in ../shared/wire-fixtures (VCR cassettes, YAML).
+// Loader for the recorded provider exchanges in tests/fixtures/wire (VCR cassettes, YAML; where
+// they come from: tests/fixtures/wire/PROVENANCE.md).
 //
 // Each cassette becomes a list of interactions with the request body and the response body as
 // JSON (YAML scalars typed the YAML 1.1 way PyYAML wrote them) or, for SSE and other non-JSON

@@ -3,7 +3,7 @@
 //
 // The inverse of the decoders in src/model/wire_*.cpp: a `ScriptedTurn` (text, thinking, tool
 // calls, usage, finish reason) becomes a complete non-streaming JSON body or a list of SSE
-// events shaped like the live APIs send them (see ../shared/wire-fixtures for the recordings
+// events shaped like the live APIs send them (see tests/fixtures/wire for the recordings
 // these follow). Errors get each API's real error-body shape.
 #pragma once
 

@@ -5,7 +5,7 @@
 //   auto reply = client.agents().invoke("assistant", "user-42", {{"message", "hello"}});
 //   std::cout << reply.text() << "\n";
 //
-// Namespaces mirror the server's routes (SPEC §10, §14):
+// Namespaces mirror the server's routes (docs/reference/http.md):
 //   health()                      GET /health
 //   agents()    list, invoke (sync), invoke_webhook (202 + run id), stream (SSE),
 //               dispatch / dispatch_status, abort, connect (WebSocket)

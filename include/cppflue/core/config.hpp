@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/core/config.hpp — `cppflue.toml`, the project configuration (SPEC §3).
+// cppflue/core/config.hpp — `cppflue.toml`, the project configuration (docs/reference/config.md).
 //
-// `load_config` reads and validates the whole file: every section and key of SPEC §3 is
-// known, an unknown key is an error naming the key path and the file, a value of the wrong
-// type names the key and the expected type, and a TOML syntax error gives line and column.
-// Values set in code or on the command line override the file; environment variables only
-// override built-in defaults (see `apply_env_defaults`).
+// `load_config` reads and validates the whole file: every section and key documented in
+// docs/reference/config.md is known, an unknown key is an error naming the key path and the
+// file, a value of the wrong type names the key and the expected type, and a TOML syntax error
+// gives line and column. Values set in code or on the command line override the file;
+// environment variables only override built-in defaults (see `apply_env_defaults`).
 #pragma once
 
 #include <cstdint>
@@ -135,6 +135,12 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
 // (or its parents up to the filesystem root); with no file, defaults rooted at `cwd`.
 Result<Config> discover_config(const std::filesystem::path& explicit_path,
                                const std::filesystem::path& cwd);
+
+// Every key `parse_config` accepts, as its dotted path, sorted. Tables whose names the user
+// picks are written with `<name>`: "secrets.<name>.env", "providers.<name>.base_url",
+// "mcp.servers.<name>.command". A key whose value is a table of strings ("sandbox.env") is
+// listed itself, not its entries.
+std::vector<std::string> known_config_keys();
 
 // Environment overrides of built-in defaults: CPPFLUE_MODEL (when no model was configured),
 // CPPFLUE_MAX_TURNS (when max_turns is still the default).

@@ -46,7 +46,7 @@ namespace mcp {
 class McpClient;
 }
 
-// A command the model can run as a tool (SPEC §0). Either a shell command line, run in the
+// A command the model can run as a tool. Either a shell command line, run in the
 // session's sandbox without the shell policy (the developer wrote it, so it works even when
 // allow_shell is off or the allowlist lacks its executable, and while a prompt is running), or
 // a function. A shell command takes no arguments unless `schema` declares some; each argument
@@ -132,10 +132,10 @@ struct PromptOptions {
   std::vector<std::string> secrets;
   std::vector<CommandEntry> commands;  // grants and command tools for this call only
   std::string role;                    // a role of .agents/roles (or a subagent profile)
-  // A structured result (SPEC §8): a JSON Schema the answer must satisfy; the validated value
-  // is PromptResult::result. Sent natively where the API supports it, else the model is asked
-  // to answer between ---RESULT_START--- / ---RESULT_END---. A wrong answer gets up to
-  // `typed_retries` repair turns (default [agent] typed_retries = 3), then typed_output_error.
+  // A structured result (docs/concepts/typed-outputs.md): a JSON Schema the answer must satisfy;
+  // the validated value is PromptResult::result. Sent natively where the API supports it, else the
+  // model is asked to answer between ---RESULT_START--- / ---RESULT_END---. A wrong answer gets up
+  // to `typed_retries` repair turns (default [agent] typed_retries = 3), then typed_output_error.
   json result_schema = nullptr;
   // Replaces schema validation (prompt<T> sets it to the converter for T).
   std::function<std::vector<PathError>(const json&)> result_check;
@@ -263,15 +263,15 @@ class Session {
   PromptResult task(std::string prompt, TaskOptions options = {});
   boost::asio::awaitable<PromptResult> async_task(std::string prompt, TaskOptions options);
 
-  // Summarises the older part of the conversation now (SPEC §9); the model then sees the
-  // summary plus the recent entries. All entries stay in the store.
+  // Summarises the older part of the conversation now (docs/concepts/compaction.md); the model then
+  // sees the summary plus the recent entries. All entries stay in the store.
   CompactResult compact();
   boost::asio::awaitable<CompactResult> async_compact();
 
-  // Runs a skill (SPEC §6): `args` are validated against its input_schema first (an error
-  // names the JSON path, and nothing is sent), the prompt is its instructions + the arguments +
-  // the result schema; with an output_schema (or skill<T>) the result is validated as for
-  // typed prompts. `name` may be a path under .agents/skills ("group/triage.md").
+  // Runs a skill (docs/concepts/skills-and-roles.md): `args` are validated against its input_schema
+  // first (an error names the JSON path, and nothing is sent), the prompt is its instructions + the
+  // arguments + the result schema; with an output_schema (or skill<T>) the result is validated as
+  // for typed prompts. `name` may be a path under .agents/skills ("group/triage.md").
   PromptResult skill(std::string name, json args = json_object{}, PromptOptions options = {});
   template <class T>
   T skill(std::string name, json args = json_object{}, PromptOptions options = {});

@@ -144,10 +144,10 @@ struct WorkflowRunResult {
 // workflow is returned with status "failed".
 WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options = {});
 
-// A Markdown agent (`.agents/agents/NAME.md`, SPEC §2) as options: model, sandbox, policies,
-// thinking level, max_turns, its tools (enabled_tools) and skills (enabled_skills), the body as
-// instructions; `subagents` name other Markdown agents of `all`, which become subagent
-// profiles. An unknown subagent name is an error naming the file.
+// A Markdown agent (`.agents/agents/NAME.md`, docs/concepts/agents-and-workflows.md) as options:
+// model, sandbox, policies, thinking level, max_turns, its tools (enabled_tools) and skills
+// (enabled_skills), the body as instructions; `subagents` name other Markdown agents of `all`,
+// which become subagent profiles. An unknown subagent name is an error naming the file.
 Result<AgentOptions> markdown_agent_options(const AgentDefinition& definition,
                                             const std::map<std::string, AgentDefinition>& all);
 

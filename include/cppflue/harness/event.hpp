@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/harness/event.hpp — what an agent reports while it works (SPEC §11).
+// cppflue/harness/event.hpp — what an agent reports while it works (docs/reference/events.md).
 //
 // Every event has a `type` and a `data` object holding its fields, including the common ones
 // (`session_id`, `operation_id` while an operation runs, `timestamp`, `instance_id`/`run_id`

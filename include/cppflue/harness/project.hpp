@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/harness/project.hpp — the Markdown files a project keeps next to its code (SPEC §2, §6).
+// cppflue/harness/project.hpp — the Markdown files a project keeps next to its code
+// (docs/concepts/skills-and-roles.md).
 //
 // A project root holds `AGENTS.md` / `CLAUDE.md` (instructions) and `.agents/` with skills
 // (`skills/*.md`, `skills/<name>/SKILL.md` plus supporting files), roles (`roles/*.md`) and

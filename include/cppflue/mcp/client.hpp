@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/mcp/client.hpp — a Model Context Protocol client (SPEC §3 [mcp.servers.NAME]).
+// cppflue/mcp/client.hpp — a Model Context Protocol client (docs/concepts/mcp.md).
 //
 // `McpClient` speaks JSON-RPC 2.0 over an `McpTransport`. `connect_*` performs the lifecycle
 // handshake (`initialize` with protocol version 2025-11-25, accepting a server that answers

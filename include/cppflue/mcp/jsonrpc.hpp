@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/mcp/jsonrpc.hpp — JSON-RPC 2.0 messages as MCP uses them (SPEC §3 [mcp]).
+// cppflue/mcp/jsonrpc.hpp — JSON-RPC 2.0 messages as MCP uses them.
 //
 // `parse_message` classifies one received JSON value as a request, a notification, a result
 // response or an error response; a malformed message is an `invalid_input` Error that names

@@ -59,8 +59,8 @@ enum class ThinkingLevel { off, minimal, low, medium, high, xhigh };
 std::string_view thinking_level_name(ThinkingLevel t);
 Result<ThinkingLevel> parse_thinking_level(std::string_view s);
 
-// A structured result requested natively (SPEC §8). Chat Completions sends it as
-// `response_format`, Responses as `text.format`, Gemini as `responseJsonSchema` (or, when the
+// A structured result requested natively (docs/concepts/typed-outputs.md). Chat Completions sends
+// it as `response_format`, Responses as `text.format`, Gemini as `responseJsonSchema` (or, when the
 // request also has tools, as a function); Anthropic as a tool named `name` that the model is
 // made to call. In the tool forms the answer comes back as a call of the tool `name`, which the
 // caller reads as the result.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/model/provider.hpp — model strings and the provider table (SPEC §4).
+// cppflue/model/provider.hpp — model strings and the provider table (docs/reference/config.md).
 //
 // `resolve_model("ollama:qwen3:8b", config)` splits at the first ':' or '/', looks the
 // provider up among the built-ins (openai, openai-responses, anthropic, google/gemini,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/sandbox/file_tools.hpp — the model's file tools over a Workspace (SPEC §7.2).
+// cppflue/sandbox/file_tools.hpp — the model's file tools over a Workspace
+// (docs/concepts/sandbox.md).
 //
 // Each executor takes the tool's JSON arguments and returns the text the model sees, or an
 // Error that the harness turns into an `is_error` tool result: `read` (text files, with

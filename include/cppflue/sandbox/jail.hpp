@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // cppflue/sandbox/jail.hpp — the jail that shell commands of the `virtual` sandbox run in
-// (SPEC §7.4).
+// (docs/security.md).
 //
 // A jailed command runs under bubblewrap in new user, mount, pid, ipc, uts and cgroup
 // namespaces (and a new network namespace unless `network`), with:

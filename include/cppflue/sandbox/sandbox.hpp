@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/sandbox/sandbox.hpp — where an agent's file tools and shell commands run (SPEC §7.1).
+// cppflue/sandbox/sandbox.hpp — where an agent's file tools and shell commands run
+// (docs/concepts/sandbox.md).
 //
 // A `Sandbox` gives a session a `Workspace` for the file tools and a way to run shell
 // commands. Built in:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/sandbox/search.hpp — the `glob` and `grep` file tools (SPEC §7.2) over a Workspace.
+// cppflue/sandbox/search.hpp — the `glob` and `grep` file tools (docs/concepts/sandbox.md) over a
+// Workspace.
 //
 // Both functions walk the workspace only through the `Workspace` API (list_dir / stat /
 // read_file), so they inherit its confinement: paths are mapped with `to_relative` (escapes are

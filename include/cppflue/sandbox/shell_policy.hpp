@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/sandbox/shell_policy.hpp — the shell command policy (SPEC §7.3).
+// cppflue/sandbox/shell_policy.hpp — the shell command policy (docs/security.md).
 //
 // `check_command` decides whether a shell command string may run under a `ShellPolicy`, using
 // the parser of shell_parse.hpp, and returns the parse on success. Rules, in order:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // cppflue/sandbox/subprocess.hpp — running one command with pipes, limits and a deadline.
 //
-// `run_subprocess` is what the `bash` tool (SPEC §7.2) and the jailed variant (§7.4) build on:
+// `run_subprocess` is what the `bash` tool and its jailed variant (jail.hpp) build on:
 // it starts a program with `posix_spawn` in a new process group, with an exact environment,
 // feeds it `stdin_data`, reads stdout and stderr asynchronously on the caller's executor while
 // keeping only a capped prefix of each (the rest is read and discarded so the child never

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // cppflue/sandbox/workspace.hpp — file operations confined to one workspace directory.
 //
-// A `Workspace` is what the file tools (read, write, stat, exists, mkdir, rm; SPEC §7.1, §7.2)
+// A `Workspace` is what the file tools (read, write, stat, exists, mkdir, rm)
 // see of the disk. Paths given by the model or the user are first mapped lexically into a path
 // relative to the workspace root (`to_relative`): relative paths, "/" alone, "/workspace/..." and
 // the root's own absolute path map inside; anything else is refused as a `path_escape`. Every

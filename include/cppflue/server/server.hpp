@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/server/server.hpp — `cppflue serve`: the project's agents over HTTP (SPEC §10).
+// cppflue/server/server.hpp — `cppflue serve`: the project's agents over HTTP
+// (docs/reference/http.md).
 //
 // Routes (wire-compatible with PyFlue's server; error envelope
 // {"error":{"type","message","details","dev"?,"meta"?}}):

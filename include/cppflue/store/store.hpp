@@ -8,9 +8,9 @@
 // model call and visible to another process opening the same database. Thread-safe.
 //
 // Sessions: `SessionRecord`, `Entry`, `open_session` … `entries`.
-// Runs (one invocation of a workflow or agent, SPEC §10 `/runs`): `RunRecord`, `RunEvent`,
-// `RunQuery`/`RunPage`, `create_run` … `list_runs`.
-// Dispatch (durably queued inputs, SPEC §10 `/dispatch`): `DispatchItem`, `enqueue_dispatch` …
+// Runs (one invocation of a workflow or agent, `/runs`; see docs/concepts/runs-and-dispatch.md):
+// `RunRecord`, `RunEvent`, `RunQuery`/`RunPage`, `create_run` … `list_runs`.
+// Dispatch (durably queued inputs, `/dispatch`): `DispatchItem`, `enqueue_dispatch` …
 // `dispatch_counts`. Items of one session are leased one at a time, in acceptance order.
 #pragma once
 
