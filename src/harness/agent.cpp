@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Agents, sessions and operations. An operation (prompt/stream) runs as a coroutine on its
 // session's strand: it appends the user message durably, hands a TurnContext to the harness
-// backend, emits the events of SPEC §11, and on failure or abort leaves the history
+// backend, emits the events of docs/reference/events.md, and on failure or abort leaves the history
 // consistent (every tool call answered, the interruption recorded as a marker entry).
 #include "cppflue/harness/agent.hpp"
 
@@ -294,7 +294,7 @@ ToolDefinition activate_skill_tool(std::shared_ptr<const SkillSet> skills) {
   return t;
 }
 
-// The catalogue of SPEC §5: name and description of each skill.
+// The skill catalogue shown to the model: name and description of each skill.
 std::string skill_catalogue(const SkillSet& skills) {
   if (skills.empty()) return {};
   std::string text =
@@ -516,6 +516,9 @@ struct OperationSpec {
   bool stream = false;
   EventCallback sink;
   std::string instructions;  // extra system instructions (a subagent profile's)
+  // A task's child operation: its events reach the agent-wide callback through the parent's
+  // emitter (sink → forward), so the child does not call it itself (no double delivery).
+  bool forwarded_to_parent = false;
 };
 
 class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
@@ -565,7 +568,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
     return sandbox;
   }
 
-  // AGENTS.md / CLAUDE.md of a workspace other than the project root, appended (SPEC §6).
+  // AGENTS.md / CLAUDE.md of a workspace other than the project root, appended.
   std::string workspace_instructions(const Sandbox& sb) const {
     const Workspace* ws = sb.workspace();
     if (ws == nullptr) return {};
@@ -1011,7 +1014,8 @@ void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
     if (error->type == ErrorType::cancelled) {
       op.emitter->emit("aborted", {{"operation", op.kind}});
     } else {
-      op.emitter->emit("error", {{"message", error->message}, {"type", wire_name(error->type)}});
+      op.emitter->emit("error",
+                       {{"message", error->message}, {"error_type", wire_name(error->type)}});
     }
   }
   op.emitter->emit("idle");
@@ -1032,7 +1036,9 @@ void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
 
 asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   auto begun = begin_operation(
-      spec.kind, std::vector<EventCallback>{agent->on_event, spec.options.on_event, spec.sink});
+      spec.kind,
+      std::vector<EventCallback>{spec.forwarded_to_parent ? EventCallback{} : agent->on_event,
+                                 spec.options.on_event, spec.sink});
   if (!begun) co_return fail(std::move(begun.error()));
   auto self = shared_from_this();  // keeps the session alive for the whole operation
   const ActiveOperation& op = *begun;
@@ -1044,7 +1050,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   std::vector<ToolDefinition> builtins;  // outlives ctx, which points into it
   std::unique_ptr<OperationContext> ctx;
   do {
-    // Precedence for model and thinking level: call > role > agent (SPEC §6).
+    // Precedence for model and thinking level: call > role > agent.
     std::string role_model, role_thinking, role_text;
     if (!spec.options.role.empty()) {
       const std::string& role = spec.options.role;
@@ -1480,6 +1486,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
   child_spec.sink = [weak_emitter](const Event& e) {
     if (auto em = weak_emitter.lock()) em->forward(e);
   };
+  child_spec.forwarded_to_parent = true;
   std::shared_ptr<SessionImpl> c = *child;
   CancelRegistration reg(cancel, [c] { c->abort(); });
   auto run_child = c->run(std::move(child_spec));
@@ -1720,7 +1727,7 @@ asio::awaitable<PromptResult> Session::async_stream(std::string text, EventCallb
 
 namespace {
 // Looks the skill up, validates `args` against its input_schema (nothing is sent when they do
-// not fit) and renders the prompt (SPEC §6).
+// not fit) and renders the prompt.
 OperationSpec skill_operation(SessionImpl& impl, const std::string& name, json args,
                               PromptOptions options) {
   auto found = impl.agent->find_skill(name);

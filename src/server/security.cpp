@@ -72,11 +72,21 @@ std::shared_ptr<Agent> ActiveSessions::find(const std::string& key) {
   return it == active_.end() ? nullptr : it->second;
 }
 
-void Server::Impl::load_security() {
-  if (!config.server.auth_token_env.empty()) {
-    const char* v = std::getenv(config.server.auth_token_env.c_str());
-    if (v != nullptr && *v != '\0') auth_token = v;
+Result<void> Server::Impl::load_security() {
+  if (config.server.auth_token_env.empty()) return {};
+  const char* v = std::getenv(config.server.auth_token_env.c_str());
+  if (v == nullptr || *v == '\0') {
+    // Fail closed: a configuration that asks for a token must never serve without one.
+    return fail(
+        ErrorType::config_error,
+        fmt::format("[server] auth_token_env names {}, which is not set or empty: set it "
+                    "to the Bearer token clients must send, or remove auth_token_env to "
+                    "serve without authentication",
+                    config.server.auth_token_env),
+        json_object{{"key", "server.auth_token_env"}, {"variable", config.server.auth_token_env}});
   }
+  auth_token = v;
+  return {};
 }
 
 std::optional<std::string> Server::Impl::allowed_origin(const ServerRequest& req) const {

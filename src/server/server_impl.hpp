@@ -180,7 +180,7 @@ struct Server::Impl {
   std::string auth_token;  // from [server] auth_token_env; empty = no auth
 
   // security.cpp
-  void load_security();
+  Result<void> load_security();  // fails when auth_token_env names an unset variable
   // The request's Origin when [server] cors_origins allows it.
   std::optional<std::string> allowed_origin(const net::ServerRequest& req) const;
   // CORS and Bearer auth, then handle().

@@ -115,13 +115,21 @@ TEST_F(AgentTest, PullStreamThrowsAtTheEndWhenTheOperationFails) {
   auto session = agent.session("fail");
   auto stream = session.stream("go");
   std::vector<std::string> types;
+  json error_event;
   try {
-    for (const Event& e : stream) types.push_back(e.type);
+    for (const Event& e : stream) {
+      types.push_back(e.type);
+      if (e.type == "error") error_event = to_json(e);
+    }
     FAIL() << "expected max_turns_exceeded";
   } catch (const Exception& e) {
     EXPECT_EQ(e.type(), ErrorType::max_turns_exceeded) << e.what();
   }
   EXPECT_NE(std::find(types.begin(), types.end(), "error"), types.end());
+  // The wire form keeps the event type and carries the error's own type beside it.
+  ASSERT_TRUE(error_event.is_object());
+  EXPECT_EQ(error_event.at("type"), "error");
+  EXPECT_EQ(error_event.at("error_type"), "max_turns_exceeded");
   EXPECT_EQ(calls.load(), 2);
   // History stays answerable: every tool call has its result.
   auto h = session.history();

@@ -113,6 +113,17 @@ TEST_F(Harness, TwoTaskCallsInOneTurnRunConcurrentlyAndStoreChildHistories) {
   // Both task_start events precede the first task_end: the tasks overlapped.
   auto order = types_of("task_");
   ASSERT_EQ(order, (std::vector<std::string>{"task_start", "task_start", "task_end", "task_end"}));
+  // The agent-wide callback sees each child event once (it arrives through the parent).
+  for (const char* child : {"boss:task:1", "boss:task:2"}) {
+    int starts = 0, ends = 0;
+    for (const auto& e : events()) {
+      if (e.data.at("session_id") != child) continue;
+      starts += e.type == "operation_start";
+      ends += e.type == "operation";
+    }
+    EXPECT_EQ(starts, 1) << child;
+    EXPECT_EQ(ends, 1) << child;
+  }
   auto vs = views();
   ASSERT_EQ(vs.size(), 4u);
   // The parent offers the task tool; the children got their prompts as user messages.

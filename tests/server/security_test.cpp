@@ -3,7 +3,9 @@
 // route but /health and signed webhooks, the CORS allow-list with preflight, and
 // POST /sessions/{id}/abort.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <map>
 #include <string>
 #include <thread>
 
@@ -152,3 +154,27 @@ TEST_F(SecurityTest, AbortStopsTheRunningPrompt) {
 }
 
 }  // namespace
+
+TEST(SecurityStart, ATokenVariableThatIsNotSetRefusesToServe) {
+  // Fail closed: auth_token_env naming an unset (or empty) variable must not serve openly.
+  for (const char* value : {"unset", ""}) {
+    cppflue::testing::TempDir dir;
+    cppflue::testing::write_file(dir.path() / "cppflue.toml",
+                                 "[server]\nauth_token_env = \"CPPFLUE_NOT_SET_TOKEN\"\n");
+    std::map<std::string, std::string> env;
+    if (std::string(value).empty()) env["CPPFLUE_NOT_SET_TOKEN"] = "";
+    ServeProcess server(dir.path(), {}, env);
+    EXPECT_EQ(server.port(), 0) << "served without its token: " << server.output();
+    EXPECT_NE(server.output().find("CPPFLUE_NOT_SET_TOKEN"), std::string::npos) << server.output();
+  }
+}
+
+TEST(SecurityStart, ServeCreatesAPrivateStateDirectory) {
+  cppflue::testing::TempDir dir;
+  cppflue::testing::write_file(dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+  ServeProcess server(dir.path());
+  ASSERT_GT(server.port(), 0) << server.output();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / ".cppflue").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
