@@ -1,24 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// Read-only views of the server: the /admin listings (PyFlue's admin sub-app: agents,
-// instances and runs from the store, paged with cursors) and the /__cppflue dashboard with its
-// /__cppflue/status JSON.
+#include "server/admin.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
-#include <string>
+#include <optional>
 #include <vector>
 
-#include "cppflue/core/clock.hpp"
-#include "cppflue/core/log.hpp"
 #include "cppflue/harness/app.hpp"
-#include "cppflue/harness/project.hpp"
-#include "cppflue/version.hpp"
-#include "server/server_impl.hpp"
+#include "server/async_util.hpp"
+#include "server/http_util.hpp"
+#include "server/runs.hpp"
 
 namespace cppflue::server {
 
-using net::Exchange;
 using net::ServerRequest;
 using net::ServerResponse;
 
@@ -40,6 +35,15 @@ struct Paging {
   std::optional<ServerResponse> bad;
 };
 
+// PyFlue's status names (active/completed/errored) and the stored statuses → store statuses.
+std::optional<std::string> store_status(const std::string& s) {
+  if (s == "active" || s == "running") return "running";
+  if (s == "completed" || s == "succeeded") return "completed";
+  if (s == "errored") return "failed,aborted";
+  if (s == "failed" || s == "aborted") return s;
+  return std::nullopt;
+}
+
 Paging read_paging(const ServerRequest& req, bool with_status) {
   Paging p;
   if (auto l = query_param(req.query, "limit")) {
@@ -52,15 +56,8 @@ Paging read_paging(const ServerRequest& req, bool with_status) {
   }
   if (auto c = query_param(req.query, "cursor")) p.cursor = *c;
   if (auto s = query_param(req.query, "status"); s && with_status) {
-    // PyFlue's names (active/completed/errored) and the stored statuses are both accepted.
-    if (*s == "active" || *s == "running") {
-      p.status = "running";
-    } else if (*s == "completed" || *s == "succeeded") {
-      p.status = "completed";
-    } else if (*s == "errored") {
-      p.status = "failed,aborted";
-    } else if (*s == "failed" || *s == "aborted") {
-      p.status = *s;
+    if (auto status = store_status(*s)) {
+      p.status = *status;
     } else {
       p.bad = invalid_query("status", *s, "Must be one of: active, completed, errored.");
     }
@@ -68,15 +65,13 @@ Paging read_paging(const ServerRequest& req, bool with_status) {
   return p;
 }
 
-// A store error caused by the cursor becomes 400 invalid_query_param; others propagate.
+// A page of the store, or the answer for a bad cursor (400 invalid_query_param); other store
+// errors are thrown.
 template <typename T>
-const T& page_or_throw(const Result<T>& page, const std::string& cursor,
-                       std::optional<ServerResponse>& bad) {
-  static const T empty{};
-  if (page) return *page;
+std::optional<ServerResponse> page_problem(const Result<T>& page, const std::string& cursor) {
+  if (page) return std::nullopt;
   if (page.error().type == ErrorType::invalid_input) {
-    bad = invalid_query("cursor", cursor, "Must be a valid pagination cursor.");
-    return empty;
+    return invalid_query("cursor", cursor, "Must be a valid pagination cursor.");
   }
   throw Exception(page.error());
 }
@@ -85,352 +80,123 @@ json cursor_json(const std::string& next) {
   return next.empty() ? json(nullptr) : json(next);
 }
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+// {<name>: list, "items": list, "nextCursor"} plus `fields`.
+ServerResponse listing(json_object fields, const char* name, json_array list,
+                       const std::string& next) {
+  fields[name] = list;
+  fields["items"] = std::move(list);
+  fields["nextCursor"] = cursor_json(next);
+  return json_response(200, fields);
 }
 
-// Percent-encodes one path segment for a link.
-std::string url_segment(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+json_array runs_json(const RunPage& page) {
+  json_array list;
+  for (const auto& r : page.runs) list.push_back(run_json(r));
+  return list;
 }
 
 }  // namespace
 
-// ---- /admin ----
-
-asio::awaitable<void> Server::Impl::admin_route(Exchange& ex, const std::vector<std::string>& seg) {
-  const ServerRequest& req = ex.request();
-  // /admin/agents, /admin/agents/{n}/instances, /admin/agents/{n}/instances/{id}/runs,
-  // /admin/runs, /admin/runs/{id}
-  const std::size_t n = seg.size();
-  bool agents = n >= 2 && seg[1] == "agents" &&
-                (n == 2 || (n == 4 && seg[3] == "instances") ||
-                 (n == 6 && seg[3] == "instances" && seg[5] == "runs"));
-  bool runs = n >= 2 && seg[1] == "runs" && (n == 2 || n == 3);
-  bool empty_segment = false;
-  for (std::size_t i = 1; i < n; ++i) empty_segment = empty_segment || blank(seg[i]);
-  if (auto refusal = refuse_route(req, (agents || runs) && !empty_segment, "GET")) {
-    auto r = std::move(*refusal);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
+asio::awaitable<ServerResponse> AdminRoutes::blocking(std::function<ServerResponse()> answer) {
   ServerResponse response;
-  auto work = [&] { response = admin_answer(req, seg); };
-  co_await run_blocking(runtime->blocking(), work);
-  co_await ex.respond(std::move(response));
+  co_await run_blocking(env_->runtime->blocking(), [&] { response = answer(); });
+  co_return response;
 }
 
-ServerResponse Server::Impl::admin_answer(const ServerRequest& req,
-                                          const std::vector<std::string>& seg) {
-  const std::size_t n = seg.size();
-  // A name is known when it has runs, or when this server serves it (it may have none yet).
-  auto agent_known = [&](const std::string& name) {
-    if (agents()->count(name) != 0) return true;
-    auto wfs = registered_workflows();
-    if (std::find(wfs.begin(), wfs.end(), name) != wfs.end()) return true;
-    auto one = store->list_runs({.workflow = name, .limit = 1});
-    if (!one) throw Exception(one.error());
-    return !one->runs.empty();
-  };
+bool AdminRoutes::known(const std::string& name) const {
+  if (agents_->contains(name)) return true;
+  auto workflows = registered_workflows();
+  if (std::find(workflows.begin(), workflows.end(), name) != workflows.end()) return true;
+  auto one = env_->store->list_runs({.workflow = name, .limit = 1});
+  if (!one) throw Exception(one.error());
+  return !one->runs.empty();
+}
 
-  if (seg[1] == "runs" && n == 3) {
-    auto run = store->get_run(seg[2]);
+asio::awaitable<ServerResponse> AdminRoutes::agents(const RouteCall& call) {
+  co_return co_await blocking([&] { return list_agents(call.request()); });
+}
+
+asio::awaitable<ServerResponse> AdminRoutes::instances(const RouteCall& call) {
+  co_return co_await blocking([&] { return list_instances(call.request(), call.param("name")); });
+}
+
+asio::awaitable<ServerResponse> AdminRoutes::instance_runs(const RouteCall& call) {
+  co_return co_await blocking(
+      [&] { return list_instance_runs(call.request(), call.param("name"), call.param("id")); });
+}
+
+asio::awaitable<ServerResponse> AdminRoutes::runs(const RouteCall& call) {
+  co_return co_await blocking([&] { return list_runs(call.request()); });
+}
+
+asio::awaitable<ServerResponse> AdminRoutes::run(const RouteCall& call) {
+  co_return co_await blocking([&]() -> ServerResponse {
+    const std::string& id = call.param("run_id");
+    auto run = env_->store->get_run(id);
     if (!run) throw Exception(run.error());
-    if (!*run) return run_not_found(seg[2]);
+    if (!*run) return run_not_found(id);
     return json_response(200, run_json(**run));
-  }
+  });
+}
 
-  Paging p = read_paging(req, seg[1] == "runs" || n == 6);
+ServerResponse AdminRoutes::list_agents(const ServerRequest& req) const {
+  Paging p = read_paging(req, false);
   if (p.bad) return std::move(*p.bad);
+  auto page = env_->store->list_run_workflows({.limit = p.limit, .cursor = p.cursor});
+  if (auto bad = page_problem(page, p.cursor)) return std::move(*bad);
+  json_array list;
+  for (const auto& name : page->names) list.push_back(json_object{{"name", name}});
+  return listing({}, "agents", std::move(list), page->next_cursor);
+}
 
-  if (seg[1] == "runs") {
-    std::string agent;
-    if (auto a = query_param(req.query, "agentName")) {
-      agent = *a;
-    } else if (auto b = query_param(req.query, "agent_name")) {
-      agent = *b;
-    }
-    if (!agent.empty() && !agent_known(agent)) return not_known("agent_not_found", "Agent", agent);
-    auto page = store->list_runs(
-        {.workflow = agent, .status = p.status, .limit = p.limit, .cursor = p.cursor});
-    std::optional<ServerResponse> bad;
-    const RunPage& runs = page_or_throw(page, p.cursor, bad);
-    if (bad) return std::move(*bad);
-    json_array list;
-    for (const auto& r : runs.runs) list.push_back(run_json(r));
-    json items = list;
-    return json_response(200, json_object{{"runs", std::move(list)},
-                                          {"items", std::move(items)},
-                                          {"nextCursor", cursor_json(runs.next_cursor)}});
+ServerResponse AdminRoutes::list_instances(const ServerRequest& req,
+                                           const std::string& name) const {
+  Paging p = read_paging(req, false);
+  if (p.bad) return std::move(*p.bad);
+  if (!known(name)) return not_known("agent_not_found", "Agent", name);
+  auto page =
+      env_->store->list_run_instances({.workflow = name, .limit = p.limit, .cursor = p.cursor});
+  if (auto bad = page_problem(page, p.cursor)) return std::move(*bad);
+  json_array list;
+  for (const auto& id : page->names) {
+    list.push_back(json_object{{"agent_id", id}, {"instanceId", id}});
   }
+  return listing({{"agent", name}, {"agentName", name}}, "instances", std::move(list),
+                 page->next_cursor);
+}
 
-  if (n == 2) {  // /admin/agents
-    auto page = store->list_run_workflows({.limit = p.limit, .cursor = p.cursor});
-    std::optional<ServerResponse> bad;
-    const NamePage& names = page_or_throw(page, p.cursor, bad);
-    if (bad) return std::move(*bad);
-    json_array list;
-    for (const auto& name : names.names) list.push_back(json_object{{"name", name}});
-    json items = list;
-    return json_response(200, json_object{{"agents", std::move(list)},
-                                          {"items", std::move(items)},
-                                          {"nextCursor", cursor_json(names.next_cursor)}});
-  }
-
-  const std::string& name = seg[2];
-  if (!agent_known(name)) return not_known("agent_not_found", "Agent", name);
-  if (n == 4) {  // /admin/agents/{name}/instances
-    auto page = store->list_run_instances({.workflow = name, .limit = p.limit, .cursor = p.cursor});
-    std::optional<ServerResponse> bad;
-    const NamePage& names = page_or_throw(page, p.cursor, bad);
-    if (bad) return std::move(*bad);
-    json_array list;
-    for (const auto& id : names.names) {
-      list.push_back(json_object{{"agent_id", id}, {"instanceId", id}});
-    }
-    json items = list;
-    return json_response(200, json_object{{"agent", name},
-                                          {"agentName", name},
-                                          {"instances", std::move(list)},
-                                          {"items", std::move(items)},
-                                          {"nextCursor", cursor_json(names.next_cursor)}});
-  }
-
-  // /admin/agents/{name}/instances/{id}/runs
-  const std::string& id = seg[4];
-  auto any = store->list_runs({.workflow = name, .limit = 1, .instance_id = id});
+ServerResponse AdminRoutes::list_instance_runs(const ServerRequest& req, const std::string& name,
+                                               const std::string& id) const {
+  Paging p = read_paging(req, true);
+  if (p.bad) return std::move(*p.bad);
+  if (!known(name)) return not_known("agent_not_found", "Agent", name);
+  auto any = env_->store->list_runs({.workflow = name, .limit = 1, .instance_id = id});
   if (!any) throw Exception(any.error());
   if (any->runs.empty()) return not_known("instance_not_found", "Instance", id);
-  auto page = store->list_runs({.workflow = name,
-                                .status = p.status,
-                                .limit = p.limit,
-                                .cursor = p.cursor,
-                                .instance_id = id});
-  std::optional<ServerResponse> bad;
-  const RunPage& runs = page_or_throw(page, p.cursor, bad);
-  if (bad) return std::move(*bad);
-  json_array list;
-  for (const auto& r : runs.runs) list.push_back(run_json(r));
-  json items = list;
-  return json_response(200, json_object{{"agent", name},
-                                        {"agentName", name},
-                                        {"agent_id", id},
-                                        {"instanceId", id},
-                                        {"runs", std::move(list)},
-                                        {"items", std::move(items)},
-                                        {"nextCursor", cursor_json(runs.next_cursor)}});
+  auto page = env_->store->list_runs({.workflow = name,
+                                      .status = p.status,
+                                      .limit = p.limit,
+                                      .cursor = p.cursor,
+                                      .instance_id = id});
+  if (auto bad = page_problem(page, p.cursor)) return std::move(*bad);
+  return listing({{"agent", name}, {"agentName", name}, {"agent_id", id}, {"instanceId", id}},
+                 "runs", runs_json(*page), page->next_cursor);
 }
 
-// ---- /__cppflue ----
-
-json Server::Impl::server_status_json() {
-  json_array routes;
-  json_array agent_names;
-  for (const auto& [name, e] : *agents()) {
-    agent_names.push_back(json(name));
-    routes.push_back(json_object{{"name", name},
-                                 {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                                 {"kind", e.compiled ? "compiled" : "markdown"},
-                                 {"triggers", e.triggers}});
+ServerResponse AdminRoutes::list_runs(const ServerRequest& req) const {
+  Paging p = read_paging(req, true);
+  if (p.bad) return std::move(*p.bad);
+  std::string agent;
+  if (auto a = query_param(req.query, "agentName")) {
+    agent = *a;
+  } else if (auto b = query_param(req.query, "agent_name")) {
+    agent = *b;
   }
-  json_array workflows;
-  for (const auto& w : registered_workflows()) {
-    workflows.push_back(json_object{{"name", w}, {"path", fmt::format("/workflows/{}", w)}});
-  }
-  json_array problems;
-  // Skills and roles alike: {name, description, path} of each, or the discovery error.
-  auto describe = [&problems](const auto& discovered) {
-    json_array list;
-    if (!discovered) {
-      problems.push_back(json(discovered.error().message));
-      return list;
-    }
-    for (const auto& [name, item] : *discovered) {
-      list.push_back(json_object{
-          {"name", name}, {"description", item.description}, {"path", item.path.string()}});
-    }
-    return list;
-  };
-  json_array skills = describe(discover_skills(config.root / ".agents" / "skills"));
-  json_array roles = describe(discover_roles(config.root / ".agents" / "roles"));
-  json_array active_sessions;
-  for (const auto& key : active->keys()) {
-    active_sessions.push_back(json_object{{"session_id", key}});
-  }
-  json dispatch_counts = json_object{};
-  if (auto counts = store->dispatch_counts()) {
-    for (const auto& [state, count] : *counts) dispatch_counts.as_object()[state] = count;
-  }
-  return json_object{
-      {"ok", true},
-      {"framework", "cppflue"},
-      {"version", kVersion},
-      {"generated_at", iso8601_now()},
-      {"root", config.root.string()},
-      {"config_path", config.config_path.string()},
-      {"route_count", routes.size()},
-      {"routes", std::move(routes)},
-      {"agents", std::move(agent_names)},
-      {"workflows", std::move(workflows)},
-      {"skills", std::move(skills)},
-      {"roles", std::move(roles)},
-      {"active_sessions", std::move(active_sessions)},
-      {"dispatch", std::move(dispatch_counts)},
-      {"problems", std::move(problems)},
-  };
-}
-
-std::string Server::Impl::dashboard_html() {
-  json status = server_status_json();
-  const json_object& s = status.as_object();
-  std::string out;
-  auto add = [&out](std::string_view text) { out += text; };
-  auto e = [](const json& v) {
-    return html_escape(v.is_string() ? std::string_view(v.as_string()) : std::string_view());
-  };
-  add("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<title>cppflue dashboard</title><style>"
-      "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
-      "table{border-collapse:collapse;margin-bottom:1.5em}"
-      "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}"
-      "th{background:#f3f3f3}code{font-size:13px}.failed,.aborted{color:#b00}"
-      ".running{color:#06c}.completed{color:#080}</style></head><body>\n");
-  add(fmt::format("<h1>cppflue {}</h1>\n<p>Project <code>{}</code></p>\n", html_escape(kVersion),
-                  e(s.at("root"))));
-
-  add("<h2>Agents</h2>\n<table><tr><th>name</th><th>route</th><th>kind</th><th>triggers</th></"
-      "tr>\n");
-  for (const auto& r : s.at("routes").as_array()) {
-    add(fmt::format(
-        "<tr><td>{}</td><td><code>POST {}</code></td><td>{}</td><td><code>{}</code></td>"
-        "</tr>\n",
-        e(r.at("name")), e(r.at("path")), e(r.at("kind")),
-        html_escape(boost::json::serialize(r.at("triggers")))));
-  }
-  add("</table>\n");
-
-  if (!s.at("workflows").as_array().empty()) {
-    add("<h2>Workflows</h2>\n<table><tr><th>name</th><th>route</th></tr>\n");
-    for (const auto& w : s.at("workflows").as_array()) {
-      add(fmt::format("<tr><td>{}</td><td><code>POST {}</code></td></tr>\n", e(w.at("name")),
-                      e(w.at("path"))));
-    }
-    add("</table>\n");
-  }
-
-  add("<h2>Skills</h2>\n<table><tr><th>name</th><th>description</th></tr>\n");
-  for (const auto& k : s.at("skills").as_array()) {
-    add(fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", e(k.at("name")), e(k.at("description"))));
-  }
-  add("</table>\n");
-  for (const auto& p : s.at("problems").as_array()) {
-    add(fmt::format("<p class=\"failed\">{}</p>\n", e(p)));
-  }
-
-  // Sessions: the most recently updated ones.
-  add("<h2>Sessions</h2>\n");
-  if (auto sessions = store->list_sessions()) {
-    std::vector<SessionRecord> list = std::move(*sessions);
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.updated_at, a.id) > std::tie(b.updated_at, b.id);
-    });
-    add(fmt::format("<p>{} session(s); active now: {}.</p>\n", list.size(),
-                    s.at("active_sessions").as_array().size()));
-    add("<table><tr><th>id</th><th>agent</th><th>entries</th><th>updated</th></tr>\n");
-    for (std::size_t i = 0; i < list.size() && i < 50; ++i) {
-      const auto& r = list[i];
-      add(fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                      html_escape(r.id), html_escape(r.agent), r.entry_count,
-                      html_escape(r.updated_at)));
-    }
-    add("</table>\n");
-  } else {
-    add(fmt::format("<p class=\"failed\">{}</p>\n", html_escape(sessions.error().message)));
-  }
-
-  add("<h2>Recent runs</h2>\n");
-  if (auto runs = store->list_runs({.limit = 20})) {
-    add("<table><tr><th>run</th><th>agent</th><th>instance</th><th>status</th><th>started</th>"
-        "<th>ms</th><th>events</th></tr>\n");
-    for (const auto& r : runs->runs) {
-      add(fmt::format(
-          "<tr><td><a href=\"/runs/{}\"><code>{}</code></a></td><td>{}</td><td>{}</td>"
-          "<td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-          url_segment(r.id), html_escape(r.id), html_escape(r.workflow), html_escape(r.instance_id),
-          html_escape(r.status), html_escape(r.status), html_escape(r.started_at),
-          r.ended_at.empty() ? 0 : r.duration_ms, r.event_count));
-    }
-    add("</table>\n");
-  } else {
-    add(fmt::format("<p class=\"failed\">{}</p>\n", html_escape(runs.error().message)));
-  }
-
-  add("<h2>Dispatch queue</h2>\n<p>");
-  bool first = true;
-  for (const auto& [state, count] : s.at("dispatch").as_object()) {
-    add(fmt::format("{}{}: {}", first ? "" : ", ", html_escape(state),
-                    boost::json::serialize(count)));
-    first = false;
-  }
-  add(first ? "empty.</p>\n" : ".</p>\n");
-  add("<p><a href=\"/__cppflue/status\">status JSON</a> · <a href=\"/admin/runs\">runs JSON</a>"
-      "</p>\n</body></html>\n");
-  return out;
-}
-
-asio::awaitable<void> Server::Impl::dashboard_route(Exchange& ex,
-                                                    const std::vector<std::string>& seg) {
-  const ServerRequest& req = ex.request();
-  bool status = seg.size() == 2 && seg[1] == "status";
-  if (auto refusal = refuse_route(req, seg.size() == 1 || status, "GET")) {
-    auto r = std::move(*refusal);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  ServerResponse response;
-  auto work = [&] {
-    if (status) {
-      response = json_response(200, server_status_json());
-    } else {
-      response.status = 200;
-      response.headers = {{"Content-Type", "text/html; charset=utf-8"},
-                          {"Cache-Control", "no-store"}};
-      response.body = dashboard_html();
-    }
-  };
-  co_await run_blocking(runtime->blocking(), work);
-  co_await ex.respond(std::move(response));
+  if (!agent.empty() && !known(agent)) return not_known("agent_not_found", "Agent", agent);
+  auto page = env_->store->list_runs(
+      {.workflow = agent, .status = p.status, .limit = p.limit, .cursor = p.cursor});
+  if (auto bad = page_problem(page, p.cursor)) return std::move(*bad);
+  return listing({}, "runs", runs_json(*page), page->next_cursor);
 }
 
 }  // namespace cppflue::server

@@ -70,6 +70,11 @@ net::ServerResponse error_response(const Error& error) {
   return error_envelope(status, wire_name(error.type), error.message, error.details);
 }
 
+json error_body(const Error& error) {
+  auto envelope = parse_json(error_response(error).body);
+  return envelope ? *envelope : json(nullptr);
+}
+
 ParsedBody parse_body(const net::ServerRequest& request) {
   ParsedBody out;
   bool blank = true;
@@ -207,6 +212,24 @@ bool wants_event_stream(const net::ServerRequest& request) {
   return accept && accept->find("text/event-stream") != std::string::npos;
 }
 
+bool blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)." : out + ".";
+}
+
+HttpHeaders sse_headers(HttpHeaders extra) {
+  HttpHeaders h{{"Content-Type", "text/event-stream"},
+                {"Cache-Control", "no-cache"},
+                {"X-Accel-Buffering", "no"}};
+  for (auto& kv : extra) h.push_back(std::move(kv));
+  return h;
+}
+
 std::string sse_event(std::string_view type, const json& data, std::string_view id) {
   std::string out;
   if (!id.empty()) out += fmt::format("id: {}\n", id);
@@ -220,8 +243,22 @@ net::ServerResponse run_not_found(const std::string& id) {
                         "Verify the run id; runs are kept in the server's store.");
 }
 
+net::ServerResponse method_not_allowed(std::string_view method, std::string_view allowed) {
+  auto r =
+      error_response(405, "method_not_allowed", fmt::format("Method {} is not allowed.", method),
+                     fmt::format("Use one of: {}.", allowed), {},
+                     json_object{{"allowed", json_array{json(allowed)}}});
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+net::ServerResponse route_not_found(const net::ServerRequest& request) {
+  return error_response(404, "not_found", "Route not found.",
+                        fmt::format("No route matches {} {}.", request.method, request.path));
+}
+
 net::ServerResponse invalid_query(std::string_view param, std::string_view value,
-                             std::string_view details) {
+                                  std::string_view details) {
   return error_response(400, "invalid_query_param",
                         fmt::format("Invalid value for query parameter \"{}\".", param), details,
                         {}, json_object{{"param", param}, {"value", value}});

@@ -23,6 +23,10 @@ net::ServerResponse error_envelope(int status, std::string_view type, std::strin
                                    json details, std::string_view dev = {}, json meta = nullptr);
 // 404 run_not_found for `id`.
 net::ServerResponse run_not_found(const std::string& id);
+// 405 method_not_allowed with `Allow: <allowed>` and meta {"allowed":[allowed]}.
+net::ServerResponse method_not_allowed(std::string_view method, std::string_view allowed);
+// 404 not_found ("Route not found.", "No route matches METHOD PATH.").
+net::ServerResponse route_not_found(const net::ServerRequest& request);
 // 400 invalid_query_param with meta {param, value}.
 net::ServerResponse invalid_query(std::string_view param, std::string_view value,
                                   std::string_view details);
@@ -30,6 +34,8 @@ net::ServerResponse invalid_query(std::string_view param, std::string_view value
 // 500 internal_error without their message.
 net::ServerResponse error_response(const Error& error);
 int status_for(ErrorType type);
+// The envelope body of error_response(error), as JSON (for SSE and WebSocket messages).
+json error_body(const Error& error);
 net::ServerResponse json_response(int status, const json& body, HttpHeaders headers = {});
 
 // The request body under PyFlue's rules: empty → {}; not application/json → 415; bad JSON →
@@ -54,7 +60,16 @@ std::optional<std::int64_t> parse_count(std::string_view text);
 // True when the Accept header asks for text/event-stream.
 bool wants_event_stream(const net::ServerRequest& request);
 
+// True when `s` is empty or only whitespace.
+bool blank(std::string_view s);
+// "a, b." style lists ("(none)." when empty), e.g. for "Available agents: ...".
+std::string name_list(const std::vector<std::string>& names);
+
 // One SSE event: optional id, the event type and one data line of JSON.
 std::string sse_event(std::string_view type, const json& data, std::string_view id = {});
+// The headers of an event stream (text/event-stream, no caching or buffering), then `extra`.
+HttpHeaders sse_headers(HttpHeaders extra = {});
+// The comment an event stream sends after a quiet spell.
+inline constexpr std::string_view kSseHeartbeat = ": heartbeat\n\n";
 
 }  // namespace cppflue::server

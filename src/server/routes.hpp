@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The server's route table: every (method, path) that `cppflue serve` answers. handle()
-// (server.cpp) matches each request against it before routing; a request that matches no entry
-// can only be refused (an error answer, or 404 not_found), so a route cannot be served without
-// being listed here. docs/reference/http.md documents exactly these routes, one
+// The routes `cppflue serve` answers: the (method, path) of each entry of the route table
+// (routes.cpp), which also names each route's handler; the router serves exactly these
+// (router.hpp). docs/reference/http.md documents exactly these routes, one
 // `### METHOD /path` heading each (tests/server/docs_http_test.cpp checks both directions).
 // Standard headers only: the tests include it.
 #pragma once
@@ -19,12 +18,13 @@ struct RouteSpec {
   std::string_view path;    // literal and {param} segments, e.g. "/runs/{run_id}/events"
 };
 
-// Every route the server answers.
+// Every route the server answers, in the order of the route table.
 std::span<const RouteSpec> http_routes();
 
 // The route a request matches, nullptr when none does: same method (a "WS" route matches any
 // WebSocket upgrade request), same number of segments, equal literal segments (each {param}
-// matches any one segment). `segments` are the decoded path segments (see path_segments).
+// matches any one segment, or any non-blank one for routes that say so). `segments` are the
+// decoded path segments (see path_segments).
 const RouteSpec* match_route(std::string_view method, bool websocket_upgrade,
                              const std::vector<std::string>& segments);
 

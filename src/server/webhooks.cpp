@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Signed chat/webhook ingress: POST /webhooks/{github,slack,hmac}/{agent}. The
-// signature is checked over the raw body with a constant-time compare before anything else;
-// a missing secret, a bad signature or (Slack) a timestamp outside ±5 minutes → 401 and
-// nothing stored. A valid message is dispatched durably to session = thread, and its prompt
-// gets a `reply` tool bound to that thread.
+#include "server/webhooks.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -11,12 +8,10 @@
 
 #include "cppflue/core/log.hpp"
 #include "cppflue/net/crypto.hpp"
-#include "cppflue/net/http_client.hpp"
-#include "server/server_impl.hpp"
+#include "server/http_util.hpp"
 
 namespace cppflue::server {
 
-using net::Exchange;
 using net::ServerRequest;
 using net::ServerResponse;
 
@@ -184,44 +179,13 @@ Inbound hmac_inbound(const ServerRequest& req, const json& body) {
   return in;
 }
 
-// Delivers one reply: to the C++ callback, then to [server] reply_url when set. (A free
-// coroutine with its arguments by value: it must not refer to the tool's closure.)
-asio::awaitable<json> deliver_reply(json reply, std::function<void(const json&)> on_reply,
-                                    std::string url, std::shared_ptr<HttpClient> client,
-                                    json args) {
-  reply.as_object()["text"] = args.at("text");
-  if (on_reply) on_reply(reply);
-  if (url.empty()) {
-    if (!on_reply) log::get()->info("reply (no [server] reply_url): {}", serialize(reply));
-    co_return json("Reply sent.");
-  }
-  HttpRequest request;
-  request.method = "POST";
-  request.url = url;
-  request.headers = {{"Content-Type", "application/json"}};
-  request.body = serialize(reply);
-  request.total_timeout = std::chrono::seconds(30);
-  auto response = co_await client->request(std::move(request));
-  if (!response) {
-    throw Exception(make_error(ErrorType::tool_error,
-                               fmt::format("reply not delivered: {}", response.error().message)));
-  }
-  if (response->status < 200 || response->status >= 300) {
-    throw Exception(
-        make_error(ErrorType::tool_error,
-                   fmt::format("reply not delivered: {} answered HTTP {}", url, response->status)));
-  }
-  co_return json("Reply sent.");
-}
-
 }  // namespace
 
-// Checks the request's signature for `platform`; the reason when it fails (for the log only).
-std::optional<std::string> Server::Impl::webhook_signature_problem(const std::string& platform,
-                                                                   const ServerRequest& req) const {
-  const std::string& env = platform == "github"  ? config.server.github_secret_env
-                           : platform == "slack" ? config.server.slack_secret_env
-                                                 : config.server.hmac_secret_env;
+std::optional<std::string> WebhookRoutes::signature_problem(std::string_view platform,
+                                                            const ServerRequest& req) const {
+  const std::string& env = platform == "github"  ? config_.github_secret_env
+                           : platform == "slack" ? config_.slack_secret_env
+                                                 : config_.hmac_secret_env;
   std::string secret = env_value(env);
   if (secret.empty()) {
     return fmt::format("no secret: set {} (see [server] {}_secret_env)",
@@ -249,99 +213,38 @@ std::optional<std::string> Server::Impl::webhook_signature_problem(const std::st
   return std::nullopt;
 }
 
-asio::awaitable<void> Server::Impl::webhook_route(Exchange& ex,
-                                                  const std::vector<std::string>& seg) {
-  const ServerRequest& req = ex.request();
-  bool known = seg.size() == 3 && (seg[1] == "github" || seg[1] == "slack" || seg[1] == "hmac");
-  if (!known) {
-    std::string details = fmt::format(
-        "No route matches {} {}. Webhook URLs are /webhooks/{{github|slack|hmac}}/{{agent}}.",
-        req.method, req.path);
-    auto r = error_response(404, "not_found", "Route not found.", details);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  if (req.method != "POST") {
-    auto r = method_not_allowed(req.method, "POST");
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
-  const std::string& platform = seg[1];
-  const std::string& name = seg[2];
+asio::awaitable<ServerResponse> WebhookRoutes::receive(const RouteCall& call,
+                                                       std::string_view platform) {
+  const ServerRequest& req = call.request();
+  const std::string& name = call.param("agent");
   // The signature comes first: an unsigned caller learns nothing else about the server.
-  if (auto problem = webhook_signature_problem(platform, req)) {
+  if (auto problem = signature_problem(platform, req)) {
     log::get()->warn("webhook {} for agent '{}' from {} refused: {}", platform, name,
                      req.remote_address, *problem);
-    auto r = unauthorized();
-    co_await ex.respond(std::move(r));
-    co_return;
+    co_return unauthorized();
   }
-  if (auto refusal = refuse_agent(name)) {
-    auto r = std::move(*refusal);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
+  if (auto refusal = agents_->refuse(name)) co_return std::move(*refusal);
   ParsedBody body = parse_body(req);
-  if (body.error) {
-    auto r = std::move(*body.error);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
+  if (body.error) co_return std::move(*body.error);
   Inbound in = platform == "github"  ? github_inbound(req, body.body)
                : platform == "slack" ? slack_inbound(body.body)
                                      : hmac_inbound(req, body.body);
-  if (in.answer) {
-    auto r = std::move(*in.answer);
-    co_await ex.respond(std::move(r));
-    co_return;
-  }
+  if (in.answer) co_return std::move(*in.answer);
   DispatchItem item;
   item.agent = name;
   item.instance_id = in.thread;
-  item.session = in.thread + ":" + in.thread;
+  item.session = session_id(in.thread, in.thread);  // one conversation per thread
   item.input = std::move(in.input);
   item.context = std::move(in.context);
   if (in.idempotency_key.size() <= 255) item.idempotency_key = in.idempotency_key;
-  auto stored = enqueue(std::move(item));
+  auto stored = dispatch_->enqueue(std::move(item));
   if (!stored) throw Exception(stored.error());
-  auto r = json_response(202, json_object{{"status", "accepted"},
-                                          {"dispatch_id", stored->id},
-                                          {"dispatchId", stored->id},
-                                          {"accepted_at", stored->accepted_at},
-                                          {"acceptedAt", stored->accepted_at},
-                                          {"thread", stored->instance_id}});
-  co_await ex.respond(std::move(r));
-}
-
-// ---- the reply tool ----
-
-std::vector<ToolDefinition> Server::Impl::reply_tools(const DispatchItem& item) {
-  if (!item.context.is_object() || find(item.context, "platform") == nullptr) return {};
-  json reply_base = item.context;
-  reply_base.as_object()["agent"] = item.agent;
-  reply_base.as_object()["agent_id"] = item.instance_id;
-  reply_base.as_object()["session_id"] = item.session;
-  reply_base.as_object()["dispatch_id"] = item.id;
-  ToolDefinition t;
-  t.name = "reply";
-  t.description = fmt::format(
-      "Reply in the {} thread this message came from (thread {}). Call it with the text to post.",
-      text_at(item.context, {"platform"}), text_at(item.context, {"thread"}));
-  t.parameters = json_object{
-      {"type", "object"},
-      {"properties",
-       json_object{{"text", json_object{{"type", "string"},
-                                        {"minLength", 1},
-                                        {"description", "The reply, as Markdown text."}}}}},
-      {"required", json_array{"text"}},
-      {"additionalProperties", false}};
-  auto on_reply = options.on_reply;
-  std::string url = config.server.reply_url;
-  auto client = reply_client;
-  t.async_execute = [reply_base, on_reply, url, client](json args, ToolContext) {
-    return deliver_reply(reply_base, on_reply, url, client, std::move(args));
-  };
-  return {std::move(t)};
+  co_return json_response(202, json_object{{"status", "accepted"},
+                                           {"dispatch_id", stored->id},
+                                           {"dispatchId", stored->id},
+                                           {"accepted_at", stored->accepted_at},
+                                           {"acceptedAt", stored->accepted_at},
+                                           {"thread", stored->instance_id}});
 }
 
 }  // namespace cppflue::server

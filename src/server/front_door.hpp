@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// The server's front door, before routing: the CORS allow-list ([server] cors_origins,
+// preflight included) and Bearer auth ([server] auth_token_env; /health and /webhooks/... are
+// exempt).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "cppflue/core/config.hpp"
+#include "cppflue/core/error.hpp"
+#include "cppflue/net/http_server.hpp"
+
+namespace cppflue::server {
+
+class FrontDoor {
+ public:
+  // Reads the token; fails when auth_token_env names an unset or empty variable.
+  static Result<FrontDoor> open(ServerConfig config);
+  // Answers a preflight or a request without a valid token, else calls `next` (whose answers
+  // get the CORS headers).
+  boost::asio::awaitable<void> serve(
+      net::Exchange& exchange,
+      const std::function<boost::asio::awaitable<void>(net::Exchange&)>& next) const;
+
+ private:
+  FrontDoor(ServerConfig config, std::string token)
+      : config_(std::move(config)), token_(std::move(token)) {}
+  // The request's Origin when [server] cors_origins allows it.
+  std::optional<std::string> allowed_origin(const net::ServerRequest& req) const;
+  bool authorized(const net::ServerRequest& req) const;
+
+  ServerConfig config_;
+  std::string token_;  // empty: no auth
+};
+
+}  // namespace cppflue::server

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/prompt_run_sink.hpp"
+
+#include "cppflue/core/ids.hpp"
+#include "cppflue/core/log.hpp"
+#include "cppflue/harness/event.hpp"
+
+namespace cppflue::server {
+
+asio::awaitable<PromptSink::Next> PromptRunSink::accepted(const PromptTarget& target) {
+  RunRecord rec;
+  rec.id = new_hex_id("run_", 24);
+  rec.workflow = target.agent_name;
+  rec.instance_id = target.instance_id;
+  rec.payload = target.payload;
+  auto created = store_->create_run(rec);
+  if (!created) throw Exception(created.error());
+  run_id_ = rec.id;
+  auto started = store_->append_run_event(run_id_, "run_start",
+                                          json_object{{"run_id", run_id_},
+                                                      {"agent", target.agent_name},
+                                                      {"agent_id", target.instance_id},
+                                                      {"session_id", target.session_id}});
+  if (!started) throw Exception(started.error());
+  hub_->notify(run_id_);
+  co_return Next::detach;
+}
+
+void PromptRunSink::event(const Event& e) {
+  json data = to_json(e);
+  if (data.is_object()) data.as_object().erase("type");
+  record(e.type, data);
+}
+
+void PromptRunSink::finished(const PromptTarget&, const PromptOutcome& outcome) {
+  json result = outcome.result ? result_json(*outcome.result) : json(nullptr);
+  json error = nullptr;
+  std::string status = "completed";
+  if (outcome.error) {
+    error =
+        json_object{{"type", wire_name(outcome.error->type)}, {"message", outcome.error->message}};
+    status = outcome.error->type == ErrorType::cancelled ? "aborted" : "failed";
+  }
+  // The status first: whoever sees run_end and then reads the run finds it ended.
+  if (auto r = store_->finish_run(run_id_, status, result, error); !r) {
+    log::get()->error("run {}: cannot record its end: {}", run_id_, r.error().message);
+  }
+  record("run_end", json_object{{"run_id", run_id_},
+                                {"status", status},
+                                {"is_error", !error.is_null()},
+                                {"result", result},
+                                {"error", error}});
+}
+
+void PromptRunSink::record(const std::string& type, const json& data) {
+  if (auto r = store_->append_run_event(run_id_, type, data); !r) {
+    log::get()->error("run {}: cannot record '{}': {}", run_id_, type, r.error().message);
+  }
+  hub_->notify(run_id_);
+}
+
+}  // namespace cppflue::server
