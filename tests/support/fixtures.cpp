@@ -206,6 +206,14 @@ Cassette load_cassette(const std::string& folder, const std::string& name) {
   return load_cassette(fixtures_dir() / folder / (name + ".yaml"));
 }
 
+json load_yaml_file(const std::filesystem::path& path) {
+  try {
+    return yaml_to_json(YAML::LoadFile(path.string()));
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error("cannot load " + path.string() + ": " + e.what());
+  }
+}
+
 std::optional<WireApi> api_for_uri(const std::string& uri) {
   std::string path = uri;
   auto scheme = path.find("://");

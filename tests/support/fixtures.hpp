@@ -44,6 +44,11 @@ Cassette load_cassette(const std::filesystem::path& path);
 // Loads `<fixtures>/<folder>/<name>.yaml`.
 Cassette load_cassette(const std::string& folder, const std::string& name);
 
+// Any YAML file as JSON, its scalars typed as in the cassettes (plain `42`, `true`, `null` are
+// typed; quoted scalars stay strings). Throws std::runtime_error naming the file on malformed
+// YAML.
+json load_yaml_file(const std::filesystem::path& path);
+
 // The wire API a recorded request URI speaks (by path: /chat/completions, /responses,
 // /v1/messages, :generateContent / :streamGenerateContent), or nullopt.
 std::optional<WireApi> api_for_uri(const std::string& uri);
