@@ -34,9 +34,8 @@
 #include "cppflue/core/log.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/backend.hpp"
-#include "cppflue/mcp/search.hpp"
-#include "cppflue/mcp/tools.hpp"
-#include "cppflue/net/http_client.hpp"
+#include "cppflue/harness/mcp_search.hpp"
+#include "cppflue/harness/mcp_tools.hpp"
 #include "cppflue/schema/extract.hpp"
 #include "cppflue/schema/validator.hpp"
 #include "cppflue/store/store.hpp"
@@ -316,12 +315,10 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::string model;
   std::optional<ThinkingLevel> thinking;
   int max_turns = 50;
-  RetryPolicy retry;
   std::string system_prompt;
   std::vector<ToolDefinition> tools;
   EventCallback on_event;
   std::shared_ptr<Runtime> runtime;
-  std::shared_ptr<HttpClient> http;
   std::shared_ptr<Store> store;
   std::shared_ptr<HarnessBackend> backend;
   SandboxSpec sandbox_spec;
@@ -361,25 +358,8 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::mutex mu;
   std::map<std::string, std::weak_ptr<SessionImpl>> sessions;
 
-  struct Client {
-    std::shared_ptr<ModelClient> first;  // the client
-    std::string second;                  // the model string it was made for
-    std::optional<WireApi> api;          // nullopt for the offline model
-  };
-  std::map<std::string, Client> clients;
-  Result<Client> client_for(const std::string& spec) {
-    std::lock_guard lock(mu);
-    auto it = clients.find(spec);
-    if (it != clients.end()) return it->second;
-    auto resolved = resolve_model(spec, config.providers);
-    if (!resolved) return fail(resolved.error());
-    auto client = make_model_client(*resolved, http, retry);
-    if (!client) return fail(client.error());
-    Client c{*client, spec, std::nullopt};
-    if (!resolved->provider.offline) c.api = resolved->provider.api;
-    clients.emplace(spec, c);
-    return c;
-  }
+  std::unique_ptr<ModelClientCache> models;  // owns the HTTP transport of the model calls
+  Result<ModelClientCache::Entry> client_for(const std::string& spec) { return models->get(spec); }
 
   struct GrantedSecret {
     std::string name;
@@ -654,12 +634,19 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   // Emits aborted/error for `error` (if any), then idle and operation; releases the session.
   void end_operation(const ActiveOperation& op, const Error* error);
 
-  Result<void> append(const Message& m, std::string_view source) {
+  Result<void> append(const Message& original, std::string_view source) {
     Entry e;
     e.kind = "message";
-    e.role = std::string(role_name(m.role));
-    e.content = to_json(m);
+    e.role = std::string(role_name(original.role));
+    e.content = to_json(original);
     e.source = std::string(source);
+    // No known secret is stored, or kept for later model calls, whatever brought it in: the
+    // user's own text, thinking, raw tool arguments, provider data.
+    Message m = original;
+    if (agent->redactor && !agent->redactor->empty()) {
+      agent->redactor->apply(e.content);
+      if (auto back = message_from_json(e.content)) m = std::move(*back);
+    }
     auto r = agent->store->append_entry(id, e);
     if (!r) return fail(r.error());
     std::lock_guard lock(mu);
@@ -1169,7 +1156,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
       break;
     }
     emitter->emit("agent_start");
-    ctx = std::make_unique<OperationContext>(*this, client->first, client->second, thinking,
+    ctx = std::make_unique<OperationContext>(*this, client->client, client->spec, thinking,
                                              std::move(tools), spec.stream, cancel->token(),
                                              emitter, (*scope)->redactor);
     {
@@ -1343,7 +1330,7 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
   req.stream = false;
   std::string turn_id = new_hex_id("turn_", 16);
   emitter.emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec}});
-  auto response = co_await client->first->complete(std::move(req), DeltaCallback{}, cancel);
+  auto response = co_await client->client->complete(std::move(req), DeltaCallback{}, cancel);
   if (!response) {
     Error e = response.error();
     e.message = "compaction failed: " + e.message;
@@ -1359,6 +1346,7 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
   }
   if (summary.empty())
     co_return fail(ErrorType::provider_error, "compaction: the model returned an empty summary");
+  if (agent->redactor && !agent->redactor->empty()) summary = agent->redactor->apply(summary);
   Entry e;
   e.kind = "compaction";
   e.content = json_object{{"summary", summary},
@@ -2138,7 +2126,6 @@ Agent init(InitOptions options) {
   if (impl->max_turns < 1) {
     throw Exception(make_error(ErrorType::invalid_input, "max_turns must be at least 1"));
   }
-  impl->retry = options.retry.value_or(RetryPolicy{});
 
   auto backend = create_harness(options.harness.empty() ? cfg.agent.harness : options.harness);
   if (!backend) throw Exception(backend.error());
@@ -2277,7 +2264,8 @@ Agent init(InitOptions options) {
   impl->system_prompt = std::move(prompt);
 
   impl->runtime = options.runtime ? options.runtime : Runtime::shared();
-  impl->http = std::make_shared<HttpClient>(impl->runtime->executor());
+  impl->models = std::make_unique<ModelClientCache>(
+      impl->runtime->executor(), impl->config.providers, options.retry.value_or(RetryPolicy{}));
   if (options.store) {
     impl->store = options.store;
   } else {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "cppflue/mcp/search.hpp"
+#include "cppflue/harness/mcp_search.hpp"
 
 #include <fmt/format.h>
 

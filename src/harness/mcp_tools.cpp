@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "cppflue/mcp/tools.hpp"
+#include "cppflue/harness/mcp_tools.hpp"
 
 #include <fmt/format.h>
 

@@ -2,6 +2,7 @@
 // The HTTP model client: encode with the provider's codec, send (streaming or not), decode,
 // and retry transient failures as long as nothing has reached the caller yet.
 #include "cppflue/model/model_client.hpp"
+#include "cppflue/model/wire.hpp"
 
 #include <fmt/format.h>
 
@@ -206,6 +207,28 @@ Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& mode
   if (!http) return fail(ErrorType::internal, "no HTTP client for model " + model.spec);
   return std::shared_ptr<ModelClient>(
       std::make_shared<HttpModelClient>(model, std::move(http), retry));
+}
+
+ModelClientCache::ModelClientCache(boost::asio::any_io_executor executor,
+                                   std::map<std::string, ProviderOverride> providers,
+                                   RetryPolicy retry)
+    : providers_(std::move(providers)),
+      retry_(retry),
+      http_(std::make_shared<HttpClient>(std::move(executor))) {}
+
+ModelClientCache::~ModelClientCache() = default;
+
+Result<ModelClientCache::Entry> ModelClientCache::get(const std::string& spec) {
+  std::lock_guard lock(mu_);
+  if (auto it = clients_.find(spec); it != clients_.end()) return it->second;
+  auto resolved = resolve_model(spec, providers_);
+  if (!resolved) return fail(resolved.error());
+  auto client = make_model_client(*resolved, http_, retry_);
+  if (!client) return fail(client.error());
+  Entry e{*client, spec, std::nullopt};
+  if (!resolved->provider.offline) e.api = resolved->provider.api;
+  clients_.emplace(spec, e);
+  return e;
 }
 
 }  // namespace cppflue

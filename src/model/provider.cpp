@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cppflue/model/provider.hpp"
 
+#include "cppflue/core/json.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 

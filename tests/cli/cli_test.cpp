@@ -26,6 +26,7 @@
 #include "cppflue/sandbox/jail.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 
 extern char** environ;
 
@@ -35,11 +36,14 @@ namespace {
 namespace fs = std::filesystem;
 using cppflue::testing::FakeProvider;
 using cppflue::testing::FakeReply;
-using cppflue::testing::ScriptedTurn;
 using cppflue::testing::TempDir;
+using cppflue::testing::text_turn;
 using cppflue::testing::write_file;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// The usage every text turn of the fake provider reports.
+constexpr Usage kTurnUsage{.input = 20, .output = 5};
 
 bool contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
@@ -275,14 +279,6 @@ headers = {{ "X-Team" = "alpha", "X-Trace" = "t-1" }}
     return {{"CPPFLUE_TEST_MINE_KEY", "secret-from-env"}};
   }
 
-  static ScriptedTurn turn(std::string text) {
-    ScriptedTurn t;
-    t.text = std::move(text);
-    t.usage.input = 20;
-    t.usage.output = 5;
-    return t;
-  }
-
   static json parse_or_fail(const std::string& text) {
     auto j = parse_json(text);
     EXPECT_TRUE(j.has_value()) << "not JSON: " << text;
@@ -494,7 +490,8 @@ TEST_F(CliTest, ExplicitConfigThatDoesNotExistIsAnError) {
 
 TEST_F(CliTest, CustomProviderReceivesAuthAndCustomHeaders) {
   use_fake_provider();
-  fake_.enqueue_turn(WireApi::openai_chat, turn("Hello from the fake provider."), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Hello from the fake provider.", kTurnUsage),
+                     true);
   auto r = run({"run", "-m", "mine:my-model", "-p", "hello there"}, fake_env());
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(trim(r.out), "Hello from the fake provider.") << r.describe();
@@ -516,7 +513,7 @@ TEST_F(CliTest, CustomProviderReceivesAuthAndCustomHeaders) {
 
 TEST_F(CliTest, ModelFromTheConfigFileIsUsed) {
   use_fake_provider("\n[agent]\nmodel = \"mine:configured\"\n");
-  fake_.enqueue_turn(WireApi::openai_chat, turn("configured answer"), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("configured answer", kTurnUsage), true);
   auto r = run({"run", "-p", "hi"}, fake_env());
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_TRUE(contains(r.out, "configured answer")) << r.describe();
@@ -536,8 +533,8 @@ TEST_F(CliTest, ProviderErrorIsReportedWithItsStatusAndMessage) {
 
 TEST_F(CliTest, SecondProcessSeesTheFirstExchangeAsStructuredMessages) {
   use_fake_provider();
-  fake_.enqueue_turn(WireApi::openai_chat, turn("First answer."), true);
-  fake_.enqueue_turn(WireApi::openai_chat, turn("Second answer."), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("First answer.", kTurnUsage), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Second answer.", kTurnUsage), true);
   auto first = run({"run", "-s", "S", "-m", "mine:m", "-p", "first"}, fake_env());
   ASSERT_EQ(first.exit_code, 0) << first.describe();
   auto second = run({"run", "-s", "S", "-m", "mine:m", "-p", "second"}, fake_env());
@@ -556,7 +553,7 @@ TEST_F(CliTest, SecondProcessSeesTheFirstExchangeAsStructuredMessages) {
   EXPECT_EQ(convo, expected) << reqs[1].body;
 
   // Another session does not see that history.
-  fake_.enqueue_turn(WireApi::openai_chat, turn("Other."), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Other.", kTurnUsage), true);
   auto other = run({"run", "-s", "T", "-m", "mine:m", "-p", "alone"}, fake_env());
   ASSERT_EQ(other.exit_code, 0) << other.describe();
   auto other_msgs = chat_messages(fake_.requests().back().json_body);
@@ -735,8 +732,8 @@ TEST_F(CliTest, DoctorFailsOnABadConfigOrModel) {
 TEST_F(CliTest, CtrlCAbortsWithExitCode130AndKeepsHistoryConsistent) {
   use_fake_provider();
   // The first chunk carries the start of the answer; the rest comes 2 s apart.
-  auto events = testing::response_sse(WireApi::openai_chat,
-                                      turn("Streaming slowly, word after word, forever."));
+  auto events = testing::response_sse(
+      WireApi::openai_chat, text_turn("Streaming slowly, word after word, forever.", kTurnUsage));
   ASSERT_GE(events.size(), 4u);
   FakeReply slow;
   slow.content_type = "text/event-stream";
@@ -777,7 +774,7 @@ TEST_F(CliTest, CtrlCAbortsWithExitCode130AndKeepsHistoryConsistent) {
   EXPECT_EQ(show_text.exit_code, 0) << show_text.describe();
 
   // The session is usable afterwards: the next prompt carries the earlier user message.
-  fake_.enqueue_turn(WireApi::openai_chat, turn("Resumed."), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Resumed.", kTurnUsage), true);
   auto next = run({"run", "-s", "S", "-m", "mine:m", "-p", "continue"}, fake_env());
   ASSERT_EQ(next.exit_code, 0) << next.describe();
   EXPECT_TRUE(contains(next.out, "Resumed.")) << next.describe();

@@ -23,6 +23,7 @@
 #include "cppflue/store/store.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 
 using namespace cppflue;
 using namespace cppflue::testing;
@@ -32,15 +33,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kHostMarker = "HOST-SECRET-MARKER-7f3a";
-
-ToolCall make_call(std::string id, std::string name, json args) {
-  ToolCall c;
-  c.id = std::move(id);
-  c.name = std::move(name);
-  c.arguments = std::move(args);
-  c.raw_arguments = dump(c.arguments);
-  return c;
-}
 
 // True while a process whose command line contains `needle` exists on the host.
 bool process_running(const std::string& needle) {
@@ -121,12 +113,10 @@ class SandboxAgent : public ::testing::Test {
   // One prompt in which the model calls `tool` once; returns the tool message.
   Message tool_via_model(Session& s, const std::string& tool, json args,
                          PromptOptions options = {}) {
-    ScriptedTurn t1;
-    t1.tool_calls = {make_call("call_" + std::to_string(++calls_), tool, std::move(args))};
-    fake_.enqueue_turn(WireApi::openai_chat, t1, false);
-    ScriptedTurn t2;
-    t2.text = "done";
-    fake_.enqueue_turn(WireApi::openai_chat, t2, false);
+    fake_.enqueue_turn(
+        WireApi::openai_chat,
+        calls_turn({tool_call("call_" + std::to_string(++calls_), tool, std::move(args))}), false);
+    fake_.enqueue_turn(WireApi::openai_chat, text_turn("done"), false);
     s.prompt("go", std::move(options));
     auto h = s.history();
     for (auto it = h.rbegin(); it != h.rend(); ++it) {
@@ -810,9 +800,7 @@ TEST_F(SandboxAgent, NoneSandboxHasNoFileOrShellTools) {
   auto s = agent.session("none");
   EXPECT_THROW(s.read_file("a"), Exception);
   EXPECT_THROW(s.shell("true"), Exception);
-  ScriptedTurn t;
-  t.text = "ok";
-  fake_.enqueue_turn(WireApi::openai_chat, t, false);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("ok"), false);
   s.prompt("hi");
   auto body = fake_.requests().back().json_body;
   EXPECT_EQ(find(body, "tools"), nullptr) << dump(body);
@@ -899,11 +887,10 @@ TEST_F(SandboxAgent, AbortDuringBashReturnsQuicklyAndLeavesNoProcess) {
   REQUIRE_JAIL();
   auto agent = make_agent("", InitOptions{.allow_shell = true});
   auto s = agent.session("abort");
-  ScriptedTurn t1;
   // Unique per run, so that processes of another run cannot be mistaken for ours.
   const std::string sleeper = "sleep " + std::to_string(500000 + ::getpid());
-  t1.tool_calls = {make_call("c1", "bash", a({{"command", sleeper}}))};
-  fake_.enqueue_turn(WireApi::openai_chat, t1, false);
+  fake_.enqueue_turn(WireApi::openai_chat,
+                     calls_turn({tool_call("c1", "bash", a({{"command", sleeper}}))}), false);
   std::atomic<bool> started{false};
   PromptOptions po;
   po.on_event = [&](const Event& e) {
@@ -953,9 +940,8 @@ TEST_F(SandboxAgent, AbortDuringJailStartUpLeavesNoProcess) {
   const std::string sleeper = "sleep " + std::to_string(600000 + ::getpid());
   for (int round = 0; round < 10; ++round) {
     auto s = agent.session("abort-early-" + std::to_string(round));
-    ScriptedTurn t1;
-    t1.tool_calls = {make_call("c1", "bash", a({{"command", sleeper}}))};
-    fake_.enqueue_turn(WireApi::openai_chat, t1, false);
+    fake_.enqueue_turn(WireApi::openai_chat,
+                       calls_turn({tool_call("c1", "bash", a({{"command", sleeper}}))}), false);
     PromptOptions po;
     po.on_event = [&s, round](const Event& e) {
       if (e.type == "command_start") {

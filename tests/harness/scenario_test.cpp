@@ -13,6 +13,7 @@
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 
 using namespace cppflue;
 using namespace cppflue::testing;
@@ -31,22 +32,6 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
     if (c == '-') c = '_';
   }
   return n + (info.param.stream ? "_stream" : "_json");
-}
-
-ToolCall call(std::string id, std::string name, json args) {
-  ToolCall c;
-  c.id = std::move(id);
-  c.name = std::move(name);
-  c.arguments = std::move(args);
-  c.raw_arguments = dump(c.arguments);
-  return c;
-}
-
-ScriptedTurn text_turn(std::string text, Usage usage = {}) {
-  ScriptedTurn t;
-  t.text = std::move(text);
-  t.usage = usage;
-  return t;
 }
 
 ToolDefinition weather_tool(std::atomic<int>* calls = nullptr) {
@@ -170,7 +155,7 @@ TEST_P(Scenario, OneToolCallThenAnswer) {
   std::atomic<int> calls{0};
   auto agent = make_agent({weather_tool(&calls)});
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_1", "get_weather", json_object{{"city", "Paris"}})};
+  t1.tool_calls = {tool_call("call_1", "get_weather", json_object{{"city", "Paris"}})};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("It is 21 degrees in Paris."), streaming());
   auto session = agent.session("tool1");
@@ -193,8 +178,8 @@ TEST_P(Scenario, TwoParallelToolCalls) {
   std::atomic<int> calls{0};
   auto agent = make_agent({weather_tool(&calls)});
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_a", "get_weather", json_object{{"city", "Paris"}}),
-                   call("call_b", "get_weather", json_object{{"city", "Oslo"}})};
+  t1.tool_calls = {tool_call("call_a", "get_weather", json_object{{"city", "Paris"}}),
+                   tool_call("call_b", "get_weather", json_object{{"city", "Oslo"}})};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("Both are mild."), streaming());
   auto session = agent.session("tool2");
@@ -219,7 +204,7 @@ TEST_P(Scenario, FailingToolErrorIsSeenByTheModel) {
   };
   auto agent = make_agent({broken});
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_x", "flaky", json_object{})};
+  t1.tool_calls = {tool_call("call_x", "flaky", json_object{})};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("The tool failed, so I stopped."), streaming());
   auto session = agent.session("broken");
@@ -254,7 +239,7 @@ TEST_P(Scenario, ToolArgumentsSplitAcrossManyChunks) {
                           {"body", long_text},
                           {"tags", json_array{"a", "b", "c"}}};
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_n", "store_note", args)};
+  t1.tool_calls = {tool_call("call_n", "store_note", args)};
   fake_.enqueue_turn(api(), t1, streaming(), /*arg_fragments=*/17);
   fake_.enqueue_turn(api(), text_turn("Saved."), streaming());
   auto session = agent.session("chunks");
@@ -266,7 +251,7 @@ TEST_P(Scenario, ToolArgumentsSplitAcrossManyChunks) {
 TEST_P(Scenario, UsageSummedOverTurns) {
   auto agent = make_agent({weather_tool()});
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_u", "get_weather", json_object{{"city", "Rome"}})};
+  t1.tool_calls = {tool_call("call_u", "get_weather", json_object{{"city", "Rome"}})};
   t1.usage = Usage{100, 10, 0, 0, 110};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("Warm.", Usage{150, 5, 0, 0, 155}), streaming());
@@ -390,7 +375,7 @@ TEST_P(Scenario, AbortDuringSlowAnswerReturnsQuicklyAndKeepsHistoryConsistent) {
   auto agent = make_agent({weather_tool()});
   // First a tool call, then a very slow answer.
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_s", "get_weather", json_object{{"city", "Lima"}})};
+  t1.tool_calls = {tool_call("call_s", "get_weather", json_object{{"city", "Lima"}})};
   fake_.enqueue_turn(api(), t1, streaming());
   if (streaming()) {
     fake_.enqueue_turn(api(), text_turn("one two three four five six seven eight"), true, 3,
@@ -460,7 +445,7 @@ TEST_P(Scenario, AbortDuringSlowAnswerReturnsQuicklyAndKeepsHistoryConsistent) {
 TEST_P(Scenario, SecondPromptCarriesTheWholeStructuredConversation) {
   auto agent = make_agent({weather_tool()});
   ScriptedTurn t1;
-  t1.tool_calls = {call("call_h", "get_weather", json_object{{"city", "Bern"}})};
+  t1.tool_calls = {tool_call("call_h", "get_weather", json_object{{"city", "Bern"}})};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("Bern is 21 degrees."), streaming());
   fake_.enqueue_turn(api(), text_turn("You asked about Bern."), streaming());
@@ -493,7 +478,7 @@ TEST_P(Scenario, ExactEventSequence) {
   auto agent = make_agent({weather_tool()});
   ScriptedTurn t1;
   t1.text = streaming() ? "Checking." : "";
-  t1.tool_calls = {call("call_e", "get_weather", json_object{{"city", "Kyiv"}})};
+  t1.tool_calls = {tool_call("call_e", "get_weather", json_object{{"city", "Kyiv"}})};
   fake_.enqueue_turn(api(), t1, streaming());
   fake_.enqueue_turn(api(), text_turn("Done."), streaming());
   auto session = agent.session("events");

@@ -6,6 +6,7 @@
 // an existing store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdlib>
@@ -132,6 +133,34 @@ TEST_F(Secrets, ProjectConfigurationSecretsAreNeitherReadableNorStored) {
     EXPECT_EQ(events_.find(v), std::string::npos) << v;
     EXPECT_EQ(r.text.find(v), std::string::npos) << v;
   }
+}
+
+TEST_F(Secrets, ASecretInTheUsersOwnPromptIsNeitherStoredNorSentBack) {
+  // Not only tool results: the user's text (and whatever the model echoes of it) is redacted
+  // before it is stored or kept for the next model call.
+  write_file(project_ / "cppflue.toml", "[secrets]\ntok = { env = \"RT_TOKEN\" }\n");
+  InitOptions o;
+  o.model = "test:echo";
+  o.root = project_.string();
+  o.on_event = [this](const Event& e) {
+    std::lock_guard lock(mu_);
+    events_ += dump(e.data);
+  };
+  auto a = init(std::move(o));
+  auto s = a.session("pasted");
+  std::string reversed(kToken);
+  std::reverse(reversed.begin(), reversed.end());
+  auto r = s.prompt(std::string("deploy with ") + kToken + " (or " + reversed + ")");
+  std::string history;
+  for (const auto& m : s.history()) history += m.text;
+  std::string stored = stored_bytes(project_);
+  for (const std::string& f : {std::string(kToken), reversed}) {
+    EXPECT_EQ(stored.find(f), std::string::npos) << "state.db holds " << f;
+    EXPECT_EQ(events_.find(f), std::string::npos) << "events hold " << f;
+    EXPECT_EQ(history.find(f), std::string::npos) << "history holds " << f;
+    EXPECT_EQ(r.text.find(f), std::string::npos) << r.text;
+  }
+  EXPECT_NE(history.find("[REDACTED:tok]"), std::string::npos) << history;
 }
 
 TEST_F(Secrets, ScrubRemovesAValueFromAnExistingStore) {

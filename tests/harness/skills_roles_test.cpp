@@ -13,6 +13,7 @@
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 #include "support/wire_script.hpp"
 
 using namespace cppflue;
@@ -31,10 +32,6 @@ CPPFLUE_STRUCT(Verdict, fix_applied, summary, priority)
 namespace {
 
 constexpr WireApi kApi = WireApi::openai_chat;
-
-ToolCall call(std::string id, std::string name, json args) {
-  return tool_call(std::move(id), std::move(name), std::move(args));
-}
 
 class Skills : public ::testing::Test {
  protected:
@@ -86,11 +83,7 @@ You review code strictly.
   }
 
   void reply(ScriptedTurn t) { fake_.enqueue_turn(kApi, t, false); }
-  void reply_text(std::string text) {
-    ScriptedTurn t;
-    t.text = std::move(text);
-    reply(t);
-  }
+  void reply_text(std::string text) { reply(text_turn(std::move(text))); }
 
   ConversationView view(std::size_t i) {
     auto r = fake_.requests().at(i);
@@ -196,13 +189,10 @@ TEST_F(Skills, OutputSchemaValidatesUntypedResult) {
 
 TEST_F(Skills, ModelActivatesASkillAndReadsItsSupportingFile) {
   auto agent = make_agent(InitOptions{.sandbox = "virtual"});
-  ScriptedTurn t1;
-  t1.tool_calls = {call("a1", "activate_skill", json_object{{"name", "release-notes"}})};
-  reply(t1);
-  ScriptedTurn t2;
-  t2.tool_calls = {call("r1", "read", json_object{{"path", "/.skills/release-notes/style.md"}}),
-                   call("r2", "read", json_object{{"path", "/.skills/release-notes/../../x"}})};
-  reply(t2);
+  reply(calls_turn({tool_call("a1", "activate_skill", json_object{{"name", "release-notes"}})}));
+  reply(calls_turn(
+      {tool_call("r1", "read", json_object{{"path", "/.skills/release-notes/style.md"}}),
+       tool_call("r2", "read", json_object{{"path", "/.skills/release-notes/../../x"}})}));
   reply_text("- Faster builds");
   auto r = agent.session("act").prompt("Write release notes for 1.2");
   EXPECT_EQ(r.text, "- Faster builds");

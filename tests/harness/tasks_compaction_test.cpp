@@ -14,6 +14,7 @@
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 #include "support/wire_script.hpp"
 
 using namespace cppflue;
@@ -23,22 +24,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr WireApi kApi = WireApi::openai_chat;
-
-ToolCall call(std::string id, std::string name, json args) {
-  return tool_call(std::move(id), std::move(name), std::move(args));
-}
-
-ScriptedTurn text_turn(std::string text) {
-  ScriptedTurn t;
-  t.text = std::move(text);
-  return t;
-}
-
-ScriptedTurn calls_turn(std::vector<ToolCall> calls) {
-  ScriptedTurn t;
-  t.tool_calls = std::move(calls);
-  return t;
-}
 
 class Harness : public ::testing::Test {
  protected:
@@ -100,8 +85,8 @@ class Harness : public ::testing::Test {
 
 TEST_F(Harness, TwoTaskCallsInOneTurnRunConcurrentlyAndStoreChildHistories) {
   auto agent = make_agent();
-  reply(calls_turn({call("c1", "task", json_object{{"prompt", "Research A"}}),
-                    call("c2", "task", json_object{{"prompt", "Research B"}})}));
+  reply(calls_turn({tool_call("c1", "task", json_object{{"prompt", "Research A"}}),
+                    tool_call("c2", "task", json_object{{"prompt", "Research B"}})}));
   // Each child's answer is held back 400 ms: the two children must be waiting at once.
   reply(text_turn("child answer"), 400);
   reply(text_turn("child answer"), 400);
@@ -162,7 +147,7 @@ TEST_F(Harness, TwoTaskCallsInOneTurnRunConcurrentlyAndStoreChildHistories) {
 
 TEST_F(Harness, TaskDepthLimit) {
   auto agent = make_agent(InitOptions{.max_task_depth = 1});
-  reply(calls_turn({call("c1", "task", json_object{{"prompt", "go deeper"}})}));
+  reply(calls_turn({tool_call("c1", "task", json_object{{"prompt", "go deeper"}})}));
   reply(text_turn("leaf"));
   reply(text_turn("top"));
   auto s = agent.session("d");
@@ -227,7 +212,7 @@ TEST_F(Harness, ExplicitTaskWithProfileRecordsDelegation) {
 
 TEST_F(Harness, AbortingTheParentStopsItsChildren) {
   auto agent = make_agent();
-  reply(calls_turn({call("c1", "task", json_object{{"prompt", "slow work"}})}));
+  reply(calls_turn({tool_call("c1", "task", json_object{{"prompt", "slow work"}})}));
   reply(text_turn("too late"), 5000);
   auto s = agent.session("ab");
   auto fut = std::async(std::launch::async, [&] { return s.prompt("go"); });
@@ -261,8 +246,8 @@ TEST_F(Harness, TaskCwdScopesTheSharedWorkspace) {
   auto s = agent.session("w");
   s.write_file("sub/notes.txt", "inside the sub folder");
   s.write_file("secret.txt", "parent only");
-  reply(calls_turn({call("r1", "read", json_object{{"path", "notes.txt"}}),
-                    call("r2", "read", json_object{{"path", "../secret.txt"}})}));
+  reply(calls_turn({tool_call("r1", "read", json_object{{"path", "notes.txt"}}),
+                    tool_call("r2", "read", json_object{{"path", "../secret.txt"}})}));
   reply(text_turn("read it"));
   auto r = s.task("Read notes.txt", TaskOptions{.cwd = "sub"});
   EXPECT_EQ(r.text, "read it");
@@ -449,9 +434,9 @@ TEST_F(Harness, CommandToolsRunDuringAPrompt) {
   // Shell is off for the model, yet the developer's command runs (while the prompt holds the
   // session).
   auto agent = make_agent(InitOptions{.sandbox = "virtual", .allow_shell = false});
-  reply(calls_turn({call("g1", "greet", json_object{{"who", "bob; rm -rf /"}}),
-                    call("a1", "add", json_object{{"a", 2}, {"b", 3}}),
-                    call("b1", "bash", json_object{{"command", "echo no"}})}));
+  reply(calls_turn({tool_call("g1", "greet", json_object{{"who", "bob; rm -rf /"}}),
+                    tool_call("a1", "add", json_object{{"a", 2}, {"b", 3}}),
+                    tool_call("b1", "bash", json_object{{"command", "echo no"}})}));
   reply(text_turn("done"));
   auto s = agent.session("cmd");
   auto r = s.prompt("use the commands", PromptOptions{.commands = {greet, add}});

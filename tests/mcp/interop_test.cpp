@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "cppflue/cppflue.hpp"
-#include "cppflue/mcp/tools.hpp"
+#include "cppflue/harness/mcp_tools.hpp"
 #include "mcp_agent.hpp"
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "cppflue/cppflue.hpp"
-#include "cppflue/mcp/search.hpp"
+#include "cppflue/harness/mcp_search.hpp"
 #include "mcp_agent.hpp"
 #include "support/conversation.hpp"
 #include "support/fake_provider.hpp"

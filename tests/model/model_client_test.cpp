@@ -23,6 +23,7 @@
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/net/http_client.hpp"
 #include "support/fake_provider.hpp"
+#include "support/turns.hpp"
 
 namespace cppflue {
 
@@ -38,6 +39,7 @@ using cppflue::testing::closed_port;
 using cppflue::testing::FakeProvider;
 using cppflue::testing::FakeReply;
 using cppflue::testing::ScriptedTurn;
+using cppflue::testing::text_turn;
 using Clock = std::chrono::steady_clock;
 
 std::int64_t ms_since(Clock::time_point t0) {
@@ -84,13 +86,8 @@ ModelRequest simple_request(bool stream) {
   return r;
 }
 
-ScriptedTurn text_turn(std::string text) {
-  ScriptedTurn t;
-  t.text = std::move(text);
-  t.usage.input = 12;
-  t.usage.output = 7;
-  return t;
-}
+// The usage every text turn of these tests reports.
+constexpr Usage kTurnUsage{.input = 12, .output = 7};
 
 // A plain coroutine function: its parameters live in the coroutine frame.
 asio::awaitable<Result<ModelResponse>> call(std::shared_ptr<ModelClient> model, ModelRequest req,
@@ -169,7 +166,7 @@ class ModelClientTest : public ModelClientFixture,
 };
 
 TEST_P(ModelClientTest, Success) {
-  fake_.enqueue_turn(api(), text_turn("Hello from the fake provider."), stream());
+  fake_.enqueue_turn(api(), text_turn("Hello from the fake provider.", kTurnUsage), stream());
   Deltas deltas;
   auto r = complete(simple_request(stream()), deltas.callback());
   ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -239,7 +236,7 @@ TEST_P(ModelClientTest, ToolCallTurn) {
 
 TEST_P(ModelClientTest, ServerErrorThenSuccessIsRetried) {
   fake_.enqueue_error(api(), 500, "temporary glitch");
-  fake_.enqueue_turn(api(), text_turn("recovered"), stream());
+  fake_.enqueue_turn(api(), text_turn("recovered", kTurnUsage), stream());
   auto r = complete(simple_request(stream()));
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->message.text, "recovered");
@@ -266,7 +263,7 @@ TEST_P(ModelClientTest, ServerErrorForeverGivesUpAfterFourAttempts) {
 
 TEST_P(ModelClientTest, BadRequestIsNotRetried) {
   fake_.enqueue_error(api(), 400, "field 'x' is not allowed");
-  fake_.enqueue_turn(api(), text_turn("should not be reached"), stream());
+  fake_.enqueue_turn(api(), text_turn("should not be reached", kTurnUsage), stream());
   auto r = complete(simple_request(stream()));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().type, ErrorType::provider_error) << r.error().message;
@@ -301,7 +298,7 @@ TEST_P(ModelClientTest, ConnectionRefusedIsRetriedThenReported) {
 
 TEST_P(ModelClientTest, TruncatedAnswerIsRetriedOnlyIfNothingReachedTheCaller) {
   // An answer containing a marker word, cut off right after the event that carries it.
-  ScriptedTurn turn = text_turn("Alpha beta gamma delta epsilon zeta eta theta.");
+  ScriptedTurn turn = text_turn("Alpha beta gamma delta epsilon zeta eta theta.", kTurnUsage);
   FakeReply cut;
   if (stream()) {
     cut.content_type = "text/event-stream";
@@ -362,7 +359,7 @@ class ModelClientStreamTest : public ModelClientTest {};
 
 TEST_P(ModelClientStreamTest, StreamThatEndsEarlyIsAnError) {
   // A complete HTTP response whose event stream stops before the final event(s).
-  ScriptedTurn turn = text_turn("Short answer that never finishes properly.");
+  ScriptedTurn turn = text_turn("Short answer that never finishes properly.", kTurnUsage);
   auto events = testing::response_sse(api(), turn);
   FakeReply early;
   early.content_type = "text/event-stream";
@@ -373,14 +370,14 @@ TEST_P(ModelClientStreamTest, StreamThatEndsEarlyIsAnError) {
 }
 
 TEST_P(ModelClientStreamTest, ServerIgnoringStreamFlagStillWorks) {
-  fake_.enqueue_turn(api(), text_turn("plain JSON answer"), /*stream=*/false);
+  fake_.enqueue_turn(api(), text_turn("plain JSON answer", kTurnUsage), /*stream=*/false);
   auto r = complete(simple_request(true));
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->message.text, "plain JSON answer");
 }
 
 TEST_P(ModelClientStreamTest, CancelDuringASlowStreamStopsAtOnceWithoutRetry) {
-  ScriptedTurn turn = text_turn("One two three four five six.");
+  ScriptedTurn turn = text_turn("One two three four five six.", kTurnUsage);
   fake_.enqueue_turn(api(), turn, true, 3, /*chunk_delay_ms=*/2000);
   CancelSource source;
   std::promise<void> first;
@@ -438,7 +435,7 @@ class ModelClientRetryAfterTest : public ModelClientFixture,
 
 TEST_P(ModelClientRetryAfterTest, RateLimitHonoursRetryAfter) {
   fake_.enqueue_error(GetParam(), 429, "rate limit reached", {{"Retry-After", "1"}});
-  fake_.enqueue_turn(GetParam(), text_turn("after the pause"), stream());
+  fake_.enqueue_turn(GetParam(), text_turn("after the pause", kTurnUsage), stream());
   auto t0 = Clock::now();
   auto r = complete(simple_request(stream()));
   auto elapsed = ms_since(t0);
@@ -463,7 +460,7 @@ TEST_P(ModelClientRetryAfterTest, RateLimitForeverIsRateLimited) {
 
 TEST_P(ModelClientRetryAfterTest, VeryLongRetryAfterIsNotWaitedFor) {
   fake_.enqueue_error(GetParam(), 429, "come back in an hour", {{"Retry-After", "3600"}});
-  fake_.enqueue_turn(GetParam(), text_turn("too late"), stream());
+  fake_.enqueue_turn(GetParam(), text_turn("too late", kTurnUsage), stream());
   auto t0 = Clock::now();
   auto r = complete(simple_request(stream()));
   ASSERT_FALSE(r.has_value());
@@ -489,7 +486,7 @@ TEST_F(ModelClientOptionsTest, MaxAttemptsOneMeansNoRetry) {
   p.max_attempts = 1;
   start_client(WireApi::openai_chat, p);
   fake_.enqueue_error(WireApi::openai_chat, 503, "overloaded");
-  fake_.enqueue_turn(WireApi::openai_chat, text_turn("unreached"), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("unreached", kTurnUsage), true);
   auto r = complete(simple_request(true));
   ASSERT_FALSE(r.has_value());
   EXPECT_TRUE(contains(r.error().message, "503")) << r.error().message;
@@ -502,9 +499,9 @@ TEST_F(ModelClientOptionsTest, IdleTimeoutIsRetried) {
   start_client(WireApi::openai_chat, p);
   FakeReply silent;
   silent.initial_delay_ms = 1500;
-  silent.chunks = {testing::response_json(WireApi::openai_chat, text_turn("too late"))};
+  silent.chunks = {testing::response_json(WireApi::openai_chat, text_turn("too late", kTurnUsage))};
   fake_.enqueue(silent);
-  fake_.enqueue_turn(WireApi::openai_chat, text_turn("second try"), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("second try", kTurnUsage), true);
   auto r = complete(simple_request(true));
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->message.text, "second try");

@@ -16,41 +16,21 @@
 
 #include "cppflue/core/runtime.hpp"
 #include "support/test_util.hpp"
+#include "support/turns.hpp"
 
 namespace cppflue {
 namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+using cppflue::testing::assistant;
 using cppflue::testing::TempDir;
+using cppflue::testing::tool_result;
+using cppflue::testing::user;
 using cppflue::testing::write_file;
 
 bool contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
-}
-
-Message user(std::string text) {
-  Message m;
-  m.role = Role::user;
-  m.text = std::move(text);
-  return m;
-}
-
-Message assistant(std::string text, std::vector<ToolCall> calls = {}) {
-  Message m;
-  m.role = Role::assistant;
-  m.text = std::move(text);
-  m.tool_calls = std::move(calls);
-  return m;
-}
-
-Message tool_result(std::string id, std::string name, std::string text) {
-  Message m;
-  m.role = Role::tool;
-  m.tool_call_id = std::move(id);
-  m.tool_name = std::move(name);
-  m.text = std::move(text);
-  return m;
 }
 
 ToolSpec tool(std::string name) {

@@ -3,6 +3,7 @@
 // providers, the built-in table, [providers.NAME] overrides, environment variables and
 // default_model().
 #include "cppflue/model/provider.hpp"
+#include "cppflue/model/wire.hpp"
 
 #include <gtest/gtest.h>
 

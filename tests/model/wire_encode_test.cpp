@@ -6,42 +6,10 @@
 
 #include "cppflue/model/wire.hpp"
 #include "support/fixtures.hpp"
+#include "support/turns.hpp"
 
 namespace cppflue::testing {
 namespace {
-
-Message user(std::string text) {
-  Message m;
-  m.role = Role::user;
-  m.text = std::move(text);
-  return m;
-}
-
-Message tool_result(std::string id, std::string name, std::string text, bool is_error = false) {
-  Message m;
-  m.role = Role::tool;
-  m.tool_call_id = std::move(id);
-  m.tool_name = std::move(name);
-  m.text = std::move(text);
-  m.is_error = is_error;
-  return m;
-}
-
-Message assistant_text(std::string text) {
-  Message m;
-  m.role = Role::assistant;
-  m.text = std::move(text);
-  return m;
-}
-
-ToolCall call(std::string id, std::string name, std::string raw_args) {
-  ToolCall c;
-  c.id = std::move(id);
-  c.name = std::move(name);
-  c.raw_arguments = std::move(raw_args);
-  c.arguments = boost::json::parse(c.raw_arguments);
-  return c;
-}
 
 // The assistant message the decoder makes of recorded answer `n`.
 Message decoded(const Cassette& c, std::size_t n) {
@@ -139,13 +107,13 @@ TEST(WireEncode, OpenAIChatMultiTurnMatchesRecording) {
   req.stream = false;
   Message first;
   first.role = Role::assistant;
-  first.tool_calls = {
-      call("pyd_ai_504f8147f83f44f3a5f14d87bfd01bda", "get_capital", R"({"country":"France"})")};
+  first.tool_calls = {raw_tool_call("pyd_ai_504f8147f83f44f3a5f14d87bfd01bda", "get_capital",
+                                    R"({"country":"France"})")};
   Message second = decoded(c, 2);
   req.messages = {user("What is the capital of France?"),
                   first,
                   tool_result("pyd_ai_504f8147f83f44f3a5f14d87bfd01bda", "get_capital", "Paris"),
-                  assistant_text("The capital of France is Paris.\n"),
+                  assistant("The capital of France is Paris.\n"),
                   user("What is the capital of England?"),
                   second,
                   tool_result(second.tool_calls.at(0).id, "get_capital", "London")};
@@ -502,7 +470,8 @@ TEST(WireEncode, AnthropicMergesForAlternation) {
   req.messages.push_back(user("and another thing"));  // consecutive user messages
   Message a;
   a.role = Role::assistant;
-  a.tool_calls = {call("t1", "read", R"({"path":"a"})"), call("t2", "read", R"({"path":"b"})")};
+  a.tool_calls = {raw_tool_call("t1", "read", R"({"path":"a"})"),
+                  raw_tool_call("t2", "read", R"({"path":"b"})")};
   req.messages.push_back(a);
   req.messages.push_back(tool_result("t1", "read", "A"));
   req.messages.push_back(tool_result("t2", "read", "denied", true));
@@ -532,8 +501,8 @@ TEST(WireEncode, GeminiFunctionResponseWrapping) {
   ModelRequest req = simple();
   Message a;
   a.role = Role::assistant;
-  a.tool_calls = {call("c1", "lookup", "{}"), call("c2", "list", "{}"), call("c3", "fail", "{}"),
-                  call("c4", "weird", "{}")};
+  a.tool_calls = {raw_tool_call("c1", "lookup", "{}"), raw_tool_call("c2", "list", "{}"),
+                  raw_tool_call("c3", "fail", "{}"), raw_tool_call("c4", "weird", "{}")};
   a.tool_calls[0].provider_data = json_object{{"thoughtSignature", "c2ln"}};
   req.messages.push_back(a);
   req.messages.push_back(tool_result("c1", "lookup", R"({"temp": 20, "unit": "C"})"));

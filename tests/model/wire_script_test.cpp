@@ -17,15 +17,6 @@ namespace {
 constexpr WireApi kApis[] = {WireApi::openai_chat, WireApi::openai_responses, WireApi::anthropic,
                              WireApi::gemini};
 
-ToolCall tc(std::string id, std::string name, json args) {
-  ToolCall c;
-  c.id = std::move(id);
-  c.name = std::move(name);
-  c.arguments = std::move(args);
-  c.raw_arguments = dump(c.arguments);
-  return c;
-}
-
 Usage usage(std::int64_t in, std::int64_t out, std::int64_t cache_read = 0) {
   return Usage{in, out, cache_read, 0, in + out};
 }
@@ -46,19 +37,20 @@ std::vector<std::pair<std::string, ScriptedTurn>> turns() {
 
   ScriptedTurn parallel;
   parallel.tool_calls = {
-      tc("call_a", "read", json_object{{"path", "src/main.cpp"}}),
-      tc("call_b", "grep",
-         json_object{{"pattern", "TODO|FIXME"}, {"paths", json_array{"a", "b"}}, {"max", 10}}),
-      tc("toolu_c", "write",
-         json_object{{"path", "notes/ünïcode.md"},
-                     {"content", "línea 1\nlínea 2 — ✓ \"quoted\" \\ backslash"},
-                     {"options", json_object{{"append", true}, {"mode", nullptr}}}})};
+      tool_call("call_a", "read", json_object{{"path", "src/main.cpp"}}),
+      tool_call(
+          "call_b", "grep",
+          json_object{{"pattern", "TODO|FIXME"}, {"paths", json_array{"a", "b"}}, {"max", 10}}),
+      tool_call("toolu_c", "write",
+                json_object{{"path", "notes/ünïcode.md"},
+                            {"content", "línea 1\nlínea 2 — ✓ \"quoted\" \\ backslash"},
+                            {"options", json_object{{"append", true}, {"mode", nullptr}}}})};
   parallel.usage = usage(900, 120, 512);
   out.emplace_back("parallel_calls", parallel);
 
   ScriptedTurn mixed;
   mixed.text = "Let me look.";
-  mixed.tool_calls = {tc("call_x", "list", json_object{})};
+  mixed.tool_calls = {tool_call("call_x", "list", json_object{})};
   mixed.usage = usage(10, 5);
   out.emplace_back("text_and_call", mixed);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/mcp/search.hpp — `[mcp] mode = "search_execute"`: two tools instead of all of them.
+// cppflue/harness/mcp_search.hpp — `[mcp] mode = "search_execute"`: two tools instead of all of
+// them.
 //
 // With many MCP servers the tool list alone can fill the context. In this mode the model gets
 // `mcp_search(query, limit)`, which ranks every tool of every connected server by BM25 over its

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cppflue/mcp/tools.hpp — MCP servers' tools as tools for the model (docs/concepts/mcp.md).
+// cppflue/harness/mcp_tools.hpp — MCP servers' tools as tools for the model (docs/concepts/mcp.md).
 //
 // Each tool of a connected server becomes `mcp__<server>__<tool>` (characters outside
 // [A-Za-z0-9_-] become '_'; names longer than 64 are shortened with a hash) with the server's

@@ -8,10 +8,15 @@
 // implements the same interface in-process (see offline_model.hpp).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "cppflue/core/cancel.hpp"
 #include "cppflue/model/message.hpp"
@@ -46,5 +51,33 @@ class ModelClient {
 Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& model,
                                                        std::shared_ptr<HttpClient> http,
                                                        RetryPolicy retry = {});
+
+// The model clients of one agent: resolves `provider:model` strings against the configured
+// providers, makes each client once and keeps it. The clients share one HTTP client, owned
+// here, so users of the model layer never deal with the transport. Thread-safe.
+class ModelClientCache {
+ public:
+  struct Entry {
+    std::shared_ptr<ModelClient> client;
+    std::string spec;            // the model string it was made for
+    std::optional<WireApi> api;  // nullopt for the offline model
+  };
+
+  ModelClientCache(boost::asio::any_io_executor executor,
+                   std::map<std::string, ProviderOverride> providers, RetryPolicy retry = {});
+  ~ModelClientCache();
+  ModelClientCache(const ModelClientCache&) = delete;
+  ModelClientCache& operator=(const ModelClientCache&) = delete;
+
+  Result<Entry> get(const std::string& spec);
+  const RetryPolicy& retry() const { return retry_; }
+
+ private:
+  std::map<std::string, ProviderOverride> providers_;
+  RetryPolicy retry_;
+  std::shared_ptr<HttpClient> http_;
+  std::mutex mu_;
+  std::map<std::string, Entry> clients_;
+};
 
 }  // namespace cppflue

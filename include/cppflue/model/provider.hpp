@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "cppflue/core/config.hpp"
-#include "cppflue/model/wire.hpp"
+#include "cppflue/core/headers.hpp"
+#include "cppflue/model/wire_api.hpp"
 
 namespace cppflue {
 

@@ -12,14 +12,11 @@
 #include <vector>
 
 #include "cppflue/model/message.hpp"
+#include "cppflue/model/wire_api.hpp"
 #include "cppflue/net/http_client.hpp"
 #include "cppflue/net/sse.hpp"
 
 namespace cppflue {
-
-enum class WireApi { openai_chat, openai_responses, anthropic, gemini };
-std::string_view wire_api_name(WireApi api);  // "openai-chat", "openai-responses", ...
-Result<WireApi> parse_wire_api(std::string_view name);
 
 struct WireEndpoint {
   std::string base_url;  // e.g. https://api.openai.com/v1, https://api.anthropic.com

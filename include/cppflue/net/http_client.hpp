@@ -20,10 +20,11 @@
 
 #include "cppflue/core/cancel.hpp"
 #include "cppflue/core/error.hpp"
+#include "cppflue/core/headers.hpp"
 
 namespace cppflue {
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+// HttpHeaders: see cppflue/core/headers.hpp.
 
 // Case-insensitive header lookup.
 std::optional<std::string> find_header(const HttpHeaders& headers, std::string_view name);
