@@ -346,6 +346,79 @@ ToolDefinition make_command_tool(const Command& c, std::shared_ptr<const ToolSco
   return t;
 }
 
+namespace {
+
+// `read`: a workspace file, or a supporting file of a SKILL.md skill at /.skills/<name>/<file>.
+ToolDefinition read_tool(std::shared_ptr<const ToolScope> scope) {
+  return ToolDefinition{
+      "read", std::string(file_tool_description("read")), file_tool_parameters("read"),
+      [scope](const json& args, ToolContext&) -> json {
+        // Supporting files of SKILL.md skills live outside the workspace, at /.skills/.
+        constexpr std::string_view kSkills = "/.skills/";
+        if (auto path = get_string(args, "path");
+            path && scope->skills && path->rfind(kSkills, 0) == 0) {
+          std::string_view rest = std::string_view(*path).substr(kSkills.size());
+          auto slash = rest.find('/');
+          std::string name(rest.substr(0, slash));
+          auto it = scope->skills->find(name);
+          if (it == scope->skills->end() || slash == std::string_view::npos) {
+            throw_error(
+                make_error(ErrorType::not_found, fmt::format("read: no skill file {}", *path)));
+          }
+          return json(value_or_throw_text(read_skill_resource(it->second, rest.substr(slash + 1))));
+        }
+        return json(value_or_throw_text(tool_read(workspace_of(*scope), args)));
+      }};
+}
+
+// `grep`: file contents matching a PCRE pattern.
+ToolDefinition grep_tool(std::shared_ptr<const ToolScope> scope) {
+  return ToolDefinition{
+      "grep",
+      "Search file contents with a PCRE regular expression. Returns path:line:text lines, "
+      "sorted, at most 100; skips .git, .gitignore'd and binary files.",
+      schema({{"pattern", string_prop("PCRE regular expression")},
+              {"path", string_prop("File or directory to search (default: the workspace)")},
+              {"include", string_prop("Glob the file names must match, e.g. *.cpp")},
+              {"ignore_case",
+               json_object{{"type", "boolean"}, {"description", "Case-insensitive matching"}}}},
+             {"pattern"}),
+      [scope](const json& args, ToolContext& ctx) -> json {
+        return json(run_grep(*scope, args, ctx));
+      }};
+}
+
+// `glob`: workspace paths matching a glob pattern.
+ToolDefinition glob_tool(std::shared_ptr<const ToolScope> scope) {
+  return ToolDefinition{
+      "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
+      schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),
+      [scope](const json& args, ToolContext& ctx) -> json {
+        return json(run_glob(*scope, args, ctx));
+      }};
+}
+
+// `bash`: a shell command in the workspace, under the shell policy.
+ToolDefinition bash_tool(std::shared_ptr<const ToolScope> scope) {
+  return ToolDefinition{
+      "bash",
+      "Run a shell command (/bin/sh -c) in the workspace. Returns stdout, stderr, exit_code "
+      "and truncated (each stream keeps 2000 lines / 50 KiB). A timeout gives exit code 124.",
+      schema({{"command", string_prop("The command line")},
+              {"timeout", json_object{{"type", "integer"},
+                                      {"minimum", 1},
+                                      {"maximum", 3600},
+                                      {"description", "Seconds before the command is killed"}}},
+              {"cwd", string_prop("Working directory inside the workspace")},
+              {"env", json_object{{"type", "object"},
+                                  {"additionalProperties", json_object{{"type", "string"}}},
+                                  {"description", "Extra environment variables"}}}},
+             {"command"}),
+      [scope](const json& args, ToolContext& ctx) -> json { return run_bash(*scope, args, ctx); }};
+}
+
+}  // namespace
+
 std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> scope) {
   std::vector<ToolDefinition> tools;
   if (!scope->sandbox) return tools;
@@ -367,70 +440,18 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
             return json(value_or_throw_text(fn(workspace_of(*scope), scope->file_policy, args)));
           }});
     };
-    tools.push_back(ToolDefinition{
-        "read", std::string(file_tool_description("read")), file_tool_parameters("read"),
-        [scope](const json& args, ToolContext&) -> json {
-          // Supporting files of SKILL.md skills live outside the workspace, at /.skills/.
-          constexpr std::string_view kSkills = "/.skills/";
-          if (auto path = get_string(args, "path");
-              path && scope->skills && path->rfind(kSkills, 0) == 0) {
-            std::string_view rest = std::string_view(*path).substr(kSkills.size());
-            auto slash = rest.find('/');
-            std::string name(rest.substr(0, slash));
-            auto it = scope->skills->find(name);
-            if (it == scope->skills->end() || slash == std::string_view::npos) {
-              throw_error(
-                  make_error(ErrorType::not_found, fmt::format("read: no skill file {}", *path)));
-            }
-            return json(
-                value_or_throw_text(read_skill_resource(it->second, rest.substr(slash + 1))));
-          }
-          return json(value_or_throw_text(tool_read(workspace_of(*scope), args)));
-        }});
+    tools.push_back(read_tool(scope));
     add_write("write", tool_write);
     add_write("edit", tool_edit);
     add_read("stat", tool_stat);
     add_read("exists", tool_exists);
     add_write("mkdir", tool_mkdir);
     add_write("rm", tool_rm);
-    tools.push_back(ToolDefinition{
-        "grep",
-        "Search file contents with a PCRE regular expression. Returns path:line:text lines, "
-        "sorted, at most 100; skips .git, .gitignore'd and binary files.",
-        schema({{"pattern", string_prop("PCRE regular expression")},
-                {"path", string_prop("File or directory to search (default: the workspace)")},
-                {"include", string_prop("Glob the file names must match, e.g. *.cpp")},
-                {"ignore_case",
-                 json_object{{"type", "boolean"}, {"description", "Case-insensitive matching"}}}},
-               {"pattern"}),
-        [scope](const json& args, ToolContext& ctx) -> json {
-          return json(run_grep(*scope, args, ctx));
-        }});
-    tools.push_back(ToolDefinition{
-        "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
-        schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),
-        [scope](const json& args, ToolContext& ctx) -> json {
-          return json(run_glob(*scope, args, ctx));
-        }});
+    tools.push_back(grep_tool(scope));
+    tools.push_back(glob_tool(scope));
   }
   if (scope->sandbox->has_shell()) {
-    tools.push_back(ToolDefinition{
-        "bash",
-        "Run a shell command (/bin/sh -c) in the workspace. Returns stdout, stderr, exit_code "
-        "and truncated (each stream keeps 2000 lines / 50 KiB). A timeout gives exit code 124.",
-        schema({{"command", string_prop("The command line")},
-                {"timeout", json_object{{"type", "integer"},
-                                        {"minimum", 1},
-                                        {"maximum", 3600},
-                                        {"description", "Seconds before the command is killed"}}},
-                {"cwd", string_prop("Working directory inside the workspace")},
-                {"env", json_object{{"type", "object"},
-                                    {"additionalProperties", json_object{{"type", "string"}}},
-                                    {"description", "Extra environment variables"}}}},
-               {"command"}),
-        [scope](const json& args, ToolContext& ctx) -> json {
-          return run_bash(*scope, args, ctx);
-        }});
+    tools.push_back(bash_tool(scope));
   }
   return tools;
 }

@@ -38,7 +38,14 @@ inline constexpr const char* kSqlNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 // A fixed name (a run status, a dispatch state) as a SQL string literal. Literals rather than
 // parameters, so that the planner can match the partial indexes written with them.
 inline std::string literal(std::string_view name) {
-  return "'" + std::string(name) + "'";
+  // Appended piece by piece: GCC 12 at -O3 reports a false -Wstringop-overflow for
+  // `"'" + std::string(name)`.
+  std::string out;
+  out.reserve(name.size() + 2);
+  out.push_back('\'');
+  out.append(name);
+  out.push_back('\'');
+  return out;
 }
 
 // A statement to prepare at open, and where it is kept.
