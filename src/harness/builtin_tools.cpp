@@ -182,12 +182,8 @@ std::string cap_note(std::string text, bool cut) {
 }  // namespace
 
 json shell_result_json(const SubprocessResult& r) {
-  json_object o{{"stdout", r.stdout_text},
-                {"stderr", r.stderr_text},
-                {"exit_code", r.exit_code},
-                {"truncated", r.truncated}};
-  if (r.timed_out) o["timed_out"] = true;
-  return o;
+  // One JSON form for shell results: the public ShellResult's.
+  return to_json(ShellResult{r.stdout_text, r.stderr_text, r.exit_code, r.truncated, r.timed_out});
 }
 
 asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCommand command,
