@@ -176,10 +176,23 @@ void attach(int tree, int target_fd, const std::string& what) {
   ::close(tree);
 }
 
-[[noreturn]] void launch(int argc, char** argv, int i) {
-  long long uid = -1, gid = -1;
+void set_no_new_privs() {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    die(126, std::string("cannot set no_new_privs: ") + std::strerror(errno));
+  }
+}
+
+// --launch's arguments; `command` is the index of BWRAP in argv.
+struct LaunchOptions {
+  long long uid = -1;
+  long long gid = -1;
   int ws_fd = -1;
   std::vector<std::string> read_only;
+  int command = 0;
+};
+
+LaunchOptions parse_launch(int argc, char** argv, int i) {
+  LaunchOptions o;
   for (; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") {
@@ -189,32 +202,29 @@ void attach(int tree, int target_fd, const std::string& what) {
     if ((a == "--uid" || a == "--gid") && i + 1 < argc) {
       auto v = number(a, argv[++i]);
       if (v == 0 || v > 0xFFFFFFFEULL) die(125, "bad value for " + a);
-      (a == "--uid" ? uid : gid) = static_cast<long long>(v);
+      (a == "--uid" ? o.uid : o.gid) = static_cast<long long>(v);
       continue;
     }
     if (a == "--ws-fd" && i + 1 < argc) {
-      ws_fd = static_cast<int>(number(a, argv[++i]));
+      o.ws_fd = static_cast<int>(number(a, argv[++i]));
       continue;
     }
     if (a == "--ro" && i + 1 < argc) {
-      read_only.emplace_back(argv[++i]);
+      o.read_only.emplace_back(argv[++i]);
       continue;
     }
     die(125, "--launch: unknown argument '" + a + "'");
   }
-  if (uid <= 0 || gid <= 0 || ws_fd < 0 || i >= argc) {
+  if (o.uid <= 0 || o.gid <= 0 || o.ws_fd < 0 || i >= argc) {
     die(125, "usage: cppflue-exec --launch --uid U --gid G --ws-fd FD [--ro REL]... -- BWRAP ...");
   }
-  struct stat st {};
-  if (::fstat(ws_fd, &st) != 0 || !S_ISDIR(st.st_mode)) die(126, "--ws-fd is not a directory");
-  int self = ::open("/proc/self/exe", O_PATH | O_CLOEXEC);
-  if (self < 0) die(126, std::string("cannot open /proc/self/exe: ") + std::strerror(errno));
-  // Copies made in the host's mount namespace, attached in the private one below.
-  int self_tree = clone_tree(self, true, "the helper");
-  int ws_tree = clone_tree(ws_fd, false, "the workspace");
-  ::close(self);
-  ::close(ws_fd);
+  o.command = i;
+  return o;
+}
 
+// A private mount namespace with a tmpfs on /tmp and the mount points /tmp/cppflue/ws and
+// /tmp/cppflue/exec.
+void enter_mount_namespace() {
   if (::unshare(CLONE_NEWNS) != 0) {
     die(126, std::string("cannot create a mount namespace: ") + std::strerror(errno));
   }
@@ -227,14 +237,10 @@ void attach(int tree, int target_fd, const std::string& what) {
   if (::mkdir("/tmp/cppflue", 0755) != 0 || ::mkdir("/tmp/cppflue/ws", 0755) != 0) {
     die(126, std::string("cannot create the mount points: ") + std::strerror(errno));
   }
-  int exec_target = ::open("/tmp/cppflue/exec", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555);
-  int ws_target = ::open("/tmp/cppflue/ws", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (exec_target < 0 || ws_target < 0) die(126, "cannot open the mount points");
-  attach(self_tree, exec_target, "the helper");
-  attach(ws_tree, ws_target, "the workspace");
-  ::close(exec_target);
-  ::close(ws_target);
-  // The attached workspace, where the read-only entries are re-bound.
+}
+
+// Re-binds each entry of `read_only` beneath the attached workspace read-only.
+void rebind_read_only(const std::vector<std::string>& read_only) {
   int ws = ::open("/tmp/cppflue/ws", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (ws < 0) die(126, "cannot open the attached workspace");
   for (const auto& rel : read_only) {
@@ -252,25 +258,50 @@ void attach(int tree, int target_fd, const std::string& what) {
     ::close(fd);
   }
   ::close(ws);
-  drop_to(static_cast<uid_t>(uid), static_cast<gid_t>(gid));
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    die(126, std::string("cannot set no_new_privs: ") + std::strerror(errno));
-  }
-  // bubblewrap gets an empty environment: nothing of ours or of the model reaches its loader.
-  char* empty_env[] = {nullptr};
-  ::execve(argv[i], argv + i, empty_env);
-  int e = errno;
-  die(126, std::string(argv[i]) + ": " + std::strerror(e));
 }
 
-}  // namespace
+[[noreturn]] void launch(int argc, char** argv, int first) {
+  LaunchOptions o = parse_launch(argc, argv, first);
+  struct stat st {};
+  if (::fstat(o.ws_fd, &st) != 0 || !S_ISDIR(st.st_mode)) die(126, "--ws-fd is not a directory");
+  int self = ::open("/proc/self/exe", O_PATH | O_CLOEXEC);
+  if (self < 0) die(126, std::string("cannot open /proc/self/exe: ") + std::strerror(errno));
+  // Copies made in the host's mount namespace, attached in the private one below.
+  int self_tree = clone_tree(self, true, "the helper");
+  int ws_tree = clone_tree(o.ws_fd, false, "the workspace");
+  ::close(self);
+  ::close(o.ws_fd);
 
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--launch") launch(argc, argv, 2);
+  enter_mount_namespace();
+  int exec_target = ::open("/tmp/cppflue/exec", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555);
+  int ws_target = ::open("/tmp/cppflue/ws", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (exec_target < 0 || ws_target < 0) die(126, "cannot open the mount points");
+  attach(self_tree, exec_target, "the helper");
+  attach(ws_tree, ws_target, "the workspace");
+  ::close(exec_target);
+  ::close(ws_target);
+  // The attached workspace, where the read-only entries are re-bound.
+  rebind_read_only(o.read_only);
+  drop_to(static_cast<uid_t>(o.uid), static_cast<gid_t>(o.gid));
+  set_no_new_privs();
+  // bubblewrap gets an empty environment: nothing of ours or of the model reaches its loader.
+  char* empty_env[] = {nullptr};
+  ::execve(argv[o.command], argv + o.command, empty_env);
+  int e = errno;
+  die(126, std::string(argv[o.command]) + ": " + std::strerror(e));
+}
+
+// The options of a run inside the jail; `command` is the index of the first word after "--".
+struct ExecOptions {
   std::vector<const char*> rw, dev;
   int exec_fd = -1;
   bool allow_abstract_unix = false;
   std::vector<std::pair<int, rlim_t>> limits;  // applied last, after every allocation
+  int command = 0;
+};
+
+ExecOptions parse_exec(int argc, char** argv) {
+  ExecOptions o;
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
@@ -279,77 +310,74 @@ int main(int argc, char** argv) {
       break;
     }
     if ((a == "--rw" || a == "--dev") && i + 1 < argc) {
-      (a == "--rw" ? rw : dev).push_back(argv[++i]);
+      (a == "--rw" ? o.rw : o.dev).push_back(argv[++i]);
       continue;
     }
     if (a == "--allow-abstract-unix") {
-      allow_abstract_unix = true;
+      o.allow_abstract_unix = true;
       continue;
     }
     if (a == "--exec-fd" && i + 1 < argc) {
       auto v = number(a, argv[++i]);
       if (v < 3 || v > 1024) die(125, "bad value for --exec-fd");
-      exec_fd = static_cast<int>(v);
+      o.exec_fd = static_cast<int>(v);
       continue;
     }
     if ((a == "--nproc" || a == "--as") && i + 1 < argc) {
       auto v = number(a, argv[++i]);
       if (v == 0) die(125, "bad value for " + a);
-      limits.emplace_back(a == "--nproc" ? RLIMIT_NPROC : RLIMIT_AS, static_cast<rlim_t>(v));
+      o.limits.emplace_back(a == "--nproc" ? RLIMIT_NPROC : RLIMIT_AS, static_cast<rlim_t>(v));
       continue;
     }
     die(125, "unknown argument '" + a +
                  "' (usage: cppflue-exec [--rw P]... [--dev P]... (--exec-fd FD | -- CMD))");
   }
+  o.command = i;
+  return o;
+}
 
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    die(126, std::string("cannot set no_new_privs: ") + std::strerror(errno));
-  }
+// Landlock: writes only to the --rw paths (all write rights) and the --dev paths (writing to
+// existing files). Nothing happens when the kernel has no Landlock.
+void restrict_writes(const ExecOptions& o) {
   int abi = ll::abi_version();
-  if (abi > 0) {
-    std::uint64_t handled = ll::write_rights(abi);
-    ll::RulesetAttr attr{handled};
-    std::size_t attr_size = ll::kRulesetAttrSizeV1;
-    if (abi >= 6) {
-      // Abstract UNIX sockets of the host (D-Bus, X11, containerd, ...) are reachable when the
-      // jail shares the host's network namespace; signals to processes outside are refused too.
-      attr.scoped = ll::kScopeSignal | (allow_abstract_unix ? 0 : ll::kScopeAbstractUnixSocket);
-      attr_size = sizeof attr;
-    }
-    int ruleset = static_cast<int>(::syscall(ll::kSysCreateRuleset, &attr, attr_size, 0));
-    if (ruleset < 0) die(126, std::string("landlock_create_ruleset: ") + std::strerror(errno));
-    for (const char* p : rw) {
-      if (!add_rule(ruleset, p, handled)) {
-        die(126, std::string("landlock rule for ") + p + ": " + std::strerror(errno));
-      }
-    }
-    std::uint64_t dev_rights = ll::kWriteFile | (abi >= 3 ? ll::kTruncate : 0);
-    for (const char* p : dev) {
-      if (!add_rule(ruleset, p, dev_rights)) {
-        die(126, std::string("landlock rule for ") + p + ": " + std::strerror(errno));
-      }
-    }
-    if (::syscall(ll::kSysRestrictSelf, ruleset, 0) != 0) {
-      die(126, std::string("landlock_restrict_self: ") + std::strerror(errno));
-    }
-    ::close(ruleset);
+  if (abi <= 0) return;
+  std::uint64_t handled = ll::write_rights(abi);
+  ll::RulesetAttr attr{handled};
+  std::size_t attr_size = ll::kRulesetAttrSizeV1;
+  if (abi >= 6) {
+    // Abstract UNIX sockets of the host (D-Bus, X11, containerd, ...) are reachable when the
+    // jail shares the host's network namespace; signals to processes outside are refused too.
+    attr.scoped = ll::kScopeSignal | (o.allow_abstract_unix ? 0 : ll::kScopeAbstractUnixSocket);
+    attr_size = sizeof attr;
   }
+  int ruleset = static_cast<int>(::syscall(ll::kSysCreateRuleset, &attr, attr_size, 0));
+  if (ruleset < 0) die(126, std::string("landlock_create_ruleset: ") + std::strerror(errno));
+  for (const char* p : o.rw) {
+    if (!add_rule(ruleset, p, handled)) {
+      die(126, std::string("landlock rule for ") + p + ": " + std::strerror(errno));
+    }
+  }
+  std::uint64_t dev_rights = ll::kWriteFile | (abi >= 3 ? ll::kTruncate : 0);
+  for (const char* p : o.dev) {
+    if (!add_rule(ruleset, p, dev_rights)) {
+      die(126, std::string("landlock rule for ") + p + ": " + std::strerror(errno));
+    }
+  }
+  if (::syscall(ll::kSysRestrictSelf, ruleset, 0) != 0) {
+    die(126, std::string("landlock_restrict_self: ") + std::strerror(errno));
+  }
+  ::close(ruleset);
+}
 
-  std::vector<std::string> env_items, args;
-  if (exec_fd >= 0) {
-    if (i < argc) die(125, "--exec-fd and a command on the command line exclude each other");
-    read_command(exec_fd, env_items, args);
-  } else {
-    if (i >= argc) die(125, "no command given");
-    for (; i < argc; ++i) args.emplace_back(argv[i]);
-    for (char** e = environ; e && *e; ++e) env_items.emplace_back(*e);
-  }
+// Sets the resource limits, then execs the command with exactly its environment.
+[[noreturn]] void exec_command(const ExecOptions& o, std::vector<std::string>& env_items,
+                               std::vector<std::string>& args) {
   std::vector<char*> envp, argp;
   for (auto& e : env_items) envp.push_back(e.data());
   envp.push_back(nullptr);
   for (auto& a : args) argp.push_back(a.data());
   argp.push_back(nullptr);
-  for (auto [resource, value] : limits) {
+  for (auto [resource, value] : o.limits) {
     rlimit lim{value, value};
     if (::setrlimit(resource, &lim) != 0) {
       die(126, std::string("setrlimit: ") + std::strerror(errno));
@@ -360,4 +388,25 @@ int main(int argc, char** argv) {
   ::execvp(argp[0], argp.data());
   int e = errno;
   die(e == ENOENT ? 127 : 126, args.front() + ": " + std::strerror(e));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--launch") launch(argc, argv, 2);
+  ExecOptions o = parse_exec(argc, argv);
+  set_no_new_privs();
+  restrict_writes(o);
+
+  std::vector<std::string> env_items, args;
+  int i = o.command;
+  if (o.exec_fd >= 0) {
+    if (i < argc) die(125, "--exec-fd and a command on the command line exclude each other");
+    read_command(o.exec_fd, env_items, args);
+  } else {
+    if (i >= argc) die(125, "no command given");
+    for (; i < argc; ++i) args.emplace_back(argv[i]);
+    for (char** e = environ; e && *e; ++e) env_items.emplace_back(*e);
+  }
+  exec_command(o, env_items, args);
 }

@@ -5,11 +5,9 @@
 #include "sandbox/unique_fd.hpp"
 
 #include <fcntl.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +23,7 @@
 #include "sandbox/beneath.hpp"
 #include "sandbox/cgroups.hpp"
 #include "sandbox/landlock_abi.hpp"
+#include "sandbox/seccomp_filter.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -86,101 +85,10 @@ std::string find_helper() {
 }
 
 // The seccomp program handed to bwrap, built once per network setting.
-// `no_unix_sockets`: no socket(AF_UNIX) at all, the fallback that keeps the host's abstract UNIX
-// sockets out of reach with the host network when Landlock cannot scope them (before ABI 6);
-// socketpair stays allowed (its sockets are unnamed and reach nothing).
-std::optional<std::string> build_seccomp(bool network, bool no_unix_sockets) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (ctx == nullptr) return std::nullopt;
-  bool ok = true;
-  for (const char* name : {"ptrace",
-                           "process_vm_readv",
-                           "process_vm_writev",
-                           "io_uring_setup",
-                           "io_uring_enter",
-                           "io_uring_register",
-                           "bpf",
-                           "perf_event_open",
-                           "kexec_load",
-                           "kexec_file_load",
-                           "init_module",
-                           "finit_module",
-                           "delete_module",
-                           "add_key",
-                           "request_key",
-                           "keyctl",
-                           "userfaultfd",
-                           "reboot",
-                           "swapon",
-                           "swapoff",
-                           "acct",
-                           "open_by_handle_at"}) {
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0) ok = false;
-  }
-  // No setuid/setgid bits, however they would be set: chmod family and file creation modes.
-  // openat2 carries its mode in a struct seccomp cannot read: ENOSYS makes callers fall back.
-  struct ModeArg {
-    const char* name;
-    unsigned arg;
-  };
-  std::vector<std::pair<int, unsigned>> mode_calls;
-  for (ModeArg m : {ModeArg{"chmod", 1},
-                    {"fchmod", 1},
-                    {"fchmodat", 2},
-                    {"open", 2},
-                    {"openat", 3},
-                    {"creat", 1},
-                    {"mkdir", 1},
-                    {"mkdirat", 2},
-                    {"mknod", 1},
-                    {"mknodat", 2}}) {
-    int nr = seccomp_syscall_resolve_name(m.name);
-    if (nr != __NR_SCMP_ERROR) mode_calls.emplace_back(nr, m.arg);
-  }
-#if defined(__x86_64__) || defined(__aarch64__)
-  mode_calls.emplace_back(452, 2);  // fchmodat2 (Linux 6.6), unknown to older libseccomp
-#endif
-  for (auto [nr, arg] : mode_calls) {
-    for (scmp_datum_t bit : {scmp_datum_t{S_ISUID}, scmp_datum_t{S_ISGID}}) {
-      scmp_arg_cmp cmp{arg, SCMP_CMP_MASKED_EQ, bit, bit};
-      if (seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp) != 0) ok = false;
-    }
-  }
-  if (int nr = seccomp_syscall_resolve_name("openat2"); nr != __NR_SCMP_ERROR) {
-    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) ok = false;
-  }
-  if (no_unix_sockets && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                                          SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0) {
-    ok = false;
-  }
-  if (!network) {
-    for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair)}) {
-      if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) != 0) {
-        ok = false;
-      }
-    }
-  }
-  std::optional<std::string> bytes;
-  if (ok) {
-    UniqueFd fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
-    if (fd.get() >= 0 && seccomp_export_bpf(ctx, fd.get()) == 0) {
-      off_t size = ::lseek(fd.get(), 0, SEEK_END);
-      std::string data(static_cast<std::size_t>(std::max<off_t>(size, 0)), '\0');
-      if (size > 0 && ::pread(fd.get(), data.data(), data.size(), 0) == size) {
-        bytes = std::move(data);
-      }
-    }
-  }
-  seccomp_release(ctx);
-  return bytes;
-}
-
 const std::optional<std::string>& seccomp_program(bool network, bool no_unix_sockets = false) {
-  static const std::optional<std::string> with_net = build_seccomp(true, false);
-  static const std::optional<std::string> with_net_no_unix = build_seccomp(true, true);
-  static const std::optional<std::string> without_net = build_seccomp(false, false);
+  static const std::optional<std::string> with_net = detail::build_seccomp(true, false);
+  static const std::optional<std::string> with_net_no_unix = detail::build_seccomp(true, true);
+  static const std::optional<std::string> without_net = detail::build_seccomp(false, false);
   if (!network) return without_net;
   return no_unix_sockets ? with_net_no_unix : with_net;
 }
@@ -256,54 +164,68 @@ std::vector<std::string> workspace_bases(const JailSpec& spec) {
   return bases;
 }
 
-std::vector<std::string> build_arguments(const JailSpec& spec, const std::string& cwd,
-                                         const JailStatus& st, const Profile& profile,
-                                         const Layout& layout) {
-  std::vector<std::string> a;
-  auto add = [&a](std::initializer_list<std::string> items) {
-    a.insert(a.end(), items.begin(), items.end());
-  };
-  const auto bases = workspace_bases(spec);
-  if (layout.launch) {
-    add({st.helper, "--launch", "--uid", std::to_string(spec.uid), "--gid",
-         std::to_string(spec.gid), "--ws-fd", std::to_string(kWorkspaceFd)});
-    for (const auto& r : spec.read_only) add({"--ro", r});
-    a.emplace_back("--");
-  }
-  add({st.bwrap.empty() ? "bwrap" : st.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc",
-       "--unshare-uts", "--unshare-cgroup-try"});
+using Args = std::vector<std::string>;
+
+void add(Args& a, std::initializer_list<std::string> items) {
+  a.insert(a.end(), items.begin(), items.end());
+}
+
+// Root: `cppflue-exec --launch ... --` in front of bwrap (see the helper).
+void add_launch_step(Args& a, const JailSpec& spec, const JailStatus& st) {
+  add(a, {st.helper, "--launch", "--uid", std::to_string(spec.uid), "--gid",
+          std::to_string(spec.gid), "--ws-fd", std::to_string(kWorkspaceFd)});
+  for (const auto& r : spec.read_only) add(a, {"--ro", r});
+  a.emplace_back("--");
+}
+
+// bwrap and its namespaces.
+void add_namespaces(Args& a, const JailSpec& spec, const JailStatus& st) {
+  add(a, {st.bwrap.empty() ? "bwrap" : st.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc",
+          "--unshare-uts", "--unshare-cgroup-try"});
   if (!spec.network) a.emplace_back("--unshare-net");
-  add({"--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "cppflue",
-       "--clearenv"});
-  add({"--ro-bind", "/usr", "/usr"});
+  add(a, {"--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "cppflue",
+          "--clearenv"});
+}
+
+// The system directories, read-only.
+void add_system_mounts(Args& a, const JailSpec& spec) {
+  add(a, {"--ro-bind", "/usr", "/usr"});
   for (const char* d : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     struct stat st_d {};
     if (::lstat(d, &st_d) != 0) continue;
     if (S_ISLNK(st_d.st_mode)) {
       std::error_code ec;
       fs::path target = fs::read_symlink(d, ec);
-      if (!ec) add({"--symlink", target.string(), d});
+      if (!ec) add(a, {"--symlink", target.string(), d});
     } else if (S_ISDIR(st_d.st_mode)) {
-      add({"--ro-bind", d, d});
+      add(a, {"--ro-bind", d, d});
     }
   }
-  add({"--ro-bind", "/etc", "/etc"});
-  for (const auto& f : etc_masks().files) add({"--ro-bind", "/dev/null", f});
-  for (const auto& d : etc_masks().dirs) add({"--tmpfs", d, "--remount-ro", d});
+  add(a, {"--ro-bind", "/etc", "/etc"});
+  for (const auto& f : etc_masks().files) add(a, {"--ro-bind", "/dev/null", f});
+  for (const auto& d : etc_masks().dirs) add(a, {"--tmpfs", d, "--remount-ro", d});
   if (spec.network) {
     // /etc/resolv.conf often points into /run.
-    add({"--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"});
-    add({"--ro-bind-try", "/run/resolvconf", "/run/resolvconf"});
+    add(a, {"--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"});
+    add(a, {"--ro-bind-try", "/run/resolvconf", "/run/resolvconf"});
   }
-  add({"--dev", "/dev", "--proc", "/proc", "--perms", "1777"});
-  if (spec.tmp_size > 0) add({"--size", std::to_string(spec.tmp_size)});
-  add({"--tmpfs", "/tmp", "--dir", "/var", "--symlink", "../tmp", "/var/tmp"});
+}
 
+// /dev, /proc and a private /tmp (also /var/tmp).
+void add_scratch_mounts(Args& a, const JailSpec& spec) {
+  add(a, {"--dev", "/dev", "--proc", "/proc", "--perms", "1777"});
+  if (spec.tmp_size > 0) add(a, {"--size", std::to_string(spec.tmp_size)});
+  add(a, {"--tmpfs", "/tmp", "--dir", "/var", "--symlink", "../tmp", "/var/tmp"});
+}
+
+// The workspace at each base, with its hidden and read-only entries.
+void add_workspace_mounts(Args& a, const JailSpec& spec, const Layout& layout,
+                          const std::vector<std::string>& bases) {
   if (layout.launch) {
-    for (const auto& base : bases) add({"--bind", kLaunchWorkspace, base});
+    for (const auto& base : bases) add(a, {"--bind", kLaunchWorkspace, base});
   } else {
-    add({"--bind-fd", std::to_string(kWorkspaceFd), bases[0]});
-    if (bases.size() > 1) add({"--bind-fd", std::to_string(kWorkspaceAliasFd), bases[1]});
+    add(a, {"--bind-fd", std::to_string(kWorkspaceFd), bases[0]});
+    if (bases.size() > 1) add(a, {"--bind-fd", std::to_string(kWorkspaceAliasFd), bases[1]});
   }
   for (std::size_t b = 0; b < bases.size(); ++b) {
     const auto& base = bases[b];
@@ -313,34 +235,57 @@ std::vector<std::string> build_arguments(const JailSpec& spec, const std::string
       if (::lstat(host.c_str(), &st_h) != 0) continue;
       std::string inside = base + "/" + h;
       if (S_ISDIR(st_h.st_mode)) {
-        add({"--tmpfs", inside, "--remount-ro", inside});
+        add(a, {"--tmpfs", inside, "--remount-ro", inside});
       } else {
-        add({"--ro-bind", "/dev/null", inside});
+        add(a, {"--ro-bind", "/dev/null", inside});
       }
     }
     // Root: the launch step re-bound them read-only already (inherited by the binds above).
     for (const auto& e : layout.entries) {
-      add({"--ro-bind-fd", std::to_string(b == 0 ? e.fd : e.alias_fd), base + "/" + e.rel});
+      add(a, {"--ro-bind-fd", std::to_string(b == 0 ? e.fd : e.alias_fd), base + "/" + e.rel});
     }
   }
+}
+
+// The helper, the read-only root, seccomp, the cgroup block and the working directory.
+void add_jail_setup(Args& a, const std::string& cwd, const JailStatus& st, const Profile& profile,
+                    const Layout& layout, const std::vector<std::string>& bases) {
   if (!st.helper.empty()) {
-    add({"--ro-bind", layout.launch ? kLaunchHelper : st.helper, kHelperInJail});
+    add(a, {"--ro-bind", layout.launch ? kLaunchHelper : st.helper, kHelperInJail});
   }
-  add({"--remount-ro", "/"});
-  if (profile.seccomp) add({"--seccomp", std::to_string(kSeccompFd)});
-  if (profile.block) add({"--block-fd", std::to_string(kBlockFd)});
-  add({"--chdir", cwd.empty() ? bases[0] : cwd});
-  a.emplace_back("--");
-  a.emplace_back(kHelperInJail);
-  for (const auto& base : bases) add({"--rw", base});
-  add({"--rw", "/tmp", "--dev", "/dev"});
+  add(a, {"--remount-ro", "/"});
+  if (profile.seccomp) add(a, {"--seccomp", std::to_string(kSeccompFd)});
+  if (profile.block) add(a, {"--block-fd", std::to_string(kBlockFd)});
+  add(a, {"--chdir", cwd.empty() ? bases[0] : cwd});
+}
+
+// The helper's own arguments (after `-- kHelperInJail`).
+void add_helper_arguments(Args& a, const JailSpec& spec, const Profile& profile,
+                          const std::vector<std::string>& bases) {
+  for (const auto& base : bases) add(a, {"--rw", base});
+  add(a, {"--rw", "/tmp", "--dev", "/dev"});
   // Limits set by the helper itself, just before the command (no prlimit(1) process).
   if (!profile.block && spec.max_processes > 0) {
-    add({"--nproc", std::to_string(spec.max_processes)});
+    add(a, {"--nproc", std::to_string(spec.max_processes)});
   }
-  if (spec.max_address_space > 0) add({"--as", std::to_string(spec.max_address_space)});
+  if (spec.max_address_space > 0) add(a, {"--as", std::to_string(spec.max_address_space)});
   if (spec.abstract_unix_sockets) a.emplace_back("--allow-abstract-unix");
-  add({"--exec-fd", std::to_string(kExecFd)});
+  add(a, {"--exec-fd", std::to_string(kExecFd)});
+}
+
+Args build_arguments(const JailSpec& spec, const std::string& cwd, const JailStatus& st,
+                     const Profile& profile, const Layout& layout) {
+  Args a;
+  const auto bases = workspace_bases(spec);
+  if (layout.launch) add_launch_step(a, spec, st);
+  add_namespaces(a, spec, st);
+  add_system_mounts(a, spec);
+  add_scratch_mounts(a, spec);
+  add_workspace_mounts(a, spec, layout, bases);
+  add_jail_setup(a, cwd, st, profile, layout, bases);
+  a.emplace_back("--");
+  a.emplace_back(kHelperInJail);
+  add_helper_arguments(a, spec, profile, bases);
   return a;
 }
 
@@ -541,6 +486,104 @@ JailStatus probe() {
   return st;
 }
 
+struct JailRequest {
+  bool root = false;
+  std::string cwd;  // the command's working directory (host path)
+};
+
+// Refuses what must not run: no jail here, host root without an unprivileged uid, a working
+// directory outside the workspace.
+Result<JailRequest> check_request(const JailSpec& spec, const SubprocessOptions& options,
+                                  const JailStatus& st) {
+  if (!st.available) {
+    return fail(ErrorType::permission,
+                "shell commands cannot run jailed on this machine: " + st.reason +
+                    ". They are refused rather than run unjailed; to run them without the jail "
+                    "(trusted work only) set [sandbox] isolation = \"none\" in cppflue.toml",
+                json_object{{"rule", "isolation"}});
+  }
+  JailRequest r;
+  r.root = running_as_root();
+  if (r.root && (spec.uid == 0 || spec.gid == 0)) {
+    return fail(ErrorType::permission,
+                "jailed commands never run as host root, and no unprivileged uid was given",
+                json_object{{"rule", "isolation"}});
+  }
+  r.cwd = options.cwd.empty() ? spec.workspace.string() : options.cwd;
+  fs::path rel = fs::path(r.cwd).lexically_relative(spec.workspace);
+  if (!fs::path(r.cwd).is_absolute() || rel.empty() || *rel.begin() == "..") {
+    return fail(ErrorType::invalid_input, "working directory is outside the workspace: " + r.cwd);
+  }
+  return r;
+}
+
+// seccomp program → memfd → the child's fd 3.
+Result<UniqueFd> seccomp_memfd(const JailSpec& spec, const JailStatus& st) {
+  UniqueFd seccomp_fd;
+  // With the host network, abstract UNIX sockets of the host are reachable: Landlock scopes them
+  // away (ABI 6, in the helper); without it, seccomp refuses UNIX sockets altogether.
+  const bool no_unix_sockets = spec.network && !spec.abstract_unix_sockets && st.landlock_abi < 6;
+  const auto& program = seccomp_program(spec.network, no_unix_sockets);
+  if (!program) return fail(ErrorType::internal, "the seccomp filter cannot be built");
+  seccomp_fd = high_fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
+  if (seccomp_fd.get() < 0 ||
+      ::write(seccomp_fd.get(), program->data(), program->size()) !=
+          static_cast<ssize_t>(program->size()) ||
+      ::lseek(seccomp_fd.get(), 0, SEEK_SET) != 0) {
+    return fail(ErrorType::internal,
+                std::string("cannot pass the seccomp filter: ") + std::strerror(errno));
+  }
+  return seccomp_fd;
+}
+
+// Our descriptors the child gets (block_*: -1 without cgroups).
+struct JailFds {
+  int seccomp;
+  int command;
+  int block_read;
+  int block_write;
+};
+
+// `options` become those of bwrap (or the launch step): its arguments and descriptors and, with
+// cgroups, the release of the blocked command once bwrap is inside them.
+void set_bwrap_options(SubprocessOptions& options, const JailSpec& spec, const std::string& cwd,
+                       const JailStatus& st, const Prepared& prepared, const JailFds& fds,
+                       const detail::CommandCgroups& cgroups) {
+  const bool blocked = !cgroups.empty();
+  options.argv = build_arguments(spec, cwd, st, Profile{true, blocked}, prepared.layout);
+  // bwrap (or the launch step) starts with an empty environment: the command's own is set by
+  // the helper inside the jail, from the memfd.
+  options.env.clear();
+  options.cwd = "/";
+  options.child_fds = prepared.child_fds();
+  options.child_fds.emplace_back(fds.seccomp, kSeccompFd);
+  options.child_fds.emplace_back(fds.command, kExecFd);
+  options.max_processes = 0;
+  options.max_address_space = 0;
+  if (blocked) {
+    options.child_fds.emplace_back(fds.block_read, kBlockFd);
+    int release_fd = fds.block_write;
+    const detail::CommandCgroups* groups = &cgroups;
+    options.on_spawned = [groups, release_fd](int pid) -> Result<void> {
+      if (auto r = groups->adopt(pid); !r) return r;
+      if (::write(release_fd, "x", 1) != 1) {
+        return fail(ErrorType::internal, "cannot release the jailed command");
+      }
+      return {};
+    };
+  }
+}
+
+// The memory cgroup killed the command: say so on its stderr.
+void note_memory_kill(SubprocessResult& result, const JailSpec& spec) {
+  std::string& err = result.stderr_text;
+  if (!err.empty() && err.back() != '\n') err += '\n';
+  err += fmt::format(
+      "[the command was killed: its processes used more than the memory limit of {} MiB "
+      "([sandbox] memory_max; the jail's /tmp counts too)]",
+      spec.memory_max >> 20);
+}
+
 }  // namespace
 
 std::string JailStatus::summary() const {
@@ -575,44 +618,14 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
                                                      SubprocessOptions options,
                                                      CancelToken cancel) {
   const JailStatus& st = jail_status();
-  if (!st.available) {
-    co_return fail(ErrorType::permission,
-                   "shell commands cannot run jailed on this machine: " + st.reason +
-                       ". They are refused rather than run unjailed; to run them without the jail "
-                       "(trusted work only) set [sandbox] isolation = \"none\" in cppflue.toml",
-                   json_object{{"rule", "isolation"}});
-  }
-  const bool root = running_as_root();
-  if (root && (spec.uid == 0 || spec.gid == 0)) {
-    co_return fail(ErrorType::permission,
-                   "jailed commands never run as host root, and no unprivileged uid was given",
-                   json_object{{"rule", "isolation"}});
-  }
-  std::string cwd = options.cwd.empty() ? spec.workspace.string() : options.cwd;
-  fs::path rel = fs::path(cwd).lexically_relative(spec.workspace);
-  if (!fs::path(cwd).is_absolute() || rel.empty() || *rel.begin() == "..") {
-    co_return fail(ErrorType::invalid_input, "working directory is outside the workspace: " + cwd);
-  }
-
-  // seccomp program → memfd → the child's fd 3.
-  UniqueFd seccomp_fd;
-  // With the host network, abstract UNIX sockets of the host are reachable: Landlock scopes them
-  // away (ABI 6, in the helper); without it, seccomp refuses UNIX sockets altogether.
-  const bool no_unix_sockets = spec.network && !spec.abstract_unix_sockets && st.landlock_abi < 6;
-  const auto& program = seccomp_program(spec.network, no_unix_sockets);
-  if (!program) co_return fail(ErrorType::internal, "the seccomp filter cannot be built");
-  seccomp_fd = high_fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
-  if (seccomp_fd.get() < 0 ||
-      ::write(seccomp_fd.get(), program->data(), program->size()) !=
-          static_cast<ssize_t>(program->size()) ||
-      ::lseek(seccomp_fd.get(), 0, SEEK_SET) != 0) {
-    co_return fail(ErrorType::internal,
-                   std::string("cannot pass the seccomp filter: ") + std::strerror(errno));
-  }
+  auto request = check_request(spec, options, st);
+  if (!request) co_return fail(std::move(request.error()));
+  auto seccomp_fd = seccomp_memfd(spec, st);
+  if (!seccomp_fd) co_return fail(std::move(seccomp_fd.error()));
   // The command and its environment → memfd → the helper inside the jail (fd 5).
   auto command = command_memfd(options);
   if (!command) co_return fail(command.error());
-  auto prepared = prepare(spec, root);
+  auto prepared = prepare(spec, request->root);
   if (!prepared) co_return fail(prepared.error());
 
   // The pids and memory cgroups: the command blocks (bwrap --block-fd) until bwrap and every
@@ -629,30 +642,8 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
     block_read = high_fd(fds[0]);
     block_write = high_fd(fds[1]);
   }
-  const bool blocked = !cgroups->empty();
-
-  options.argv = build_arguments(spec, cwd, st, Profile{true, blocked}, prepared->layout);
-  // bwrap (or the launch step) starts with an empty environment: the command's own is set by
-  // the helper inside the jail, from the memfd.
-  options.env.clear();
-  options.cwd = "/";
-  options.child_fds = prepared->child_fds();
-  options.child_fds.emplace_back(seccomp_fd.get(), kSeccompFd);
-  options.child_fds.emplace_back(command->get(), kExecFd);
-  options.max_processes = 0;
-  options.max_address_space = 0;
-  if (blocked) {
-    options.child_fds.emplace_back(block_read.get(), kBlockFd);
-    int release_fd = block_write.get();
-    const detail::CommandCgroups* groups = &*cgroups;
-    options.on_spawned = [groups, release_fd](int pid) -> Result<void> {
-      if (auto r = groups->adopt(pid); !r) return r;
-      if (::write(release_fd, "x", 1) != 1) {
-        return fail(ErrorType::internal, "cannot release the jailed command");
-      }
-      return {};
-    };
-  }
+  JailFds jail_fds{seccomp_fd->get(), command->get(), block_read.get(), block_write.get()};
+  set_bwrap_options(options, spec, request->cwd, st, *prepared, jail_fds, *cgroups);
 
   auto result = co_await run_subprocess(std::move(options), std::move(cancel));
 
@@ -663,12 +654,7 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
   // normal exit, let the background finish the cleanup.
   bool we_killed = !result || result->timed_out || result->signal == SIGKILL;
   if (result && !result->timed_out && cgroups->memory_exhausted()) {
-    std::string& err = result->stderr_text;
-    if (!err.empty() && err.back() != '\n') err += '\n';
-    err += fmt::format(
-        "[the command was killed: its processes used more than the memory limit of {} MiB "
-        "([sandbox] memory_max; the jail's /tmp counts too)]",
-        spec.memory_max >> 20);
+    note_memory_kill(*result, spec);
   }
   co_await cgroups->remove(we_killed);
   co_return result;

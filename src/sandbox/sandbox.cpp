@@ -220,12 +220,12 @@ void adopt_tree(int dirfd, unsigned uid, unsigned gid, int depth) {
 constexpr const char* kProjectHidden[] = {"cppflue.toml", ".env"};
 constexpr const char* kProjectReadOnly[] = {".agents", "AGENTS.md", "CLAUDE.md"};
 
-Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
+// The workspace directory: [sandbox] workspace, or the session's own (created here).
+Result<fs::path> workspace_directory(const SandboxContext& ctx) {
   const Config& cfg = *ctx.config;
   std::error_code ec;
   fs::path root;
-  const bool per_session = cfg.sandbox.workspace.empty();
-  if (!per_session) {
+  if (!cfg.sandbox.workspace.empty()) {
     root = fs::path(cfg.sandbox.workspace);
     if (root.is_relative()) root = cfg.root / root;
     if (!fs::is_directory(root, ec)) {
@@ -247,25 +247,29 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
                                                       root.string(), std::strerror(errno)));
     }
   }
-  fs::path canon = fs::canonical(root, ec);
-  if (ec) {
-    return fail(ErrorType::config_error,
-                fmt::format("cannot resolve the workspace {}: {}", root.string(), ec.message()));
-  }
-  JailSpec jail;
-  if (per_session && ::geteuid() == 0) {
-    // Jailed commands run as an unprivileged uid, which must own the session's files.
-    detail::UniqueFd fd(::open(canon.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat st {};
-    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && st.st_uid == 0) {
-      adopt_tree(fd.get(), jail.uid, jail.gid, 0);
-      if (::fchown(fd.get(), jail.uid, jail.gid) != 0 || ::fchmod(fd.get(), 0700) != 0) {
-        return fail(ErrorType::store_error,
-                    fmt::format("cannot give the session workspace {} to uid {}: {}",
-                                canon.string(), jail.uid, std::strerror(errno)));
-      }
+  return root;
+}
+
+// Jailed commands run as an unprivileged uid, which must own the session's files.
+Result<void> give_session_workspace(const fs::path& canon, const JailSpec& jail) {
+  detail::UniqueFd fd(::open(canon.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && st.st_uid == 0) {
+    adopt_tree(fd.get(), jail.uid, jail.gid, 0);
+    if (::fchown(fd.get(), jail.uid, jail.gid) != 0 || ::fchmod(fd.get(), 0700) != 0) {
+      return fail(ErrorType::store_error,
+                  fmt::format("cannot give the session workspace {} to uid {}: {}", canon.string(),
+                              jail.uid, std::strerror(errno)));
     }
   }
+  return {};
+}
+
+// Hidden and read-only paths of the workspace `canon`; `guarded` gets the protected paths
+// checked around every command.
+WorkspaceOptions workspace_options(const Config& cfg, const fs::path& canon,
+                                   std::vector<std::string>& guarded) {
+  std::error_code ec;
   WorkspaceOptions wo;
   wo.hidden.emplace_back(".cppflue");
   fs::path state = fs::weakly_canonical(cfg.state_dir(), ec);
@@ -280,7 +284,6 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
   fs::path project = fs::weakly_canonical(cfg.root, ec);
   fs::path project_rel = ec ? fs::path("..") : project.lexically_relative(canon);
   bool project_mode = !project_rel.empty() && *project_rel.begin() != "..";
-  std::vector<std::string> guarded;  // protected paths checked around every command
   if (project_mode && cfg.sandbox.protect_config) {
     for (const char* name : kProjectHidden) {
       wo.hidden.push_back((project_rel / name).lexically_normal().string());
@@ -291,19 +294,16 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
     }
   }
   for (const auto& p : cfg.sandbox.protected_paths) wo.read_only.push_back(p);
-  auto ws = Workspace::open(canon, wo);
-  if (!ws) return fail(ws.error());
-  jail.workspace = canon;
-  jail.hidden = wo.hidden;
-  jail.read_only = ws->options().read_only;
-  jail.network = cfg.sandbox.network;
-  jail.abstract_unix_sockets = cfg.sandbox.abstract_unix_sockets;
-  jail.memory_max = cfg.sandbox.memory_max;
-  jail.tmp_size = cfg.sandbox.tmp_size;
-  // As root, jailed commands run as the workspace's owner (nobody for session workspaces).
+  return wo;
+}
+
+// As root, jailed commands run as the workspace's owner (nobody for session workspaces). Returns
+// why they cannot run at all (a root-owned project), or "".
+std::string set_jail_owner(const Workspace& ws, JailSpec& jail, bool per_session,
+                           const fs::path& canon) {
   std::string refusal;
   struct stat owner {};
-  if (::geteuid() == 0 && ::fstat(ws->root_fd(), &owner) == 0) {
+  if (::geteuid() == 0 && ::fstat(ws.root_fd(), &owner) == 0) {
     if (owner.st_uid != 0) {
       jail.uid = owner.st_uid;
       if (owner.st_gid != 0) jail.gid = owner.st_gid;
@@ -315,6 +315,36 @@ Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
           canon.string(), canon.string());
     }
   }
+  return refusal;
+}
+
+Result<std::shared_ptr<Sandbox>> make_virtual(const SandboxContext& ctx) {
+  const Config& cfg = *ctx.config;
+  const bool per_session = cfg.sandbox.workspace.empty();
+  auto root = workspace_directory(ctx);
+  if (!root) return fail(std::move(root.error()));
+  std::error_code ec;
+  fs::path canon = fs::canonical(*root, ec);
+  if (ec) {
+    return fail(ErrorType::config_error,
+                fmt::format("cannot resolve the workspace {}: {}", root->string(), ec.message()));
+  }
+  JailSpec jail;
+  if (per_session && ::geteuid() == 0) {
+    if (auto r = give_session_workspace(canon, jail); !r) return fail(std::move(r.error()));
+  }
+  std::vector<std::string> guarded;  // protected paths checked around every command
+  WorkspaceOptions wo = workspace_options(cfg, canon, guarded);
+  auto ws = Workspace::open(canon, wo);
+  if (!ws) return fail(ws.error());
+  jail.workspace = canon;
+  jail.hidden = wo.hidden;
+  jail.read_only = ws->options().read_only;
+  jail.network = cfg.sandbox.network;
+  jail.abstract_unix_sockets = cfg.sandbox.abstract_unix_sockets;
+  jail.memory_max = cfg.sandbox.memory_max;
+  jail.tmp_size = cfg.sandbox.tmp_size;
+  std::string refusal = set_jail_owner(*ws, jail, per_session, canon);
   guarded.insert(guarded.end(), jail.read_only.begin(), jail.read_only.end());
   return std::shared_ptr<Sandbox>(std::make_shared<VirtualSandbox>(
       std::move(*ws), cfg, jail, ctx.shell_enabled, std::move(guarded), std::move(refusal)));

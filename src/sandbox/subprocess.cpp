@@ -430,7 +430,8 @@ struct Spawned {
   Fd in;  // our end of the child's stdin, or -1
 };
 
-Result<Spawned> spawn(const SubprocessOptions& options) {
+// Checks the options and finds the program (execvp's search in the child's PATH).
+Result<std::string> find_program(const SubprocessOptions& options) {
   const std::string& name = options.argv.front();
   if (name.empty()) return fail(ErrorType::invalid_input, "empty command name");
   if (!options.cwd.empty()) {
@@ -444,50 +445,65 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
   }
   auto program = resolve_command(name, options.env, options.cwd);
   if (!program) return fail(ErrorType::not_found, "command not found: " + name);
+  return std::move(*program);
+}
 
-  // argv of the spawned process: the command, or prlimit(1) wrapping it.
+struct CommandLine {
+  std::string exec_path;
   std::vector<std::string> args;
-  std::string exec_path = *program;
+};
+
+// argv of the spawned process: the command, or prlimit(1) wrapping it.
+Result<CommandLine> command_line(const SubprocessOptions& options, const std::string& program) {
+  CommandLine c;
+  c.exec_path = program;
   if (options.max_processes > 0 || options.max_address_space > 0) {
     const char* prlimit = prlimit_binary();
     if (prlimit == nullptr) {
       return fail(ErrorType::internal,
                   "resource limits need util-linux prlimit(1), which is not installed");
     }
-    exec_path = prlimit;
-    args.emplace_back("prlimit");
+    c.exec_path = prlimit;
+    c.args.emplace_back("prlimit");
     if (options.max_processes > 0) {
-      args.push_back("--nproc=" + std::to_string(options.max_processes));
+      c.args.push_back("--nproc=" + std::to_string(options.max_processes));
     }
     if (options.max_address_space > 0) {
-      args.push_back("--as=" + std::to_string(options.max_address_space));
+      c.args.push_back("--as=" + std::to_string(options.max_address_space));
     }
-    args.emplace_back("--");
-    args.push_back(*program);
-    args.insert(args.end(), options.argv.begin() + 1, options.argv.end());
+    c.args.emplace_back("--");
+    c.args.push_back(program);
+    c.args.insert(c.args.end(), options.argv.begin() + 1, options.argv.end());
   } else {
-    args = options.argv;
+    c.args = options.argv;
   }
-  std::vector<char*> argv_ptrs;
-  for (auto& a : args) argv_ptrs.push_back(a.data());
-  argv_ptrs.push_back(nullptr);
-  std::vector<std::string> env_copy = options.env;
-  std::vector<char*> env_ptrs;
-  for (auto& e : env_copy) env_ptrs.push_back(e.data());
-  env_ptrs.push_back(nullptr);
+  return c;
+}
 
-  auto out = make_pipe();
-  auto err = make_pipe();
+// The pipes of the child's stdout, stderr and, when there is input, stdin.
+struct ChildPipes {
+  std::optional<Pipe> out;
+  std::optional<Pipe> err;
   std::optional<Pipe> in;
-  if (!options.stdin_data.empty()) in = make_pipe();
-  if (!out || !err || (!options.stdin_data.empty() && !in)) {
+};
+
+Result<ChildPipes> make_child_pipes(const SubprocessOptions& options) {
+  ChildPipes p;
+  p.out = make_pipe();
+  p.err = make_pipe();
+  if (!options.stdin_data.empty()) p.in = make_pipe();
+  if (!p.out || !p.err || (!options.stdin_data.empty() && !p.in)) {
     return fail(ErrorType::internal, "cannot create pipes: " + errno_text(errno));
   }
-  if (in && ::fcntl(in->write.get(), F_SETFL, O_NONBLOCK) != 0) {
+  if (p.in && ::fcntl(p.in->write.get(), F_SETFL, O_NONBLOCK) != 0) {
     return fail(ErrorType::internal, "cannot configure stdin pipe: " + errno_text(errno));
   }
+  return p;
+}
 
-  SpawnSetup setup;
+// The child gets a process group of its own (killed as a whole), no blocked signals and the
+// default disposition of the signals a shell cares about. 0 or the error number.
+int set_spawn_attributes(posix_spawnattr_t* attr) {
   sigset_t empty_mask, default_signals;
   sigemptyset(&empty_mask);
   sigemptyset(&default_signals);
@@ -496,68 +512,112 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
     sigaddset(&default_signals, sig);
   }
   int rc = posix_spawnattr_setflags(
-      &setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(&setup.attr, 0);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
-  if (rc == 0) rc = posix_spawnattr_setsigdefault(&setup.attr, &default_signals);
-  if (rc == 0) {
-    rc = in ? posix_spawn_file_actions_adddup2(&setup.actions, in->read.get(), STDIN_FILENO)
-            : posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY,
-                                               0);
-  }
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, out->write.get(), 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, err->write.get(), 2);
+      attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0) rc = posix_spawnattr_setpgroup(attr, 0);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(attr, &empty_mask);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(attr, &default_signals);
+  return rc;
+}
+
+// The child's stdin, stdout, stderr, the descriptors of `child_fds` and no other, and its
+// working directory: 0 or the error number of posix_spawn_file_actions_*.
+Result<int> add_file_actions(posix_spawn_file_actions_t* actions, const SubprocessOptions& options,
+                             const ChildPipes& pipes) {
+  int rc = pipes.in
+               ? posix_spawn_file_actions_adddup2(actions, pipes.in->read.get(), STDIN_FILENO)
+               : posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(actions, pipes.out->write.get(), 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(actions, pipes.err->write.get(), 2);
   int first_closed = 3;
   for (const auto& [ours, theirs] : options.child_fds) {
     if (rc != 0) break;
     if (ours < 0 || theirs < 3 || ours == theirs) {
       return fail(ErrorType::invalid_input, "child_fds: bad descriptor pair");
     }
-    rc = posix_spawn_file_actions_adddup2(&setup.actions, ours, theirs);
+    rc = posix_spawn_file_actions_adddup2(actions, ours, theirs);
     first_closed = std::max(first_closed, theirs + 1);
   }
   // Descriptors opened without O_CLOEXEC by other threads must not leak into the child.
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&setup.actions, first_closed);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(actions, first_closed);
   if (rc == 0 && !options.cwd.empty()) {
-    rc = posix_spawn_file_actions_addchdir_np(&setup.actions, options.cwd.c_str());
+    rc = posix_spawn_file_actions_addchdir_np(actions, options.cwd.c_str());
+  }
+  return rc;
+}
+
+Result<void> configure_spawn(SpawnSetup& setup, const SubprocessOptions& options,
+                             const ChildPipes& pipes) {
+  int rc = set_spawn_attributes(&setup.attr);
+  if (rc == 0) {
+    auto actions = add_file_actions(&setup.actions, options, pipes);
+    if (!actions) return fail(std::move(actions.error()));
+    rc = *actions;
   }
   if (rc != 0) return fail(ErrorType::internal, "cannot set up spawn: " + errno_text(rc));
+  return {};
+}
 
-  pid_t pid = -1;
-  rc = ::posix_spawn(&pid, exec_path.c_str(), &setup.actions, &setup.attr, argv_ptrs.data(),
-                     env_ptrs.data());
-  if (rc != 0) {
-    ErrorType type = rc == ENOENT    ? ErrorType::not_found
-                     : rc == EACCES  ? ErrorType::permission
-                     : rc == ENOEXEC ? ErrorType::permission
-                                     : ErrorType::internal;
-    return fail(type, "cannot run '" + name + "': " + errno_text(rc));
-  }
+// A child that cannot be handed over: kill its group and reap it.
+void kill_and_reap(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  siginfo_t info{};
+  ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+}
+
+// The running child's pidfd, then the caller's on_spawned; our ends of the pipes.
+Result<Spawned> adopt_child(const SubprocessOptions& options, pid_t pid, ChildPipes& pipes) {
   Spawned s;
   s.pid = pid;
   int pidfd = pidfd_open(pid);
   if (pidfd < 0) {
     int e = errno;
-    ::kill(-pid, SIGKILL);
-    siginfo_t info{};
-    ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+    kill_and_reap(pid);
     return fail(ErrorType::internal, "pidfd_open failed: " + errno_text(e));
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it too; be explicit
   s.pidfd = Fd(pidfd);
   if (options.on_spawned) {
     if (auto r = options.on_spawned(pid); !r) {
-      ::kill(-pid, SIGKILL);
-      siginfo_t info{};
-      ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+      kill_and_reap(pid);
       return fail(std::move(r.error()));
     }
   }
-  s.out = std::move(out->read);
-  s.err = std::move(err->read);
-  if (in) s.in = std::move(in->write);
-  // The child's ends close here, when `out`/`err`/`in` go out of scope.
+  s.out = std::move(pipes.out->read);
+  s.err = std::move(pipes.err->read);
+  if (pipes.in) s.in = std::move(pipes.in->write);
   return s;
+}
+
+Result<Spawned> spawn(const SubprocessOptions& options) {
+  auto program = find_program(options);
+  if (!program) return fail(std::move(program.error()));
+  auto command = command_line(options, *program);
+  if (!command) return fail(std::move(command.error()));
+  std::vector<char*> argv_ptrs;
+  for (auto& a : command->args) argv_ptrs.push_back(a.data());
+  argv_ptrs.push_back(nullptr);
+  std::vector<std::string> env_copy = options.env;
+  std::vector<char*> env_ptrs;
+  for (auto& e : env_copy) env_ptrs.push_back(e.data());
+  env_ptrs.push_back(nullptr);
+
+  auto pipes = make_child_pipes(options);
+  if (!pipes) return fail(std::move(pipes.error()));
+  SpawnSetup setup;
+  if (auto r = configure_spawn(setup, options, *pipes); !r) return fail(std::move(r.error()));
+
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, command->exec_path.c_str(), &setup.actions, &setup.attr,
+                         argv_ptrs.data(), env_ptrs.data());
+  if (rc != 0) {
+    ErrorType type = rc == ENOENT    ? ErrorType::not_found
+                     : rc == EACCES  ? ErrorType::permission
+                     : rc == ENOEXEC ? ErrorType::permission
+                                     : ErrorType::internal;
+    return fail(type, "cannot run '" + options.argv.front() + "': " + errno_text(rc));
+  }
+  // The child's ends close when `pipes` goes out of scope, after adopt_child.
+  return adopt_child(options, pid, *pipes);
 }
 
 }  // namespace
