@@ -11,7 +11,105 @@
 
 namespace cppflue::cli {
 
-int doctor_command(const CommonOptions& common, bool as_json) {
+namespace {
+
+// The model the configuration (or the environment) picks and how it resolves; an unresolvable
+// model clears `ok`.
+json_object model_report(const Config& config, bool& ok) {
+  std::string model = config.agent.model.empty() ? default_model() : config.agent.model;
+  auto resolved = resolve_model(model, config.providers);
+  json_object m{{"model", model}, {"ok", resolved.has_value()}};
+  if (resolved) {
+    m["provider"] = resolved->provider.name;
+    m["offline"] = resolved->provider.offline;
+    if (!resolved->provider.offline) {
+      m["api"] = wire_api_name(resolved->provider.api);
+      m["base_url"] = resolved->provider.base_url;
+    }
+  } else {
+    m["error"] = resolved.error().message;
+    ok = false;
+  }
+  return m;
+}
+
+// "set" or "missing" for each provider's API key variable.
+json_object api_keys_report() {
+  json_object keys;
+  for (const char* var :
+       {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
+        "GROQ_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY", "TOGETHER_API_KEY",
+        "FIREWORKS_API_KEY", "CEREBRAS_API_KEY"}) {
+    const char* v = std::getenv(var);
+    keys[var] = v && *v ? "set" : "missing";
+  }
+  return keys;
+}
+
+// The session store and how many sessions it holds; a store that cannot be opened clears `ok`.
+json_object store_report(const Config& config, bool& ok) {
+  auto db = config.state_dir() / "state.db";
+  json_object store{{"path", db.string()}};
+  if (!std::filesystem::exists(db)) {
+    store["ok"] = true;
+    store["sessions"] = 0;
+    store["note"] = "created on first use";
+    return store;
+  }
+  auto s = open_sqlite_store(db);
+  if (!s) {
+    store["ok"] = false;
+    store["error"] = s.error().message;
+    ok = false;
+    return store;
+  }
+  auto list = (*s)->list_sessions();
+  store["ok"] = list.has_value();
+  if (list)
+    store["sessions"] = list->size();
+  else
+    store["error"] = list.error().message;
+  return store;
+}
+
+json_object sandbox_report(const Config& config) {
+  const JailStatus& jail = jail_status();
+  return json_object{{"configured", config.agent.sandbox},
+                     {"isolation", config.sandbox.isolation},
+                     {"effective", effective_isolation(config)},
+                     {"jail", json_object{{"available", jail.available},
+                                          {"reason", jail.reason},
+                                          {"bwrap", jail.bwrap},
+                                          {"landlock_abi", jail.landlock_abi},
+                                          {"helper", jail.helper},
+                                          {"seccomp", jail.seccomp},
+                                          {"cgroup_pids", jail.cgroup_pids},
+                                          {"cgroup_memory", jail.cgroup_memory},
+                                          {"cgroup_v2", jail.cgroup_v2}}}};
+}
+
+// Everything `doctor` reports about a configuration that loaded, added to `report`.
+void add_config_reports(json_object& report, Config& config, bool& ok) {
+  apply_env_defaults(config);
+  report["config"] = json_object{{"ok", true},
+                                 {"file", config.config_path.empty() ? "(none: built-in defaults)"
+                                                                     : config.config_path.string()},
+                                 {"root", config.root.string()}};
+  report["model"] = model_report(config, ok);
+  report["api_keys"] = api_keys_report();
+  json_array providers;
+  for (const auto& p : known_providers(config.providers))
+    providers.push_back(boost::json::string(p));
+  report["providers"] = providers;
+  report["store"] = store_report(config, ok);
+  json_array harnesses;
+  for (const auto& h : harness_names()) harnesses.push_back(boost::json::string(h));
+  report["harness"] = json_object{{"configured", config.agent.harness}, {"available", harnesses}};
+  report["sandbox"] = sandbox_report(config);
+}
+
+// The `doctor` report: {"version","config",...,"ok"}.
+json_object doctor_report(const CommonOptions& common) {
   json_object report;
   bool ok = true;
   report["version"] = kVersion;
@@ -20,122 +118,72 @@ int doctor_command(const CommonOptions& common, bool as_json) {
     report["config"] = json_object{{"ok", false}, {"error", config.error().message}};
     ok = false;
   } else {
-    apply_env_defaults(*config);
-    report["config"] =
-        json_object{{"ok", true},
-                    {"file", config->config_path.empty() ? "(none: built-in defaults)"
-                                                         : config->config_path.string()},
-                    {"root", config->root.string()}};
-    std::string model = config->agent.model.empty() ? default_model() : config->agent.model;
-    auto resolved = resolve_model(model, config->providers);
-    json_object m{{"model", model}, {"ok", resolved.has_value()}};
-    if (resolved) {
-      m["provider"] = resolved->provider.name;
-      m["offline"] = resolved->provider.offline;
-      if (!resolved->provider.offline) {
-        m["api"] = wire_api_name(resolved->provider.api);
-        m["base_url"] = resolved->provider.base_url;
-      }
-    } else {
-      m["error"] = resolved.error().message;
-      ok = false;
-    }
-    report["model"] = m;
-    json_object keys;
-    for (const char* var :
-         {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
-          "GROQ_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY", "TOGETHER_API_KEY",
-          "FIREWORKS_API_KEY", "CEREBRAS_API_KEY"}) {
-      const char* v = std::getenv(var);
-      keys[var] = v && *v ? "set" : "missing";
-    }
-    report["api_keys"] = keys;
-    json_array providers;
-    for (const auto& p : known_providers(config->providers))
-      providers.push_back(boost::json::string(p));
-    report["providers"] = providers;
-    auto db = config->state_dir() / "state.db";
-    json_object store{{"path", db.string()}};
-    if (std::filesystem::exists(db)) {
-      auto s = open_sqlite_store(db);
-      if (s) {
-        auto list = (*s)->list_sessions();
-        store["ok"] = list.has_value();
-        if (list)
-          store["sessions"] = list->size();
-        else
-          store["error"] = list.error().message;
-      } else {
-        store["ok"] = false;
-        store["error"] = s.error().message;
-        ok = false;
-      }
-    } else {
-      store["ok"] = true;
-      store["sessions"] = 0;
-      store["note"] = "created on first use";
-    }
-    report["store"] = store;
-    json_array harnesses;
-    for (const auto& h : harness_names()) harnesses.push_back(boost::json::string(h));
-    report["harness"] =
-        json_object{{"configured", config->agent.harness}, {"available", harnesses}};
-    const JailStatus& jail = jail_status();
-    report["sandbox"] = json_object{{"configured", config->agent.sandbox},
-                                    {"isolation", config->sandbox.isolation},
-                                    {"effective", effective_isolation(*config)},
-                                    {"jail", json_object{{"available", jail.available},
-                                                         {"reason", jail.reason},
-                                                         {"bwrap", jail.bwrap},
-                                                         {"landlock_abi", jail.landlock_abi},
-                                                         {"helper", jail.helper},
-                                                         {"seccomp", jail.seccomp},
-                                                         {"cgroup_pids", jail.cgroup_pids},
-                                                         {"cgroup_memory", jail.cgroup_memory},
-                                                         {"cgroup_v2", jail.cgroup_v2}}}};
+    add_config_reports(report, *config, ok);
   }
   report["ok"] = ok;
-  if (as_json) {
-    std::cout << dump(report) << '\n';
-    return ok ? 0 : 1;
+  return report;
+}
+
+void print_line(std::string_view k, std::string v) {
+  std::cout << fmt::format("{:<10} {}\n", k, v);
+}
+
+std::string model_summary(const json& m) {
+  std::string model(m.at("model").as_string());
+  if (!m.at("ok").as_bool()) {
+    return model + "  ERROR: " + std::string(m.at("error").as_string());
   }
-  auto line = [](std::string_view k, std::string v) {
-    std::cout << fmt::format("{:<10} {}\n", k, v);
-  };
-  line("cppflue", kVersion);
-  const json& c = report["config"];
-  if (c.at("ok").as_bool()) {
-    line("config", std::string(c.at("file").as_string()));
-    line("root", std::string(c.at("root").as_string()));
-    const json& m = report["model"];
-    std::string model(m.at("model").as_string());
-    if (!m.at("ok").as_bool()) {
-      line("model", model + "  ERROR: " + std::string(m.at("error").as_string()));
-    } else if (m.at("offline").as_bool()) {
-      line("model", model + "  (offline test model: scripted answers, no network)");
-    } else {
-      line("model", fmt::format("{}  ({} at {})", model, std::string_view(m.at("api").as_string()),
-                                std::string_view(m.at("base_url").as_string())));
-    }
-    std::string keys;
-    for (const auto& kv : report["api_keys"].as_object()) {
-      if (kv.value().as_string() == "set")
-        keys += (keys.empty() ? "" : ", ") + std::string(kv.key());
-    }
-    line("api keys", keys.empty() ? "none set" : keys);
-    const json& st = report["store"];
-    line("store",
-         fmt::format("{}  ({})", std::string_view(st.at("path").as_string()),
+  if (m.at("offline").as_bool()) {
+    return model + "  (offline test model: scripted answers, no network)";
+  }
+  return fmt::format("{}  ({} at {})", model, std::string_view(m.at("api").as_string()),
+                     std::string_view(m.at("base_url").as_string()));
+}
+
+std::string api_keys_summary(const json& api_keys) {
+  std::string keys;
+  for (const auto& kv : api_keys.as_object()) {
+    if (kv.value().as_string() == "set") keys += (keys.empty() ? "" : ", ") + std::string(kv.key());
+  }
+  return keys.empty() ? "none set" : keys;
+}
+
+std::string store_summary(const json& st) {
+  return fmt::format("{}  ({})", std::string_view(st.at("path").as_string()),
                      st.at("ok").as_bool()
                          ? (st.as_object().contains("sessions")
                                 ? fmt::format("{} sessions", st.at("sessions").to_number<long>())
                                 : std::string("ok"))
-                         : "ERROR: " + std::string(st.at("error").as_string())));
-    line("harness", std::string(report["harness"].at("configured").as_string()));
-    line("sandbox", std::string(report["sandbox"].at("configured").as_string()));
-    line("isolation", std::string(report["sandbox"].at("effective").as_string()));
+                         : "ERROR: " + std::string(st.at("error").as_string()));
+}
+
+// The report for people: one aligned line per item.
+void print_report(const json_object& report) {
+  print_line("cppflue", kVersion);
+  const json& c = report.at("config");
+  if (!c.at("ok").as_bool()) {
+    print_line("config", "ERROR: " + std::string(c.at("error").as_string()));
+    return;
+  }
+  print_line("config", std::string(c.at("file").as_string()));
+  print_line("root", std::string(c.at("root").as_string()));
+  print_line("model", model_summary(report.at("model")));
+  print_line("api keys", api_keys_summary(report.at("api_keys")));
+  print_line("store", store_summary(report.at("store")));
+  print_line("harness", std::string(report.at("harness").at("configured").as_string()));
+  print_line("sandbox", std::string(report.at("sandbox").at("configured").as_string()));
+  print_line("isolation", std::string(report.at("sandbox").at("effective").as_string()));
+}
+
+}  // namespace
+
+int doctor_command(const CommonOptions& common, bool as_json) {
+  json_object report = doctor_report(common);
+  const bool ok = report.at("ok").as_bool();
+  if (as_json) {
+    std::cout << dump(report) << '\n';
   } else {
-    line("config", "ERROR: " + std::string(c.at("error").as_string()));
+    print_report(report);
   }
   return ok ? 0 : 1;
 }

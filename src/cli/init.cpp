@@ -371,36 +371,56 @@ std::string write_text(const fs::path& path, std::string_view content) {
   return {};
 }
 
-}  // namespace
-
-int init_command(const InitOptions& o) {
+// The directory `init` fills: DIR made absolute ("demo/" and "." name the directory itself);
+// an error when it cannot be, or is something other than a directory.
+Result<fs::path> project_dir(const std::string& dir_arg) {
   std::error_code ec;
-  const std::string dir_arg = o.dir.empty() ? std::string(".") : o.dir;
   fs::path dir = fs::absolute(dir_arg, ec);
-  if (ec) return report_error(fmt::format("invalid directory '{}': {}", dir_arg, ec.message()));
+  if (ec) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("invalid directory '{}': {}", dir_arg, ec.message()));
+  }
   dir = dir.lexically_normal();
   if (!dir.has_filename() && dir != dir.root_path()) dir = dir.parent_path();  // "demo/", "."
   if (path_exists(dir) && !fs::is_directory(dir, ec)) {
-    return report_error(fmt::format("{} exists and is not a directory", dir.string()));
+    return fail(ErrorType::invalid_input,
+                fmt::format("{} exists and is not a directory", dir.string()));
   }
-  const std::string name = app_name(dir);
+  return dir;
+}
 
-  std::string prefix_flag, prefix_note;
-  fs::path prefix = installed_prefix();
-  if (!prefix.empty() && prefix != "/usr" && prefix != "/usr/local") {
-    prefix_flag = " -DCMAKE_PREFIX_PATH=" + shell_quote(prefix.string());
-  } else if (prefix.empty()) {
-    prefix_note =
+// How the generated project finds CppFlue: the install prefix of the running `cppflue` (empty
+// when it is not an installed one), with the flag (@PREFIX_FLAG@) that a non-standard prefix
+// needs, or the note (@PREFIX_NOTE@) for when there is none.
+struct PrefixHint {
+  fs::path prefix;
+  std::string flag;
+  std::string note;
+};
+
+PrefixHint prefix_hint() {
+  PrefixHint hint;
+  hint.prefix = installed_prefix();
+  if (!hint.prefix.empty() && hint.prefix != "/usr" && hint.prefix != "/usr/local") {
+    hint.flag = " -DCMAKE_PREFIX_PATH=" + shell_quote(hint.prefix.string());
+  } else if (hint.prefix.empty()) {
+    hint.note =
         "\nWhen CppFlue is not installed under a standard prefix (/usr/local, /usr), add\n"
         "`-DCMAKE_PREFIX_PATH=<its install prefix>` to the first command.\n";
   }
+  return hint;
+}
+
+// The scaffold: (path relative to the project directory, content) in the order written.
+using ScaffoldFiles = std::vector<std::pair<std::string, std::string>>;
+
+ScaffoldFiles scaffold_files(const std::string& name, const PrefixHint& hint) {
   auto fill = [&](std::string_view text) {
     std::string s = replace_all(text, "@NAME@", name);
-    s = replace_all(s, "@PREFIX_FLAG@", prefix_flag);
-    return replace_all(s, "@PREFIX_NOTE@", prefix_note);
+    s = replace_all(s, "@PREFIX_FLAG@", hint.flag);
+    return replace_all(s, "@PREFIX_NOTE@", hint.note);
   };
-
-  const std::vector<std::pair<std::string, std::string>> files = {
+  return {
       {"cppflue.toml", std::string(kConfigToml)},
       {"AGENTS.md", fill(kAgentsMd)},
       {".agents/skills/summarize-text/SKILL.md", std::string(kSkillMd)},
@@ -414,56 +434,90 @@ int init_command(const InitOptions& o) {
       {"README.md", fill(kReadme)},
       {".gitignore", std::string(kGitignore)},
   };
+}
 
-  // Check everything before writing anything, so a refusal changes nothing.
+// The scaffold's files that already exist under `dir`; an error when something is in the way
+// (a file where a directory goes, or a directory where a file goes).
+Result<std::vector<std::string>> existing_files(const fs::path& dir, const ScaffoldFiles& files) {
+  std::error_code ec;
   std::vector<std::string> existing;
   for (const auto& [rel, content] : files) {
     fs::path p = dir / rel;
     for (fs::path parent = p.parent_path(); parent != dir; parent = parent.parent_path()) {
       if (path_exists(parent) && !fs::is_directory(parent, ec)) {
-        return report_error(
-            fmt::format("{} is not a directory; move it away first", parent.string()));
+        return fail(ErrorType::invalid_input,
+                    fmt::format("{} is not a directory; move it away first", parent.string()));
       }
     }
     if (!path_exists(p)) continue;
     if (fs::is_directory(p, ec)) {
-      return report_error(fmt::format("{} is a directory; move it away first", p.string()));
+      return fail(ErrorType::invalid_input,
+                  fmt::format("{} is a directory; move it away first", p.string()));
     }
     existing.push_back(rel);
   }
-  if (!existing.empty() && !o.force) {
-    std::string list;
-    for (const auto& rel : existing) list += (list.empty() ? "" : ", ") + rel;
-    return report_error(
-        fmt::format("not overwriting existing file{} in {}: {} (use --force to overwrite)",
-                    existing.size() == 1 ? "" : "s", dir.string(), list));
-  }
+  return existing;
+}
 
-  for (const auto& [rel, content] : files) {
-    if (auto err = write_text(dir / rel, content); !err.empty()) return report_error(err);
-  }
+// The refusal to overwrite `existing` files without --force.
+std::string overwrite_refusal(const fs::path& dir, const std::vector<std::string>& existing) {
+  std::string list;
+  for (const auto& rel : existing) list += (list.empty() ? "" : ", ") + rel;
+  return fmt::format("not overwriting existing file{} in {}: {} (use --force to overwrite)",
+                     existing.size() == 1 ? "" : "s", dir.string(), list);
+}
 
+void print_created(const std::string& name, const fs::path& dir, const ScaffoldFiles& files,
+                   const std::vector<std::string>& existing) {
   std::cout << fmt::format("Created CppFlue project '{}' in {}:\n", name, dir.string());
   for (const auto& [rel, content] : files) {
     bool was_there = std::find(existing.begin(), existing.end(), rel) != existing.end();
     std::cout << "  " << rel << (was_there ? "  (overwritten)" : "") << '\n';
   }
+}
+
+// The commands that build and run the new project (`dir_arg` as the user wrote it).
+void print_next_steps(const fs::path& dir, const std::string& dir_arg, const std::string& name,
+                      const PrefixHint& hint) {
   std::cout << "\nNext:\n";
+  std::error_code ec;
   fs::path cwd = fs::current_path(ec);
   if (ec || !fs::equivalent(dir, cwd, ec)) {
     std::cout << "  cd " << shell_quote(dir_arg) << '\n';
   }
-  std::cout << "  cmake -S . -B build -G Ninja" << prefix_flag << '\n'
+  std::cout << "  cmake -S . -B build -G Ninja" << hint.flag << '\n'
             << "  cmake --build build\n"
             << "  ./build/" << name << " run --agent assistant -p \"Hello\"\n"
             << "  ./build/" << name
             << " run summarize --payload '{\"text\":\"CppFlue is fast.\"}'\n"
             << "  ./build/" << name << " run --agent helper -p \"List the files\"\n";
-  if (prefix.empty()) {
+  if (hint.prefix.empty()) {
     std::cout << "(add -DCMAKE_PREFIX_PATH=<CppFlue's install prefix> when it is not installed "
                  "under /usr/local or /usr)\n";
   }
   std::cout << "Without an API key the offline test model answers; README.md has the details.\n";
+}
+
+}  // namespace
+
+int init_command(const InitOptions& o) {
+  const std::string dir_arg = o.dir.empty() ? std::string(".") : o.dir;
+  auto dir = project_dir(dir_arg);
+  if (!dir) return report_error(dir.error().message);
+  const std::string name = app_name(*dir);
+  const PrefixHint hint = prefix_hint();
+  const ScaffoldFiles files = scaffold_files(name, hint);
+
+  // Check everything before writing anything, so a refusal changes nothing.
+  auto existing = existing_files(*dir, files);
+  if (!existing) return report_error(existing.error().message);
+  if (!existing->empty() && !o.force) return report_error(overwrite_refusal(*dir, *existing));
+
+  for (const auto& [rel, content] : files) {
+    if (auto err = write_text(*dir / rel, content); !err.empty()) return report_error(err);
+  }
+  print_created(name, *dir, files, *existing);
+  print_next_steps(*dir, dir_arg, name, hint);
   return 0;
 }
 

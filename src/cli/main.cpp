@@ -85,22 +85,43 @@ void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts, CommonOptions& 
   cmd->add_option("--config", common.config, "Path to cppflue.toml");
 }
 
-}  // namespace
-}  // namespace cppflue::cli
+// Every subcommand's options (filled in by parsing) and the subcommands themselves (to tell
+// which one was given).
+struct CommandLine {
+  CommonOptions common;
+  RunOptions run;
+  std::string chat_session = "default";
+  std::string chat_model;
+  SessionsOptions sessions;
+  InitOptions init;
+  std::string skill_name;
+  ServeCommandOptions serve;
+  DevOptions dev;
+  InvokeOptions invoke;
+  LogsOptions logs;
+  bool doctor_json = false;
 
-int cppflue::cli_main(int argc, char** argv) {
-  using namespace cppflue::cli;
-  CLI::App app{
-      "CppFlue — agent harness framework for C++.\n"
-      "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
-      "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
+  CLI::App* run_cmd = nullptr;
+  CLI::App* chat_cmd = nullptr;
+  CLI::App* sessions_cmd = nullptr;
+  CLI::App* init_cmd = nullptr;
+  CLI::App* skill_new_cmd = nullptr;
+  CLI::App* serve_cmd = nullptr;
+  CLI::App* dev_cmd = nullptr;
+  CLI::App* routes_cmd = nullptr;
+  CLI::App* invoke_cmd = nullptr;
+  CLI::App* logs_cmd = nullptr;
+  CLI::App* doctor_cmd = nullptr;
+};
+
+void configure_app(CLI::App& app, CommonOptions& common) {
   app.name("cppflue");
   app.set_version_flag("--version", std::string("cppflue ") + cppflue::kVersion);
   app.require_subcommand(1);
-  CommonOptions common;
   app.add_option("--config", common.config, "Path to cppflue.toml (default: search upwards)");
+}
 
-  RunOptions run;
+CLI::App* add_run_command(CLI::App& app, RunOptions& run, CommonOptions& common) {
   auto* run_cmd = app.add_subcommand(
       "run", "Run one prompt (or a skill, or a workflow) and print the answer as it streams");
   run_cmd->add_option("workflow", run.workflow,
@@ -138,15 +159,20 @@ int cppflue::cli_main(int argc, char** argv) {
   run_cmd->footer(
       "Exit status: 0 success, 1 error, 130 aborted (Ctrl-C).\n"
       "With no API key the offline test:demo model is used, and cppflue says so.");
+  return run_cmd;
+}
 
-  std::string chat_session = "default", chat_model;
+CLI::App* add_chat_command(CLI::App& app, std::string& session, std::string& model,
+                           CommonOptions& common) {
   auto* chat_cmd =
       app.add_subcommand("chat", "Interactive conversation on a session (/exit to quit)");
-  chat_cmd->add_option("-s,--session", chat_session, "Session id (default: default)");
-  chat_cmd->add_option("-m,--model", chat_model, "Model as provider:model");
+  chat_cmd->add_option("-s,--session", session, "Session id (default: default)");
+  chat_cmd->add_option("-m,--model", model, "Model as provider:model");
   chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return chat_cmd;
+}
 
-  SessionsOptions sessions;
+CLI::App* add_sessions_command(CLI::App& app, SessionsOptions& sessions, CommonOptions& common) {
   auto* sessions_cmd = app.add_subcommand(
       "sessions",
       "List, show or delete stored sessions, or scrub secrets out of everything stored (scrub "
@@ -163,16 +189,21 @@ int cppflue::cli_main(int argc, char** argv) {
                          "scrub: also a value read from standard input (kept off the command "
                          "line, where other users could see it)");
   sessions_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return sessions_cmd;
+}
 
-  cppflue::cli::InitOptions init_opts;
+CLI::App* add_init_command(CLI::App& app, InitOptions& init_opts) {
   auto* init_cmd = app.add_subcommand(
       "init",
       "Scaffold a CppFlue project: config, AGENTS.md, a skill, a role, a Markdown agent, "
       "a C++ agent and workflow with a CMakeLists.txt");
   init_cmd->add_option("dir", init_opts.dir, "Directory to create or fill (default: .)");
   init_cmd->add_flag("--force", init_opts.force, "Overwrite files that already exist");
+  return init_cmd;
+}
 
-  std::string skill_name;
+// `skill new NAME`; returns the `new` subcommand.
+CLI::App* add_skill_command(CLI::App& app, std::string& skill_name, CommonOptions& common) {
   auto* skill_cmd = app.add_subcommand("skill", "Skill scaffolding");
   skill_cmd->require_subcommand(1);
   auto* skill_new_cmd =
@@ -180,8 +211,10 @@ int cppflue::cli_main(int argc, char** argv) {
   skill_new_cmd->add_option("name", skill_name, "Skill name: lowercase letters, digits, hyphens")
       ->required();
   skill_new_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return skill_new_cmd;
+}
 
-  ServeCommandOptions serve;
+CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& serve, CommonOptions& common) {
   auto* serve_cmd = app.add_subcommand(
       "serve",
       "Serve the project's agents and workflows over HTTP (GET /health, GET /agents, POST "
@@ -191,8 +224,10 @@ int cppflue::cli_main(int argc, char** argv) {
       "dashboard at /__cppflue)");
   add_serve_options(serve_cmd, serve, common);
   serve_cmd->footer("Stops on SIGINT/SIGTERM: no new connections, requests in flight finish.");
+  return serve_cmd;
+}
 
-  DevOptions dev;
+CLI::App* add_dev_command(CLI::App& app, DevOptions& dev, CommonOptions& common) {
   auto* dev_cmd = app.add_subcommand(
       "dev",
       "Serve like `serve`, and reload the agents when .agents/, AGENTS.md, CLAUDE.md or "
@@ -213,13 +248,18 @@ int cppflue::cli_main(int argc, char** argv) {
   dev_cmd->footer(
       "A compiled application (agents or workflows in C++) is rebuilt when its "
       "sources change, then restarted (connections are closed gracefully).");
+  return dev_cmd;
+}
 
+CLI::App* add_routes_command(CLI::App& app, CommonOptions& common) {
   auto* routes_cmd = app.add_subcommand(
       "routes",
       "Print the routes `serve` would offer as JSON ({\"agents\":[...],\"workflows\":[...]})");
   routes_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return routes_cmd;
+}
 
-  InvokeOptions invoke;
+CLI::App* add_invoke_command(CLI::App& app, InvokeOptions& invoke, CommonOptions& common) {
   auto* invoke_cmd = app.add_subcommand(
       "invoke", "Call an agent once, as POST /agents/NAME/ID would, and print {\"result\":...}");
   invoke_cmd->add_option("name", invoke.name, "Agent name")->required();
@@ -231,8 +271,10 @@ int cppflue::cli_main(int argc, char** argv) {
                          "a Bearer token comes from CPPFLUE_TOKEN");
   invoke_cmd->add_option("-m,--model", invoke.model, "Model override, as provider:model (local)");
   invoke_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return invoke_cmd;
+}
 
-  LogsOptions logs;
+CLI::App* add_logs_command(CLI::App& app, LogsOptions& logs, CommonOptions& common) {
   auto* logs_cmd = app.add_subcommand("logs", "Print the events of a run");
   logs_cmd->add_option("run_id", logs.run_id, "Run id (run_...)")->required();
   logs_cmd->add_flag("-f,--follow,!--no-follow", logs.follow,
@@ -247,35 +289,70 @@ int cppflue::cli_main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   logs_cmd->add_option("--format", logs.format, "pretty (default), json or ndjson");
   logs_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return logs_cmd;
+}
 
-  bool doctor_json = false;
+CLI::App* add_doctor_command(CLI::App& app, bool& doctor_json, CommonOptions& common) {
   auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
   doctor_cmd->add_flag("--json", doctor_json, "Machine-readable output");
   doctor_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return doctor_cmd;
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; usage errors exit 1 like any other error (docs/reference/cli.md).
-    return app.exit(e) == 0 ? 0 : 1;
-  }
+// The top-level options and every subcommand, in the order `--help` lists them.
+void add_commands(CLI::App& app, CommandLine& cl) {
+  configure_app(app, cl.common);
+  cl.run_cmd = add_run_command(app, cl.run, cl.common);
+  cl.chat_cmd = add_chat_command(app, cl.chat_session, cl.chat_model, cl.common);
+  cl.sessions_cmd = add_sessions_command(app, cl.sessions, cl.common);
+  cl.init_cmd = add_init_command(app, cl.init);
+  cl.skill_new_cmd = add_skill_command(app, cl.skill_name, cl.common);
+  cl.serve_cmd = add_serve_command(app, cl.serve, cl.common);
+  cl.dev_cmd = add_dev_command(app, cl.dev, cl.common);
+  cl.routes_cmd = add_routes_command(app, cl.common);
+  cl.invoke_cmd = add_invoke_command(app, cl.invoke, cl.common);
+  cl.logs_cmd = add_logs_command(app, cl.logs, cl.common);
+  cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.common);
+}
 
+// Runs the subcommand that was given; errors thrown by it are reported (exit code 1).
+int run_subcommand(const CommandLine& cl) {
   try {
-    if (*run_cmd) return run_command(common, run);
-    if (*chat_cmd) return chat_command(common, chat_session, chat_model);
-    if (*sessions_cmd) return sessions_command(common, sessions);
-    if (*doctor_cmd) return doctor_command(common, doctor_json);
-    if (*serve_cmd) return serve_command(common, serve);
-    if (*dev_cmd) return dev_command(common, dev);
-    if (*routes_cmd) return routes_command(common);
-    if (*invoke_cmd) return invoke_command(common, invoke);
-    if (*logs_cmd) return logs_command(common, logs);
-    if (*init_cmd) return init_command(init_opts);
-    if (*skill_new_cmd) return skill_new_command(common.config, skill_name);
+    if (*cl.run_cmd) return run_command(cl.common, cl.run);
+    if (*cl.chat_cmd) return chat_command(cl.common, cl.chat_session, cl.chat_model);
+    if (*cl.sessions_cmd) return sessions_command(cl.common, cl.sessions);
+    if (*cl.doctor_cmd) return doctor_command(cl.common, cl.doctor_json);
+    if (*cl.serve_cmd) return serve_command(cl.common, cl.serve);
+    if (*cl.dev_cmd) return dev_command(cl.common, cl.dev);
+    if (*cl.routes_cmd) return routes_command(cl.common);
+    if (*cl.invoke_cmd) return invoke_command(cl.common, cl.invoke);
+    if (*cl.logs_cmd) return logs_command(cl.common, cl.logs);
+    if (*cl.init_cmd) return init_command(cl.init);
+    if (*cl.skill_new_cmd) return skill_new_command(cl.common.config, cl.skill_name);
   } catch (const cppflue::Exception& e) {
     return report_error(e.what());
   } catch (const std::exception& e) {
     return report_error(e.what());
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace cppflue::cli
+
+int cppflue::cli_main(int argc, char** argv) {
+  using namespace cppflue::cli;
+  CLI::App app{
+      "CppFlue — agent harness framework for C++.\n"
+      "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
+      "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
+  CommandLine cl;
+  add_commands(app, cl);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help/--version exit 0; usage errors exit 1 like any other error (docs/reference/cli.md).
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  return run_subcommand(cl);
 }

@@ -121,6 +121,203 @@ std::vector<std::string> own_argv() {
   return args;
 }
 
+// Set by the interrupt handler (SIGINT/SIGTERM); waited for by the serving thread.
+class StopSignal {
+ public:
+  void set() {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stop_; });
+  }
+  // True when set, else false after `timeout`.
+  bool wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return stop_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+// How `dev` rebuilds a compiled application (this binary registers agents or workflows) when
+// its sources change; an empty command: never.
+struct RebuildPlan {
+  bool compiled = false;
+  std::string command;
+  std::filesystem::path build_dir;  // left out of the source fingerprint
+};
+
+RebuildPlan plan_rebuild(const DevOptions& opts) {
+  RebuildPlan plan;
+  plan.compiled = !registered_agents().empty() || !registered_workflows().empty();
+  plan.command = opts.build_command;
+  if (plan.compiled && plan.command.empty()) {
+    plan.build_dir = own_build_dir();
+    if (!plan.build_dir.empty()) {
+      plan.command = "cmake --build " + shell_quote(plan.build_dir.string());
+    }
+  }
+  if (plan.command == "none") plan.command.clear();
+  return plan;
+}
+
+// Whether `dev` acts on changes to the sources and to the configuration. What the agents can
+// write (project mode: the workspace holds the project) is not acted on without the user's
+// consent: an agent must not get its own edits built or loaded on the host.
+struct DevTrust {
+  bool sources = true;
+  bool config = true;
+};
+
+bool workspace_holds_project(const Config& config) {
+  if (config.sandbox.workspace.empty()) return false;
+  std::error_code ec;
+  std::filesystem::path ws = config.sandbox.workspace;
+  if (ws.is_relative()) ws = config.root / ws;
+  auto w = std::filesystem::weakly_canonical(ws, ec);
+  auto r = std::filesystem::weakly_canonical(config.root, ec);
+  auto rel = r.lexically_relative(w);
+  return !ec && !rel.empty() && *rel.begin() != "..";
+}
+
+DevTrust dev_trust(const Config& config, const DevOptions& opts) {
+  const bool project_mode = workspace_holds_project(config);
+  return DevTrust{
+      .sources = !project_mode || opts.allow_agent_edits,
+      .config = !project_mode || config.sandbox.protect_config || opts.allow_agent_edits,
+  };
+}
+
+// What `dev` serves and watches, how it rebuilds, and what it only reports.
+void print_dev_banner(const server::Server& server, const Config& config) {
+  std::string base = "http://" + server.host() + ":" + std::to_string(server.port());
+  std::cout << "cppflue: listening on " << base << std::endl;
+  std::cout << "cppflue dev: dashboard " << base << "/__cppflue, status " << base
+            << "/__cppflue/status" << std::endl;
+  std::cout << "cppflue dev: watching " << (config.root / ".agents").string() << "/, AGENTS.md, "
+            << "CLAUDE.md and "
+            << (config.config_path.empty() ? (config.root / "cppflue.toml").string()
+                                           : config.config_path.string())
+            << std::endl;
+}
+
+void print_rebuild_plan(const RebuildPlan& plan, const Config& config) {
+  if (!plan.compiled) return;
+  if (plan.command.empty()) {
+    std::cout << "cppflue dev: compiled application: no build directory found next to the "
+                 "executable, so source changes are not rebuilt (pass --build-command)"
+              << std::endl;
+  } else {
+    std::cout << "cppflue dev: watching " << (config.root / "src").string()
+              << "/ and CMakeLists.txt; rebuilds with: " << plan.command << std::endl;
+  }
+}
+
+void print_trust_note(const DevTrust& trust) {
+  if (trust.sources && trust.config) return;
+  std::cout << "cppflue dev: the agents' workspace holds the project, so changes to "
+            << (!trust.config ? "the configuration and sources" : "the sources")
+            << " may be an agent's edits: they are reported, not acted on (restart cppflue dev "
+               "to pick them up, or pass --allow-agent-edits)"
+            << std::endl;
+}
+
+// The polling of `dev`: rebuilds a compiled application when its sources change and reloads
+// the agents when what they are made of changes.
+class DevWatcher {
+ public:
+  DevWatcher(const Config& config, server::Server& server, RebuildPlan plan, DevTrust trust)
+      : config_(config), server_(server), plan_(std::move(plan)), trust_(trust) {
+    sources_ =
+        plan_.command.empty() ? std::string() : source_fingerprint(config_.root, plan_.build_dir);
+    seen_ = watch_fingerprint(config_.root, config_.config_path.string());
+  }
+
+  // Polls every `poll` until `stop` is set (false) or a rebuild succeeded (true: restart).
+  bool run(StopSignal& stop, std::chrono::milliseconds poll) {
+    for (;;) {
+      if (stop.wait_for(poll)) return false;
+      if (!plan_.command.empty() && check_sources()) return true;
+      check_agents();
+    }
+  }
+
+ private:
+  // True when the sources changed and were rebuilt.
+  bool check_sources() {
+    std::string now_sources = source_fingerprint(config_.root, plan_.build_dir);
+    if (now_sources == sources_) return false;
+    sources_ = std::move(now_sources);
+    if (!trust_.sources) {
+      std::cout << "cppflue dev: sources changed inside the agents' workspace; not rebuilt "
+                   "(restart cppflue dev, or pass --allow-agent-edits)"
+                << std::endl;
+      return false;
+    }
+    std::cout << "cppflue dev: sources changed; rebuilding: " << plan_.command << std::endl;
+    // The server keeps answering with the running build meanwhile.
+    int rc =
+        std::system(("cd " + shell_quote(config_.root.string()) + " && " + plan_.command).c_str());
+    if (rc == 0) {
+      std::cout << "cppflue dev: rebuilt; restarting" << std::endl;
+      return true;
+    }
+    std::cerr << "cppflue dev: the build failed (status " << rc
+              << "); still serving the previous build" << std::endl;
+    sources_ = source_fingerprint(config_.root, plan_.build_dir);  // the build may touch files
+    return false;
+  }
+
+  void check_agents() {
+    std::string now = watch_fingerprint(config_.root, config_.config_path.string());
+    if (now == seen_) return;
+    seen_ = std::move(now);
+    if (!trust_.config) {
+      std::cout << "cppflue dev: agents or configuration changed inside the agents' workspace "
+                   "(protect_config = false); not reloaded (restart cppflue dev, or pass "
+                   "--allow-agent-edits)"
+                << std::endl;
+      return;
+    }
+    auto reloaded = server_.reload();
+    if (reloaded) {
+      std::cout << "cppflue dev: reloaded (" << *reloaded << " agent(s))" << std::endl;
+    } else {
+      std::cerr << "cppflue dev: not reloaded: " << reloaded.error().message
+                << " (still serving the previous agents)" << std::endl;
+    }
+  }
+
+  const Config& config_;
+  server::Server& server_;
+  const RebuildPlan plan_;
+  const DevTrust trust_;
+  std::string sources_;  // fingerprint of the sources (when rebuilding)
+  std::string seen_;     // fingerprint of the agents and configuration
+};
+
+// Re-executes `exe` with this process's command line; returns only on failure.
+int restart_self(const std::string& exe) {
+  std::vector<std::string> args = own_argv();
+  if (args.empty()) return report_error("cannot read this process's command line to restart");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // Signals were blocked for the watcher thread; the new image starts with a clean mask.
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  std::cout.flush();
+  ::execv(exe.c_str(), argv.data());
+  return report_error(std::string("cannot restart: ") + std::strerror(errno));
+}
+
 }  // namespace
 
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) {
@@ -131,18 +328,9 @@ int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) 
   // learn the port).
   std::cout << "cppflue: listening on http://" << (*server)->host() << ":" << (*server)->port()
             << std::endl;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stop = false;
-  set_interrupt_handler([&] {
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  });
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return stop; });
-  }
+  StopSignal stop;
+  set_interrupt_handler([&] { stop.set(); });
+  stop.wait();
   set_interrupt_handler(nullptr);
   std::cout << "cppflue: stopping (requests in flight get up to " << opts.grace_seconds << " s)"
             << std::endl;
@@ -156,137 +344,23 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
   if (!config) return report_error(config.error().message);
   auto server = server::Server::start(serve_options(common, opts.serve));
   if (!server) return report_error(server.error().message);
-  std::string base = "http://" + (*server)->host() + ":" + std::to_string((*server)->port());
-  std::cout << "cppflue: listening on " << base << std::endl;
-  std::cout << "cppflue dev: dashboard " << base << "/__cppflue, status " << base
-            << "/__cppflue/status" << std::endl;
-  std::cout << "cppflue dev: watching " << (config->root / ".agents").string() << "/, AGENTS.md, "
-            << "CLAUDE.md and "
-            << (config->config_path.empty() ? (config->root / "cppflue.toml").string()
-                                            : config->config_path.string())
-            << std::endl;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stop = false;
-  set_interrupt_handler([&] {
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  });
+  print_dev_banner(**server, *config);
+  StopSignal stop;
+  set_interrupt_handler([&] { stop.set(); });
   const auto poll = std::chrono::milliseconds(static_cast<long>(opts.poll_seconds * 1000));
-  // A compiled application (this binary registers agents or workflows) is rebuilt and
-  // re-executed when its sources change.
-  bool compiled = !registered_agents().empty() || !registered_workflows().empty();
   // Read now: once a rebuild replaces the file, /proc/self/exe names the old, deleted one.
   std::error_code exe_ec;
   std::string exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec).string();
-  std::string build_command = opts.build_command;
-  std::filesystem::path build_dir;
-  if (compiled && build_command.empty()) {
-    build_dir = own_build_dir();
-    if (!build_dir.empty()) build_command = "cmake --build " + shell_quote(build_dir.string());
-  }
-  if (build_command == "none") build_command.clear();
-  if (compiled) {
-    if (build_command.empty()) {
-      std::cout << "cppflue dev: compiled application: no build directory found next to the "
-                   "executable, so source changes are not rebuilt (pass --build-command)"
-                << std::endl;
-    } else {
-      std::cout << "cppflue dev: watching " << (config->root / "src").string()
-                << "/ and CMakeLists.txt; rebuilds with: " << build_command << std::endl;
-    }
-  }
-  // What the agents can write (project mode: the workspace holds the project) is not acted on
-  // without the user's consent: an agent must not get its own edits built or loaded on the host.
-  bool project_mode = false;
-  if (!config->sandbox.workspace.empty()) {
-    std::error_code ec;
-    std::filesystem::path ws = config->sandbox.workspace;
-    if (ws.is_relative()) ws = config->root / ws;
-    auto w = std::filesystem::weakly_canonical(ws, ec);
-    auto r = std::filesystem::weakly_canonical(config->root, ec);
-    auto rel = r.lexically_relative(w);
-    project_mode = !ec && !rel.empty() && *rel.begin() != "..";
-  }
-  const bool sources_trusted = !project_mode || opts.allow_agent_edits;
-  const bool config_trusted =
-      !project_mode || config->sandbox.protect_config || opts.allow_agent_edits;
-  if (!sources_trusted || !config_trusted) {
-    std::cout << "cppflue dev: the agents' workspace holds the project, so changes to "
-              << (!config_trusted ? "the configuration and sources" : "the sources")
-              << " may be an agent's edits: they are reported, not acted on (restart cppflue dev "
-                 "to pick them up, or pass --allow-agent-edits)"
-              << std::endl;
-  }
-  std::string sources =
-      build_command.empty() ? std::string() : source_fingerprint(config->root, build_dir);
-  std::string seen = watch_fingerprint(config->root, config->config_path.string());
-  bool restart = false;
-  for (;;) {
-    {
-      std::unique_lock lock(mu);
-      if (cv.wait_for(lock, poll, [&] { return stop; })) break;
-    }
-    if (!build_command.empty()) {
-      std::string now_sources = source_fingerprint(config->root, build_dir);
-      if (now_sources != sources && !sources_trusted) {
-        sources = std::move(now_sources);
-        std::cout << "cppflue dev: sources changed inside the agents' workspace; not rebuilt "
-                     "(restart cppflue dev, or pass --allow-agent-edits)"
-                  << std::endl;
-      } else if (now_sources != sources) {
-        sources = std::move(now_sources);
-        std::cout << "cppflue dev: sources changed; rebuilding: " << build_command << std::endl;
-        // The server keeps answering with the running build meanwhile.
-        int rc = std::system(
-            ("cd " + shell_quote(config->root.string()) + " && " + build_command).c_str());
-        if (rc != 0) {
-          std::cerr << "cppflue dev: the build failed (status " << rc
-                    << "); still serving the previous build" << std::endl;
-        } else {
-          std::cout << "cppflue dev: rebuilt; restarting" << std::endl;
-          restart = true;
-          break;
-        }
-        sources = source_fingerprint(config->root, build_dir);  // the build may touch files
-      }
-    }
-    std::string now = watch_fingerprint(config->root, config->config_path.string());
-    if (now == seen) continue;
-    seen = std::move(now);
-    if (!config_trusted) {
-      std::cout << "cppflue dev: agents or configuration changed inside the agents' workspace "
-                   "(protect_config = false); not reloaded (restart cppflue dev, or pass "
-                   "--allow-agent-edits)"
-                << std::endl;
-      continue;
-    }
-    auto reloaded = (*server)->reload();
-    if (reloaded) {
-      std::cout << "cppflue dev: reloaded (" << *reloaded << " agent(s))" << std::endl;
-    } else {
-      std::cerr << "cppflue dev: not reloaded: " << reloaded.error().message
-                << " (still serving the previous agents)" << std::endl;
-    }
-  }
+  RebuildPlan rebuild = plan_rebuild(opts);
+  print_rebuild_plan(rebuild, *config);
+  DevTrust trust = dev_trust(*config, opts);
+  print_trust_note(trust);
+  DevWatcher watcher(*config, **server, std::move(rebuild), trust);
+  const bool restart = watcher.run(stop, poll);
   set_interrupt_handler(nullptr);
   std::cout << "cppflue: stopping" << std::endl;
   (*server)->stop(std::chrono::seconds(opts.serve.grace_seconds));
-  if (restart) {
-    std::vector<std::string> args = own_argv();
-    if (args.empty()) return report_error("cannot read this process's command line to restart");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    // Signals were blocked for the watcher thread; the new image starts with a clean mask.
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, nullptr);
-    std::cout.flush();
-    ::execv(exe.c_str(), argv.data());
-    return report_error(std::string("cannot restart: ") + std::strerror(errno));
-  }
+  if (restart) return restart_self(exe);
   return 0;
 }
 
