@@ -126,6 +126,84 @@ std::string run_id_of(const HttpResponse& r, const json& body) {
   return r.header("X-Flue-Run-Id").value_or("");
 }
 
+// What the runtime thread hands to the thread reading a stream: body chunks as they arrive,
+// then the request's outcome.
+struct StreamState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> chunks;
+  bool finished = false;
+  std::optional<Result<HttpResponse>> result;
+
+  void push(std::string_view chunk) {
+    {
+      std::lock_guard lock(mu);
+      chunks.emplace_back(chunk);
+    }
+    cv.notify_one();
+  }
+  void complete(std::exception_ptr e, Result<HttpResponse> r) {
+    {
+      std::lock_guard lock(mu);
+      if (e) {
+        result = tl::unexpected<Error>(
+            make_error(ErrorType::internal, "the stream failed unexpectedly"));
+      } else {
+        result = std::move(r);
+      }
+      finished = true;
+    }
+    cv.notify_one();
+  }
+  // Waits for chunks or the end and moves the chunks into `out`; true once the request ended.
+  bool take(std::deque<std::string>& out) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !chunks.empty() || finished; });
+    out.swap(chunks);
+    return finished;
+  }
+  void wait_finished() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return finished; });
+  }
+};
+
+// However the reading thread leaves (a handler may throw), the request is not left running.
+struct StopOnExit {
+  CancelSource& source;
+  std::shared_ptr<StreamState> state;
+  ~StopOnExit() {
+    source.cancel();
+    state->wait_finished();
+  }
+};
+
+// Parses the body as it arrives and hands each event to `on_event`, until the request ends.
+// Returns true when `on_event` stopped the stream: the request is then cancelled and the rest
+// of the body dropped.
+bool deliver_events(StreamState& st, SseParser& parser, CancelSource& stop,
+                    const std::function<bool(const SseEvent&)>& on_event) {
+  bool stopped = false;
+  std::vector<SseEvent> events;
+  for (;;) {
+    std::deque<std::string> chunks;
+    bool finished = st.take(chunks);
+    for (const auto& c : chunks) {
+      if (stopped) break;
+      events.clear();
+      (void)parser.feed(c, events);  // an over-long line drops that event only
+      for (const auto& e : events) {
+        if (!on_event(e)) {
+          stopped = true;
+          stop.cancel();
+          break;
+        }
+      }
+    }
+    if (finished) return stopped;
+  }
+}
+
 }  // namespace
 
 ClientError::ClientError(Error error, int status, std::string type, json envelope)
@@ -206,77 +284,23 @@ struct Client::Impl {
   // Streams an SSE response, calling `on_event` on this thread. A non-2xx answer throws.
   StreamEnd stream(HttpRequest req, const std::function<bool(const SseEvent&)>& on_event) const {
     check_thread();
-    struct State {
-      std::mutex mu;
-      std::condition_variable cv;
-      std::deque<std::string> chunks;
-      bool finished = false;
-      std::optional<Result<HttpResponse>> result;
-    };
-    auto st = std::make_shared<State>();
+    auto st = std::make_shared<StreamState>();
     req.total_timeout = std::chrono::milliseconds(0);
     req.headers.emplace_back("Accept", "text/event-stream");
     std::string what = fmt::format("{} {}", req.method, req.url.substr(base.size()));
     HttpStreamHandlers handlers;
     handlers.on_body = [st](std::string_view chunk) {
-      {
-        std::lock_guard lock(st->mu);
-        st->chunks.emplace_back(chunk);
-      }
-      st->cv.notify_one();
+      st->push(chunk);
       return true;
     };
     CancelSource stop;
-    asio::co_spawn(runtime->executor(), http->request(std::move(req), handlers, stop.token()),
-                   [st](std::exception_ptr e, Result<HttpResponse> r) {
-                     {
-                       std::lock_guard lock(st->mu);
-                       if (e) {
-                         st->result = tl::unexpected<Error>(
-                             make_error(ErrorType::internal, "the stream failed unexpectedly"));
-                       } else {
-                         st->result = std::move(r);
-                       }
-                       st->finished = true;
-                     }
-                     st->cv.notify_one();
-                   });
-    // However this function is left (a handler may throw), the request is not left running.
-    struct StopOnExit {
-      CancelSource& source;
-      std::shared_ptr<State> state;
-      ~StopOnExit() {
-        source.cancel();
-        std::unique_lock lock(state->mu);
-        state->cv.wait(lock, [&] { return state->finished; });
-      }
-    } stop_on_exit{stop, st};
+    asio::co_spawn(
+        runtime->executor(), http->request(std::move(req), handlers, stop.token()),
+        [st](std::exception_ptr e, Result<HttpResponse> r) { st->complete(e, std::move(r)); });
+    StopOnExit stop_on_exit{stop, st};
     SseParser parser;
     StreamEnd end;
-    std::vector<SseEvent> events;
-    for (;;) {
-      std::deque<std::string> chunks;
-      bool finished = false;
-      {
-        std::unique_lock lock(st->mu);
-        st->cv.wait(lock, [&] { return !st->chunks.empty() || st->finished; });
-        chunks.swap(st->chunks);
-        finished = st->finished;
-      }
-      for (const auto& c : chunks) {
-        if (end.stopped) break;
-        events.clear();
-        (void)parser.feed(c, events);  // an over-long line drops that event only
-        for (const auto& e : events) {
-          if (!on_event(e)) {
-            end.stopped = true;
-            stop.cancel();
-            break;
-          }
-        }
-      }
-      if (finished) break;
-    }
+    end.stopped = deliver_events(*st, parser, stop, on_event);
     Result<HttpResponse>& r = *st->result;
     if (end.stopped) return end;
     if (!r) {
@@ -284,7 +308,7 @@ struct Client::Impl {
       return end;
     }
     if (r->status < 200 || r->status >= 300) throw_status(*r, what);
-    events.clear();
+    std::vector<SseEvent> events;
     parser.finish(events);
     for (const auto& e : events) {
       if (!on_event(e)) {

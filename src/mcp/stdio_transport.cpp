@@ -74,7 +74,41 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-Result<Spawned> spawn_server(const std::string& server_name, const StdioServerOptions& server) {
+// A null-terminated char* array over owned strings, as posix_spawn takes argv and envp.
+// Neither copied nor moved: the pointers point into `strings`.
+struct CStringArray {
+  explicit CStringArray(std::vector<std::string> s) : strings(std::move(s)) {
+    for (auto& str : strings) pointers.push_back(str.data());
+    pointers.push_back(nullptr);
+  }
+  CStringArray(const CStringArray&) = delete;
+  CStringArray& operator=(const CStringArray&) = delete;
+
+  std::vector<std::string> strings;
+  std::vector<char*> pointers;
+};
+
+// The child's stdin socketpair and stdout/stderr pipes; [0] is our end, [1] the child's.
+struct ChildPipes {
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+
+  bool open() {
+    return ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) == 0 &&
+           ::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0;
+  }
+  void close_all() {
+    for (int* fds : {in, out, err}) {
+      close_fd(fds[0]);
+      close_fd(fds[1]);
+    }
+  }
+};
+
+// An empty command or a missing working directory.
+Result<void> check_server_options(const std::string& server_name,
+                                  const StdioServerOptions& server) {
   if (server.command.empty()) {
     return fail(ErrorType::config_error, "MCP server '" + server_name + "': empty command");
   }
@@ -86,46 +120,36 @@ Result<Spawned> spawn_server(const std::string& server_name, const StdioServerOp
           "MCP server '" + server_name + "': working directory does not exist: " + server.cwd);
     }
   }
+  return {};
+}
+
+// The server's own variables, plus PATH, HOME and LANG from ours when it does not set them.
+std::map<std::string, std::string> server_environment(const StdioServerOptions& server) {
   std::map<std::string, std::string> env = server.env;
   for (const char* key : {"PATH", "HOME", "LANG"}) {
     if (env.count(key) != 0) continue;
     if (const char* v = std::getenv(key)) env[key] = v;
   }
-  auto program = find_executable(server.command, env.count("PATH") ? env["PATH"] : "", server.cwd);
-  if (!program) {
-    return fail(ErrorType::not_found,
-                "MCP server '" + server_name + "': command not found: " + server.command);
-  }
+  return env;
+}
+
+std::vector<std::string> command_line(const StdioServerOptions& server) {
   std::vector<std::string> args;
   args.push_back(server.command);
   args.insert(args.end(), server.args.begin(), server.args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  return args;
+}
+
+std::vector<std::string> environment_strings(const std::map<std::string, std::string>& env) {
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  return env_strings;
+}
 
-  int in_pair[2] = {-1, -1};
-  int out_pipe[2] = {-1, -1};
-  int err_pipe[2] = {-1, -1};
-  auto close_all = [&] {
-    for (int* fds : {in_pair, out_pipe, err_pipe}) {
-      close_fd(fds[0]);
-      close_fd(fds[1]);
-    }
-  };
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 ||
-      ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    int e = errno;
-    close_all();
-    return fail(ErrorType::internal, "cannot create pipes: " + errno_text(e));
-  }
-  // The child only reads its stdin: shut down the other direction.
-  ::shutdown(in_pair[1], SHUT_WR);
-
+// posix_spawn in a new process group, with an empty signal mask, default signal dispositions,
+// the pipes as stdin/stdout/stderr and nothing else open. Returns 0 or an errno value.
+int spawn_child(const std::string& program, const std::string& cwd, const ChildPipes& pipes,
+                const CStringArray& argv, const CStringArray& envp, pid_t& pid) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_t actions;
   posix_spawnattr_init(&attr);
@@ -142,42 +166,72 @@ Result<Spawned> spawn_server(const std::string& server_name, const StdioServerOp
   if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
   if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &empty_mask);
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &default_signals);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in_pair[1], 0);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, pipes.in[1], 0);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, pipes.out[1], 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, pipes.err[1], 2);
   if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (rc == 0 && !server.cwd.empty()) {
-    rc = posix_spawn_file_actions_addchdir_np(&actions, server.cwd.c_str());
+  if (rc == 0 && !cwd.empty()) {
+    rc = posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   }
-  pid_t pid = -1;
-  if (rc == 0)
-    rc = ::posix_spawn(&pid, program->c_str(), &actions, &attr, argv.data(), envp.data());
+  if (rc == 0) {
+    rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.pointers.data(),
+                       envp.pointers.data());
+  }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    close_all();
-    ErrorType type = rc == ENOENT                      ? ErrorType::not_found
-                     : (rc == EACCES || rc == ENOEXEC) ? ErrorType::permission
-                                                       : ErrorType::internal;
-    return fail(type, "MCP server '" + server_name + "': cannot run '" + server.command +
-                          "': " + errno_text(rc));
+  return rc;
+}
+
+// posix_spawn's error code as an Error naming the server and its command.
+Error spawn_error(int rc, const std::string& server_name, const StdioServerOptions& server) {
+  ErrorType type = rc == ENOENT                      ? ErrorType::not_found
+                   : (rc == EACCES || rc == ENOEXEC) ? ErrorType::permission
+                                                     : ErrorType::internal;
+  return make_error(type, "MCP server '" + server_name + "': cannot run '" + server.command +
+                              "': " + errno_text(rc));
+}
+
+Result<Spawned> spawn_server(const std::string& server_name, const StdioServerOptions& server) {
+  if (auto ok = check_server_options(server_name, server); !ok) return fail(ok.error());
+  std::map<std::string, std::string> env = server_environment(server);
+  auto program = find_executable(server.command, env.count("PATH") ? env["PATH"] : "", server.cwd);
+  if (!program) {
+    return fail(ErrorType::not_found,
+                "MCP server '" + server_name + "': command not found: " + server.command);
+  }
+  CStringArray argv(command_line(server));
+  CStringArray envp(environment_strings(env));
+
+  ChildPipes pipes;
+  if (!pipes.open()) {
+    int e = errno;
+    pipes.close_all();
+    return fail(ErrorType::internal, "cannot create pipes: " + errno_text(e));
+  }
+  // The child only reads its stdin: shut down the other direction.
+  ::shutdown(pipes.in[1], SHUT_WR);
+
+  pid_t pid = -1;
+  if (int rc = spawn_child(*program, server.cwd, pipes, argv, envp, pid); rc != 0) {
+    pipes.close_all();
+    return fail(spawn_error(rc, server_name, server));
   }
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     int e = errno;
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    close_all();
+    pipes.close_all();
     return fail(ErrorType::internal, "pidfd_open failed: " + errno_text(e));
   }
   Spawned s;
   s.pid = pid;
   s.pidfd = pidfd;
-  s.in = in_pair[0];
-  s.out = out_pipe[0];
-  s.err = err_pipe[0];
-  in_pair[0] = out_pipe[0] = err_pipe[0] = -1;
-  close_all();  // the child's ends
+  s.in = pipes.in[0];
+  s.out = pipes.out[0];
+  s.err = pipes.err[0];
+  pipes.in[0] = pipes.out[0] = pipes.err[0] = -1;
+  pipes.close_all();  // the child's ends
   return s;
 }
 

@@ -138,6 +138,81 @@ std::optional<json> requested_example(const std::string& prompt) {
   return example_of(*schema);
 }
 
+// Where a request stands within the current prompt.
+struct PromptPosition {
+  std::string prompt;       // the last user message
+  std::string tool_result;  // the tool results that end the conversation, oldest first
+  std::size_t replies = 0;  // assistant messages since the last user message
+};
+
+PromptPosition prompt_position(const std::vector<Message>& messages) {
+  PromptPosition at;
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->role == Role::user) {
+      at.prompt = it->text;
+      break;
+    }
+    if (it->role == Role::assistant) ++at.replies;
+  }
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->role != Role::tool) break;
+    at.tool_result = it->text + (at.tool_result.empty() ? "" : "\n" + at.tool_result);
+  }
+  return at;
+}
+
+// The turn's text with {{prompt}}, {{tool_result}} and {{tools}} filled in, plus a
+// schema-shaped result when the prompt asks for one.
+std::string answer_text(const OfflineTurn& turn, const std::vector<ToolSpec>& offered,
+                        const PromptPosition& at) {
+  std::string tools;
+  for (const auto& spec : offered) tools += (tools.empty() ? "" : ", ") + spec.name;
+  std::string text = fmt::format(
+      "{} {}", kOfflineMarker,
+      expand(turn.text,
+             {{"prompt", at.prompt},
+              {"tool_result", at.tool_result},
+              {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
+  // A structured result asked for with the harness's delimiters (the offline model has no
+  // native schema support): answer with a schema-shaped example unless the script already
+  // answers in that form.
+  if (turn.tool_calls.empty() && turn.text.find(kResultStartMarker) == std::string::npos) {
+    if (auto example = requested_example(at.prompt)) {
+      text += fmt::format("\n{}\n{}\n{}", kResultStartMarker, dump(*example), kResultEndMarker);
+    }
+  }
+  return text;
+}
+
+// About four characters a token, over everything sent and answered.
+Usage estimate_usage(const ModelRequest& request, const Message& answer) {
+  Usage usage;
+  std::size_t in_chars = request.system.size();
+  for (const auto& m : request.messages) in_chars += m.text.size();
+  usage.input = estimate_tokens(in_chars);
+  usage.output = estimate_tokens(answer.text.size() + answer.thinking.size());
+  usage.total_tokens = usage.input + usage.output;
+  return usage;
+}
+
+// The thinking, the text in word-sized pieces (like a real stream), then the tool calls.
+void stream_deltas(const Message& answer, const DeltaCallback& on_delta) {
+  if (!answer.thinking.empty())
+    on_delta(ModelDelta{ModelDelta::Kind::thinking, answer.thinking, 0});
+  const std::string& text = answer.text;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t next = text.find(' ', pos + 1);
+    if (next == std::string::npos) next = text.size();
+    on_delta(ModelDelta{ModelDelta::Kind::text, text.substr(pos, next - pos), 0});
+    pos = next;
+  }
+  for (std::size_t i = 0; i < answer.tool_calls.size(); ++i) {
+    on_delta(
+        ModelDelta{ModelDelta::Kind::tool_call, answer.tool_calls[i].name, static_cast<int>(i)});
+  }
+}
+
 class OfflineModel final : public ModelClient {
  public:
   OfflineModel(std::vector<OfflineTurn> turns, std::string name)
@@ -145,63 +220,45 @@ class OfflineModel final : public ModelClient {
 
   asio::awaitable<Result<ModelResponse>> complete(ModelRequest request, DeltaCallback on_delta,
                                                   CancelToken cancel) override {
-    // Which turns apply: those whose required tool is offered.
-    std::vector<const OfflineTurn*> applicable;
-    for (const auto& t : turns_) {
-      bool ok = t.requires_tool.empty();
-      for (const auto& spec : request.tools) ok = ok || spec.name == t.requires_tool;
-      if (ok) applicable.push_back(&t);
-    }
-    // Position within the current prompt: assistant messages since the last user message.
-    std::size_t k = 0;
-    std::string prompt;
-    std::string tool_result;
-    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
-      if (it->role == Role::user) {
-        prompt = it->text;
-        break;
-      }
-      if (it->role == Role::assistant) ++k;
-    }
-    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
-      if (it->role != Role::tool) break;
-      tool_result = it->text + (tool_result.empty() ? "" : "\n" + tool_result);
-    }
-
-    OfflineTurn turn;
-    if (k < applicable.size()) {
-      turn = *applicable[k];
-    } else {
-      turn.text = "The script has no more turns.";
-    }
+    PromptPosition at = prompt_position(request.messages);
+    OfflineTurn turn = turn_at(request.tools, at.replies);
     if (turn.delay_ms > 0 &&
         !co_await sleep_for(std::chrono::milliseconds(turn.delay_ms), cancel)) {
       co_return fail(ErrorType::cancelled, "model request was aborted");
     }
     if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "model request was aborted");
 
-    std::string tools;
-    for (const auto& spec : request.tools) tools += (tools.empty() ? "" : ", ") + spec.name;
-    std::string text = fmt::format(
-        "{} {}", kOfflineMarker,
-        expand(turn.text,
-               {{"prompt", prompt},
-                {"tool_result", tool_result},
-                {"tools", tools.empty() ? std::string_view("(none)") : std::string_view(tools)}}));
-    // A structured result asked for with the harness's delimiters (the offline model has no
-    // native schema support): answer with a schema-shaped example unless the script already
-    // answers in that form.
-    if (turn.tool_calls.empty() && turn.text.find(kResultStartMarker) == std::string::npos) {
-      if (auto example = requested_example(prompt)) {
-        text += fmt::format("\n{}\n{}\n{}", kResultStartMarker, dump(*example), kResultEndMarker);
-      }
-    }
+    ModelResponse response = respond(turn, answer_text(turn, request.tools, at));
+    response.usage = estimate_usage(request, response.message);
+    if (request.stream && on_delta) stream_deltas(response.message, on_delta);
+    co_return response;
+  }
 
+ private:
+  // The `k`th of the turns that apply (those whose required tool is offered).
+  OfflineTurn turn_at(const std::vector<ToolSpec>& offered, std::size_t k) const {
+    std::vector<const OfflineTurn*> applicable;
+    for (const auto& t : turns_) {
+      bool ok = t.requires_tool.empty();
+      for (const auto& spec : offered) ok = ok || spec.name == t.requires_tool;
+      if (ok) applicable.push_back(&t);
+    }
+    OfflineTurn turn;
+    if (k < applicable.size()) {
+      turn = *applicable[k];
+    } else {
+      turn.text = "The script has no more turns.";
+    }
+    return turn;
+  }
+
+  // The assistant's answer (without usage); tool calls get ids and raw arguments if missing.
+  ModelResponse respond(const OfflineTurn& turn, std::string text) {
     ModelResponse response;
     response.model = name_;
     response.id = fmt::format("offline-{}", ++calls_);
     response.message.role = Role::assistant;
-    response.message.text = text;
+    response.message.text = std::move(text);
     response.message.thinking = turn.thinking;
     int n = 0;
     for (auto call : turn.tool_calls) {
@@ -213,33 +270,9 @@ class OfflineModel final : public ModelClient {
     response.finish_reason =
         response.message.tool_calls.empty() ? FinishReason::stop : FinishReason::tool_calls;
     response.raw_finish_reason = finish_reason_name(response.finish_reason);
-
-    std::size_t in_chars = request.system.size();
-    for (const auto& m : request.messages) in_chars += m.text.size();
-    response.usage.input = estimate_tokens(in_chars);
-    response.usage.output = estimate_tokens(text.size() + turn.thinking.size());
-    response.usage.total_tokens = response.usage.input + response.usage.output;
-
-    if (request.stream && on_delta) {
-      if (!turn.thinking.empty())
-        on_delta(ModelDelta{ModelDelta::Kind::thinking, turn.thinking, 0});
-      // Word-sized deltas, like a real stream.
-      std::size_t pos = 0;
-      while (pos < text.size()) {
-        std::size_t next = text.find(' ', pos + 1);
-        if (next == std::string::npos) next = text.size();
-        on_delta(ModelDelta{ModelDelta::Kind::text, text.substr(pos, next - pos), 0});
-        pos = next;
-      }
-      for (std::size_t i = 0; i < response.message.tool_calls.size(); ++i) {
-        on_delta(ModelDelta{ModelDelta::Kind::tool_call, response.message.tool_calls[i].name,
-                            static_cast<int>(i)});
-      }
-    }
-    co_return response;
+    return response;
   }
 
- private:
   std::vector<OfflineTurn> turns_;
   std::string name_;
   std::atomic<std::uint64_t> calls_{0};

@@ -68,6 +68,50 @@ const BuiltinProvider* find_builtin(std::string_view name) {
   return nullptr;
 }
 
+// A built-in provider's API, base URL (its environment variable wins) and key (from the
+// environment). Returns whether the key is required.
+bool apply_builtin(const BuiltinProvider& builtin, ProviderInfo& p) {
+  p.api = builtin.api;
+  std::string env_base = env_or_empty(builtin.base_url_env);
+  p.base_url = env_base.empty() ? builtin.base_url : env_base;
+  if (builtin.key_env) {
+    p.api_key_env = builtin.key_env;
+    p.api_key = env_or_empty(builtin.key_env);
+    if (p.api_key.empty() && p.api == WireApi::gemini) {
+      p.api_key = env_or_empty("GOOGLE_API_KEY");
+    }
+  }
+  return builtin.key_required;
+}
+
+// A [providers.NAME] table, over the built-in of that name when there is one. A key named by
+// api_key_env becomes required; a new provider needs a base_url.
+Result<void> apply_override(const ProviderOverride& o, bool is_builtin, ProviderInfo& p,
+                            bool& key_required) {
+  if (o.api) {
+    auto api = parse_wire_api(*o.api);
+    if (!api) return fail(api.error());
+    p.api = *api;
+  }
+  if (o.base_url) p.base_url = *o.base_url;
+  if (o.api_key_env) {
+    p.api_key_env = *o.api_key_env;
+    p.api_key = env_or_empty(o.api_key_env->c_str());
+    key_required = true;
+  }
+  if (o.api_key) {
+    p.api_key = *o.api_key;
+    p.api_key_env.clear();
+  }
+  for (const auto& [k, v] : o.headers) p.headers.emplace_back(k, v);
+  if (!is_builtin && p.base_url.empty()) {
+    return fail(
+        ErrorType::config_error,
+        fmt::format("provider '{}' has no base_url: set [providers.{}] base_url", p.name, p.name));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<std::string> known_providers(const std::map<std::string, ProviderOverride>& overrides) {
@@ -108,41 +152,10 @@ Result<ResolvedModel> resolve_model(std::string_view spec,
   }
 
   bool key_required = false;
-  if (builtin) {
-    out.provider.api = builtin->api;
-    std::string env_base = env_or_empty(builtin->base_url_env);
-    out.provider.base_url = env_base.empty() ? builtin->base_url : env_base;
-    if (builtin->key_env) {
-      out.provider.api_key_env = builtin->key_env;
-      out.provider.api_key = env_or_empty(builtin->key_env);
-      if (out.provider.api_key.empty() && out.provider.api == WireApi::gemini) {
-        out.provider.api_key = env_or_empty("GOOGLE_API_KEY");
-      }
-    }
-    key_required = builtin->key_required;
-  }
+  if (builtin) key_required = apply_builtin(*builtin, out.provider);
   if (ov != overrides.end()) {
-    const ProviderOverride& o = ov->second;
-    if (o.api) {
-      auto api = parse_wire_api(*o.api);
-      if (!api) return fail(api.error());
-      out.provider.api = *api;
-    }
-    if (o.base_url) out.provider.base_url = *o.base_url;
-    if (o.api_key_env) {
-      out.provider.api_key_env = *o.api_key_env;
-      out.provider.api_key = env_or_empty(o.api_key_env->c_str());
-      key_required = true;
-    }
-    if (o.api_key) {
-      out.provider.api_key = *o.api_key;
-      out.provider.api_key_env.clear();
-    }
-    for (const auto& [k, v] : o.headers) out.provider.headers.emplace_back(k, v);
-    if (!builtin && out.provider.base_url.empty()) {
-      return fail(ErrorType::config_error,
-                  fmt::format("provider '{}' has no base_url: set [providers.{}] base_url",
-                              provider, provider));
+    if (auto r = apply_override(ov->second, builtin != nullptr, out.provider, key_required); !r) {
+      return fail(r.error());
     }
   }
   while (!out.provider.base_url.empty() && out.provider.base_url.back() == '/') {

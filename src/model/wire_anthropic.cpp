@@ -113,25 +113,8 @@ class AnthropicStreamDecoder final : public StreamDecoder {
       if (type == "message_stop") stopped_ = true;
       return {};
     }
-    if (type == "message_start") {
-      const json* msg = find(ev, "message");
-      if (!msg || !msg->is_object()) return fail(malformed(kApi, what, "missing \"message\""));
-      b_.id = str(*msg, "id");
-      b_.model = str(*msg, "model");
-      if (const json* u = find(*msg, "usage")) usage_.merge(*u);
-      return {};
-    }
-    if (type == "message_delta") {
-      if (const json* d = find(ev, "delta")) {
-        if (auto s = get_string(*d, "stop_reason")) {
-          b_.raw_finish = *s;
-          b_.finish = map_stop(*s);
-          b_.finished = true;
-        }
-      }
-      if (const json* u = find(ev, "usage")) usage_.merge(*u);
-      return {};
-    }
+    if (type == "message_start") return on_message_start(ev, what);
+    if (type == "message_delta") return on_message_delta(ev);
     auto index_opt = get_int(ev, "index");
     if (!index_opt) {
       if (type.rfind("content_block", 0) == 0) {
@@ -140,66 +123,14 @@ class AnthropicStreamDecoder final : public StreamDecoder {
       return {};  // an event type this decoder does not know: skip it
     }
     int index = static_cast<int>(*index_opt);
-    if (type == "content_block_start") {
-      const json* block = find(ev, "content_block");
-      if (!block || !block->is_object()) {
-        return fail(malformed(kApi, what, "missing \"content_block\""));
-      }
-      blocks_[index] = *block;
-      std::string btype = str(*block, "type");
-      if (btype == "text") {
-        b_.append_text(str(*block, "text"), out);
-      } else if (btype == "thinking") {
-        b_.append_thinking(str(*block, "thinking"), out);
-      } else if (btype == "tool_use") {
-        auto& pending = b_.call(index);
-        pending.call.id = str(*block, "id");
-        b_.set_call_name(index, str(*block, "name"), out);
-      }
-      return {};
-    }
+    if (type == "content_block_start") return on_block_start(ev, what, index, out);
     auto it = blocks_.find(index);
     if (it == blocks_.end()) {
       return fail(malformed(kApi, what, fmt::format("content block {} was never started", index)));
     }
     json& block = it->second;
-    if (type == "content_block_delta") {
-      const json* d = find(ev, "delta");
-      if (!d || !d->is_object()) return fail(malformed(kApi, what, "missing \"delta\""));
-      std::string dtype = str(*d, "type");
-      std::string_view key = dtype == "text_delta"         ? "text"
-                             : dtype == "thinking_delta"   ? "thinking"
-                             : dtype == "signature_delta"  ? "signature"
-                             : dtype == "input_json_delta" ? "partial_json"
-                                                           : "";
-      if (key.empty()) return {};  // e.g. citations_delta: nothing to keep
-      auto piece = text_field(kApi, what, *d, key);
-      if (!piece) return fail(piece.error());
-      if (dtype == "text_delta") {
-        b_.append_text(*piece, out);
-      } else if (dtype == "thinking_delta") {
-        b_.append_thinking(*piece, out);
-        block.as_object()["thinking"] = str(block, "thinking") + *piece;
-      } else if (dtype == "signature_delta") {
-        block.as_object()["signature"] = str(block, "signature") + *piece;
-      } else {
-        b_.append_call_args(index, *piece);
-      }
-      return {};
-    }
-    if (type == "content_block_stop") {
-      std::string btype = str(block, "type");
-      if (btype == "thinking" || btype == "redacted_thinking") {
-        keep_block(b_.provider_data, block);
-      } else if (btype == "tool_use") {
-        auto& pending = b_.call(index);
-        const json* input = find(block, "input");
-        if (pending.args.empty() && input && input->is_object() && !input->as_object().empty()) {
-          pending.args = dump(*input);
-        }
-      }
-      return {};
-    }
+    if (type == "content_block_delta") return on_block_delta(ev, what, index, block, out);
+    if (type == "content_block_stop") on_block_stop(index, block);
     return {};
   }
 
@@ -214,6 +145,88 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   }
 
  private:
+  Result<void> on_message_start(const json& ev, const std::string& what) {
+    const json* msg = find(ev, "message");
+    if (!msg || !msg->is_object()) return fail(malformed(kApi, what, "missing \"message\""));
+    b_.id = str(*msg, "id");
+    b_.model = str(*msg, "model");
+    if (const json* u = find(*msg, "usage")) usage_.merge(*u);
+    return {};
+  }
+
+  Result<void> on_message_delta(const json& ev) {
+    if (const json* d = find(ev, "delta")) {
+      if (auto s = get_string(*d, "stop_reason")) {
+        b_.raw_finish = *s;
+        b_.finish = map_stop(*s);
+        b_.finished = true;
+      }
+    }
+    if (const json* u = find(ev, "usage")) usage_.merge(*u);
+    return {};
+  }
+
+  Result<void> on_block_start(const json& ev, const std::string& what, int index,
+                              std::vector<ModelDelta>& out) {
+    const json* block = find(ev, "content_block");
+    if (!block || !block->is_object()) {
+      return fail(malformed(kApi, what, "missing \"content_block\""));
+    }
+    blocks_[index] = *block;
+    std::string btype = str(*block, "type");
+    if (btype == "text") {
+      b_.append_text(str(*block, "text"), out);
+    } else if (btype == "thinking") {
+      b_.append_thinking(str(*block, "thinking"), out);
+    } else if (btype == "tool_use") {
+      auto& pending = b_.call(index);
+      pending.call.id = str(*block, "id");
+      b_.set_call_name(index, str(*block, "name"), out);
+    }
+    return {};
+  }
+
+  Result<void> on_block_delta(const json& ev, const std::string& what, int index, json& block,
+                              std::vector<ModelDelta>& out) {
+    const json* d = find(ev, "delta");
+    if (!d || !d->is_object()) return fail(malformed(kApi, what, "missing \"delta\""));
+    std::string dtype = str(*d, "type");
+    std::string_view key = dtype == "text_delta"         ? "text"
+                           : dtype == "thinking_delta"   ? "thinking"
+                           : dtype == "signature_delta"  ? "signature"
+                           : dtype == "input_json_delta" ? "partial_json"
+                                                         : "";
+    if (key.empty()) return {};  // e.g. citations_delta: nothing to keep
+    auto piece = text_field(kApi, what, *d, key);
+    if (!piece) return fail(piece.error());
+    if (dtype == "text_delta") {
+      b_.append_text(*piece, out);
+    } else if (dtype == "thinking_delta") {
+      b_.append_thinking(*piece, out);
+      block.as_object()["thinking"] = str(block, "thinking") + *piece;
+    } else if (dtype == "signature_delta") {
+      block.as_object()["signature"] = str(block, "signature") + *piece;
+    } else {
+      b_.append_call_args(index, *piece);
+    }
+    return {};
+  }
+
+  // Thinking blocks are kept for later turns; a tool_use block's "input" stands in for
+  // arguments that were not streamed.
+  void on_block_stop(int index, const json& block) {
+    std::string btype = str(block, "type");
+    if (btype == "thinking" || btype == "redacted_thinking") {
+      keep_block(b_.provider_data, block);
+    } else if (btype == "tool_use") {
+      auto& pending = b_.call(index);
+      const json* input = find(block, "input");
+      if (pending.args.empty() && input && input->is_object() && !input->as_object().empty()) {
+        pending.args = dump(*input);
+      }
+    }
+  }
+
   ResponseBuilder b_;
   RawUsage usage_;
   std::map<int, json> blocks_;

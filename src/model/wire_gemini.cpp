@@ -176,107 +176,134 @@ class GeminiStreamDecoder final : public StreamDecoder {
   Accumulator acc_;
 };
 
+// {base}/v1beta/models/{model}:generateContent (or :streamGenerateContent?alt=sse).
+std::string request_url(const ModelRequest& req, const WireEndpoint& ep) {
+  std::string_view base = trim_base(ep.base_url);
+  if (base.empty()) base = "https://generativelanguage.googleapis.com";
+  std::string_view model = req.model;
+  if (model.substr(0, 7) == "models/") model.remove_prefix(7);
+  std::string path = fmt::format("models/{}:{}", model,
+                                 req.stream ? "streamGenerateContent?alt=sse" : "generateContent");
+  bool versioned = ends_with(base, "/v1beta") || ends_with(base, "/v1");
+  return join_url(base, versioned ? path : "v1beta/" + path);
+}
+
+json_array user_parts(const Message& m) {
+  json_array parts;
+  if (!m.text.empty()) parts.push_back(json_object{{"text", m.text}});
+  for (const auto& img : m.images) parts.push_back(image_part(img));
+  if (parts.empty()) parts.push_back(json_object{{"text", ""}});
+  return parts;
+}
+
+json function_call_part(const ToolCall& tc) {
+  json_object fc{{"name", tc.name}};
+  if (!tc.id.empty()) fc["id"] = tc.id;
+  fc["args"] = arguments_object(tc);
+  json_object p{{"functionCall", std::move(fc)}};
+  if (auto sig = get_string(tc.provider_data, "thoughtSignature")) p["thoughtSignature"] = *sig;
+  return p;
+}
+
+// An assistant message's parts; records each tool call's name for the results that follow.
+json_array model_parts(const Message& m, std::map<std::string, std::string>& call_names) {
+  json_array parts;
+  if (!m.text.empty()) {
+    json_object p{{"text", m.text}};
+    if (const json* pd = provider_part(m.provider_data, kProviderKey)) {
+      if (auto sig = get_string(*pd, "text_signature")) p["thoughtSignature"] = *sig;
+    }
+    parts.push_back(std::move(p));
+  }
+  for (const auto& tc : m.tool_calls) {
+    call_names[tc.id] = tc.name;
+    parts.push_back(function_call_part(tc));
+  }
+  return parts;
+}
+
+// The conversation as "contents"; system messages are appended to `system` instead.
+json_array encode_contents(const std::vector<Message>& messages, std::string& system) {
+  json_array contents;
+  std::map<std::string, std::string> call_names;  // tool call id -> name, for results
+  for (const auto& m : messages) {
+    switch (m.role) {
+      case Role::system:
+        if (!system.empty()) system += "\n\n";
+        system += m.text;
+        break;
+      case Role::user:
+        push_content(contents, "user", user_parts(m));
+        break;
+      case Role::assistant:
+        push_content(contents, "model", model_parts(m, call_names));
+        break;
+      case Role::tool: {
+        std::string name = m.tool_name;
+        if (name.empty()) {
+          auto it = call_names.find(m.tool_call_id);
+          if (it != call_names.end()) name = it->second;
+        }
+        push_content(contents, "user", json_array{function_response(m, name)});
+        break;
+      }
+    }
+  }
+  return contents;
+}
+
+json function_declaration(std::string_view name, std::string_view description, const json& schema) {
+  // parameters_json_schema takes standard JSON Schema (the older `parameters` field only
+  // takes an OpenAPI subset); this is what the recorded requests use.
+  return json_object{
+      {"name", name}, {"description", description}, {"parameters_json_schema", schema}};
+}
+
+// "tools" (and "toolConfig" for structured output alongside tools) in `body`, or the JSON
+// response settings in `config` when there are no tools.
+void add_tools_and_output(const ModelRequest& req, json_object& body, json_object& config) {
+  if (!req.tools.empty()) {
+    json_array decls;
+    json_array names;
+    for (const auto& t : req.tools) {
+      decls.push_back(function_declaration(t.name, t.description, t.parameters));
+      names.push_back(json(t.name));
+    }
+    if (req.output) {
+      // A JSON response cannot be combined with function calling: with tools the result is a
+      // function the model must eventually call (mode ANY).
+      decls.push_back(
+          function_declaration(req.output->name, req.output->description, req.output->schema));
+      names.push_back(json(req.output->name));
+      body["toolConfig"] =
+          json_object{{"functionCallingConfig",
+                       json_object{{"mode", "ANY"}, {"allowedFunctionNames", std::move(names)}}}};
+    }
+    body["tools"] = json_array{json_object{{"functionDeclarations", std::move(decls)}}};
+  } else if (req.output) {
+    config["responseMimeType"] = "application/json";
+    config["responseJsonSchema"] = req.output->schema;
+  }
+}
+
 class GeminiCodec final : public WireCodec {
  public:
   WireApi api() const override { return kApi; }
 
   EncodedRequest encode(const ModelRequest& req, const WireEndpoint& ep) const override {
     EncodedRequest out;
-    std::string_view base = trim_base(ep.base_url);
-    if (base.empty()) base = "https://generativelanguage.googleapis.com";
-    std::string_view model = req.model;
-    if (model.substr(0, 7) == "models/") model.remove_prefix(7);
-    std::string path = fmt::format(
-        "models/{}:{}", model, req.stream ? "streamGenerateContent?alt=sse" : "generateContent");
-    bool versioned = ends_with(base, "/v1beta") || ends_with(base, "/v1");
-    out.url = join_url(base, versioned ? path : "v1beta/" + path);
+    out.url = request_url(req, ep);
     out.headers = make_headers(ep, "x-goog-api-key", ep.api_key);
 
     std::string system = req.system;
-    json_array contents;
-    std::map<std::string, std::string> call_names;  // tool call id -> name, for results
-    for (const auto& m : req.messages) {
-      switch (m.role) {
-        case Role::system:
-          if (!system.empty()) system += "\n\n";
-          system += m.text;
-          break;
-        case Role::user: {
-          json_array parts;
-          if (!m.text.empty()) parts.push_back(json_object{{"text", m.text}});
-          for (const auto& img : m.images) parts.push_back(image_part(img));
-          if (parts.empty()) parts.push_back(json_object{{"text", ""}});
-          push_content(contents, "user", std::move(parts));
-          break;
-        }
-        case Role::assistant: {
-          json_array parts;
-          if (!m.text.empty()) {
-            json_object p{{"text", m.text}};
-            if (const json* pd = provider_part(m.provider_data, kProviderKey)) {
-              if (auto sig = get_string(*pd, "text_signature")) p["thoughtSignature"] = *sig;
-            }
-            parts.push_back(std::move(p));
-          }
-          for (const auto& tc : m.tool_calls) {
-            call_names[tc.id] = tc.name;
-            json_object fc{{"name", tc.name}};
-            if (!tc.id.empty()) fc["id"] = tc.id;
-            fc["args"] = arguments_object(tc);
-            json_object p{{"functionCall", std::move(fc)}};
-            if (auto sig = get_string(tc.provider_data, "thoughtSignature")) {
-              p["thoughtSignature"] = *sig;
-            }
-            parts.push_back(std::move(p));
-          }
-          push_content(contents, "model", std::move(parts));
-          break;
-        }
-        case Role::tool: {
-          std::string name = m.tool_name;
-          if (name.empty()) {
-            auto it = call_names.find(m.tool_call_id);
-            if (it != call_names.end()) name = it->second;
-          }
-          push_content(contents, "user", json_array{function_response(m, name)});
-          break;
-        }
-      }
-    }
-
+    json_array contents = encode_contents(req.messages, system);
     json_object body;
     if (!system.empty()) {
       body["systemInstruction"] = json_object{{"parts", json_array{json_object{{"text", system}}}}};
     }
     body["contents"] = std::move(contents);
     json_object config;
-    if (!req.tools.empty()) {
-      json_array decls;
-      json_array names;
-      for (const auto& t : req.tools) {
-        // parameters_json_schema takes standard JSON Schema (the older `parameters` field only
-        // takes an OpenAPI subset); this is what the recorded requests use.
-        decls.push_back(json_object{{"name", t.name},
-                                    {"description", t.description},
-                                    {"parameters_json_schema", t.parameters}});
-        names.push_back(json(t.name));
-      }
-      if (req.output) {
-        // A JSON response cannot be combined with function calling: with tools the result is a
-        // function the model must eventually call (mode ANY).
-        decls.push_back(json_object{{"name", req.output->name},
-                                    {"description", req.output->description},
-                                    {"parameters_json_schema", req.output->schema}});
-        names.push_back(json(req.output->name));
-        body["toolConfig"] = json_object{
-            {"functionCallingConfig",
-             json_object{{"mode", "ANY"}, {"allowedFunctionNames", std::move(names)}}}};
-      }
-      body["tools"] = json_array{json_object{{"functionDeclarations", std::move(decls)}}};
-    } else if (req.output) {
-      config["responseMimeType"] = "application/json";
-      config["responseJsonSchema"] = req.output->schema;
-    }
+    add_tools_and_output(req, body, config);
     if (req.max_output_tokens > 0) config["maxOutputTokens"] = req.max_output_tokens;
     if (req.thinking && *req.thinking != ThinkingLevel::off) {
       config["thinkingConfig"] = json_object{

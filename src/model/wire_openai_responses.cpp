@@ -75,6 +75,88 @@ std::string reasoning_text(const json& item) {
   return out;
 }
 
+// A "message" output item: its output_text and refusal parts are the answer's text.
+Result<void> add_message_text(const json& item, std::string_view what, ResponseBuilder& b) {
+  const json* content = find(item, "content");
+  if (!content || !content->is_array()) return {};
+  for (const auto& part : content->get_array()) {
+    std::string ptype = str(part, "type");
+    if (ptype != "output_text" && ptype != "refusal") continue;
+    auto t = text_field(kApi, what, part, ptype == "refusal" ? "refusal" : "text");
+    if (!t) return fail(t.error());
+    b.text += *t;
+  }
+  return {};
+}
+
+// A "function_call" output item, kept by its output index; its "fc_..." item id is kept too.
+Result<void> add_function_call(const json& item, int index, std::string_view what,
+                               ResponseBuilder& b) {
+  std::string name = str(item, "name");
+  if (name.empty()) {
+    return fail(malformed(kApi, what, fmt::format("output[{}] function_call has no name", index)));
+  }
+  std::vector<ModelDelta> ignored;
+  auto& pending = b.call(index);
+  pending.call.id = str(item, "call_id");
+  if (pending.call.id.empty()) pending.call.id = str(item, "id");
+  b.set_call_name(index, name, ignored);
+  pending.call.raw_arguments = str(item, "arguments");
+  if (auto item_id = get_string(item, "id")) {
+    pending.call.provider_data = json_object{{"item_id", *item_id}};
+  }
+  return {};
+}
+
+// The Response's "output" items; reasoning items are kept verbatim for replay.
+Result<void> add_output_items(const json_array& output, std::string_view what, ResponseBuilder& b) {
+  json_array reasoning;
+  int index = 0;
+  for (const auto& item : output) {
+    std::string type = str(item, "type");
+    if (type == "message") {
+      if (auto r = add_message_text(item, what, b); !r) return r;
+    } else if (type == "function_call") {
+      if (auto r = add_function_call(item, index, what, b); !r) return r;
+    } else if (type == "reasoning") {
+      std::string t = reasoning_text(item);
+      if (!t.empty()) {
+        if (!b.thinking.empty()) b.thinking += "\n\n";
+        b.thinking += t;
+      }
+      reasoning.push_back(item);
+    }
+    ++index;
+  }
+  if (!reasoning.empty()) {
+    b.provider_data = json_object{{kProviderKey, json_object{{"reasoning", std::move(reasoning)}}}};
+  }
+  return {};
+}
+
+// "completed" is a normal stop; "incomplete" names its reason (max tokens, content filter).
+void set_finish(const json& root, const std::string& status, ResponseBuilder& b) {
+  b.raw_finish = status;
+  if (status == "completed") {
+    b.finish = FinishReason::stop;
+  } else if (status == "incomplete") {
+    std::string reason;
+    if (const json* d = find(root, "incomplete_details"); d && d->is_object()) {
+      reason = str(*d, "reason");
+    }
+    if (!reason.empty()) b.raw_finish = reason;
+    b.finish = reason == "content_filter" ? FinishReason::content_filter : FinishReason::length;
+  }
+}
+
+void read_usage(const json& u, Usage& usage) {
+  usage.input = int_at(u, "input_tokens");
+  usage.cache_read = int_at(u, "input_tokens_details/cached_tokens");
+  usage.output = int_at(u, "output_tokens");
+  usage.total_tokens = int_at(u, "total_tokens");
+  if (usage.total_tokens == 0) usage.total_tokens = usage.input + usage.output;
+}
+
 // Decodes a complete Response object (the non-streaming body, or the one carried by
 // response.completed / response.incomplete).
 Result<ModelResponse> decode_response(const json& root, std::string_view what) {
@@ -96,69 +178,11 @@ Result<ModelResponse> decode_response(const json& root, std::string_view what) {
     return fail(malformed(kApi, what, "missing \"output\" array"));
   }
   ResponseBuilder b;
-  std::vector<ModelDelta> ignored;
   b.id = str(root, "id");
   b.model = str(root, "model");
-  json_array reasoning;
-  int index = 0;
-  for (const auto& item : output->get_array()) {
-    std::string type = str(item, "type");
-    if (type == "message") {
-      const json* content = find(item, "content");
-      if (content && content->is_array()) {
-        for (const auto& part : content->get_array()) {
-          std::string ptype = str(part, "type");
-          if (ptype != "output_text" && ptype != "refusal") continue;
-          auto t = text_field(kApi, what, part, ptype == "refusal" ? "refusal" : "text");
-          if (!t) return fail(t.error());
-          b.text += *t;
-        }
-      }
-    } else if (type == "function_call") {
-      std::string name = str(item, "name");
-      if (name.empty()) {
-        return fail(
-            malformed(kApi, what, fmt::format("output[{}] function_call has no name", index)));
-      }
-      auto& pending = b.call(index);
-      pending.call.id = str(item, "call_id");
-      if (pending.call.id.empty()) pending.call.id = str(item, "id");
-      b.set_call_name(index, name, ignored);
-      pending.call.raw_arguments = str(item, "arguments");
-      if (auto item_id = get_string(item, "id")) {
-        pending.call.provider_data = json_object{{"item_id", *item_id}};
-      }
-    } else if (type == "reasoning") {
-      std::string t = reasoning_text(item);
-      if (!t.empty()) {
-        if (!b.thinking.empty()) b.thinking += "\n\n";
-        b.thinking += t;
-      }
-      reasoning.push_back(item);
-    }
-    ++index;
-  }
-  if (!reasoning.empty()) {
-    b.provider_data = json_object{{kProviderKey, json_object{{"reasoning", std::move(reasoning)}}}};
-  }
-  b.raw_finish = status;
-  if (status == "completed") {
-    b.finish = FinishReason::stop;
-  } else if (status == "incomplete") {
-    std::string reason;
-    if (const json* d = find(root, "incomplete_details"); d && d->is_object()) {
-      reason = str(*d, "reason");
-    }
-    if (!reason.empty()) b.raw_finish = reason;
-    b.finish = reason == "content_filter" ? FinishReason::content_filter : FinishReason::length;
-  }
-  if (const json* u = find(root, "usage"); u && u->is_object()) {
-    b.usage.input = int_at(*u, "input_tokens");
-    b.usage.cache_read = int_at(*u, "input_tokens_details/cached_tokens");
-    b.usage.output = int_at(*u, "output_tokens");
-    b.usage.total_tokens = int_at(*u, "total_tokens");
-    if (b.usage.total_tokens == 0) b.usage.total_tokens = b.usage.input + b.usage.output;
-  }
+  if (auto r = add_output_items(output->get_array(), what, b); !r) return fail(r.error());
+  set_finish(root, status, b);
+  if (const json* u = find(root, "usage"); u && u->is_object()) read_usage(*u, b.usage);
   return b.build(kApi);
 }
 
@@ -179,25 +203,12 @@ class ResponsesStreamDecoder final : public StreamDecoder {
     what = "event " + type;
 
     if (type == "error") return fail(in_band_error(kApi, ev));
-    if (type == "response.failed") {
-      const json* resp = find(ev, "response");
-      if (resp && find(*resp, "error")) return fail(in_band_error(kApi, *resp));
-      return fail(make_error(ErrorType::provider_error,
-                             fmt::format("{} error: response failed", wire_api_name(kApi))));
-    }
+    if (type == "response.failed") return fail(failure_of(ev));
     if (type == "response.completed" || type == "response.incomplete") {
-      const json* resp = find(ev, "response");
-      if (!resp) return fail(malformed(kApi, what, "missing \"response\""));
-      auto r = decode_response(*resp, what);
-      if (!r) return fail(r.error());
-      final_ = std::move(*r);
-      return {};
+      return on_response_done(ev, what);
     }
     if (type == "response.created" || type == "response.in_progress") {
-      if (const json* resp = find(ev, "response")) {
-        b_.id = str(*resp, "id");
-        b_.model = str(*resp, "model");
-      }
+      on_response_started(ev);
       return {};
     }
     int index = static_cast<int>(get_int(ev, "output_index").value_or(-1));
@@ -207,44 +218,12 @@ class ResponsesStreamDecoder final : public StreamDecoder {
       b_.append_text(*delta, out);
     } else if (type == "response.reasoning_summary_text.delta" ||
                type == "response.reasoning_text.delta") {
-      // Summary parts are separate paragraphs.
-      auto part = std::make_pair(index, get_int(ev, "summary_index").value_or(-1));
-      if (!b_.thinking.empty() && part != last_thinking_part_) b_.append_thinking("\n\n", out);
-      last_thinking_part_ = part;
-      b_.append_thinking(*delta, out);
+      on_reasoning_delta(ev, index, *delta, out);
     } else if (type == "response.output_item.added" || type == "response.output_item.done") {
-      const json* item = find(ev, "item");
-      if (!item || !item->is_object()) return fail(malformed(kApi, what, "missing \"item\""));
-      if (index < 0) return fail(malformed(kApi, what, "missing \"output_index\""));
-      std::string item_type = str(*item, "type");
-      if (item_type == "function_call") {
-        auto& pending = b_.call(index);
-        if (auto id = get_string(*item, "call_id")) pending.call.id = *id;
-        if (auto id = get_string(*item, "id")) {
-          pending.call.provider_data = json_object{{"item_id", *id}};
-          item_index_[*id] = index;
-        }
-        b_.set_call_name(index, str(*item, "name"), out);
-        if (type == "response.output_item.done") {
-          if (auto args = get_string(*item, "arguments")) pending.args = *args;
-        }
-      } else if (item_type == "reasoning" && type == "response.output_item.done") {
-        reasoning_.push_back(*item);
-      }
+      return on_output_item(ev, type, what, index, out);
     } else if (type == "response.function_call_arguments.delta" ||
                type == "response.function_call_arguments.done") {
-      if (index < 0) {
-        auto it = item_index_.find(str(ev, "item_id"));
-        if (it == item_index_.end()) {
-          return fail(malformed(kApi, what, "arguments for an unknown function call"));
-        }
-        index = it->second;
-      }
-      if (type == "response.function_call_arguments.delta") {
-        b_.append_call_args(index, *delta);
-      } else if (auto args = get_string(ev, "arguments")) {
-        b_.call(index).args = *args;
-      }
+      return on_call_arguments(ev, type, what, index, *delta);
     }
     return {};
   }
@@ -273,6 +252,84 @@ class ResponsesStreamDecoder final : public StreamDecoder {
   }
 
  private:
+  // response.failed: the response's own error when it has one.
+  static Error failure_of(const json& ev) {
+    const json* resp = find(ev, "response");
+    if (resp && find(*resp, "error")) return in_band_error(kApi, *resp);
+    return make_error(ErrorType::provider_error,
+                      fmt::format("{} error: response failed", wire_api_name(kApi)));
+  }
+
+  // response.completed / response.incomplete carry the whole Response.
+  Result<void> on_response_done(const json& ev, const std::string& what) {
+    const json* resp = find(ev, "response");
+    if (!resp) return fail(malformed(kApi, what, "missing \"response\""));
+    auto r = decode_response(*resp, what);
+    if (!r) return fail(r.error());
+    final_ = std::move(*r);
+    return {};
+  }
+
+  void on_response_started(const json& ev) {
+    if (const json* resp = find(ev, "response")) {
+      b_.id = str(*resp, "id");
+      b_.model = str(*resp, "model");
+    }
+  }
+
+  void on_reasoning_delta(const json& ev, int index, const std::string& delta,
+                          std::vector<ModelDelta>& out) {
+    // Summary parts are separate paragraphs.
+    auto part = std::make_pair(index, get_int(ev, "summary_index").value_or(-1));
+    if (!b_.thinking.empty() && part != last_thinking_part_) b_.append_thinking("\n\n", out);
+    last_thinking_part_ = part;
+    b_.append_thinking(delta, out);
+  }
+
+  // response.output_item.added / .done: function calls start (and, when done, carry their
+  // arguments); finished reasoning items are kept for replay.
+  Result<void> on_output_item(const json& ev, const std::string& type, const std::string& what,
+                              int index, std::vector<ModelDelta>& out) {
+    const json* item = find(ev, "item");
+    if (!item || !item->is_object()) return fail(malformed(kApi, what, "missing \"item\""));
+    if (index < 0) return fail(malformed(kApi, what, "missing \"output_index\""));
+    std::string item_type = str(*item, "type");
+    if (item_type == "function_call") {
+      auto& pending = b_.call(index);
+      if (auto id = get_string(*item, "call_id")) pending.call.id = *id;
+      if (auto id = get_string(*item, "id")) {
+        pending.call.provider_data = json_object{{"item_id", *id}};
+        item_index_[*id] = index;
+      }
+      b_.set_call_name(index, str(*item, "name"), out);
+      if (type == "response.output_item.done") {
+        if (auto args = get_string(*item, "arguments")) pending.args = *args;
+      }
+    } else if (item_type == "reasoning" && type == "response.output_item.done") {
+      reasoning_.push_back(*item);
+    }
+    return {};
+  }
+
+  // response.function_call_arguments.delta / .done; the call is found by its item id when
+  // the event has no output_index.
+  Result<void> on_call_arguments(const json& ev, const std::string& type, const std::string& what,
+                                 int index, const std::string& delta) {
+    if (index < 0) {
+      auto it = item_index_.find(str(ev, "item_id"));
+      if (it == item_index_.end()) {
+        return fail(malformed(kApi, what, "arguments for an unknown function call"));
+      }
+      index = it->second;
+    }
+    if (type == "response.function_call_arguments.delta") {
+      b_.append_call_args(index, delta);
+    } else if (auto args = get_string(ev, "arguments")) {
+      b_.call(index).args = *args;
+    }
+    return {};
+  }
+
   ResponseBuilder b_;
   std::optional<ModelResponse> final_;
   json_array reasoning_;

@@ -387,6 +387,115 @@ int refusal_status(const beast::error_code& ec) {
   return 400;
 }
 
+using Request = http::request<http::string_body>;
+using RequestParser = http::request_parser<http::string_body>;
+
+// Waits for the first bytes of the next request (within the idle timeout, or the header timeout
+// for a new connection). false: closed, reset or idle, with nothing to answer.
+asio::awaitable<bool> await_request(Impl& s, Connection& c, bool first) {
+  if (c.buffer.size() != 0) co_return true;
+  c.stream.expires_after(first ? s.options.header_timeout : s.options.idle_timeout);
+  auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(4096), kTuple);
+  if (ec) co_return false;
+  c.buffer.commit(n);
+  co_return true;
+}
+
+// Reads the whole header within the header timeout; refuses a late or invalid one. false: the
+// connection ends.
+asio::awaitable<bool> read_header(Impl& s, std::shared_ptr<Connection> c, RequestParser& parser) {
+  auto executor = co_await asio::this_coro::executor;
+  bool header_late = false;
+  beast::error_code hec;
+  {
+    ReadDeadline deadline(executor, c, s.options.header_timeout);
+    auto [ec, hn] = co_await http::async_read_header(c->stream, c->buffer, parser, kTuple);
+    (void)hn;
+    hec = ec;
+    header_late = deadline.fired();
+  }
+  if (!hec) co_return true;
+  if (header_late) {
+    co_await refuse(s, *c, 408, "request header timeout");
+  } else if (hec != http::error::end_of_stream && hec != asio::error::connection_reset &&
+             hec != asio::error::eof) {
+    co_await refuse(s, *c, refusal_status(hec), hec.message());
+  }
+  co_return false;
+}
+
+// "100 Continue" for a client that waits for it before sending the body.
+asio::awaitable<bool> send_continue(Impl& s, Connection& c, unsigned version) {
+  http::response<http::empty_body> cont{http::status::continue_, version};
+  c.stream.expires_after(s.options.write_timeout);
+  auto [cec, cn] = co_await http::async_write(c.stream, cont, kTuple);
+  (void)cn;
+  co_return !cec;
+}
+
+// Reads the body within the body timeout; refuses a late or invalid one. false: the connection
+// ends.
+asio::awaitable<bool> read_body(Impl& s, std::shared_ptr<Connection> c, RequestParser& parser) {
+  auto executor = co_await asio::this_coro::executor;
+  bool body_late = false;
+  beast::error_code bec;
+  {
+    ReadDeadline deadline(executor, c, s.options.body_timeout);
+    auto [ec, bn] = co_await http::async_read(c->stream, c->buffer, parser, kTuple);
+    (void)bn;
+    bec = ec;
+    body_late = deadline.fired();
+  }
+  if (!bec) co_return true;
+  if (body_late) {
+    co_await refuse(s, *c, 408, "request body timeout");
+  } else if (bec != http::error::end_of_stream && bec != asio::error::connection_reset) {
+    co_await refuse(s, *c, refusal_status(bec), bec.message());
+  }
+  co_return false;
+}
+
+// One request within the server's limits and timeouts; nullopt when the connection ends.
+asio::awaitable<std::optional<Request>> read_request(Impl& s, std::shared_ptr<Connection> c) {
+  RequestParser parser;
+  parser.header_limit(static_cast<std::uint32_t>(s.options.max_header_bytes));
+  parser.body_limit(s.options.max_body_bytes);
+  if (!co_await read_header(s, c, parser)) co_return std::nullopt;
+  auto& header = parser.get();
+  if (beast::iequals(header[http::field::expect], "100-continue") && !parser.is_done()) {
+    if (!co_await send_continue(s, *c, header.version())) co_return std::nullopt;
+  }
+  if (!parser.is_done()) {
+    if (!co_await read_body(s, c, parser)) co_return std::nullopt;
+  }
+  c->stream.expires_never();
+  co_return std::optional<Request>(parser.release());
+}
+
+// Runs the handler, then completes what it left open: a 500 when it did not answer, the last
+// chunk of a stream. false: the connection ends.
+asio::awaitable<bool> handle_request(Impl& s, std::shared_ptr<Connection> c, Request& raw) {
+  ExchangeImpl exchange(s, c, raw, make_request(raw, c->remote));
+  bool failed = false;
+  try {
+    co_await s.handler(exchange);
+  } catch (const std::exception& e) {
+    log::get()->error("http: handler for {} {} failed: {}", exchange.request().method,
+                      exchange.request().path, e.what());
+    failed = true;
+  }
+  if (exchange.upgraded()) co_return false;  // the WebSocket owned the socket and is done with it
+  if (!exchange.answered()) {
+    ServerResponse r = s.options.error_response(500, failed ? "handler failed" : "no answer");
+    co_await exchange.respond(std::move(r));
+  } else if (exchange.streaming()) {
+    co_await exchange.finish_stream();
+  }
+  c->in_request = false;
+  co_return exchange.keep_alive();
+}
+
+// The coroutine owns `s` and `c`; the helpers it awaits may borrow them.
 asio::awaitable<void> serve_connection(std::shared_ptr<Impl> s, std::shared_ptr<Connection> c) {
   struct Release {
     Impl& s;
@@ -398,83 +507,12 @@ asio::awaitable<void> serve_connection(std::shared_ptr<Impl> s, std::shared_ptr<
     if (s->stopping || c->closing) break;
     // Wait for the next request (idle timeout), then the whole header (header timeout), so a
     // client that trickles bytes cannot hold the connection.
-    if (c->buffer.size() == 0) {
-      c->stream.expires_after(first ? s->options.header_timeout : s->options.idle_timeout);
-      auto [ec, n] = co_await c->stream.async_read_some(c->buffer.prepare(4096), kTuple);
-      if (ec) break;  // closed, reset, idle timeout: nothing to answer
-      c->buffer.commit(n);
-    }
+    if (!co_await await_request(*s, *c, first)) break;
     first = false;
     c->in_request = true;
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(s->options.max_header_bytes));
-    parser.body_limit(s->options.max_body_bytes);
-    auto executor = co_await asio::this_coro::executor;
-    bool header_late = false;
-    beast::error_code hec;
-    {
-      ReadDeadline deadline(executor, c, s->options.header_timeout);
-      auto [ec, hn] = co_await http::async_read_header(c->stream, c->buffer, parser, kTuple);
-      (void)hn;
-      hec = ec;
-      header_late = deadline.fired();
-    }
-    if (hec) {
-      if (header_late) {
-        co_await refuse(*s, *c, 408, "request header timeout");
-      } else if (hec != http::error::end_of_stream && hec != asio::error::connection_reset &&
-                 hec != asio::error::eof) {
-        co_await refuse(*s, *c, refusal_status(hec), hec.message());
-      }
-      break;
-    }
-    auto& header = parser.get();
-    if (beast::iequals(header[http::field::expect], "100-continue") && !parser.is_done()) {
-      http::response<http::empty_body> cont{http::status::continue_, header.version()};
-      c->stream.expires_after(s->options.write_timeout);
-      auto [cec, cn] = co_await http::async_write(c->stream, cont, kTuple);
-      (void)cn;
-      if (cec) break;
-    }
-    if (!parser.is_done()) {
-      bool body_late = false;
-      beast::error_code bec;
-      {
-        ReadDeadline deadline(executor, c, s->options.body_timeout);
-        auto [ec, bn] = co_await http::async_read(c->stream, c->buffer, parser, kTuple);
-        (void)bn;
-        bec = ec;
-        body_late = deadline.fired();
-      }
-      if (bec) {
-        if (body_late) {
-          co_await refuse(*s, *c, 408, "request body timeout");
-        } else if (bec != http::error::end_of_stream && bec != asio::error::connection_reset) {
-          co_await refuse(*s, *c, refusal_status(bec), bec.message());
-        }
-        break;
-      }
-    }
-    c->stream.expires_never();
-    http::request<http::string_body> raw = parser.release();
-    ExchangeImpl exchange(*s, c, raw, make_request(raw, c->remote));
-    bool failed = false;
-    try {
-      co_await s->handler(exchange);
-    } catch (const std::exception& e) {
-      log::get()->error("http: handler for {} {} failed: {}", exchange.request().method,
-                        exchange.request().path, e.what());
-      failed = true;
-    }
-    if (exchange.upgraded()) break;  // the WebSocket owned the socket and is done with it
-    if (!exchange.answered()) {
-      ServerResponse r = s->options.error_response(500, failed ? "handler failed" : "no answer");
-      co_await exchange.respond(std::move(r));
-    } else if (exchange.streaming()) {
-      co_await exchange.finish_stream();
-    }
-    c->in_request = false;
-    if (!exchange.keep_alive()) break;
+    std::optional<Request> raw = co_await read_request(*s, c);
+    if (!raw) break;
+    if (!co_await handle_request(*s, c, *raw)) break;
   }
   beast::error_code ec;
   if (!c->close_upgraded && beast::get_lowest_layer(c->stream).socket().is_open()) {

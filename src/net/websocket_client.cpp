@@ -54,16 +54,96 @@ struct WebSocketClient::Impl {
                       fmt::format("websocket {}: {}: {}", url, what, ec.message()),
                       json_object{{"url", url}, {"operation", what}});
   }
+
+  // The connect timeout, shared by its steps (resolve, connect, handshake); a step that runs out
+  // of it reports the whole timeout.
+  struct ConnectBudget {
+    explicit ConnectBudget(std::chrono::milliseconds t)
+        : timeout(t), deadline(std::chrono::steady_clock::now() + t) {}
+    std::chrono::milliseconds timeout;
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds left() const {
+      return std::max(std::chrono::milliseconds(1),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now()));
+    }
+  };
+
+  Result<tcp::resolver::results_type> resolve(const std::string& host, const std::string& port,
+                                              const ConnectBudget& budget) {
+    tcp::resolver resolver(io);
+    beast::error_code error;
+    bool done = false;
+    tcp::resolver::results_type endpoints;
+    resolver.async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
+      error = e;
+      endpoints = std::move(r);
+      done = true;
+    });
+    if (!run(done, budget.left())) {
+      resolver.cancel();
+      return fail(timeout_error("resolve", budget.timeout));
+    }
+    if (error) return fail(io_error("resolve", error));
+    return endpoints;
+  }
+
+  Result<void> connect_socket(const tcp::resolver::results_type& endpoints,
+                              const ConnectBudget& budget) {
+    beast::error_code error;
+    bool done = false;
+    asio::async_connect(ws.next_layer(), endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+      error = e;
+      done = true;
+    });
+    if (!run(done, budget.left())) return fail(timeout_error("connect", budget.timeout));
+    if (error) return fail(io_error("connect", error));
+    return {};
+  }
+
+  // The upgrade request, with our user agent and `headers`.
+  Result<void> handshake(const std::string& host_header, const std::string& target,
+                         const HttpHeaders& headers, const ConnectBudget& budget) {
+    ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, "cppflue-client");
+      for (const auto& [k, v] : headers) req.set(k, v);
+    }));
+    websocket::response_type response;
+    beast::error_code error;
+    bool done = false;
+    ws.async_handshake(response, host_header, target, [&](beast::error_code e) {
+      error = e;
+      done = true;
+    });
+    if (!run(done, budget.left())) return fail(timeout_error("handshake", budget.timeout));
+    if (error) {
+      if (error == websocket::error::upgrade_declined) return fail(declined_error(response));
+      return fail(io_error("handshake", error));
+    }
+    return {};
+  }
+
+  // The server answered the upgrade with a plain HTTP response.
+  Error declined_error(const websocket::response_type& response) const {
+    std::string body = response.body();
+    int status = static_cast<int>(response.result_int());
+    return make_error(
+        ErrorType::connection_error,
+        fmt::format("websocket {}: the server declined the upgrade with HTTP {}", url, status),
+        json_object{{"url", url}, {"status", status}, {"body", body}});
+  }
 };
 
-WebSocketClient::WebSocketClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+namespace {
 
-WebSocketClient::~WebSocketClient() {
-  close();
-}
+struct WsTarget {
+  std::string host;
+  std::string port;
+  std::string target;  // path and query
+};
 
-Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
-    const std::string& url, const HttpHeaders& headers, std::chrono::milliseconds timeout) {
+// Splits ws://host[:port]/path?query; the host may be a bracketed IPv6 address.
+Result<WsTarget> parse_ws_url(const std::string& url) {
   auto bad = [&](std::string why) {
     return fail(ErrorType::invalid_input, fmt::format("websocket URL {}: {}", url, why),
                 json_object{{"url", url}});
@@ -98,60 +178,33 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
       port_number > 65535) {
     return bad(fmt::format("bad port '{}'", port));
   }
+  return WsTarget{std::move(host), std::move(port), std::move(target)};
+}
+
+}  // namespace
+
+WebSocketClient::WebSocketClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+WebSocketClient::~WebSocketClient() {
+  close();
+}
+
+Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
+    const std::string& url, const HttpHeaders& headers, std::chrono::milliseconds timeout) {
+  auto parsed = parse_ws_url(url);
+  if (!parsed) return fail(parsed.error());
+  const WsTarget& where = *parsed;
 
   auto impl = std::make_unique<Impl>();
   impl->url = url;
-  tcp::resolver resolver(impl->io);
-  beast::error_code error;
-  bool done = false;
-  tcp::resolver::results_type endpoints;
-  resolver.async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
-    error = e;
-    endpoints = std::move(r);
-    done = true;
-  });
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left = [&] {
-    return std::max(std::chrono::milliseconds(1),
-                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - std::chrono::steady_clock::now()));
-  };
-  if (!impl->run(done, left())) {
-    resolver.cancel();
-    return fail(impl->timeout_error("resolve", timeout));
-  }
-  if (error) return fail(impl->io_error("resolve", error));
-  done = false;
-  asio::async_connect(impl->ws.next_layer(), endpoints,
-                      [&](beast::error_code e, const tcp::endpoint&) {
-                        error = e;
-                        done = true;
-                      });
-  if (!impl->run(done, left())) return fail(impl->timeout_error("connect", timeout));
-  if (error) return fail(impl->io_error("connect", error));
-
-  std::string host_header = port == "80" ? host : fmt::format("{}:{}", host, port);
-  impl->ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
-    req.set(beast::http::field::user_agent, "cppflue-client");
-    for (const auto& [k, v] : headers) req.set(k, v);
-  }));
-  websocket::response_type response;
-  done = false;
-  impl->ws.async_handshake(response, host_header, target, [&](beast::error_code e) {
-    error = e;
-    done = true;
-  });
-  if (!impl->run(done, left())) return fail(impl->timeout_error("handshake", timeout));
-  if (error) {
-    if (error == websocket::error::upgrade_declined) {
-      std::string body = response.body();
-      int status = static_cast<int>(response.result_int());
-      return fail(
-          ErrorType::connection_error,
-          fmt::format("websocket {}: the server declined the upgrade with HTTP {}", url, status),
-          json_object{{"url", url}, {"status", status}, {"body", body}});
-    }
-    return fail(impl->io_error("handshake", error));
+  const Impl::ConnectBudget budget{timeout};
+  auto endpoints = impl->resolve(where.host, where.port, budget);
+  if (!endpoints) return fail(endpoints.error());
+  if (auto r = impl->connect_socket(*endpoints, budget); !r) return fail(r.error());
+  std::string host_header =
+      where.port == "80" ? where.host : fmt::format("{}:{}", where.host, where.port);
+  if (auto r = impl->handshake(host_header, where.target, headers, budget); !r) {
+    return fail(r.error());
   }
   impl->ws.text(true);
   impl->open = true;

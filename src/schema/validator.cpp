@@ -285,6 +285,106 @@ bool is_chain(std::string_view d) {
          starts_with(d, "Failed to validate against a conditional schema");
 }
 
+// The message for a wrapper error ("Failed to validate against schema associated with ...").
+std::string chain_message(const std::string& d) {
+  if (starts_with(d, "Failed to validate against schema associated with property name")) {
+    return fmt::format("property {} is not allowed by its schema", quote(quoted(d)));
+  }
+  if (starts_with(d, "Failed to validate against schema associated with pattern")) {
+    return fmt::format("a property matching '{}' is not allowed by its schema", quoted(d));
+  }
+  if (starts_with(d, "Failed to validate item #")) {
+    std::string_view n =
+        std::string_view(d).substr(std::string_view("Failed to validate item #").size());
+    n = n.substr(0, n.find(' '));
+    return fmt::format("item {} is not allowed by the items schema", n);
+  }
+  return tidy(d);
+}
+
+// "Value type not permitted": "expected X, got Y" when the subschema's "type" explains it.
+void explain_type_mismatch(const json* inst, const json* sub, Item& item) {
+  std::optional<std::string> m;
+  if (inst && sub) m = type_message(type_names(find(*sub, "type")), *inst);
+  item.kind = m ? Kind::type : Kind::type_noise;
+  item.message = m ? *m : fmt::format("type {} is not allowed here", inst ? kind_name(*inst) : "");
+}
+
+// "Object contains a property that could not be validated": one item per unexpected property.
+void add_unexpected_properties(const std::string& d, const json* inst, const json* sub,
+                               const Tokens& tokens, std::vector<Item>& out) {
+  // valijson names only the first one; list them all when the schema is simple enough.
+  const json* props = sub ? find(*sub, "properties") : nullptr;
+  std::size_t at = d.rfind(": '");
+  std::string named = at == std::string::npos ? std::string() : d.substr(at + 3);
+  if (!named.empty() && named.back() == '.') named.pop_back();
+  if (!named.empty() && named.back() == '\'') named.pop_back();
+  std::vector<std::string> names;
+  if (inst && inst->is_object() && sub && !find(*sub, "patternProperties")) {
+    for (const auto& kv : inst->get_object()) {
+      if (!props || !find(*props, kv.key())) names.emplace_back(kv.key());
+    }
+  }
+  // Trust our own list only if it agrees with valijson about the first one.
+  if (names.empty() || names.front() != named) names = {named};
+  for (const std::string& name : names) {
+    out.push_back({tokens, fmt::format("unexpected property {}", quote(name)), Kind::other});
+  }
+}
+
+// "Failed to match against any enum values": lists (up to 20 of) the allowed values.
+std::string enum_message(const json* inst, const json* sub) {
+  const json* values = sub ? find(*sub, "enum") : nullptr;
+  if (!values || !values->is_array() || !inst) {
+    return "value is not one of the allowed values (enum)";
+  }
+  std::string allowed;
+  std::size_t n = 0;
+  for (const json& v : values->get_array()) {
+    if (n++ == 20) {
+      allowed += ", ...";
+      break;
+    }
+    if (!allowed.empty()) allowed += ", ";
+    allowed += show(v);
+  }
+  return fmt::format("expected one of {}, got {}", allowed, show(*inst));
+}
+
+// "Failed to match expected value set by 'const'".
+std::string const_message(const json* inst, const json* sub) {
+  const json* c = sub ? find(*sub, "const") : nullptr;
+  return c && inst ? fmt::format("expected {}, got {}", show(*c), show(*inst))
+                   : "value is not the required constant (const)";
+}
+
+// No anyOf/oneOf branch matched; when every branch only differs by type, say which types
+// were allowed.
+void explain_alternatives(const json& root, const std::string& d, const json* inst, const json* sub,
+                          Item& item) {
+  const bool any = starts_with(d, "Failed to validate against any schemas");
+  item.kind = Kind::alternatives;
+  item.message =
+      fmt::format("does not match any of the allowed schemas ({})", any ? "anyOf" : "oneOf");
+  const json* branches = sub ? find(*sub, any ? "anyOf" : "oneOf") : nullptr;
+  if (!branches || !branches->is_array() || !inst) return;
+  std::vector<std::string> types;
+  bool all_typed = !branches->get_array().empty();
+  for (const json& b : branches->get_array()) {
+    const json* r = resolve_refs(root, &b);
+    std::vector<std::string> t = type_names(r ? find(*r, "type") : nullptr);
+    all_typed = all_typed && !t.empty();
+    for (std::string& name : t) {
+      if (std::find(types.begin(), types.end(), name) == types.end()) types.push_back(name);
+    }
+  }
+  std::optional<std::string> m = all_typed ? type_message(types, *inst) : std::nullopt;
+  if (m) {
+    item.kind = Kind::typed_alternatives;
+    item.message = *m;
+  }
+}
+
 // Rewrites one valijson error; may add several items (one per unexpected property).
 void translate(const json& root, const json& instance, const valijson::ValidationResults::Error& e,
                std::vector<Item>& out) {
@@ -300,92 +400,21 @@ void translate(const json& root, const json& instance, const valijson::Validatio
   if (is_chain(d)) {
     // Usually dropped; kept only when nothing deeper explains it (e.g. a `false` subschema).
     item.kind = Kind::chain;
-    if (starts_with(d, "Failed to validate against schema associated with property name")) {
-      item.message = fmt::format("property {} is not allowed by its schema", quote(quoted(d)));
-    } else if (starts_with(d, "Failed to validate against schema associated with pattern")) {
-      item.message =
-          fmt::format("a property matching '{}' is not allowed by its schema", quoted(d));
-    } else if (starts_with(d, "Failed to validate item #")) {
-      std::string_view n =
-          std::string_view(d).substr(std::string_view("Failed to validate item #").size());
-      n = n.substr(0, n.find(' '));
-      item.message = fmt::format("item {} is not allowed by the items schema", n);
-    } else {
-      item.message = tidy(d);
-    }
+    item.message = chain_message(d);
   } else if (starts_with(d, "Value type not permitted")) {
-    std::optional<std::string> m;
-    if (inst && sub) m = type_message(type_names(find(*sub, "type")), *inst);
-    item.kind = m ? Kind::type : Kind::type_noise;
-    item.message =
-        m ? *m : fmt::format("type {} is not allowed here", inst ? kind_name(*inst) : "");
+    explain_type_mismatch(inst, sub, item);
   } else if (starts_with(d, "Missing required property")) {
     item.message = fmt::format("missing required property {}", quote(quoted(d)));
   } else if (starts_with(d, "Object contains a property that could not be validated")) {
-    // valijson names only the first one; list them all when the schema is simple enough.
-    const json* props = sub ? find(*sub, "properties") : nullptr;
-    std::size_t at = d.rfind(": '");
-    std::string named = at == std::string::npos ? std::string() : d.substr(at + 3);
-    if (!named.empty() && named.back() == '.') named.pop_back();
-    if (!named.empty() && named.back() == '\'') named.pop_back();
-    std::vector<std::string> names;
-    if (inst && inst->is_object() && sub && !find(*sub, "patternProperties")) {
-      for (const auto& kv : inst->get_object()) {
-        if (!props || !find(*props, kv.key())) names.emplace_back(kv.key());
-      }
-    }
-    // Trust our own list only if it agrees with valijson about the first one.
-    if (names.empty() || names.front() != named) names = {named};
-    for (const std::string& name : names) {
-      out.push_back({item.tokens, fmt::format("unexpected property {}", quote(name)), Kind::other});
-    }
+    add_unexpected_properties(d, inst, sub, item.tokens, out);
     return;
   } else if (starts_with(d, "Failed to match against any enum values")) {
-    const json* values = sub ? find(*sub, "enum") : nullptr;
-    if (values && values->is_array() && inst) {
-      std::string allowed;
-      std::size_t n = 0;
-      for (const json& v : values->get_array()) {
-        if (n++ == 20) {
-          allowed += ", ...";
-          break;
-        }
-        if (!allowed.empty()) allowed += ", ";
-        allowed += show(v);
-      }
-      item.message = fmt::format("expected one of {}, got {}", allowed, show(*inst));
-    } else {
-      item.message = "value is not one of the allowed values (enum)";
-    }
+    item.message = enum_message(inst, sub);
   } else if (starts_with(d, "Failed to match expected value set by 'const'")) {
-    const json* c = sub ? find(*sub, "const") : nullptr;
-    item.message = c && inst ? fmt::format("expected {}, got {}", show(*c), show(*inst))
-                             : "value is not the required constant (const)";
+    item.message = const_message(inst, sub);
   } else if (starts_with(d, "Failed to validate against any schemas allowed by anyOf") ||
              starts_with(d, "Failed to validate against any child schemas allowed by oneOf")) {
-    const bool any = starts_with(d, "Failed to validate against any schemas");
-    item.kind = Kind::alternatives;
-    item.message =
-        fmt::format("does not match any of the allowed schemas ({})", any ? "anyOf" : "oneOf");
-    // When every branch only differs by type, say which types were allowed.
-    const json* branches = sub ? find(*sub, any ? "anyOf" : "oneOf") : nullptr;
-    if (branches && branches->is_array() && inst) {
-      std::vector<std::string> types;
-      bool all_typed = !branches->get_array().empty();
-      for (const json& b : branches->get_array()) {
-        const json* r = resolve_refs(root, &b);
-        std::vector<std::string> t = type_names(r ? find(*r, "type") : nullptr);
-        all_typed = all_typed && !t.empty();
-        for (std::string& name : t) {
-          if (std::find(types.begin(), types.end(), name) == types.end()) types.push_back(name);
-        }
-      }
-      std::optional<std::string> m = all_typed ? type_message(types, *inst) : std::nullopt;
-      if (m) {
-        item.kind = Kind::typed_alternatives;
-        item.message = *m;
-      }
-    }
+    explain_alternatives(root, d, inst, sub, item);
   } else if (starts_with(d, "Failed to validate against exactly one child schema")) {
     item.message = "matches more than one of the allowed schemas (oneOf)";
   } else if (starts_with(d, "Failed to any values against subschema in 'contains'")) {

@@ -296,6 +296,101 @@ json to_json_value(const T& value) {
 namespace detail {
 
 template <class T>
+void read_value(const json& v, T& out, Reader& r);
+
+// bool, integers (range-checked), floating point and std::string.
+template <class T>
+void read_scalar(const json& v, T& out, Reader& r) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v.is_bool()) {
+      out = v.get_bool();
+    } else {
+      r.type_error("boolean", v);
+    }
+  } else if constexpr (Integer<T> && std::is_signed_v<T>) {
+    auto n = r.read_signed(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+    if (n) out = static_cast<T>(*n);
+  } else if constexpr (Integer<T>) {
+    auto n = r.read_unsigned(v, std::numeric_limits<T>::max());
+    if (n) out = static_cast<T>(*n);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    auto n = r.read_number(v, static_cast<double>(std::numeric_limits<T>::max()));
+    if (n) out = static_cast<T>(*n);
+  } else {
+    static_assert(std::is_same_v<T, std::string>);
+    if (const boost::json::string* s = r.read_string(v)) out.assign(s->data(), s->size());
+  }
+}
+
+// A described enum, from its enumerator name.
+template <class E>
+void read_enumerator(const json& v, E& out, Reader& r) {
+  auto index = r.read_enum(v, enum_names<E>());
+  if (!index) return;
+  std::size_t i = 0;
+  boost::mp11::mp_for_each<boost::describe::describe_enumerators<E>>([&](auto d) {
+    if (i++ == *index) out = d.value;
+  });
+}
+
+// std::vector/list/deque (replaced), or std::array (the sizes must match).
+template <class T>
+void read_sequence(const json& v, T& out, Reader& r) {
+  if (!v.is_array()) return r.type_error("array", v);
+  const json_array& a = v.get_array();
+  if constexpr (is_std_array_v<T>) {
+    if (a.size() != out.size()) {
+      return r.error("expected " + std::to_string(out.size()) + " items, got " +
+                     std::to_string(a.size()));
+    }
+  } else {
+    out.clear();
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::size_t mark = r.enter(i);
+    if constexpr (is_std_array_v<T>) {
+      read_value(a[i], out[i], r);
+    } else {
+      typename T::value_type element{};  // not emplace_back(): std::vector<bool>
+      read_value(a[i], element, r);
+      out.push_back(std::move(element));
+    }
+    r.leave(mark);
+  }
+}
+
+template <class T>
+void read_string_map(const json& v, T& out, Reader& r) {
+  if (!v.is_object()) return r.type_error("object", v);
+  out.clear();
+  for (const auto& kv : v.get_object()) {
+    std::size_t mark = r.enter(kv.key());
+    read_value(kv.value(), out[std::string(kv.key())], r);
+    r.leave(mark);
+  }
+}
+
+// A described struct. Absent optional members are reset; absent required ones (reported by
+// check_keys) keep their value.
+template <class T>
+void read_struct(const json& v, T& out, Reader& r) {
+  if (!v.is_object()) return r.type_error("object", v);
+  const json_object& obj = v.get_object();
+  r.check_keys(obj, member_keys<T>());  // the object's own errors first, then its members'
+  boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+    auto& member = out.*decltype(d)::pointer;
+    const json* field = obj.if_contains(d.name);
+    if (!field) {
+      if constexpr (Optional<member_t<T, decltype(d)>>) member.reset();
+      return;
+    }
+    std::size_t mark = r.enter(d.name);
+    read_value(*field, member, r);
+    r.leave(mark);
+  });
+}
+
+template <class T>
 void read_value(const json& v, T& out, Reader& r) {
   if constexpr (Optional<T>) {
     // null is accepted for an optional: models often write it for "no value".
@@ -312,75 +407,17 @@ void read_value(const json& v, T& out, Reader& r) {
     } else {
       r.type_error("object", v);
     }
-  } else if constexpr (std::is_same_v<T, bool>) {
-    if (v.is_bool()) {
-      out = v.get_bool();
-    } else {
-      r.type_error("boolean", v);
-    }
-  } else if constexpr (Integer<T> && std::is_signed_v<T>) {
-    auto n = r.read_signed(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
-    if (n) out = static_cast<T>(*n);
-  } else if constexpr (Integer<T>) {
-    auto n = r.read_unsigned(v, std::numeric_limits<T>::max());
-    if (n) out = static_cast<T>(*n);
-  } else if constexpr (std::is_floating_point_v<T>) {
-    auto n = r.read_number(v, static_cast<double>(std::numeric_limits<T>::max()));
-    if (n) out = static_cast<T>(*n);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (const boost::json::string* s = r.read_string(v)) out.assign(s->data(), s->size());
+  } else if constexpr (std::is_same_v<T, bool> || Integer<T> || std::is_floating_point_v<T> ||
+                       std::is_same_v<T, std::string>) {
+    read_scalar(v, out, r);
   } else if constexpr (DescribedEnum<T>) {
-    auto index = r.read_enum(v, enum_names<T>());
-    if (!index) return;
-    std::size_t i = 0;
-    boost::mp11::mp_for_each<boost::describe::describe_enumerators<T>>([&](auto d) {
-      if (i++ == *index) out = d.value;
-    });
+    read_enumerator(v, out, r);
   } else if constexpr (Sequence<T> || is_std_array_v<T>) {
-    if (!v.is_array()) return r.type_error("array", v);
-    const json_array& a = v.get_array();
-    if constexpr (is_std_array_v<T>) {
-      if (a.size() != out.size()) {
-        return r.error("expected " + std::to_string(out.size()) + " items, got " +
-                       std::to_string(a.size()));
-      }
-    } else {
-      out.clear();
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      std::size_t mark = r.enter(i);
-      if constexpr (is_std_array_v<T>) {
-        read_value(a[i], out[i], r);
-      } else {
-        typename T::value_type element{};  // not emplace_back(): std::vector<bool>
-        read_value(a[i], element, r);
-        out.push_back(std::move(element));
-      }
-      r.leave(mark);
-    }
+    read_sequence(v, out, r);
   } else if constexpr (StringMap<T>) {
-    if (!v.is_object()) return r.type_error("object", v);
-    out.clear();
-    for (const auto& kv : v.get_object()) {
-      std::size_t mark = r.enter(kv.key());
-      read_value(kv.value(), out[std::string(kv.key())], r);
-      r.leave(mark);
-    }
+    read_string_map(v, out, r);
   } else if constexpr (DescribedStruct<T>) {
-    if (!v.is_object()) return r.type_error("object", v);
-    const json_object& obj = v.get_object();
-    r.check_keys(obj, member_keys<T>());  // the object's own errors first, then its members'
-    boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
-      auto& member = out.*decltype(d)::pointer;
-      const json* field = obj.if_contains(d.name);
-      if (!field) {
-        if constexpr (Optional<member_t<T, decltype(d)>>) member.reset();
-        return;
-      }
-      std::size_t mark = r.enter(d.name);
-      read_value(*field, member, r);
-      r.leave(mark);
-    });
+    read_struct(v, out, r);
   } else {
     static_assert(sizeof(T) == 0, "from_json_value: type not supported");
   }
