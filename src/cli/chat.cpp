@@ -36,16 +36,14 @@ int chat_command(const CommonOptions& common, const std::string& session_id,
     bool at_line_start = true;
     try {
       session.stream(line, [&](const Event& e) {
-        if (e.type == "text_delta") {
-          std::string_view t = e.data.at("text").as_string();
-          if (t.empty()) return;
-          std::cout << t << std::flush;
-          at_line_start = t.back() == '\n';
-        } else if (e.type == "tool_start") {
+        if (auto delta = event_as<events::TextDelta>(e)) {
+          if (delta->text.empty()) return;
+          std::cout << delta->text << std::flush;
+          at_line_start = delta->text.back() == '\n';
+        } else if (auto tool = event_as<events::ToolStart>(e)) {
           if (!at_line_start) std::cout << '\n';
           at_line_start = true;
-          std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string()) << ' '
-                    << dump(e.data.at("args")) << '\n';
+          std::cerr << "  -> " << tool->toolName << ' ' << dump(tool->args) << '\n';
         }
       });
       if (!at_line_start) std::cout << '\n';

@@ -43,10 +43,10 @@ std::string pretty_event(const json& event) {
   const json* data = find(event, "data");
   std::string line = "[" + std::to_string(index) + "] " + type;
   if (data == nullptr) return line;
-  if (type == "log") {
+  if (type == events::Log::type) {
     line +=
         " [" + get_string_or(*data, "level", "info") + "] " + get_string_or(*data, "message", "");
-  } else if (type == "run_end") {
+  } else if (type == events::RunEnd::type) {
     const json* is_error = find(*data, "is_error");
     line += " status=" + get_string_or(*data, "status", "?") +
             " is_error=" + (is_error != nullptr ? serialize(*is_error) : std::string("?"));
@@ -65,6 +65,130 @@ void print_event(const json& event, const std::string& format) {
     std::cout << serialize(event) << "\n";
   }
   std::cout.flush();
+}
+
+// The event types of a comma-separated --types list (empty: every type).
+std::vector<std::string> split_types(const std::string& list) {
+  std::vector<std::string> types;
+  for (std::size_t start = 0; start < list.size();) {
+    auto comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) types.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return types;
+}
+
+// What `logs` does with each event: drops those of other types than asked for, prints the rest
+// one by one, or (--format json) collects them into one array that finish() prints.
+class LogPrinter {
+ public:
+  LogPrinter(std::string format, std::vector<std::string> types)
+      : format_(std::move(format)), types_(std::move(types)) {}
+
+  const std::vector<std::string>& types() const { return types_; }
+
+  void emit(const json& event) {
+    if (!wanted(event)) return;
+    if (format_ == "json") {
+      collected_.push_back(event);
+    } else {
+      print_event(event, format_);
+    }
+  }
+
+  // The exit status.
+  int finish() {
+    if (format_ == "json") std::cout << serialize(collected_) << "\n";
+    return 0;
+  }
+
+ private:
+  bool wanted(const json& event) const {
+    if (types_.empty()) return true;
+    std::string type = get_string_or(event, "type", "");
+    return std::find(types_.begin(), types_.end(), type) != types_.end();
+  }
+
+  std::string format_;
+  std::vector<std::string> types_;
+  json_array collected_;
+};
+
+// `logs --server URL`: the run's events from a running server.
+int server_logs(const LogsOptions& o, LogPrinter& printer) {
+  Client client(o.server, client_options());
+  if (!o.follow) {
+    json page = client.runs().events(
+        o.run_id, {.after = o.since, .limit = o.limit, .types = printer.types()});
+    for (const auto& e : page.at("events").as_array()) printer.emit(e);
+    return printer.finish();
+  }
+  install_interrupt_watcher();
+  client.runs().stream(
+      o.run_id,
+      [&](const ClientEvent& e) {
+        printer.emit(e.data);
+        return true;
+      },
+      o.since);
+  return printer.finish();
+}
+
+// A stored event as the server's API shows it.
+json event_json(const std::string& run_id, const RunEvent& e) {
+  return json_object{{"run_id", run_id},      {"runId", run_id}, {"event_index", e.index},
+                     {"eventIndex", e.index}, {"type", e.type},  {"timestamp", e.timestamp},
+                     {"data", e.data}};
+}
+
+// Prints the stored events of the run (with --follow, until it ends or Ctrl-C); the exit status.
+int print_stored_events(Store& store, const LogsOptions& o, LogPrinter& printer) {
+  install_interrupt_watcher();
+  std::atomic<bool> interrupted{false};
+  set_interrupt_handler([&] { interrupted = true; });
+  std::int64_t after = o.since;
+  int checks_after_end = 0;
+  for (;;) {
+    auto events = store.run_events(o.run_id, after, o.follow ? 1000 : o.limit);
+    if (!events) return report_error(events.error().message);
+    bool ended = false;
+    for (const auto& e : *events) {
+      printer.emit(event_json(o.run_id, e));
+      after = e.index;
+      ended = ended || e.type == events::RunEnd::type;
+    }
+    if (!o.follow || ended || interrupted) break;
+    if (events->empty()) {
+      // A run that ended without a run_end event (its process died) gets one last look.
+      auto current = store.get_run(o.run_id);
+      if (current && *current && (**current).status != "running") {
+        // Its run_end event follows the status by a moment; a run still without one a
+        // second later ended without it (its process died).
+        if (++checks_after_end > 5) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  set_interrupt_handler(nullptr);
+  return printer.finish();
+}
+
+// `logs` without --server: the project's own store (runs made by `cppflue run WORKFLOW` and by
+// a server on it).
+int store_logs(const CommonOptions& common, const LogsOptions& o, LogPrinter& printer) {
+  auto config = discover_config(common.config, std::filesystem::current_path());
+  if (!config) return report_error(config.error().message);
+  auto store = open_sqlite_store(config->state_dir() / "state.db");
+  if (!store) return report_error(store.error().message);
+  auto run = (*store)->get_run(o.run_id);
+  if (!run) return report_error(run.error().message);
+  if (!*run) {
+    return report_error("run " + o.run_id + " is not in " +
+                        (config->state_dir() / "state.db").string() +
+                        " (use --server URL for a run of another server)");
+  }
+  return print_stored_events(**store, o, printer);
 }
 
 }  // namespace
@@ -136,95 +260,9 @@ int logs_command(const CommonOptions& common, const LogsOptions& o) {
   if (o.format != "pretty" && o.format != "json" && o.format != "ndjson") {
     return report_error("--format must be one of: pretty, json, ndjson (got '" + o.format + "')");
   }
-  std::vector<std::string> types;
-  for (std::size_t start = 0; start < o.types.size();) {
-    auto comma = o.types.find(',', start);
-    if (comma == std::string::npos) comma = o.types.size();
-    if (comma > start) types.push_back(o.types.substr(start, comma - start));
-    start = comma + 1;
-  }
-  auto wanted = [&](const json& event) {
-    if (types.empty()) return true;
-    std::string type = get_string_or(event, "type", "");
-    return std::find(types.begin(), types.end(), type) != types.end();
-  };
-  json_array collected;  // --format json prints one array at the end
-  auto emit = [&](const json& event) {
-    if (!wanted(event)) return;
-    if (o.format == "json") {
-      collected.push_back(event);
-    } else {
-      print_event(event, o.format);
-    }
-  };
-  auto finish = [&] {
-    if (o.format == "json") std::cout << serialize(collected) << "\n";
-    return 0;
-  };
-
-  if (!o.server.empty()) {
-    Client client(o.server, client_options());
-    if (!o.follow) {
-      json page =
-          client.runs().events(o.run_id, {.after = o.since, .limit = o.limit, .types = types});
-      for (const auto& e : page.at("events").as_array()) emit(e);
-      return finish();
-    }
-    install_interrupt_watcher();
-    client.runs().stream(
-        o.run_id,
-        [&](const ClientEvent& e) {
-          emit(e.data);
-          return true;
-        },
-        o.since);
-    return finish();
-  }
-
-  // The project's own store: runs made by `cppflue run WORKFLOW` and by a server on it.
-  auto config = discover_config(common.config, std::filesystem::current_path());
-  if (!config) return report_error(config.error().message);
-  auto store = open_sqlite_store(config->state_dir() / "state.db");
-  if (!store) return report_error(store.error().message);
-  auto run = (*store)->get_run(o.run_id);
-  if (!run) return report_error(run.error().message);
-  if (!*run) {
-    return report_error("run " + o.run_id + " is not in " +
-                        (config->state_dir() / "state.db").string() +
-                        " (use --server URL for a run of another server)");
-  }
-  install_interrupt_watcher();
-  std::atomic<bool> interrupted{false};
-  set_interrupt_handler([&] { interrupted = true; });
-  std::int64_t after = o.since;
-  int checks_after_end = 0;
-  for (;;) {
-    auto events = (*store)->run_events(o.run_id, after, o.follow ? 1000 : o.limit);
-    if (!events) return report_error(events.error().message);
-    bool ended = false;
-    for (const auto& e : *events) {
-      json event =
-          json_object{{"run_id", o.run_id},    {"runId", o.run_id}, {"event_index", e.index},
-                      {"eventIndex", e.index}, {"type", e.type},    {"timestamp", e.timestamp},
-                      {"data", e.data}};
-      emit(event);
-      after = e.index;
-      ended = ended || e.type == "run_end";
-    }
-    if (!o.follow || ended || interrupted) break;
-    if (events->empty()) {
-      // A run that ended without a run_end event (its process died) gets one last look.
-      auto current = (*store)->get_run(o.run_id);
-      if (current && *current && (**current).status != "running") {
-        // Its run_end event follows the status by a moment; a run still without one a
-        // second later ended without it (its process died).
-        if (++checks_after_end > 5) break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  set_interrupt_handler(nullptr);
-  return finish();
+  LogPrinter printer(o.format, split_types(o.types));
+  if (!o.server.empty()) return server_logs(o, printer);
+  return store_logs(common, o, printer);
 }
 
 }  // namespace cppflue::cli

@@ -65,123 +65,151 @@ int run_workflow_command(const CommonOptions& common, const RunOptions& o) {
   return 0;
 }
 
-}  // namespace
-
-int run_command(const CommonOptions& common, const RunOptions& o) {
-  if (!o.workflow.empty()) {
-    if (!o.prompt.empty() || !o.skill.empty() || !o.agent.empty()) {
-      return report_error("a workflow run takes --payload, not --prompt, --skill or --agent");
-    }
-    return run_workflow_command(common, o);
+// The text of a prompt run (`-p -` reads it from standard input), or the error for flags that
+// do not go together; empty for a skill run.
+Result<std::string> prompt_to_run(const RunOptions& o) {
+  if (!o.payload.empty()) {
+    return fail(ErrorType::invalid_input,
+                "--payload is for workflows: cppflue run NAME --payload JSON");
   }
-  if (!o.payload.empty())
-    return report_error("--payload is for workflows: cppflue run NAME --payload JSON");
-  if (!o.args.empty() && o.skill.empty()) return report_error("--args needs --skill NAME");
+  if (!o.args.empty() && o.skill.empty()) {
+    return fail(ErrorType::invalid_input, "--args needs --skill NAME");
+  }
   std::string prompt = o.prompt;
   if (!o.skill.empty()) {
-    if (!prompt.empty()) return report_error("use either --prompt or --skill, not both");
-  } else {
-    if (prompt == "-") {
-      prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (!prompt.empty()) {
+      return fail(ErrorType::invalid_input, "use either --prompt or --skill, not both");
     }
-    if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
-      return report_error("the prompt is empty (pass it with -p/--prompt)");
-    }
+    return prompt;
   }
-  auto skill_args = object_flag("--args", o.args);
-  if (!skill_args) return report_error(skill_args.error().message);
-  install_interrupt_watcher();
+  if (prompt == "-") {
+    prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return fail(ErrorType::invalid_input, "the prompt is empty (pass it with -p/--prompt)");
+  }
+  return prompt;
+}
 
-  auto apply_flags = [&](InitOptions& init) {
-    if (!o.model.empty()) init.model = o.model;
-    if (!o.sandbox.empty()) init.sandbox = o.sandbox;
-    if (o.allow_write) init.allow_write = true;
-    if (o.allow_shell) init.allow_shell = true;
-  };
-  std::optional<Agent> made;
-  if (!o.agent.empty()) {
-    auto config = discover_config(common.config, std::filesystem::current_path());
-    if (!config) return report_error(config.error().message);
-    auto factory = find_agent(o.agent, config->root);
-    if (!factory) return report_error(factory.error().message);
-    InitOptions defaults;
-    defaults.config_path = common.config;
-    defaults.root = config->root.string();
-    defaults.name = o.agent;
-    made = factory->instantiate(AgentContext{o.session, {}, nullptr}, defaults, apply_flags);
-  } else {
+// The command-line flags that override the configuration's (or the agent's) choices.
+void apply_run_flags(const RunOptions& o, InitOptions& init) {
+  if (!o.model.empty()) init.model = o.model;
+  if (!o.sandbox.empty()) init.sandbox = o.sandbox;
+  if (o.allow_write) init.allow_write = true;
+  if (o.allow_shell) init.allow_shell = true;
+}
+
+// The agent of --agent (compiled or Markdown), else the one the configuration describes.
+Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o) {
+  auto apply_flags = [&o](InitOptions& init) { apply_run_flags(o, init); };
+  if (o.agent.empty()) {
     InitOptions init;
     init.config_path = common.config;
     apply_flags(init);
-    made = cppflue::init(std::move(init));
+    return cppflue::init(std::move(init));
   }
-  Agent& agent = *made;
-  note_offline_model(agent);
-  Session session = agent.session(o.session);
-  set_interrupt_handler([session]() mutable { session.abort(); });
+  auto config = discover_config(common.config, std::filesystem::current_path());
+  if (!config) return fail(config.error());
+  auto factory = find_agent(o.agent, config->root);
+  if (!factory) return fail(factory.error());
+  InitOptions defaults;
+  defaults.config_path = common.config;
+  defaults.root = config->root.string();
+  defaults.name = o.agent;
+  return factory->instantiate(AgentContext{o.session, {}, nullptr}, defaults, apply_flags);
+}
 
-  bool at_line_start = true;
-  bool text_seen = false;
-  auto on_event = [&](const Event& e) {
-    if (o.stream_events) {
+// Prints a run's events: as JSON lines with --stream, nothing with --json, else the answer's
+// text on stdout and a line per command or tool call on stderr.
+class EventPrinter {
+ public:
+  explicit EventPrinter(const RunOptions& o) : o_(o) {}
+
+  bool at_line_start() const { return at_line_start_; }
+
+  void print(const Event& e) {
+    if (o_.stream_events) {
       std::cout << dump(to_json(e)) << '\n' << std::flush;
       return;
     }
-    if (o.json) return;
-    if (e.type == "text_delta") {
-      std::string_view text = e.data.at("text").as_string();
-      if (text.empty()) return;
-      std::cout << text << std::flush;
-      at_line_start = text.back() == '\n';
-      text_seen = true;
-    } else if (e.type == "turn_request" && text_seen && !at_line_start) {
-      std::cout << '\n';
-      at_line_start = true;
-    } else if ((e.type == "command_start" || e.type == "tool_start") && !at_line_start) {
-      std::cout << '\n' << std::flush;  // keep tool lines (stderr) off the answer's line
-      at_line_start = true;
-    }
-    if (e.type == "command_start") {
-      std::string line(e.data.at("command").as_string());
-      for (const auto& a : e.data.at("args").as_array()) {
-        line += ' ';
-        line += std::string_view(a.as_string());
-      }
-      std::cerr << "  $ " << line << '\n';
-    } else if (e.type == "tool_start") {
-      std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string()) << ' '
-                << dump(e.data.at("args")) << '\n';
-    } else if (e.type == "tool_end" && e.data.at("isError").as_bool()) {
-      std::cerr << "  -> " << std::string_view(e.data.at("toolName").as_string())
-                << " failed: " << std::string_view(e.data.at("result").as_string()) << '\n';
-    }
-  };
+    if (o_.json) return;
+    auto payload = decode_event(e.type, e.data);
+    if (!payload) return;
+    std::visit([this](const auto& p) { print(p); }, *payload);
+  }
 
+ private:
+  void print(const events::TextDelta& d) {
+    if (d.text.empty()) return;
+    std::cout << d.text << std::flush;
+    at_line_start_ = d.text.back() == '\n';
+    text_seen_ = true;
+  }
+  void print(const events::TurnRequest&) {
+    if (text_seen_) end_line();
+  }
+  void print(const events::CommandStart& c) {
+    end_line();
+    std::string line = c.command;
+    for (const auto& a : c.args) line += ' ' + a;
+    std::cerr << "  $ " << line << '\n';
+  }
+  void print(const events::ToolStart& t) {
+    end_line();
+    std::cerr << "  -> " << t.toolName << ' ' << dump(t.args) << '\n';
+  }
+  void print(const events::ToolEnd& t) {
+    if (t.isError) std::cerr << "  -> " << t.toolName << " failed: " << t.result << '\n';
+  }
+  template <class Other>
+  void print(const Other&) {}
+
+  // Keeps tool lines (stderr) off the answer's line.
+  void end_line() {
+    if (at_line_start_) return;
+    std::cout << '\n' << std::flush;
+    at_line_start_ = true;
+  }
+
+  const RunOptions& o_;
+  bool at_line_start_ = true;
+  bool text_seen_ = false;
+};
+
+// A skill's JSON result (a skill without an output schema gives its text as a JSON string).
+void print_skill_result(const PromptResult& result, bool as_json) {
+  json out = result.result.is_null() ? json(result.text) : result.result;
+  if (as_json) {
+    std::cout << dump(json_object{{"result", out},
+                                  {"text", result.text},
+                                  {"usage", to_json(result.usage)},
+                                  {"model", result.model},
+                                  {"session_id", result.session_id}})
+              << std::endl;
+  } else {
+    std::cout << dump_pretty(out) << std::endl;
+  }
+}
+
+// Runs the skill or the prompt on `session`; the exit status.
+int run_on_session(Session& session, const RunOptions& o, const std::string& prompt,
+                   const json& skill_args) {
+  EventPrinter printer(o);
+  auto on_event = [&printer](const Event& e) { printer.print(e); };
   PromptResult result;
   PromptOptions prompt_options;
   prompt_options.secrets = o.secrets;
   try {
     if (!o.skill.empty()) {
       prompt_options.on_event = on_event;
-      result = session.skill(o.skill, *skill_args, std::move(prompt_options));
-      if (!o.stream_events && !at_line_start) std::cout << std::endl;
-      // The JSON result (a skill without an output schema gives its text as a JSON string).
-      json out = result.result.is_null() ? json(result.text) : result.result;
-      if (o.json) {
-        std::cout << dump(json_object{{"result", out},
-                                      {"text", result.text},
-                                      {"usage", to_json(result.usage)},
-                                      {"model", result.model},
-                                      {"session_id", result.session_id}})
-                  << std::endl;
-      } else {
-        std::cout << dump_pretty(out) << std::endl;
-      }
+      result = session.skill(o.skill, skill_args, std::move(prompt_options));
+      if (!o.stream_events && !printer.at_line_start()) std::cout << std::endl;
+      print_skill_result(result, o.json);
       return 0;
     }
     result = session.stream(prompt, on_event, std::move(prompt_options));
   } catch (const Exception& e) {
-    if (!at_line_start) std::cout << std::endl;
+    if (!printer.at_line_start()) std::cout << std::endl;
     if (e.type() == ErrorType::cancelled) {
       std::cerr << "cppflue: aborted\n";
       return 130;
@@ -194,10 +222,33 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
                                   {"model", result.model},
                                   {"session_id", result.session_id}})
               << std::endl;
-  } else if (!o.stream_events && !at_line_start) {
+  } else if (!o.stream_events && !printer.at_line_start()) {
     std::cout << std::endl;
   }
   return 0;
+}
+
+}  // namespace
+
+int run_command(const CommonOptions& common, const RunOptions& o) {
+  if (!o.workflow.empty()) {
+    if (!o.prompt.empty() || !o.skill.empty() || !o.agent.empty()) {
+      return report_error("a workflow run takes --payload, not --prompt, --skill or --agent");
+    }
+    return run_workflow_command(common, o);
+  }
+  auto prompt = prompt_to_run(o);
+  if (!prompt) return report_error(prompt.error().message);
+  auto skill_args = object_flag("--args", o.args);
+  if (!skill_args) return report_error(skill_args.error().message);
+  install_interrupt_watcher();
+
+  auto agent = make_agent(common, o);
+  if (!agent) return report_error(agent.error().message);
+  note_offline_model(*agent);
+  Session session = agent->session(o.session);
+  set_interrupt_handler([session]() mutable { session.abort(); });
+  return run_on_session(session, o, *prompt, *skill_args);
 }
 
 }  // namespace cppflue::cli

@@ -239,6 +239,9 @@ void record(FlueContext::State& st, std::string_view type, json data) {
     }
   }
 }
+void record(FlueContext::State& st, const EventPayload& event) {
+  record(st, event_type(event), event_fields(event));
+}
 }  // namespace
 
 void FlueContext::emit(std::string_view type, json_object data) {
@@ -246,9 +249,8 @@ void FlueContext::emit(std::string_view type, json_object data) {
 }
 
 void RunLog::write(std::string_view level, std::string_view message, json_object fields) {
-  json_object data{{"level", level}, {"message", message}};
-  for (auto& kv : fields) data[kv.key()] = std::move(kv.value());
-  ctx_->emit("log", std::move(data));
+  ctx_->emit(events::Log::type,
+             event_fields(events::Log{std::string(level), std::string(message), std::move(fields)}));
 }
 void RunLog::info(std::string_view message, json_object fields) {
   write("info", message, std::move(fields));
@@ -317,7 +319,10 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
   rec.instance_id = st->run_id;
   rec.payload = st->payload;
   if (auto r = st->store->create_run(rec); !r) throw Exception(r.error());
-  record(*st, "run_start", json_object{{"run_id", st->run_id}, {"workflow", st->workflow}});
+  events::RunStart start;
+  start.run_id = st->run_id;
+  start.workflow = st->workflow;
+  record(*st, start);
 
   WorkflowRunResult out;
   out.run_id = st->run_id;
@@ -341,12 +346,7 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
   if (auto r = st->store->finish_run(st->run_id, out.status, out.result, error); !r) {
     log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
   }
-  record(*st, "run_end",
-         json_object{{"run_id", st->run_id},
-                     {"status", out.status},
-                     {"is_error", out.error.has_value()},
-                     {"result", out.result},
-                     {"error", error}});
+  record(*st, events::RunEnd{st->run_id, out.status, out.error.has_value(), out.result, error});
   return out;
 }
 

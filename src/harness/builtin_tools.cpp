@@ -202,16 +202,16 @@ asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCom
   for (const auto& [k, v] : s.secret_env) command.env[k] = v;
 
   std::string word;
-  json_array args;
+  std::vector<std::string> args;
   if (!parsed->commands.empty() && !parsed->commands.front().words.empty()) {
     const auto& words = parsed->commands.front().words;
     word = words.front();
-    for (std::size_t i = 1; i < words.size(); ++i) args.emplace_back(words[i]);
+    args.assign(words.begin() + 1, words.end());
   }
-  if (s.emit) s.emit("command_start", {{"command", word}, {"args", std::move(args)}});
+  if (s.emit) s.emit(events::CommandStart{word, std::move(args)});
   auto result = co_await s.sandbox->run(std::move(command), std::move(cancel));
   if (!result) {
-    if (s.emit) s.emit("command_end", {{"command", word}, {"exitCode", -1}});
+    if (s.emit) s.emit(events::CommandEnd{word, -1});
     co_return result;
   }
   if (s.redactor) {
@@ -226,7 +226,7 @@ asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCom
     }
     result->stderr_text += "[command timed out and was killed (exit code 124)]";
   }
-  if (s.emit) s.emit("command_end", {{"command", word}, {"exitCode", result->exit_code}});
+  if (s.emit) s.emit(events::CommandEnd{word, result->exit_code});
   co_return result;
 }
 

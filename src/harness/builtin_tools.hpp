@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cppflue/core/redact.hpp"
+#include "cppflue/harness/event.hpp"
 #include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/sandbox/file_tools.hpp"
@@ -33,7 +34,7 @@ struct ToolScope {
   std::vector<std::string> grants;                // agent-wide + this call's `commands`
   std::map<std::string, std::string> secret_env;  // granted secrets, as variables
   std::shared_ptr<const Redactor> redactor;
-  std::function<void(std::string_view type, json_object fields)> emit;  // command events
+  std::function<void(const EventPayload&)> emit;  // command events
   std::shared_ptr<std::mutex> write_mutex;  // serialises the session's mutating file tools
   // Skills whose supporting files `read` serves at /.skills/<name>/<file>.
   std::shared_ptr<const SkillSet> skills;

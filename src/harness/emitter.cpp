@@ -19,9 +19,10 @@ void Emitter::set_redactor(std::shared_ptr<const detail::Redactor> r) {
   redactor_ = std::move(r);
 }
 
-void Emitter::emit(std::string_view type, json_object fields) {
+void Emitter::emit(const EventPayload& payload) {
   Event e;
-  e.type = std::string(type);
+  e.type = std::string(event_type(payload));
+  json_object fields = event_fields(payload);
   json_object data;
   data["session_id"] = session_id_;
   if (!operation_id_.empty()) data["operation_id"] = operation_id_;

@@ -40,26 +40,23 @@ Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
     active_emitter = op.emitter;
     active_kind = op.kind;
   }
-  op.emitter->emit("operation_start", {{"operation_kind", op.kind}});
+  op.emitter->emit(events::OperationStart{op.kind});
   return op;
 }
 
 void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
   if (error != nullptr) {
     if (error->type == ErrorType::cancelled) {
-      op.emitter->emit("aborted", {{"operation", op.kind}});
+      op.emitter->emit(events::Aborted{op.kind});
     } else {
-      op.emitter->emit("error",
-                       {{"message", error->message}, {"error_type", wire_name(error->type)}});
+      op.emitter->emit(events::Failed{error->message, std::string(wire_name(error->type))});
     }
   }
-  op.emitter->emit("idle");
+  op.emitter->emit(events::Idle{});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   op.started)
                 .count();
-  op.emitter->emit(
-      "operation",
-      {{"operation_kind", op.kind}, {"duration_ms", ms}, {"is_error", error != nullptr}});
+  op.emitter->emit(events::OperationEnd{op.kind, ms, error != nullptr});
   {
     std::lock_guard lock(mu);
     active_cancel.reset();
@@ -80,7 +77,7 @@ bool SessionImpl::abort() {
     kind = active_kind;
   }
   if (!cancel || cancel->cancelled()) return false;
-  if (emitter) emitter->emit("abort_requested", {{"operation", kind}});
+  if (emitter) emitter->emit(events::AbortRequested{kind});
   return cancel->cancel();
 }
 
@@ -174,7 +171,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::execute(const OperationSpec& 
   user.images = spec.options.images;
   // Durable before any model call.
   if (auto r = append(user, spec.kind); !r) co_return fail(r.error());
-  op.emitter->emit("agent_start");
+  op.emitter->emit(events::AgentStart{});
   ctx = std::make_unique<OperationContext>(*this, p.client.client, p.client.spec, p.thinking,
                                            std::move(p.tools.offered), spec.stream,
                                            op.cancel->token(), op.emitter, p.scope->redactor);
@@ -212,7 +209,7 @@ void SessionImpl::finish(const ActiveOperation& op, OperationContext* ctx,
     result = fail(ErrorType::cancelled, fmt::format("operation on session '{}' was aborted", id));
   }
   if (result) {
-    op.emitter->emit("turn_end");
+    op.emitter->emit(events::TurnEnd{});
   } else if (ctx) {
     // The user message was stored: leave the history valid and record what happened.
     ctx->repair_history();

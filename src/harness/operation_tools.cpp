@@ -73,8 +73,8 @@ Result<std::shared_ptr<detail::ToolScope>> SessionImpl::make_scope(
   if (emitter) {
     if (!redactor->empty()) emitter->set_redactor(redactor);
     std::weak_ptr<Emitter> weak = emitter;
-    scope->emit = [weak](std::string_view type, json_object fields) {
-      if (auto e = weak.lock()) e->emit(type, std::move(fields));
+    scope->emit = [weak](const EventPayload& event) {
+      if (auto e = weak.lock()) e->emit(event);
     };
   }
   scope->write_mutex = write_mutex;

@@ -32,16 +32,15 @@ asio::awaitable<Result<std::string>> summarise(AgentImpl& agent, ModelClient& cl
   req.messages.push_back(std::move(ask));
   req.stream = false;
   std::string turn_id = new_hex_id("turn_", 16);
-  emitter.emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec}});
+  emitter.emit(events::TurnRequest{turn_id, model_spec});
   auto response = co_await client.complete(std::move(req), DeltaCallback{}, cancel);
   if (!response) {
     Error e = response.error();
     e.message = "compaction failed: " + e.message;
     co_return fail(std::move(e));
   }
-  emitter.emit("turn", {{"turn_id", turn_id},
-                        {"model", response->model.empty() ? model_spec : response->model},
-                        {"usage", to_json(response->usage)}});
+  emitter.emit(events::Turn{turn_id, response->model.empty() ? model_spec : response->model,
+                            to_json(response->usage)});
   usage = response->usage;
   std::string summary = response->message.text;
   while (!summary.empty() && std::isspace(static_cast<unsigned char>(summary.back()))) {
@@ -82,7 +81,7 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
     co_return out;
   }
   std::int64_t total = detail::estimate_tokens(h);
-  emitter.emit("compaction_start", {{"reason", reason}, {"estimatedTokens", total}});
+  emitter.emit(events::CompactionStart{std::string(reason), total});
   if (!cc.model.empty()) model_spec = cc.model;
   auto client = agent->client_for(model_spec);
   if (!client) co_return fail(client.error());
@@ -116,8 +115,7 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
   }
   out.compacted = true;
   out.summary = std::move(*summary);
-  emitter.emit("compaction_end",
-               {{"messagesBefore", out.messages_before}, {"messagesAfter", out.messages_after}});
+  emitter.emit(events::CompactionEnd{out.messages_before, out.messages_after});
   co_return out;
 }
 

@@ -129,8 +129,8 @@ class Emitter {
   Emitter(std::string session_id, std::string operation_id, std::vector<EventCallback> callbacks);
 
   void set_redactor(std::shared_ptr<const detail::Redactor> r);
-  // Adds session_id, operation_id and timestamp to `fields`, redacts, delivers.
-  void emit(std::string_view type, json_object fields = {});
+  // Adds session_id, operation_id and timestamp to the event's fields, redacts, delivers.
+  void emit(const EventPayload& e);
   // Delivers an event made elsewhere (a child task's) unchanged to this operation's callbacks.
   void forward(const Event& e);
 

@@ -97,11 +97,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
   std::string child_id = fmt::format("{}:task:{}", id, ++task_counter);
   auto child = open_child(child_id, o, std::move(child_sandbox));
   if (!child) co_return fail(child.error());
-  emitter->emit("task_start", {{"taskId", child_id},
-                               {"prompt", spec.prompt},
-                               {"role", o.role},
-                               {"cwd", o.cwd},
-                               {"parentSessionId", id}});
+  emitter->emit(events::TaskStart{child_id, spec.prompt, o.role, o.cwd, id});
   std::shared_ptr<SessionImpl> c = *child;
   CancelRegistration reg(cancel, [c] { c->abort(); });
   auto run_child = c->run(std::move(*child_spec));
@@ -109,10 +105,8 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
   if (!result && cancel.cancelled()) {
     result = fail(ErrorType::cancelled, fmt::format("task {} was aborted", child_id));
   }
-  emitter->emit("task_end",
-                {{"taskId", child_id},
-                 {"isError", !result.has_value()},
-                 {"result", result ? json(result->text) : json(result.error().message)}});
+  emitter->emit(events::TaskEnd{child_id, !result.has_value(),
+                                 result ? result->text : result.error().message});
   co_return result;
 }
 

@@ -176,7 +176,7 @@ asio::awaitable<Result<void>> OperationContext::compact_if_needed() {
 asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   ++turns_;
   std::string turn_id = new_hex_id("turn_", 16);
-  emitter_->emit("turn_request", {{"turn_id", turn_id}, {"model", model_spec_}});
+  emitter_->emit(events::TurnRequest{turn_id, model_spec_});
   ModelRequest req;
   req.system = system_.empty() ? session_.system_prompt() : system_;
   {
@@ -193,9 +193,9 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
     on_delta = [this](const ModelDelta& d) {
       if (d.kind == ModelDelta::Kind::text) {
         partial_text_ += d.text;
-        emitter_->emit("text_delta", {{"text", d.text}});
+        emitter_->emit(events::TextDelta{d.text});
       } else if (d.kind == ModelDelta::Kind::thinking) {
-        emitter_->emit("thinking_delta", {{"text", d.text}});
+        emitter_->emit(events::ThinkingDelta{d.text});
       }
     };
   }
@@ -216,8 +216,7 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   last_model_ = response->model.empty() ? model_spec_ : response->model;
   last_finish_ = std::string(finish_reason_name(response->finish_reason));
   partial_text_.clear();
-  emitter_->emit(
-      "turn", {{"turn_id", turn_id}, {"model", last_model_}, {"usage", to_json(response->usage)}});
+  emitter_->emit(events::Turn{turn_id, last_model_, to_json(response->usage)});
   co_return response;
 }
 
@@ -276,8 +275,7 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
   pending_results_.clear();
 
   for (const auto& call : calls) {
-    emitter_->emit("tool_start",
-                   {{"toolName", call.name}, {"toolCallId", call.id}, {"args", call.arguments}});
+    emitter_->emit(events::ToolStart{call.name, call.id, call.arguments});
   }
   for (std::size_t i = 0; i < calls.size(); ++i) {
     start_tool(calls[i], [channel, i](Message m) {
@@ -292,10 +290,8 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
     if (ec || cancel_.cancelled()) {
       co_return fail(ErrorType::cancelled, "operation aborted while tools were running");
     }
-    emitter_->emit("tool_end", {{"toolName", message.tool_name},
-                                {"toolCallId", message.tool_call_id},
-                                {"isError", message.is_error},
-                                {"result", message.text}});
+    emitter_->emit(events::ToolEnd{message.tool_name, message.tool_call_id, message.is_error,
+                                   message.text});
     pending_results_[message.tool_call_id] = message;
     results[index] = std::move(message);
     ++received;

@@ -16,11 +16,9 @@ asio::awaitable<PromptSink::Next> PromptRunSink::accepted(const PromptTarget& ta
   auto created = store_->create_run(rec);
   if (!created) throw Exception(created.error());
   run_id_ = rec.id;
-  auto started = store_->append_run_event(run_id_, "run_start",
-                                          json_object{{"run_id", run_id_},
-                                                      {"agent", target.agent_name},
-                                                      {"agent_id", target.instance_id},
-                                                      {"session_id", target.session_id}});
+  events::RunStart start{run_id_, std::nullopt, target.agent_name, target.instance_id,
+                         target.session_id};
+  auto started = store_->append_run_event(run_id_, std::string(start.type), event_fields(start));
   if (!started) throw Exception(started.error());
   hub_->notify(run_id_);
   co_return Next::detach;
@@ -45,11 +43,8 @@ void PromptRunSink::finished(const PromptTarget&, const PromptOutcome& outcome) 
   if (auto r = store_->finish_run(run_id_, status, result, error); !r) {
     log::get()->error("run {}: cannot record its end: {}", run_id_, r.error().message);
   }
-  record("run_end", json_object{{"run_id", run_id_},
-                                {"status", status},
-                                {"is_error", !error.is_null()},
-                                {"result", result},
-                                {"error", error}});
+  const events::RunEnd end{run_id_, status, !error.is_null(), result, error};
+  record(std::string(end.type), event_fields(end));
 }
 
 void PromptRunSink::record(const std::string& type, const json& data) {

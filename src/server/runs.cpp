@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/runs.hpp"
 
+#include "cppflue/harness/event.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cstdio>
@@ -155,7 +157,7 @@ asio::awaitable<void> RunFollower::stream(ResponseStream& out, std::string run_i
     for (const auto& e : *events) {
       text += sse_event(e.type, run_event_json(run_id, e), std::to_string(e.index));
       progress.after = e.index;
-      if ((ended = e.type == "run_end")) break;
+      if ((ended = e.type == cppflue::events::RunEnd::type)) break;
     }
     if (!text.empty()) {
       if (!co_await out.write(std::move(text))) co_return;

@@ -95,7 +95,7 @@ std::shared_ptr<WorkflowJob> WorkflowRoutes::launch(const asio::any_io_executor&
   o.model = env_->options.model;
   auto hub = hub_;
   o.on_event = [job, hub, run_id](const RunEvent& e) {
-    if (e.type == "run_start") ping(job->started);
+    if (e.type == events::RunStart::type) ping(job->started);
     hub->notify(run_id);
   };
   asio::post(env_->runtime->blocking(), [job, hub, run_id, name, o = std::move(o)]() mutable {
@@ -223,7 +223,7 @@ asio::awaitable<bool> WorkflowRoutes::socket_run(net::ServerWebSocket& ws, const
       for (const auto& e : *events) {
         if (!co_await ws.write(serialize(run_event_json(run_id, e)))) co_return false;
         after = e.index;
-        if (e.type == "run_end") {
+        if (e.type == events::RunEnd::type) {
           end = e.data;
           break;
         }

@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The event reference (docs/reference/events.md) matches the code: every event type the code
-// emits has a "### `type`" section there, and every such section names a type the code emits.
-//
-// There is no central list of event types: events are made where they happen, by a call with
-// the type as a string literal — Emitter::emit("type", ...) and ToolScope::emit("type", ...)
-// for session events, FlueContext::emit("type", ...), record(state, "type", ...),
-// record("type", ...) and Store::append_run_event(run_id, "type", ...) for run events. So the
-// emitted set is read from the sources: every call of a function named `emit`, `record` or
-// `append_run_event` whose first or second argument is a string literal contributes that
-// literal. A new event added the usual way (one more such call) is found without any list to
-// update.
+// The event reference (docs/reference/events.md) matches the code: every type of the event
+// catalogue (cppflue/harness/event.hpp) has a "### `type`" section there whose field table
+// names exactly the type's fields, every such section names a catalogue type, and no event is
+// made outside the catalogue: a call of emit(...), record(...) or append_run_event(...) with a
+// string literal as its first or second argument is an event type written by hand (only
+// FlueContext::emit, a workflow's own events, takes a type string, and not from src/).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,10 +19,15 @@
 #include <string>
 #include <vector>
 
+#include "cppflue/harness/event.hpp"
+#include "support/test_util.hpp"
+
 namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
+using cppflue::testing::TempDir;
+using cppflue::testing::write_file;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -148,13 +148,10 @@ std::size_t end_of_argument(const std::string& s, std::size_t i) {
   return i;
 }
 
-struct Emitted {
-  std::map<std::string, std::set<std::string>> where;  // type → "file:line" of its calls
-};
-
 // Every string literal passed as the first or second argument of emit(...), record(...) or
-// append_run_event(...) in the C++ sources under `dir`.
-void scan(const fs::path& dir, const fs::path& root, Emitted& out) {
+// append_run_event(...) in the C++ sources under `dir`, with where it is.
+void scan(const fs::path& dir, const fs::path& root,
+          std::map<std::string, std::set<std::string>>& out) {
   static const char* const kFunctions[] = {"emit", "record", "append_run_event"};
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
@@ -178,73 +175,119 @@ void scan(const fs::path& dir, const fs::path& root, Emitted& out) {
         if (!lit) continue;
         auto line =
             1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(pos), '\n');
-        out.where[*lit].insert(fs::relative(entry.path(), root).string() + ":" +
-                               std::to_string(line));
+        out[*lit].insert(fs::relative(entry.path(), root).string() + ":" + std::to_string(line));
       }
     }
   }
 }
 
-std::set<std::string> emitted_types(std::map<std::string, std::set<std::string>>* where) {
-  const fs::path root = CPPFLUE_SOURCE_DIR;
-  Emitted e;
-  scan(root / "src", root, e);
-  scan(root / "include", root, e);
-  std::set<std::string> types;
-  for (const auto& [type, places] : e.where) types.insert(type);
-  if (where) *where = e.where;
-  return types;
+// One catalogue type with the fields it has on the wire (optional ones set, so that they show).
+template <std::size_t I>
+void add_catalogue_type(std::map<std::string, std::set<std::string>>& out) {
+  std::variant_alternative_t<I, EventPayload> e{};
+  if constexpr (std::is_same_v<decltype(e), events::RunStart>) {
+    e.workflow = e.agent = e.agent_id = e.session_id = "x";
+  }
+  auto& fields = out[std::string(event_type(e))];
+  for (const auto& kv : event_fields(e)) fields.insert(std::string(kv.key()));
 }
 
-// The types of the "### `type`" headings of the event reference.
-std::set<std::string> documented_types() {
+template <std::size_t... I>
+std::map<std::string, std::set<std::string>> catalogue(std::index_sequence<I...>) {
+  std::map<std::string, std::set<std::string>> out;
+  (add_catalogue_type<I>(out), ...);
+  return out;
+}
+
+std::map<std::string, std::set<std::string>> catalogue() {
+  return catalogue(std::make_index_sequence<std::variant_size_v<EventPayload>>{});
+}
+
+// The "### `type`" sections of the event reference, each with the fields of its table (the
+// rows whose first cell is a `name`).
+std::map<std::string, std::set<std::string>> documented() {
   const fs::path doc = fs::path(CPPFLUE_SOURCE_DIR) / "docs" / "reference" / "events.md";
   std::ifstream in(doc);
   EXPECT_TRUE(in) << "cannot read " << doc;
   static const std::regex heading(R"(^### `([A-Za-z0-9_.\-]+)`\s*$)");
-  std::set<std::string> types;
+  static const std::regex row(R"(^\| `([A-Za-z0-9_]+)` \|.*)");
+  std::map<std::string, std::set<std::string>> out;
   std::map<std::string, int> seen;
+  std::string current;
   bool fenced = false;
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("```", 0) == 0) fenced = !fenced;
     if (fenced) continue;
     std::smatch m;
     if (std::regex_match(line, m, heading)) {
-      types.insert(m[1]);
-      ++seen[m[1]];
+      current = m[1];
+      out[current];
+      ++seen[current];
+    } else if (line.rfind("#", 0) == 0) {
+      current.clear();
+    } else if (!current.empty() && std::regex_match(line, m, row)) {
+      out[current].insert(m[1]);
     }
   }
   for (const auto& [type, n] : seen) {
     EXPECT_EQ(n, 1) << "docs/reference/events.md documents `" << type << "` " << n << " times";
   }
-  return types;
+  return out;
 }
 
-TEST(DocsEvents, ScannerFindsTheKnownEmitters) {
-  // Guards the scanner itself: these are made in four different ways (Emitter::emit,
-  // ToolScope::emit, record(state, ...), FlueContext::emit).
-  auto types = emitted_types(nullptr);
-  for (const char* t : {"operation_start", "text_delta", "command_start", "run_start", "log"}) {
-    EXPECT_TRUE(types.count(t)) << "the source scan no longer finds '" << t << "'";
+TEST(DocsEvents, EveryCatalogueTypeIsDocumentedWithItsFieldsAndNothingElseIs) {
+  auto code = catalogue();
+  auto docs = documented();
+  EXPECT_GE(code.size(), 20u);
+  for (const auto& [type, fields] : code) {
+    auto d = docs.find(type);
+    if (d == docs.end()) {
+      ADD_FAILURE() << "event type '" << type << "' is in the catalogue but has no \"### `"
+                    << type << "`\" section in docs/reference/events.md";
+      continue;
+    }
+    for (const auto& f : fields) {
+      EXPECT_TRUE(d->second.count(f))
+          << "docs/reference/events.md: `" << type << "` does not list its field `" << f << "`";
+    }
+    for (const auto& f : d->second) {
+      EXPECT_TRUE(fields.count(f))
+          << "docs/reference/events.md: `" << type << "` lists `" << f
+          << "`, which the catalogue type does not have";
+    }
+  }
+  for (const auto& [type, fields] : docs) {
+    EXPECT_TRUE(code.count(type)) << "docs/reference/events.md documents event type '" << type
+                                  << "', which is not in the catalogue (event.hpp)";
   }
 }
 
-TEST(DocsEvents, EveryEmittedTypeIsDocumentedAndEveryDocumentedTypeIsEmitted) {
+TEST(DocsEvents, NoEventTypeIsWrittenByHandOutsideTheCatalogue) {
+  const fs::path root = CPPFLUE_SOURCE_DIR;
   std::map<std::string, std::set<std::string>> where;
-  auto emitted = emitted_types(&where);
-  auto documented = documented_types();
-  for (const auto& type : emitted) {
-    if (documented.count(type)) continue;
-    std::string places;
-    for (const auto& p : where[type]) places += (places.empty() ? "" : ", ") + p;
-    ADD_FAILURE() << "event type '" << type << "' is emitted (" << places << ") but has no \"### `"
-                  << type << "`\" section in docs/reference/events.md";
+  scan(root / "src", root, where);
+  scan(root / "include", root, where);
+  for (const auto& [type, places] : where) {
+    std::string list;
+    for (const auto& p : places) list += (list.empty() ? "" : ", ") + p;
+    ADD_FAILURE() << "event type \"" << type << "\" is written as a string at " << list
+                  << ": add it to the catalogue in cppflue/harness/event.hpp and emit the type";
   }
-  for (const auto& type : documented) {
-    if (emitted.count(type)) continue;
-    ADD_FAILURE() << "docs/reference/events.md documents event type '" << type
-                  << "', which nothing in src/ or include/ emits";
-  }
+}
+
+TEST(DocsEvents, TheScannerFindsAnEventWrittenByHand) {
+  // Guards the scanner: a literal type in each of the forms it looks for is found.
+  TempDir dir;
+  write_file(dir.path() / "a.cpp", "void f() { emitter.emit(\"made_up\", {}); }\n"
+                                   "void g() { record(*st, \"by_record\", x); }\n"
+                                   "// emit(\"in_a_comment\")\n"
+                                   "void h() { store->append_run_event(id, \"appended\", d); }\n");
+  std::map<std::string, std::set<std::string>> where;
+  scan(dir.path(), dir.path(), where);
+  EXPECT_TRUE(where.count("made_up"));
+  EXPECT_TRUE(where.count("by_record"));
+  EXPECT_TRUE(where.count("appended"));
+  EXPECT_FALSE(where.count("in_a_comment"));
 }
 
 }  // namespace
