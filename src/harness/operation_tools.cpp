@@ -90,7 +90,7 @@ Result<OperationTools> SessionImpl::operation_tools(
   OperationTools out;
   auto& owned = out.owned;
   owned = detail::make_builtin_tools(scope);
-  if (auto t = task_tool(op.emitter, op.cancel->token())) owned.push_back(std::move(*t));
+  if (auto t = task_tool(op.emitter)) owned.push_back(std::move(*t));
   if (!agent->skills->empty()) owned.push_back(activate_skill_tool(agent->skills));
   std::size_t first_extra = owned.size();
   for (const auto& c : agent->command_tools) owned.push_back(detail::make_command_tool(c, scope));

@@ -334,7 +334,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
                                                   std::shared_ptr<Sandbox> sandbox);
   // The `task` tool for an operation, unless tasks are disabled or this session is at the
   // depth limit.
-  std::optional<ToolDefinition> task_tool(std::shared_ptr<Emitter> emitter, CancelToken cancel);
+  std::optional<ToolDefinition> task_tool(std::shared_ptr<Emitter> emitter);
 
   // -- Skills (agent_skills.cpp)
   // Looks the skill up, validates `args` against its input_schema (nothing is sent when they
@@ -343,6 +343,13 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
 };
 
 // ---- OperationContext: the TurnContext of one operation (turn_context.cpp) ----------------
+
+// One finished tool call: the result the model sees, and the error when the tool aborted the
+// turn (ToolResult::abort_turn).
+struct ToolRun {
+  Message message;
+  std::optional<Error> abort;
+};
 
 class OperationContext final : public TurnContext {
  public:
@@ -381,8 +388,9 @@ class OperationContext final : public TurnContext {
   boost::asio::awaitable<Result<void>> compact_if_needed();
   boost::asio::awaitable<Result<ModelResponse>> call_model_once();
   // Starts one call (or answers it at once: unknown tool, invalid arguments); `deliver`
-  // receives its result message.
-  void start_tool(const ToolCall& call, std::function<void(Message)> deliver);
+  // receives its result. `cancel` is the call's ToolContext::cancel.
+  void start_tool(const ToolCall& call, const CancelToken& cancel,
+                  std::function<void(ToolRun)> deliver);
 
   SessionImpl& session_;
   std::shared_ptr<ModelClient> client_;

@@ -106,7 +106,7 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
     result = fail(ErrorType::cancelled, fmt::format("task {} was aborted", child_id));
   }
   emitter->emit(events::TaskEnd{child_id, !result.has_value(),
-                                 result ? result->text : result.error().message});
+                                result ? result->text : result.error().message});
   co_return result;
 }
 
@@ -139,38 +139,43 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open_child(const std::string& 
 
 namespace {
 
-asio::awaitable<json> run_task_tool(std::weak_ptr<SessionImpl> weak,
-                                    std::shared_ptr<Emitter> emitter, CancelToken cancel,
-                                    json args) {
+// The string argument `key` ("" when absent or null); nullopt when it is not a string.
+std::optional<std::string> text_arg(const json& args, std::string_view key) {
+  const json* v = find(args, key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+asio::awaitable<ToolResult> run_task_tool(std::weak_ptr<SessionImpl> weak,
+                                          std::shared_ptr<Emitter> emitter, CancelToken cancel,
+                                          json args) {
   auto self = weak.lock();
-  if (!self) throw Exception(make_error(ErrorType::cancelled, "the session is gone"));
-  auto text_arg = [&](std::string_view key) -> std::string {
-    const json* v = find(args, key);
-    if (v == nullptr || v->is_null()) return {};
-    if (!v->is_string()) {
-      throw Exception(
-          make_error(ErrorType::invalid_input, fmt::format("task: '{}' must be a string", key)));
-    }
-    return std::string(v->get_string());
-  };
+  if (!self)
+    co_return ToolResult::abort_turn(make_error(ErrorType::cancelled, "the session is gone"));
   SessionImpl::TaskSpec spec;
-  spec.prompt = text_arg("prompt");
-  if (spec.prompt.empty()) {
-    throw Exception(
-        make_error(ErrorType::invalid_input, "task: 'prompt' must be a non-empty string"));
+  for (auto [key, out] :
+       {std::pair{"prompt", &spec.prompt}, std::pair{"role", &spec.options.role},
+        std::pair{"cwd", &spec.options.cwd}, std::pair{"agent", &spec.options.agent}}) {
+    auto value = text_arg(args, key);
+    if (!value) co_return ToolResult::tell_model(fmt::format("task: '{}' must be a string", key));
+    *out = std::move(*value);
   }
-  spec.options.role = text_arg("role");
-  spec.options.cwd = text_arg("cwd");
-  spec.options.agent = text_arg("agent");
+  if (spec.prompt.empty())
+    co_return ToolResult::tell_model("task: 'prompt' must be a non-empty string");
   auto r = co_await self->run_task(std::move(spec), std::move(emitter), std::move(cancel));
-  if (!r) throw Exception(std::move(r.error()));
-  co_return json(r->text);
+  if (r) co_return r->text;
+  // The parent's turn cannot go on without its store, nor after its calls were cancelled; any
+  // other failure of the child (its model, its limits, a bad role) is the model's to handle.
+  if (r.error().type == ErrorType::store_error || r.error().type == ErrorType::cancelled) {
+    co_return ToolResult::abort_turn(std::move(r.error()));
+  }
+  co_return ToolResult::tell_model(std::move(r.error().message));
 }
 
 }  // namespace
 
-std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> emitter,
-                                                     CancelToken cancel) {
+std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> emitter) {
   const int max_depth = agent->max_task_depth;
   if (max_depth == 0 || (max_depth > 0 && task_depth >= max_depth)) return std::nullopt;
   json_object props{
@@ -201,8 +206,10 @@ std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> em
   t.parameters = json_object{
       {"type", "object"}, {"properties", std::move(props)}, {"required", json_array{"prompt"}}};
   std::weak_ptr<SessionImpl> weak = weak_from_this();
-  t.async_execute = [weak, emitter, cancel](json args, ToolContext) {
-    return run_task_tool(weak, emitter, cancel, std::move(args));
+  // The call's own cancel token: cancelled with the operation, or when a sibling call aborts
+  // the turn.
+  t.async_execute = [weak, emitter](json args, ToolContext ctx) {
+    return run_task_tool(weak, emitter, ctx.cancel, std::move(args));
   };
   return t;
 }

@@ -71,43 +71,58 @@ std::optional<std::string> check_arguments(const ToolCall& call, const ToolDefin
   return fmt::format("invalid arguments for tool '{}':\n{}", call.name, format_path_errors(errors));
 }
 
-// Runs a plain tool on the calling thread; failures become error results.
-Message run_plain_tool(const ToolDefinition& def, const ToolCall& call, ToolContext& ctx,
-                       const std::shared_ptr<const detail::Redactor>& redactor) {
+// The message (and, for abort_turn, the error) of a tool's result.
+ToolRun finished_run(const ToolCall& call, ToolResult result,
+                     const std::shared_ptr<const detail::Redactor>& redactor) {
+  switch (result.kind()) {
+    case ToolResult::Kind::value:
+      return {tool_message(call, tool_result_text(result.value()), false, redactor), {}};
+    case ToolResult::Kind::tell_model:
+      return {tool_message(call, result.message(), true, redactor), {}};
+    case ToolResult::Kind::abort_turn:
+      break;
+  }
+  Error error = result.error();
+  if (redactor) error.message = redactor->apply(error.message);
+  return {tool_message(call, error.message, true, redactor), std::move(error)};
+}
+
+// What a thrown exception tells the model.
+std::string exception_text(const ToolCall& call, std::exception_ptr thrown) {
   try {
-    return tool_message(call, tool_result_text(def.execute(call.arguments, ctx)), false, redactor);
+    std::rethrow_exception(std::move(thrown));
   } catch (const Exception& e) {
-    return tool_message(call, e.error().message, true, redactor);
+    return e.error().message;
   } catch (const std::exception& e) {
-    return tool_message(call, fmt::format("tool '{}' failed: {}", call.name, e.what()), true,
-                        redactor);
+    return fmt::format("tool '{}' failed: {}", call.name, e.what());
   } catch (...) {
-    return tool_message(call, fmt::format("tool '{}' failed with an unknown exception", call.name),
-                        true, redactor);
+    return fmt::format("tool '{}' failed with an unknown exception", call.name);
   }
 }
 
-// Runs an awaitable tool; failures become error results, as for plain tools.
-asio::awaitable<Message> run_async_tool(std::shared_ptr<const ToolDefinition> def, ToolCall call,
+// Runs a plain tool on the calling thread; exceptions become error results the model sees.
+ToolRun run_plain_tool(const ToolDefinition& def, const ToolCall& call, ToolContext& ctx,
+                       const std::shared_ptr<const detail::Redactor>& redactor) {
+  try {
+    return finished_run(call, def.execute(call.arguments, ctx), redactor);
+  } catch (...) {
+    return {tool_message(call, exception_text(call, std::current_exception()), true, redactor), {}};
+  }
+}
+
+// Runs an awaitable tool; exceptions become error results, as for plain tools.
+asio::awaitable<ToolRun> run_async_tool(std::shared_ptr<const ToolDefinition> def, ToolCall call,
                                         ToolContext ctx,
                                         std::shared_ptr<const detail::Redactor> redactor) {
-  std::string text;
-  bool is_error = false;
+  std::exception_ptr thrown;
   try {
     json args = call.arguments;
-    json value = co_await def->async_execute(std::move(args), ctx);
-    text = tool_result_text(value);
-  } catch (const Exception& e) {
-    text = e.error().message;
-    is_error = true;
-  } catch (const std::exception& e) {
-    text = fmt::format("tool '{}' failed: {}", call.name, e.what());
-    is_error = true;
+    ToolResult result = co_await def->async_execute(std::move(args), ctx);
+    co_return finished_run(call, std::move(result), redactor);
   } catch (...) {
-    text = fmt::format("tool '{}' failed with an unknown exception", call.name);
-    is_error = true;
+    thrown = std::current_exception();
   }
-  co_return tool_message(call, std::move(text), is_error, redactor);
+  co_return ToolRun{tool_message(call, exception_text(call, thrown), true, redactor), {}};
 }
 
 }  // namespace
@@ -229,7 +244,8 @@ Result<void> OperationContext::append(Message message) {
   return session_.append(message, source);
 }
 
-void OperationContext::start_tool(const ToolCall& call, std::function<void(Message)> deliver) {
+void OperationContext::start_tool(const ToolCall& call, const CancelToken& cancel,
+                                  std::function<void(ToolRun)> deliver) {
   const ToolDefinition* def = nullptr;
   for (const auto* t : tools_) {
     if (t->name == call.name) def = t;
@@ -237,14 +253,15 @@ void OperationContext::start_tool(const ToolCall& call, std::function<void(Messa
   if (!def) {
     std::vector<std::string> names;
     for (const auto* t : tools_) names.push_back(t->name);
-    deliver(tool_message(
-        call,
-        fmt::format("unknown tool '{}' (available tools: {})", call.name, join_or_none(names)),
-        true, redactor_));
+    deliver({tool_message(call,
+                          fmt::format("unknown tool '{}' (available tools: {})", call.name,
+                                      join_or_none(names)),
+                          true, redactor_),
+             {}});
     return;
   }
   if (auto problem = check_arguments(call, *def)) {
-    deliver(tool_message(call, *problem, true, redactor_));
+    deliver({tool_message(call, *problem, true, redactor_), {}});
     return;
   }
   // The tool runs on a copy: after an abort the operation (and the tool list it points into)
@@ -253,14 +270,15 @@ void OperationContext::start_tool(const ToolCall& call, std::function<void(Messa
   if (!def->execute && def->async_execute) {
     asio::co_spawn(
         session_.agent->runtime->executor(),
-        run_async_tool(copy, call, ToolContext{session_.id, call.id, call.name, cancel_},
-                       redactor_),
-        [deliver = std::move(deliver)](std::exception_ptr, Message m) { deliver(std::move(m)); });
+        run_async_tool(copy, call, ToolContext{session_.id, call.id, call.name, cancel}, redactor_),
+        [deliver = std::move(deliver)](std::exception_ptr, ToolRun run) {
+          deliver(std::move(run));
+        });
     return;
   }
   asio::post(session_.agent->runtime->blocking(),
              [deliver = std::move(deliver), call, def = std::move(copy), session_id = session_.id,
-              cancel = cancel_, redactor = redactor_] {
+              cancel, redactor = redactor_] {
                ToolContext ctx{session_id, call.id, call.name, cancel};
                deliver(run_plain_tool(*def, call, ctx, redactor));
              });
@@ -269,29 +287,38 @@ void OperationContext::start_tool(const ToolCall& call, std::function<void(Messa
 asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
     const std::vector<ToolCall>& calls) {
   using Channel =
-      asio::experimental::concurrent_channel<void(boost::system::error_code, std::size_t, Message)>;
+      asio::experimental::concurrent_channel<void(boost::system::error_code, std::size_t, ToolRun)>;
   auto channel = std::make_shared<Channel>(session_.strand, calls.size() + 1);
   std::vector<std::optional<Message>> results(calls.size());
   pending_results_.clear();
+  // The calls of this turn are cancelled with the operation, or when one of them aborts the turn.
+  auto batch = std::make_shared<CancelSource>();
+  CancelRegistration link(cancel_, [batch] { batch->cancel(); });
 
   for (const auto& call : calls) {
     emitter_->emit(events::ToolStart{call.name, call.id, call.arguments});
   }
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    start_tool(calls[i], [channel, i](Message m) {
-      channel->try_send(boost::system::error_code{}, i, std::move(m));
+    start_tool(calls[i], batch->token(), [channel, i](ToolRun run) {
+      channel->try_send(boost::system::error_code{}, i, std::move(run));
     });
   }
 
   CancelRegistration reg(cancel_, [channel] { channel->cancel(); });
   for (std::size_t received = 0; received < calls.size();) {
-    auto [ec, index, message] =
-        co_await channel->async_receive(asio::as_tuple(asio::use_awaitable));
+    auto [ec, index, run] = co_await channel->async_receive(asio::as_tuple(asio::use_awaitable));
     if (ec || cancel_.cancelled()) {
       co_return fail(ErrorType::cancelled, "operation aborted while tools were running");
     }
-    emitter_->emit(events::ToolEnd{message.tool_name, message.tool_call_id, message.is_error,
-                                   message.text});
+    Message& message = run.message;
+    emitter_->emit(
+        events::ToolEnd{message.tool_name, message.tool_call_id, message.is_error, message.text});
+    if (run.abort) {
+      // The call that aborted is recorded as interrupted (repair_history): the model does not
+      // see the internal error, and the others stop.
+      batch->cancel();
+      co_return fail(std::move(*run.abort));
+    }
     pending_results_[message.tool_call_id] = message;
     results[index] = std::move(message);
     ++received;

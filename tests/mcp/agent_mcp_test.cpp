@@ -82,7 +82,7 @@ TEST_F(AgentMcp, ToolErrorsAndBadServers) {
   ToolDefinition echo = defs->at(0);
   EXPECT_EQ(echo.name, "mcp__fake__echo");
   ToolContext ctx{"s", "c", echo.name, CancelToken{}};
-  EXPECT_EQ(echo.execute(json_object{{"text", "x"}}, ctx), "x");
+  EXPECT_EQ(echo.execute(json_object{{"text", "x"}}, ctx).value(), "x");
   // An isError result is a tool error.
   ToolDefinition fail = echo;
   fail.execute = [c = *client](const json&, ToolContext& tc) -> json {
