@@ -436,17 +436,20 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
             return json(value_or_throw_text(fn(workspace_of(*scope), scope->file_policy, args)));
           }});
     };
+    // Tools the policy refuses outright are not offered: the model would only learn of the
+    // refusal by calling them. (The file functions still refuse on their own.)
+    const bool writes = scope->file_policy.allow_write;
     tools.push_back(read_tool(scope));
-    add_write("write", tool_write);
-    add_write("edit", tool_edit);
+    if (writes) add_write("write", tool_write);
+    if (writes) add_write("edit", tool_edit);
     add_read("stat", tool_stat);
     add_read("exists", tool_exists);
-    add_write("mkdir", tool_mkdir);
-    add_write("rm", tool_rm);
+    if (writes) add_write("mkdir", tool_mkdir);
+    if (writes) add_write("rm", tool_rm);
     tools.push_back(grep_tool(scope));
     tools.push_back(glob_tool(scope));
   }
-  if (scope->sandbox->has_shell()) {
+  if (scope->sandbox->has_shell() && scope->shell_policy.allow_shell) {
     tools.push_back(bash_tool(scope));
   }
   return tools;

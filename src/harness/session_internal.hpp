@@ -391,6 +391,7 @@ class OperationContext final : public TurnContext {
   // receives its result. `cancel` is the call's ToolContext::cancel.
   void start_tool(const ToolCall& call, const CancelToken& cancel,
                   std::function<void(ToolRun)> deliver);
+  std::string unavailable_reason(const std::string& name) const;
 
   SessionImpl& session_;
   std::shared_ptr<ModelClient> client_;

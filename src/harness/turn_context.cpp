@@ -11,6 +11,7 @@
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <set>
 
 #include "compaction.hpp"
 #include "cppflue/core/ids.hpp"
@@ -138,6 +139,19 @@ Message tool_message(const ToolCall& call, std::string text, bool is_error,
   return m;
 }
 
+// Why the model cannot call `name`: a built-in tool this agent's policy leaves out, or an
+// unknown one.
+std::string OperationContext::unavailable_reason(const std::string& name) const {
+  static const std::set<std::string, std::less<>> kWriting = {"write", "edit", "mkdir", "rm"};
+  if (name == "bash" && !session_.agent->shell_policy.allow_shell) {
+    return "tool 'bash' is not available: allow_shell is off for this agent";
+  }
+  if (kWriting.count(name) && !session_.agent->file_policy.allow_write) {
+    return fmt::format("tool '{}' is not available: allow_write is off for this agent", name);
+  }
+  return fmt::format("unknown tool '{}'", name);
+}
+
 OperationContext::OperationContext(SessionImpl& s, std::shared_ptr<ModelClient> client,
                                    std::string model_spec, std::optional<ThinkingLevel> thinking,
                                    std::vector<const ToolDefinition*> tools, bool stream,
@@ -254,7 +268,7 @@ void OperationContext::start_tool(const ToolCall& call, const CancelToken& cance
     std::vector<std::string> names;
     for (const auto* t : tools_) names.push_back(t->name);
     deliver({tool_message(call,
-                          fmt::format("unknown tool '{}' (available tools: {})", call.name,
+                          fmt::format("{} (available tools: {})", unavailable_reason(call.name),
                                       join_or_none(names)),
                           true, redactor_),
              {}});

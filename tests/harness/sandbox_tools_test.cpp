@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -713,8 +715,22 @@ TEST_F(SandboxAgent, ShellOffRefusesBashAndSessionShell) {
   auto s = agent.session("noshell");
   Message m = tool_via_model(s, "bash", a({{"command", "echo hi"}}));
   EXPECT_TRUE(m.is_error);
-  EXPECT_NE(m.text.find("allow_shell"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("allow_shell is off"), std::string::npos) << m.text;
   EXPECT_THROW(s.shell("echo hi"), Exception);
+  // Not offered: the request's tool list has no bash (and, with allow_write off, no tool that
+  // changes files), while the tools that can run are there.
+  auto requests = fake_.requests();
+  ASSERT_FALSE(requests.empty());
+  std::set<std::string> offered;
+  for (const auto& t : requests.front().json_body.at("tools").as_array()) {
+    offered.insert(std::string(t.at("function").at("name").as_string()));
+  }
+  for (const char* name : {"bash", "write", "edit", "mkdir", "rm"}) {
+    EXPECT_FALSE(offered.count(name)) << name << " is offered";
+  }
+  for (const char* name : {"read", "stat", "exists", "grep", "glob"}) {
+    EXPECT_TRUE(offered.count(name)) << name << " is not offered";
+  }
 }
 
 // ---- documented file tool errors ----

@@ -451,8 +451,9 @@ TEST_F(Harness, CommandToolsRunDuringAPrompt) {
   // The argument arrives as a variable: never spliced into the command line.
   EXPECT_NE(items[2].text.find("hello-bob; rm -rf /"), std::string::npos) << items[2].text;
   EXPECT_EQ(items[3].text, "5");
-  // bash itself stays refused.
-  EXPECT_NE(items[4].text.find("allow_shell"), std::string::npos) << items[4].text;
+  // bash itself stays refused, and is not offered.
+  EXPECT_NE(items[4].text.find("allow_shell is off"), std::string::npos) << items[4].text;
+  EXPECT_EQ(std::find(names.begin(), names.end(), "bash"), names.end());
   bool command_event = false;
   for (const auto& e : events()) {
     if (e.type == "command_start" && e.data.at("command") == "echo") command_event = true;
