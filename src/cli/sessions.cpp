@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "cli.hpp"
 #include "cppflue/store/store.hpp"
@@ -21,8 +22,19 @@ json record_json(const SessionRecord& r) {
                      {"metadata", r.metadata}};
 }
 
-std::string describe(const Entry& e) {
+// The seqs of user messages that failed operations took out of the context.
+std::set<std::int64_t> dropped_seqs(const std::vector<Entry>& entries) {
+  std::set<std::int64_t> out;
+  for (const auto& e : entries) {
+    if (e.kind != "marker") continue;
+    if (auto seq = get_int(e.content, "dropped_seq")) out.insert(*seq);
+  }
+  return out;
+}
+
+std::string describe(const Entry& e, bool dropped) {
   if (e.kind != "message") return fmt::format("[{}] {}", e.kind, dump(e.content));
+  if (dropped) return describe(e, false) + "  [failed: not sent again]";
   auto m = message_from_json(e.content);
   if (!m) return fmt::format("[unreadable] {}", m.error().message);
   std::string out = fmt::format("{}: {}", role_name(m->role), m->text);
@@ -137,7 +149,10 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     } else {
       std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
                                (*rec)->updated_at);
-      for (const auto& e : *entries) std::cout << fmt::format("{:>4}  {}\n", e.seq, describe(e));
+      auto dropped = dropped_seqs(*entries);
+      for (const auto& e : *entries) {
+        std::cout << fmt::format("{:>4}  {}\n", e.seq, describe(e, dropped.count(e.seq) > 0));
+      }
     }
     return 0;
   }

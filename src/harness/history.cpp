@@ -57,6 +57,17 @@ Result<void> SessionImpl::append(const Message& original, std::string_view sourc
   return {};
 }
 
+std::optional<std::int64_t> SessionImpl::drop_unanswered_user_message() {
+  std::lock_guard lock(mu);
+  if (history.empty() || history.back().role != Role::user || seqs.size() != history.size()) {
+    return std::nullopt;
+  }
+  std::int64_t seq = seqs.back();
+  history.pop_back();
+  seqs.pop_back();
+  return seq;
+}
+
 void SessionImpl::append_marker(json_object content) {
   Entry e;
   e.kind = "marker";
@@ -113,6 +124,18 @@ Result<Context> load_context(const std::string& id, const std::vector<Entry>& en
         }
       }
       out = std::move(kept);
+      continue;
+    }
+    if (e.kind == "marker") {
+      // A failed operation's user message that nothing answered stays out of the context.
+      if (auto dropped = get_int(e.content, "dropped_seq")) {
+        for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+          if (out.seqs[i] != *dropped) continue;
+          out.history.erase(out.history.begin() + static_cast<std::ptrdiff_t>(i));
+          out.seqs.erase(out.seqs.begin() + static_cast<std::ptrdiff_t>(i));
+          break;
+        }
+      }
       continue;
     }
     if (e.kind != "message") continue;

@@ -213,12 +213,19 @@ void SessionImpl::finish(const ActiveOperation& op, OperationContext* ctx,
   } else if (ctx) {
     // The user message was stored: leave the history valid and record what happened.
     ctx->repair_history();
-    append_marker(json_object{
+    json_object marker{
         {"event", result.error().type == ErrorType::cancelled ? "interrupted" : "failed"},
         {"operation_id", op.id},
         {"error", json_object{{"type", wire_name(result.error().type)},
                               {"message", result.error().message}}},
-        {"partial_text", ctx->partial_text()}});
+        {"partial_text", ctx->partial_text()}};
+    // The model said nothing at all: keep the user message stored, but out of the context, so
+    // that the next prompt is not preceded by the prompts that failed. (After a partial answer
+    // it stays: "continue" should know what was being answered.)
+    if (ctx->partial_text().empty()) {
+      if (auto dropped = drop_unanswered_user_message()) marker["dropped_seq"] = *dropped;
+    }
+    append_marker(std::move(marker));
   }
   end_operation(op, result ? nullptr : &result.error());
 }

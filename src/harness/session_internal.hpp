@@ -262,6 +262,9 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   Result<void> append(const Message& original, std::string_view source);
   // Records a marker entry (interruption, failure, task); a store failure is only logged.
   void append_marker(json_object content);
+  // After a failed operation: when the last message of the context is a user message nothing
+  // answered, takes it out of the context (it stays stored) and returns its seq. (history.cpp)
+  std::optional<std::int64_t> drop_unanswered_user_message();
 
   // -- The operation lifecycle (operation.cpp)
   struct ActiveOperation {

@@ -727,6 +727,26 @@ TEST_F(CliTest, DoctorFailsOnABadConfigOrModel) {
   EXPECT_EQ(get_bool(report, "ok"), false) << bad_config.out;
 }
 
+TEST_F(CliTest, SessionsShowMarksPromptsThatFailedAndTheyAreNotSentAgain) {
+  use_fake_provider();
+  fake_.enqueue_error(WireApi::openai_chat, 400, "unsupported parameter: temperature");
+  auto failed = run({"run", "-s", "F", "-m", "mine:m", "-p", "doomed prompt"}, fake_env());
+  EXPECT_NE(failed.exit_code, 0) << failed.describe();
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Fine.", kTurnUsage), true);
+  auto ok = run({"run", "-s", "F", "-m", "mine:m", "-p", "good prompt"}, fake_env());
+  ASSERT_EQ(ok.exit_code, 0) << ok.describe();
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  for (const auto& m : chat_messages(reqs[1].json_body)) {
+    EXPECT_NE(m.second, "doomed prompt") << reqs[1].body;
+  }
+  auto show = run({"sessions", "show", "F"});
+  ASSERT_EQ(show.exit_code, 0) << show.describe();
+  EXPECT_TRUE(contains(show.out, "user: doomed prompt  [failed: not sent again]")) << show.out;
+  EXPECT_TRUE(contains(show.out, "\"event\":\"failed\"")) << show.out;
+  EXPECT_FALSE(contains(show.out, "user: good prompt  [failed")) << show.out;
+}
+
 // ---- Ctrl-C ----
 
 TEST_F(CliTest, CtrlCAbortsWithExitCode130AndKeepsHistoryConsistent) {

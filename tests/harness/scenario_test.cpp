@@ -293,6 +293,71 @@ TEST_P(Scenario, ServerErrorThenSuccess) {
   EXPECT_EQ(fake_.request_count(), 2u);
 }
 
+TEST_P(Scenario, PromptsThatFailedBeforeAnyAnswerAreNotSentAgain) {
+  // 401 (not retried), 429 with the retries exhausted, 400: three prompts fail before the model
+  // said anything. The fourth request holds one user message; the failed ones stay stored,
+  // marked, and stay out of the context when the session is opened again.
+  auto agent = make_agent();
+  auto session = agent.session("failing");
+  fake_.enqueue_error(api(), 401, "bad key");
+  for (int i = 0; i < 4; ++i) fake_.enqueue_error(api(), 429, "slow down");
+  fake_.enqueue_error(api(), 400, "bad request");
+  for (const char* text : {"first", "second", "third"}) {
+    EXPECT_THROW(run(session, text), Exception) << text;
+  }
+  fake_.enqueue_turn(api(), text_turn("Hello."), streaming());
+  EXPECT_EQ(run(session, "fourth").text, "Hello.");
+  auto vs = views();
+  ASSERT_FALSE(vs.empty());
+  const auto& last = vs.back();
+  std::vector<std::string> users;
+  for (const auto& item : last.items) {
+    if (item.role == "user") users.push_back(item.text);
+  }
+  ASSERT_EQ(users.size(), 1u) << ::testing::PrintToString(users);
+  EXPECT_NE(users[0].find("fourth"), std::string::npos);
+
+  // Stored and marked.
+  auto entries = agent.store()->entries("failing");
+  ASSERT_TRUE(entries);
+  int failed_markers = 0;
+  for (const auto& e : *entries) {
+    if (e.kind == "marker" && get_int(e.content, "dropped_seq")) ++failed_markers;
+  }
+  EXPECT_EQ(failed_markers, 3);
+  int stored_users = 0;
+  for (const auto& e : *entries) {
+    if (e.kind == "message" && e.role == "user") ++stored_users;
+  }
+  EXPECT_EQ(stored_users, 4);
+
+  // A fresh agent on the same store loads the same context: user "fourth", assistant "Hello.".
+  auto again = make_agent();
+  auto reopened = again.session("failing");
+  auto history = reopened.history();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].role, Role::user);
+  EXPECT_NE(history[0].text.find("fourth"), std::string::npos);
+  EXPECT_EQ(history[1].text, "Hello.");
+}
+
+TEST_P(Scenario, AFailureAfterAnAnswerKeepsTheConversation) {
+  // The model answered with a tool call, then the next call failed: the user message, the call
+  // and its result stay in the context (nothing is dropped).
+  auto agent = make_agent({weather_tool()});
+  auto session = agent.session("partial");
+  fake_.enqueue_turn(
+      api(), calls_turn({tool_call("call_1", "get_weather", json_object{{"city", "Oslo"}})}),
+      streaming());
+  fake_.enqueue_error(api(), 400, "bad request");
+  EXPECT_THROW(run(session, "weather?"), Exception);
+  auto history = session.history();
+  ASSERT_GE(history.size(), 3u);
+  EXPECT_EQ(history[0].role, Role::user);
+  EXPECT_EQ(history[1].role, Role::assistant);
+  EXPECT_EQ(history[2].role, Role::tool);
+}
+
 TEST_P(Scenario, ServerErrorForeverGivesUpAfterFourAttempts) {
   auto agent = make_agent();
   FakeReply err;
