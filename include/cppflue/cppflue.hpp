@@ -9,6 +9,7 @@
 
 #include "cppflue/client/client.hpp"
 #include "cppflue/core/config.hpp"
+#include "cppflue/core/dotenv.hpp"
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/runtime.hpp"

@@ -602,7 +602,7 @@ Result<Config> parse_document(std::string_view text, const std::string& display,
   return config;
 }
 
-Error file_error(const fs::path& path, std::string message) {
+Error file_error(const fs::path& path, const std::string& message) {
   return make_error(
       ErrorType::config_error, one_line(message),
       json_object{
@@ -679,8 +679,12 @@ Result<Config> load_config_file(const fs::path& path) {
   return load_file(path, path);
 }
 
-Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cwd) {
-  fs::path base = absolute_normal(cwd.empty() ? fs::path(".") : cwd);
+namespace detail {
+Result<void> load_project_dotenv(const fs::path& root);  // dotenv.cpp
+}  // namespace detail
+
+namespace {
+Result<Config> find_config(const fs::path& explicit_path, const fs::path& base) {
   if (!explicit_path.empty()) {
     // A relative --config is relative to the given working directory, not the process's.
     fs::path p = explicit_path.is_absolute() ? explicit_path : base / explicit_path;
@@ -695,6 +699,14 @@ Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cw
   }
   Config config;
   config.root = base;
+  return config;
+}
+}  // namespace
+
+Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cwd) {
+  auto config = find_config(explicit_path, absolute_normal(cwd.empty() ? fs::path(".") : cwd));
+  if (!config) return config;
+  if (auto r = detail::load_project_dotenv(config->root); !r) return fail(std::move(r.error()));
   return config;
 }
 
