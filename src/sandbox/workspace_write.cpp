@@ -30,6 +30,7 @@ int write_all(int fd, std::string_view data) {
       if (errno == EINTR) continue;
       return errno;
     }
+    if (n == 0) return EIO;  // no progress: never spin
     off += static_cast<std::size_t>(n);
   }
   return 0;
