@@ -52,7 +52,7 @@ int chat_command(const CommonOptions& common, const std::string& session_id,
       if (e.type() == ErrorType::cancelled) {
         std::cerr << "(answer stopped)\n";
       } else {
-        std::cerr << "cppflue: error: " << e.what() << '\n';
+        std::cerr << error_prefix() << e.what() << '\n';
       }
     }
   }

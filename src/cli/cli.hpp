@@ -51,6 +51,7 @@ struct ServeCommandOptions {
   double heartbeat_seconds = 15;
   double header_timeout_seconds = 10;
   double body_timeout_seconds = 30;
+  std::string log_format;  // --log-format text|json; empty: CPPFLUE_LOG_FORMAT, else text
 };
 
 struct InvokeOptions {
@@ -92,8 +93,26 @@ int chat_command(const CommonOptions& common, const std::string& session, const 
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
 int doctor_command(const CommonOptions& common, bool json);
 
-// Prints "cppflue: error: <message>" to stderr; returns the exit code 1.
+// Prints "cppflue: error: <message>" to stderr ("error:" styled when `styled(stderr)`), and in
+// JSON mode also `error_object(error)` as one line on stdout; returns the exit code 1. A bare
+// message is an invalid_input error.
+int report_error(const Error& error);
+int report_error(ErrorType type, const std::string& message);
 int report_error(const std::string& message);
+
+// JSON mode: the command's output is JSON (--json, --stream), so are its errors.
+void set_json_errors(bool on);
+bool json_errors();
+
+// An error as JSON mode prints it: {"error":{"type":"<wire name>","message":"..."}}.
+json error_object(const Error& e);
+
+// Whether output on `fd` may carry escape sequences (colour, bold): it is a terminal, NO_COLOR
+// is unset or empty, and TERM is not "dumb".
+bool styled(int fd);
+
+// "cppflue: error: ", styled for stderr when `styled` allows it.
+std::string error_prefix();
 
 // Ctrl-C handling: SIGINT is blocked in every thread and received by a watcher thread, which
 // calls the current handler (e.g. aborting the running operation).

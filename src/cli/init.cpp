@@ -500,6 +500,14 @@ void print_next_steps(const fs::path& dir, const std::string& dir_arg, const std
 
 }  // namespace
 
+std::string application_name(const std::filesystem::path& dir) {
+  return app_name(dir);
+}
+
+std::string configure_command() {
+  return "cmake -S . -B build -G Ninja" + prefix_hint().flag;
+}
+
 int init_command(const InitOptions& o) {
   const std::string dir_arg = o.dir.empty() ? std::string(".") : o.dir;
   auto dir = project_dir(dir_arg);

@@ -2,6 +2,7 @@
 // `cppflue init` and `cppflue skill new`: scaffolding of a CppFlue project and of a skill.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 namespace cppflue::cli {
@@ -21,5 +22,12 @@ int init_command(const InitOptions& o);
 // root (the directory of the cppflue.toml found from `config` / the working directory, else the
 // working directory). NAME must be a valid skill name; an existing skill is never overwritten.
 int skill_new_command(const std::string& config, const std::string& name);
+
+// The name `init` gives the application scaffolded in `dir` (its executable and CMake project).
+std::string application_name(const std::filesystem::path& dir);
+
+// The first command `init` prints to build the scaffold: "cmake -S . -B build -G Ninja", with
+// -DCMAKE_PREFIX_PATH=... when this cppflue is installed under a non-standard prefix.
+std::string configure_command();
 
 }  // namespace cppflue::cli

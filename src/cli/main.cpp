@@ -8,8 +8,12 @@
 #include <thread>
 
 #include "cli.hpp"
+#include "commands.hpp"
 #include "cppflue/cli.hpp"
+#include "cppflue/core/log_env.hpp"
 #include "init.hpp"
+#include "runs.hpp"
+#include "suggest.hpp"
 
 namespace cppflue::cli {
 namespace {
@@ -52,11 +56,6 @@ bool interrupted() {
   return g_interrupted.load();
 }
 
-int report_error(const std::string& message) {
-  std::cerr << "cppflue: error: " << message << std::endl;
-  return 1;
-}
-
 }  // namespace cppflue::cli
 
 namespace cppflue::cli {
@@ -82,6 +81,10 @@ void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts, CommonOptions& 
   cmd->add_option("--body-timeout", opts.body_timeout_seconds,
                   "Seconds a client has to send a request body before 408 (default 30)")
       ->check(CLI::Range(0.05, 3600.0));
+  cmd->add_option("--log-format", opts.log_format,
+                  "Log lines on stderr as text (default) or json: one object per line "
+                  "(default: CPPFLUE_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--config", common.config, "Path to cppflue.toml");
 }
 
@@ -99,7 +102,9 @@ struct CommandLine {
   DevOptions dev;
   InvokeOptions invoke;
   LogsOptions logs;
+  RunsOptions runs;
   bool doctor_json = false;
+  std::vector<std::string> help_words;
 
   CLI::App* run_cmd = nullptr;
   CLI::App* chat_cmd = nullptr;
@@ -111,7 +116,9 @@ struct CommandLine {
   CLI::App* routes_cmd = nullptr;
   CLI::App* invoke_cmd = nullptr;
   CLI::App* logs_cmd = nullptr;
+  CLI::App* runs_cmd = nullptr;
   CLI::App* doctor_cmd = nullptr;
+  CLI::App* help_cmd = nullptr;
 };
 
 void configure_app(CLI::App& app, CommonOptions& common) {
@@ -299,6 +306,13 @@ CLI::App* add_doctor_command(CLI::App& app, bool& doctor_json, CommonOptions& co
   return doctor_cmd;
 }
 
+CLI::App* add_help_command(CLI::App& app, std::vector<std::string>& words) {
+  auto* help_cmd = app.add_subcommand(
+      "help", "Print the help of cppflue or of a command (`help run`, `help skill new`)");
+  help_cmd->add_option("command", words, "The command (default: cppflue itself)");
+  return help_cmd;
+}
+
 // The top-level options and every subcommand, in the order `--help` lists them.
 void add_commands(CLI::App& app, CommandLine& cl) {
   configure_app(app, cl.common);
@@ -312,7 +326,9 @@ void add_commands(CLI::App& app, CommandLine& cl) {
   cl.routes_cmd = add_routes_command(app, cl.common);
   cl.invoke_cmd = add_invoke_command(app, cl.invoke, cl.common);
   cl.logs_cmd = add_logs_command(app, cl.logs, cl.common);
+  cl.runs_cmd = add_runs_command(app, cl.runs, cl.common);
   cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.common);
+  cl.help_cmd = add_help_command(app, cl.help_words);
 }
 
 // Runs the subcommand that was given; errors thrown by it are reported (exit code 1).
@@ -327,12 +343,13 @@ int run_subcommand(const CommandLine& cl) {
     if (*cl.routes_cmd) return routes_command(cl.common);
     if (*cl.invoke_cmd) return invoke_command(cl.common, cl.invoke);
     if (*cl.logs_cmd) return logs_command(cl.common, cl.logs);
+    if (*cl.runs_cmd) return runs_command(cl.common, cl.runs);
     if (*cl.init_cmd) return init_command(cl.init);
     if (*cl.skill_new_cmd) return skill_new_command(cl.common.config, cl.skill_name);
   } catch (const cppflue::Exception& e) {
-    return report_error(e.what());
+    return report_error(e.error());
   } catch (const std::exception& e) {
-    return report_error(e.what());
+    return report_error(ErrorType::internal, e.what());
   }
   return 0;
 }
@@ -342,17 +359,27 @@ int run_subcommand(const CommandLine& cl) {
 
 int cppflue::cli_main(int argc, char** argv) {
   using namespace cppflue::cli;
+  cppflue::log::check_environment();  // a wrong CPPFLUE_LOG is reported now, not at a first log
+  // The project's .env is read with its cppflue.toml; variables already set win.
+  enable_project_dotenv();
   CLI::App app{
       "CppFlue — agent harness framework for C++.\n"
       "Run agents with persistent sessions, tools and streaming events against OpenAI,\n"
       "Anthropic, Gemini or any OpenAI-compatible endpoint (or the offline test: model)."};
   CommandLine cl;
   add_commands(app, cl);
+  set_program_name(argc > 0 ? argv[0] : nullptr);
+  set_json_errors(wants_json(argc, argv));
+  if (auto status = check_command_words(app, argc, argv)) return *status;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help/--version exit 0; usage errors exit 1 like any other error (docs/reference/cli.md).
+    if (e.get_exit_code() != 0 && json_errors()) {
+      std::cout << dump(error_object(make_error(ErrorType::invalid_input, e.what()))) << std::endl;
+    }
     return app.exit(e) == 0 ? 0 : 1;
   }
+  if (*cl.help_cmd) return help_command(app, cl.help_words);
   return run_subcommand(cl);
 }

@@ -12,6 +12,8 @@
 #include "cppflue/client/client.hpp"
 #include "cppflue/server/server.hpp"
 #include "cppflue/store/store.hpp"
+#include "event_lines.hpp"
+#include "suggest.hpp"
 
 namespace cppflue::cli {
 
@@ -34,39 +36,6 @@ ClientOptions client_options() {
   return o;
 }
 
-std::string pretty_event(const json& event) {
-  std::int64_t index = 0;
-  if (const json* i = find(event, "event_index"); i != nullptr && i->is_int64()) {
-    index = i->as_int64();
-  }
-  std::string type = get_string_or(event, "type", "?");
-  const json* data = find(event, "data");
-  std::string line = "[" + std::to_string(index) + "] " + type;
-  if (data == nullptr) return line;
-  if (type == events::Log::type) {
-    line +=
-        " [" + get_string_or(*data, "level", "info") + "] " + get_string_or(*data, "message", "");
-  } else if (type == events::RunEnd::type) {
-    const json* is_error = find(*data, "is_error");
-    line += " status=" + get_string_or(*data, "status", "?") +
-            " is_error=" + (is_error != nullptr ? serialize(*is_error) : std::string("?"));
-  } else {
-    std::string text = serialize(*data);
-    if (text.size() > 200) text = text.substr(0, 200) + "…";
-    line += " " + text;
-  }
-  return line;
-}
-
-void print_event(const json& event, const std::string& format) {
-  if (format == "pretty") {
-    std::cout << pretty_event(event) << "\n";
-  } else {
-    std::cout << serialize(event) << "\n";
-  }
-  std::cout.flush();
-}
-
 // The event types of a comma-separated --types list (empty: every type).
 std::vector<std::string> split_types(const std::string& list) {
   std::vector<std::string> types;
@@ -80,7 +49,8 @@ std::vector<std::string> split_types(const std::string& list) {
 }
 
 // What `logs` does with each event: drops those of other types than asked for, prints the rest
-// one by one, or (--format json) collects them into one array that finish() prints.
+// one by one (pretty: see event_lines.hpp; ndjson: one object per line), or (--format json)
+// collects them into one array that finish() prints.
 class LogPrinter {
  public:
   LogPrinter(std::string format, std::vector<std::string> types)
@@ -92,14 +62,21 @@ class LogPrinter {
     if (!wanted(event)) return;
     if (format_ == "json") {
       collected_.push_back(event);
+    } else if (format_ == "pretty") {
+      print(pretty_.add(event));
     } else {
-      print_event(event, format_);
+      std::cout << serialize(event) << "\n";  // as stored: Boost's number format
+      std::cout.flush();
     }
   }
+
+  // Nothing new for now (a followed run is quiet): prints what is held back.
+  void idle() { print(pretty_.flush()); }
 
   // The exit status.
   int finish() {
     if (format_ == "json") std::cout << serialize(collected_) << "\n";
+    idle();
     return 0;
   }
 
@@ -110,9 +87,15 @@ class LogPrinter {
     return std::find(types_.begin(), types_.end(), type) != types_.end();
   }
 
+  static void print(const std::vector<std::string>& lines) {
+    for (const auto& line : lines) std::cout << line << "\n";
+    if (!lines.empty()) std::cout.flush();
+  }
+
   std::string format_;
   std::vector<std::string> types_;
   json_array collected_;
+  PrettyEvents pretty_;
 };
 
 // `logs --server URL`: the run's events from a running server.
@@ -160,6 +143,7 @@ int print_stored_events(Store& store, const LogsOptions& o, LogPrinter& printer)
     }
     if (!o.follow || ended || interrupted) break;
     if (events->empty()) {
+      printer.idle();
       // A run that ended without a run_end event (its process died) gets one last look.
       auto current = store.get_run(o.run_id);
       if (current && *current && (**current).status != "running") {
@@ -200,6 +184,26 @@ int routes_command(const CommonOptions& common) {
   return 0;
 }
 
+namespace {
+
+// `cppflue invoke NAME` for a NAME `serve` would not offer (`names`, comma-separated).
+int unknown_route(const CommonOptions& common, const InvokeOptions& o, const std::string& names) {
+  std::string message = "Unknown route: " + o.name +
+                        ". Available routes: " + (names.empty() ? "(none)" : names) +
+                        ". (Workflows run with `cppflue run WORKFLOW --payload JSON`.)";
+  std::error_code ec;
+  auto config = discover_config(common.config, std::filesystem::current_path(ec));
+  if (config) {
+    std::string example = "invoke " + shell_word(o.name);
+    if (!o.id.empty()) example += " " + shell_word(o.id);
+    if (!o.payload.empty()) example += " --payload " + shell_word(o.payload);
+    message += unknown_agent_hint(o.name, config->root, available_agents(config->root), example);
+  }
+  return report_error(ErrorType::not_found, message);
+}
+
+}  // namespace
+
 int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
   auto payload = parse_payload(o.payload);
   if (!payload) return report_error(payload.error().message);
@@ -219,11 +223,7 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
     names += (names.empty() ? "" : ", ") + name;
     known = known || name == o.name;
   }
-  if (!known) {
-    return report_error("Unknown route: " + o.name +
-                        ". Available routes: " + (names.empty() ? "(none)" : names) +
-                        ". (Workflows run with `cppflue run WORKFLOW --payload JSON`.)");
-  }
+  if (!known) return unknown_route(common, o, names);
   std::string message = get_string_or(*payload, "message", get_string_or(*payload, "prompt", ""));
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
     return report_error("--payload needs a \"message\" (or \"prompt\") string");

@@ -5,12 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
 #include "cli.hpp"
 #include "cppflue/harness/app.hpp"
 #include "cppflue/store/store.hpp"
+#include "suggest.hpp"
 
 namespace cppflue::cli {
 
@@ -36,9 +38,45 @@ Result<json> object_flag(const std::string& flag, const std::string& text) {
   return parsed;
 }
 
+// `cppflue run WORD` where WORD is no workflow of this binary: the error, with what to do about
+// the compiled workflow src/workflows/WORD.cpp of the project, or the closest workflow, or
+// else how to send WORD as a prompt.
+int unknown_workflow(const CommonOptions& common, const RunOptions& o, Error error) {
+  std::error_code ec;
+  auto config = discover_config(common.config, std::filesystem::current_path(ec));
+  std::string compiled;
+  std::vector<std::string> names = registered_workflows();
+  if (config) {
+    std::string example = "run " + shell_word(o.workflow);
+    if (!o.payload.empty()) example += " --payload " + shell_word(o.payload);
+    compiled = compiled_workflow_hint(o.workflow, config->root, example);
+    for (auto& name : source_names(config->root, "workflows")) names.push_back(std::move(name));
+  }
+  if (!compiled.empty()) {
+    error.message += compiled;
+  } else if (auto near = closest(o.workflow, names)) {
+    error.message += fmt::format("; did you mean '{}'?", *near);
+  } else {
+    error.message += "; " + prompt_hint(program_name(), o.workflow);
+  }
+  return report_error(error);
+}
+
+// A failed workflow run: its id first, then the error (in JSON mode one object with both).
+int workflow_failed(const WorkflowRunResult& r) {
+  std::cerr << "cppflue: run " << r.run_id << " failed\n";
+  if (!json_errors()) return report_error(*r.error);
+  std::cout << dump(json_object{{"run_id", r.run_id},
+                                {"status", r.status},
+                                {"error", error_object(*r.error).at("error")}})
+            << std::endl;
+  std::cerr << error_prefix() << r.error->message << std::endl;
+  return 1;
+}
+
 int run_workflow_command(const CommonOptions& common, const RunOptions& o) {
   auto payload = object_flag("--payload", o.payload);
-  if (!payload) return report_error(payload.error().message);
+  if (!payload) return report_error(payload.error());
   WorkflowRunOptions wo;
   wo.payload = std::move(*payload);
   wo.config_path = common.config;
@@ -51,11 +89,18 @@ int run_workflow_command(const CommonOptions& common, const RunOptions& o) {
       std::cout << dump(line) << '\n' << std::flush;
     };
   }
-  auto r = run_workflow(o.workflow, std::move(wo));
-  if (r.error) {
-    std::cerr << "cppflue: run " << r.run_id << " failed\n";
-    return report_error(r.error->message);
+  WorkflowRunResult r;
+  try {
+    r = run_workflow(o.workflow, std::move(wo));
+  } catch (const Exception& e) {
+    const auto known = registered_workflows();
+    if (e.type() == ErrorType::not_found &&
+        std::find(known.begin(), known.end(), o.workflow) == known.end()) {
+      return unknown_workflow(common, o, e.error());
+    }
+    throw;
   }
+  if (r.error) return workflow_failed(r);
   if (o.json || o.stream_events) {
     std::cout << dump(json_object{{"run_id", r.run_id}, {"status", r.status}, {"result", r.result}})
               << std::endl;
@@ -99,6 +144,20 @@ void apply_run_flags(const RunOptions& o, InitOptions& init) {
   if (o.allow_shell) init.allow_shell = true;
 }
 
+// The command line, after the binary, that runs what `o` asks for with --agent: `run --agent
+// NAME -p "PROMPT"` (a long or multi-line prompt becomes "Hello").
+std::string run_example(const RunOptions& o) {
+  std::string out = "run --agent " + shell_word(o.agent);
+  if (!o.skill.empty()) {
+    out += " --skill " + shell_word(o.skill);
+    if (!o.args.empty()) out += " --args " + shell_word(o.args);
+    return out;
+  }
+  bool plain = !o.prompt.empty() && o.prompt != "-" && o.prompt.size() <= 60 &&
+               o.prompt.find_first_of("\r\n") == std::string::npos;
+  return out + " -p " + double_quoted(plain ? o.prompt : "Hello");
+}
+
 // The agent of --agent (compiled or Markdown), else the one the configuration describes.
 Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o) {
   auto apply_flags = [&o](InitOptions& init) { apply_run_flags(o, init); };
@@ -111,7 +170,14 @@ Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o) {
   auto config = discover_config(common.config, std::filesystem::current_path());
   if (!config) return fail(config.error());
   auto factory = find_agent(o.agent, config->root);
-  if (!factory) return fail(factory.error());
+  if (!factory) {
+    Error error = factory.error();
+    if (error.type == ErrorType::not_found) {
+      error.message +=
+          unknown_agent_hint(o.agent, config->root, available_agents(config->root), run_example(o));
+    }
+    return fail(std::move(error));
+  }
   InitOptions defaults;
   defaults.config_path = common.config;
   defaults.root = config->root.string();
@@ -211,10 +277,11 @@ int run_on_session(Session& session, const RunOptions& o, const std::string& pro
   } catch (const Exception& e) {
     if (!printer.at_line_start()) std::cout << std::endl;
     if (e.type() == ErrorType::cancelled) {
+      if (json_errors()) std::cout << dump(error_object(e.error())) << std::endl;
       std::cerr << "cppflue: aborted\n";
       return 130;
     }
-    return report_error(e.what());
+    return report_error(e.error());
   }
   if (o.json) {
     std::cout << dump(json_object{{"text", result.text},
@@ -238,13 +305,13 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
     return run_workflow_command(common, o);
   }
   auto prompt = prompt_to_run(o);
-  if (!prompt) return report_error(prompt.error().message);
+  if (!prompt) return report_error(prompt.error());
   auto skill_args = object_flag("--args", o.args);
-  if (!skill_args) return report_error(skill_args.error().message);
+  if (!skill_args) return report_error(skill_args.error());
   install_interrupt_watcher();
 
   auto agent = make_agent(common, o);
-  if (!agent) return report_error(agent.error().message);
+  if (!agent) return report_error(agent.error());
   note_offline_model(*agent);
   Session session = agent->session(o.session);
   set_interrupt_handler([session]() mutable { session.abort(); });

@@ -307,6 +307,7 @@ int restart_self(const std::string& exe) {
   std::vector<std::string> args = own_argv();
   if (args.empty()) return report_error("cannot read this process's command line to restart");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // Signals were blocked for the watcher thread; the new image starts with a clean mask.
@@ -322,6 +323,10 @@ int restart_self(const std::string& exe) {
 
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) {
   install_interrupt_watcher();  // before the server's threads exist, so they inherit the mask
+  // The configuration is read first: the project's .env may set CPPFLUE_LOG (the server reports
+  // a bad configuration itself).
+  (void)discover_config(common.config, std::filesystem::current_path());
+  server::configure_server_log(opts.log_format);  // --log-format was checked when parsed
   auto server = server::Server::start(serve_options(common, opts));
   if (!server) return report_error(server.error().message);
   // The port line is what scripts and tests wait for (with --port 0 it is the only way to
@@ -342,6 +347,7 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
   install_interrupt_watcher();
   auto config = discover_config(common.config, std::filesystem::current_path());
   if (!config) return report_error(config.error().message);
+  server::configure_server_log(opts.serve.log_format);
   auto server = server::Server::start(serve_options(common, opts.serve));
   if (!server) return report_error(server.error().message);
   print_dev_banner(**server, *config);

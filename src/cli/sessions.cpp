@@ -83,10 +83,10 @@ int scrub(const Config& config, const std::filesystem::path& db, const SessionsO
   auto report = scrub_sqlite_store(db, redactor);
   if (report && known && !known->empty()) {
     auto more = scrub_sqlite_store(db, *known);
-    if (!more) return report_error(more.error().message);
+    if (!more) return report_error(more.error());
     report->values_rewritten += more->values_rewritten;
   }
-  if (!report) return report_error(report.error().message);
+  if (!report) return report_error(report.error());
   std::cout << fmt::format("scrubbed {}: {} of {} stored texts rewritten\n", db.string(),
                            report->values_rewritten, report->values_checked);
   return 0;
@@ -96,7 +96,7 @@ int scrub(const Config& config, const std::filesystem::path& db, const SessionsO
 
 int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
   auto config = discover_config(common.config, std::filesystem::current_path());
-  if (!config) return report_error(config.error().message);
+  if (!config) return report_error(config.error());
   auto db = config->state_dir() / "state.db";
   if ((o.action == "show" || o.action == "rm") && o.id.empty()) {
     return report_error("sessions " + o.action + " needs a session id");
@@ -106,15 +106,16 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
       std::cout << (o.json ? "[]\n" : "no sessions (no store at " + db.string() + ")\n");
       return 0;
     }
-    return report_error(fmt::format("session '{}' not found (no store at {})", o.id, db.string()));
+    return report_error(ErrorType::not_found,
+                        fmt::format("session '{}' not found (no store at {})", o.id, db.string()));
   }
   if (o.action == "scrub") return scrub(*config, db, o);
   auto store = open_sqlite_store(db);
-  if (!store) return report_error(store.error().message);
+  if (!store) return report_error(store.error());
 
   if (o.action == "list") {
     auto list = (*store)->list_sessions();
-    if (!list) return report_error(list.error().message);
+    if (!list) return report_error(list.error());
     if (o.json) {
       json_array arr;
       for (const auto& r : *list) arr.push_back(record_json(r));
@@ -131,10 +132,11 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
   }
   if (o.action == "show") {
     auto rec = (*store)->get_session(o.id);
-    if (!rec) return report_error(rec.error().message);
-    if (!*rec) return report_error(fmt::format("session '{}' not found", o.id));
+    if (!rec) return report_error(rec.error());
+    if (!*rec)
+      return report_error(ErrorType::not_found, fmt::format("session '{}' not found", o.id));
     auto entries = (*store)->entries(o.id);
-    if (!entries) return report_error(entries.error().message);
+    if (!entries) return report_error(entries.error());
     if (o.json) {
       json_array arr;
       for (const auto& e : *entries) {
@@ -157,8 +159,9 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     return 0;
   }
   auto removed = (*store)->delete_session(o.id);
-  if (!removed) return report_error(removed.error().message);
-  if (!*removed) return report_error(fmt::format("session '{}' not found", o.id));
+  if (!removed) return report_error(removed.error());
+  if (!*removed)
+    return report_error(ErrorType::not_found, fmt::format("session '{}' not found", o.id));
   std::cout << "deleted session " << o.id << '\n';
   return 0;
 }

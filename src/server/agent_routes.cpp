@@ -157,7 +157,10 @@ asio::awaitable<ServerResponse> AgentRoutes::answer_run(PromptCall call) {
 }
 
 asio::awaitable<Reply> AgentRoutes::socket(const RouteCall& call, ResponseStream& out) {
+  // Copies in the coroutine frame: the loop below lives as long as the WebSocket, across many
+  // suspensions, without reaching back into the router's path segments.
   std::string name = call.param("name");
+  // NOLINTNEXTLINE(performance-unnecessary-copy-initialization): the copy is the point, see above
   std::string id = call.param("id");
   auto ws = co_await out.accept_websocket();
   if (!ws) co_return Reply::streamed();

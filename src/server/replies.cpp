@@ -66,8 +66,9 @@ std::vector<ToolDefinition> ReplyTools::for_item(const DispatchItem& item) const
                                         {"description", "The reply, as Markdown text."}}}}},
       {"required", json_array{"text"}},
       {"additionalProperties", false}};
-  t.async_execute = [reply_base, on_reply = on_reply_, url = url_, client = client_](json args,
-                                                                                     ToolContext) {
+  // Not a coroutine: it hands copies of everything to deliver_reply, which is one.
+  t.async_execute = [reply_base, on_reply = on_reply_, url = url_, client = client_](
+                        json args, const ToolContext&) {
     return deliver_reply(reply_base, on_reply, url, client, std::move(args));
   };
   return {std::move(t)};

@@ -11,9 +11,11 @@ namespace cppflue::server {
 namespace {
 
 // Calls `fn(part, index)` for each segment of `pattern` ("/runs/{run_id}" → "runs",
-// "{run_id}"); stops early when `fn` returns false. Returns the number of segments visited.
+// "{run_id}"; "/" has none); stops early when `fn` returns false. Returns the number of segments
+// visited.
 template <typename Fn>
 std::size_t each_segment(std::string_view pattern, Fn fn) {
+  if (pattern == "/") return 0;
   std::size_t i = 0;
   while (!pattern.empty()) {
     pattern.remove_prefix(1);  // the '/'

@@ -7,6 +7,7 @@
 
 #include "server/admin.hpp"
 #include "server/agent_routes.hpp"
+#include "server/api_index.hpp"
 #include "server/dashboard.hpp"
 #include "server/dispatch.hpp"
 #include "server/http_util.hpp"
@@ -43,7 +44,8 @@ constexpr Route streamed(std::string_view method, std::string_view path, StreamH
 // Routes with Blank::refused do not match a blank {param} segment: such requests get the
 // answers of refuse_unrouted() below.
 constexpr std::array kRoutes{
-    // health and discovery (agent_routes.cpp)
+    // the API's index (api_index.cpp), health and discovery (agent_routes.cpp)
+    once("GET", "/", [](Parts p, Call c) { return api_index(p, c); }),
     once("GET", "/health", [](Parts p, Call c) { return p.agents->health(c); }),
     once("GET", "/agents", [](Parts p, Call c) { return p.agents->list(c); }),
     // agents (agent_routes.cpp)

@@ -142,7 +142,7 @@ asio::awaitable<void> RunFollower::stream(ResponseStream& out, std::string run_i
   auto executor = co_await asio::this_coro::executor;
   RunHub::Subscription subscription(hub_, run_id, executor);
   if (!co_await out.start_events(std::move(headers))) co_return;
-  std::shared_ptr<Signal> wake = subscription.signal();
+  const std::shared_ptr<Signal>& wake = subscription.signal();  // lives as long as subscription
   CancelRegistration on_gone(out.client_gone(), [wake] { ping(wake); });
   asio::steady_timer timer(executor);
   Progress progress{after};
@@ -157,7 +157,8 @@ asio::awaitable<void> RunFollower::stream(ResponseStream& out, std::string run_i
     for (const auto& e : *events) {
       text += sse_event(e.type, run_event_json(run_id, e), std::to_string(e.index));
       progress.after = e.index;
-      if ((ended = e.type == cppflue::events::RunEnd::type)) break;
+      ended = e.type == cppflue::events::RunEnd::type;
+      if (ended) break;
     }
     if (!text.empty()) {
       if (!co_await out.write(std::move(text))) co_return;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The server: loads the project, builds its parts and wires them to the HTTP server.
 //
+//   access_log.hpp   one access-log line per request, around everything below
 //   front_door.hpp   CORS and Bearer auth, before routing
 //   router.hpp       the route table (routes.cpp) and its dispatch
 //   agent_routes.hpp health, GET /agents, prompts (JSON, SSE, X-Webhook runs), WebSocket, abort
@@ -17,6 +18,7 @@
 #include "cppflue/net/http_client.hpp"
 #include "cppflue/net/http_server.hpp"
 #include "cppflue/store/store.hpp"
+#include "server/access_log.hpp"
 #include "server/admin.hpp"
 #include "server/agent_catalog.hpp"
 #include "server/agent_routes.hpp"
@@ -125,9 +127,14 @@ Result<void> Server::Impl::listen() {
   http_options.body_timeout = env->options.body_timeout;
   http_options.error_response = refused_request;
   host = http_options.host;
+  // The access log wraps the front door, so its own answers (preflight, 401) are logged too.
   auto server = net::HttpServer::start(
       env->runtime->executor(), std::move(http_options),
-      [this](net::Exchange& ex) -> asio::awaitable<void> { return front_door->serve(ex, route); });
+      [this](net::Exchange& ex) -> asio::awaitable<void> {
+        return serve_logged(ex, [this](net::Exchange& inner) -> asio::awaitable<void> {
+          return front_door->serve(inner, route);
+        });
+      });
   if (!server) return fail(server.error());
   http = std::move(*server);
   return {};

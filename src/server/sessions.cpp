@@ -52,6 +52,7 @@ ActiveSessions::Guard::~Guard() {
 std::vector<std::string> ActiveSessions::keys() {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
+  out.reserve(active_.size());
   for (const auto& [key, agent] : active_) out.push_back(key);
   return out;
 }

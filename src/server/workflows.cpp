@@ -122,7 +122,7 @@ std::shared_ptr<WorkflowJob> WorkflowRoutes::launch(const asio::any_io_executor&
 
 asio::awaitable<Reply> WorkflowRoutes::start(const RouteCall& call, ResponseStream& out) {
   const ServerRequest& req = call.request();
-  std::string name = call.param("name");
+  const std::string& name = call.param("name");
   ParsedBody body = parse_body(req);
   if (body.error) co_return std::move(*body.error);
   if (!find_registered_workflow(name)) co_return unknown_workflow(name);

@@ -436,9 +436,16 @@ TEST_F(CliTest, UnknownProviderListsTheKnownOnes) {
   }
   EXPECT_TRUE(r.out.empty()) << r.describe();
 
+  // With --json the error is one JSON object on stdout (and the line on stderr stays).
   auto as_json = run({"run", "--json", "-m", "nope:x", "-p", "hi"});
   EXPECT_EQ(as_json.exit_code, 1) << as_json.describe();
-  EXPECT_TRUE(as_json.out.empty()) << "no JSON result for a failed run: " << as_json.describe();
+  ASSERT_EQ(lines_of(as_json.out).size(), 1u) << as_json.describe();
+  json error = parse_or_fail(trim(as_json.out));
+  const json* inner = find(error, "error");
+  ASSERT_TRUE(inner != nullptr && inner->is_object()) << as_json.describe();
+  EXPECT_EQ(get_string_or(*inner, "type", ""), "invalid_input") << as_json.describe();
+  EXPECT_TRUE(contains(get_string_or(*inner, "message", ""), "unknown provider 'nope'"))
+      << as_json.describe();
   EXPECT_TRUE(contains(as_json.err, "nope")) << as_json.describe();
 }
 
@@ -747,6 +754,26 @@ TEST_F(CliTest, SessionsShowMarksPromptsThatFailedAndTheyAreNotSentAgain) {
   EXPECT_FALSE(contains(show.out, "user: good prompt  [failed")) << show.out;
 }
 
+TEST_F(CliTest, TheProjectsDotEnvIsLoadedAndTheEnvironmentWins) {
+  use_fake_provider();
+  write_file(dir_.path() / ".env", "# keys\nCPPFLUE_TEST_MINE_KEY=\"key-from-dotenv\"\n");
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("One.", kTurnUsage), true);
+  auto from_file = run({"run", "-m", "mine:m", "-p", "hi"});
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.describe();
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("Two.", kTurnUsage), true);
+  auto from_env = run({"run", "-m", "mine:m", "-p", "hi"}, fake_env());
+  ASSERT_EQ(from_env.exit_code, 0) << from_env.describe();
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].header("Authorization").value_or(""), "Bearer key-from-dotenv");
+  EXPECT_EQ(reqs[1].header("Authorization").value_or(""), "Bearer secret-from-env");
+
+  write_file(dir_.path() / ".env", "GOOD=1\nthis is not an assignment\n");
+  auto broken = run({"run", "-m", "mine:m", "-p", "hi"}, fake_env());
+  EXPECT_EQ(broken.exit_code, 1) << broken.describe();
+  EXPECT_TRUE(contains(broken.err, ".env:2: expected KEY=VALUE")) << broken.describe();
+}
+
 // ---- Ctrl-C ----
 
 TEST_F(CliTest, CtrlCAbortsWithExitCode130AndKeepsHistoryConsistent) {
@@ -822,12 +849,16 @@ TEST_F(CliTest, CtrlCDuringAnOfflineDelayAlsoExits130) {
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   EXPECT_EQ(r.exit_code, 130) << r.describe();
   EXPECT_LT(ms, 2000) << r.describe();
+  // The events, then (as for every error with --stream) the error as the last line.
   auto lines = lines_of(r.out);
-  ASSERT_FALSE(lines.empty());
-  json last = parse_or_fail(lines.back());
-  EXPECT_EQ(get_string_or(last, "type", ""), "operation") << r.out;
-  EXPECT_EQ(get_bool(last, "is_error"), true) << r.out;
-  EXPECT_TRUE(contains(r.out, "\"aborted\"")) << r.out;
+  ASSERT_GE(lines.size(), 2u) << r.out;
+  json last_event = parse_or_fail(lines[lines.size() - 2]);
+  EXPECT_EQ(get_string_or(last_event, "type", ""), "operation") << r.out;
+  EXPECT_EQ(get_bool(last_event, "is_error"), true) << r.out;
+  json error = parse_or_fail(lines.back());
+  const json* inner = find(error, "error");
+  ASSERT_TRUE(inner != nullptr && inner->is_object()) << r.out;
+  EXPECT_EQ(get_string_or(*inner, "type", ""), "aborted") << r.out;
 }
 
 }  // namespace

@@ -162,9 +162,13 @@ TEST_F(CliRoutesTest, LogsFromTheStoreAndFromAServer) {
 
   auto pretty = run_in(root_, {"logs", id}, CPPFLUE_TEST_APP);
   ASSERT_EQ(pretty.code, 0) << pretty.err;
-  EXPECT_NE(pretty.out.find("[1] run_start"), std::string::npos) << pretty.out;
-  EXPECT_NE(pretty.out.find("run_end status=completed is_error=false"), std::string::npos)
-      << pretty.out;
+  EXPECT_EQ(pretty.out.rfind("[1] ", 0), 0u) << pretty.out;
+  for (const char* expected : {" run_start workflow=greet\n", " log info: greeting name=Ada\n",
+                               " -> glob({\"pattern\":\"*\"})\n", " <- glob (",
+                               " turn model=test:demo tokens in=", " run_end completed: "}) {
+    EXPECT_NE(pretty.out.find(expected), std::string::npos) << expected << "\n" << pretty.out;
+  }
+  EXPECT_EQ(pretty.out.find("0E0"), std::string::npos) << pretty.out;
 
   auto remote =
       run_in(root_, {"logs", id, "--server", url, "--types", "run_end", "--format", "json"});

@@ -158,7 +158,9 @@ TEST(DocsHttp, RouteTableMatchesItsOwnShapesOnly) {
     longer.push_back("extra");
     EXPECT_NE(match_route(ws ? "GET" : r.method, ws, longer), m) << r.path << "/extra";
   }
-  EXPECT_EQ(match_route("GET", false, {}), nullptr);
+  ASSERT_NE(match_route("GET", false, {}), nullptr);  // GET /, the API's index
+  EXPECT_EQ(match_route("GET", false, {})->path, "/");
+  EXPECT_EQ(match_route("POST", false, {}), nullptr);
   EXPECT_EQ(match_route("GET", false, {"agents", "helper", "probe"}), nullptr);  // POST or WS
   EXPECT_EQ(match_route("POST", false, {"webhooks", "teams", "helper"}), nullptr);
   EXPECT_EQ(match_route("GET", false, {"admin", "agents", "helper"}), nullptr);

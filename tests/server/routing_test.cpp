@@ -64,7 +64,7 @@ std::string text(const json& body, const char* field) {
 TEST_F(RoutingTest, UnservedRequestsGetTheDocumentedErrors) {
   const std::vector<Case> cases{
       {"GET", "/nope", 404, "not_found", "No route matches GET /nope.", ""},
-      {"GET", "/", 404, "not_found", "No route matches GET /.", ""},
+      {"POST", "/", 405, "method_not_allowed", "", "GET"},
       {"DELETE", "/health", 405, "method_not_allowed", "", "GET"},
       {"POST", "/agents", 405, "method_not_allowed", "", "GET"},
       {"GET", "/agents/helper", 400, "invalid_request", kAgentShape, ""},

@@ -82,7 +82,8 @@ TEST_F(SecurityTest, BearerTokenGuardsEveryRouteButHealthAndSignedWebhooks) {
                              "/agents/helper/x/dispatch", "/sessions/x/abort", "/nowhere"}) {
     EXPECT_EQ(call(port(), "POST", target, "{}").status, 401) << target;
   }
-  for (std::string target : {"/admin/runs", "/admin/agents", "/__cppflue", "/__cppflue/status"}) {
+  for (std::string target :
+       {"/", "/admin/runs", "/admin/agents", "/__cppflue", "/__cppflue/status"}) {
     EXPECT_EQ(call(port(), "GET", target).status, 401) << target;
   }
   // A signed webhook needs no bearer token.

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
@@ -47,6 +48,12 @@ struct ServeOptions {
 // {"agents":[{"name","path","triggers","kind"}],"workflows":[{"name","path"}]}: what `serve`
 // would serve for the project of `config_path` (found from the working directory when empty).
 Result<json> describe_routes(const std::string& config_path);
+
+// The log of a server process (`cppflue serve` and `dev`): info by default, so that each request
+// gets its access line (docs/production.md), unless CPPFLUE_LOG sets the level; `format` "json"
+// writes one JSON object per line, "text" the default lines, "" keeps what CPPFLUE_LOG_FORMAT
+// chose. False (and nothing changes) for any other format.
+bool configure_server_log(std::string_view format);
 
 class Server {
  public:
