@@ -14,6 +14,7 @@
 
 #include "cppflue/core/json.hpp"
 #include "cppflue/store/store.hpp"
+#include "support/run_cli.hpp"
 #include "support/test_util.hpp"
 
 namespace cppflue {
@@ -22,33 +23,13 @@ namespace {
 namespace fs = std::filesystem;
 using cppflue::testing::TempDir;
 
-struct Ran {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using Ran = cppflue::testing::CliRun;
 
 // Runs `cppflue args...` in `cwd` with `env` ("NAME=value" words) and no CPPFLUE_LOG.
 Ran run_in(const fs::path& cwd, const std::vector<std::string>& args,
            const std::vector<std::string>& env = {}) {
-  TempDir out;
-  std::string cmd = "cd " + quote(cwd.string()) + " && env -u CPPFLUE_LOG -u CPPFLUE_LOG_FORMAT";
-  for (const auto& e : env) cmd += " " + quote(e);
-  cmd += " " + quote(CPPFLUE_BINARY);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote((out.path() / "out").string()) + " 2>" + quote((out.path() / "err").string());
-  Ran r;
-  int status = std::system(cmd.c_str());
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = cppflue::testing::read_file(out.path() / "out");
-  r.err = cppflue::testing::read_file(out.path() / "err");
-  return r;
+  return cppflue::testing::run_cli(cwd, args, env, {"CPPFLUE_LOG", "CPPFLUE_LOG_FORMAT"},
+                                   CPPFLUE_BINARY);
 }
 
 std::vector<std::string> lines_of(const std::string& s) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "server/serve_util.hpp"
+#include "support/run_cli.hpp"
 #include "support/test_util.hpp"
 
 using namespace cppflue;
@@ -19,17 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Ran {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using Ran = cppflue::testing::CliRun;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -41,18 +32,8 @@ std::string slurp(const fs::path& p) {
 // Runs `binary args...` in `cwd` with a scrubbed provider environment.
 Ran run_in(const fs::path& cwd, const std::vector<std::string>& args,
            const std::string& binary = CPPFLUE_BINARY) {
-  cppflue::testing::TempDir out;
-  std::string cmd = "cd " + quote(cwd.string()) +
-                    " && env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY " +
-                    quote(binary);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote((out.path() / "out").string()) + " 2>" + quote((out.path() / "err").string());
-  Ran r;
-  int status = std::system(cmd.c_str());
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out.path() / "out");
-  r.err = slurp(out.path() / "err");
-  return r;
+  return cppflue::testing::run_cli(
+      cwd, args, {}, {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"}, binary);
 }
 
 std::vector<json> json_lines(const std::string& text) {
