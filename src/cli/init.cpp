@@ -254,6 +254,7 @@ Add a skill with `cppflue skill new NAME`. Sessions and runs are stored in
 
 constexpr std::string_view kGitignore = R"cf(build/
 .cppflue/
+.env
 )cf";
 
 constexpr std::string_view kSkillTemplate = R"cf(---

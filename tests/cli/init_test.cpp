@@ -133,6 +133,7 @@ TEST(InitCommand, WritesEveryFileIntoANewDirectory) {
   std::string gitignore = read_file(dir / ".gitignore");
   EXPECT_TRUE(contains(gitignore, "build/"));
   EXPECT_TRUE(contains(gitignore, ".cppflue/"));
+  EXPECT_TRUE(contains(gitignore, ".env")) << "keys in .env must stay out of version control";
 }
 
 TEST(InitCommand, GeneratedConfigLoadsAndKeepsTheModelUnset) {
