@@ -142,7 +142,7 @@ struct StreamState {
     }
     cv.notify_one();
   }
-  void complete(std::exception_ptr e, Result<HttpResponse> r) {
+  void complete(const std::exception_ptr& e, Result<HttpResponse> r) {
     {
       std::lock_guard lock(mu);
       if (e) {
@@ -294,9 +294,10 @@ struct Client::Impl {
       return true;
     };
     CancelSource stop;
-    asio::co_spawn(
-        runtime->executor(), http->request(std::move(req), handlers, stop.token()),
-        [st](std::exception_ptr e, Result<HttpResponse> r) { st->complete(e, std::move(r)); });
+    asio::co_spawn(runtime->executor(), http->request(std::move(req), handlers, stop.token()),
+                   [st](const std::exception_ptr& e, Result<HttpResponse> r) {
+                     st->complete(e, std::move(r));
+                   });
     StopOnExit stop_on_exit{stop, st};
     SseParser parser;
     StreamEnd end;

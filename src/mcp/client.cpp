@@ -79,7 +79,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
   }
   bool closed_by_client = false;  // guarded by mu
 
-  void on_closed(std::uint64_t gen, Error why) {
+  void on_closed(std::uint64_t gen, const Error& why) {
     {
       std::lock_guard lock(mu);
       if (gen != generation) return;
@@ -92,12 +92,12 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
   McpTransport::Handlers handlers_for(std::uint64_t gen) {
     std::weak_ptr<Private> weak = weak_from_this();
     McpTransport::Handlers handlers;
-    handlers.on_message = [weak, gen](json message) {
+    handlers.on_message = [weak, gen](const json& message) {
       auto self = weak.lock();
-      if (self && self->current_generation() == gen) self->on_message(std::move(message));
+      if (self && self->current_generation() == gen) self->on_message(message);
     };
-    handlers.on_closed = [weak, gen](Error why) {
-      if (auto self = weak.lock()) self->on_closed(gen, std::move(why));
+    handlers.on_closed = [weak, gen](const Error& why) {
+      if (auto self = weak.lock()) self->on_closed(gen, why);
     };
     return handlers;
   }
@@ -194,8 +194,9 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
 
   // A request; when the server forgot the session (HTTP 404), a new session is initialized
   // and the request, which the server did not process, is sent once more.
-  Result<json> request(std::string_view method, json params, std::chrono::milliseconds timeout,
-                       const CancelToken& cancel) {
+  // `params` is kept for that second attempt: each attempt sends a copy.
+  Result<json> request(std::string_view method, const json& params,
+                       std::chrono::milliseconds timeout, const CancelToken& cancel) {
     for (int attempt = 0;; ++attempt) {
       std::uint64_t gen = 0;
       {
@@ -208,7 +209,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
         continue;
       }
       RequestId id = ids.next();
-      auto result = send_request(id, method, attempt == 0 ? params : json(params), timeout, cancel);
+      auto result = send_request(id, method, params, timeout, cancel);
       if (result || attempt > 0 || !factory) return result;
       const json& details = result.error().details;
       bool expired = get_bool(details, "session_expired").value_or(false);
@@ -299,7 +300,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
     return {};
   }
 
-  void close_transport(Error why) {
+  void close_transport(const Error& why) {
     std::shared_ptr<McpTransport> t;
     std::uint64_t gen = 0;
     {
@@ -308,7 +309,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
       gen = generation;
     }
     if (t) t->close();
-    on_closed(gen, std::move(why));
+    on_closed(gen, why);
   }
 
   void on_progress(const json& params) {
@@ -367,7 +368,7 @@ struct McpClient::Private : std::enable_shared_from_this<McpClient::Private> {
     }
   }
 
-  void on_message(json message) {
+  void on_message(const json& message) {
     auto parsed = parse_message(message);
     if (!parsed) {
       log::get()->warn("mcp[{}]: skipping message: {}", name, parsed.error().message);
@@ -427,12 +428,15 @@ McpClient::~McpClient() {
   p_->close();
 }
 
-Result<std::shared_ptr<McpClient>> McpClient::connect_stdio(std::string name,
-                                                            StdioServerOptions server,
-                                                            McpOptions options) {
-  auto transport = make_stdio_transport(name, std::move(server), options);
+// `server` by value like connect_http's, which keeps it: callers (src/harness/mcp_tools.cpp) move
+// their options in, so this costs nothing, and a const& would make their std::move a silent copy.
+Result<std::shared_ptr<McpClient>> McpClient::connect_stdio(
+    std::string name,
+    StdioServerOptions server,  // NOLINT(performance-unnecessary-value-param): see above
+    McpOptions options) {
+  auto transport = make_stdio_transport(name, server, options);
   if (!transport) return tl::unexpected(transport.error());
-  return connect(std::move(name), std::move(*transport), options);
+  return connect(std::move(name), std::move(*transport), std::move(options));
 }
 
 Result<std::shared_ptr<McpClient>> McpClient::connect_stdio(std::string name,
@@ -445,12 +449,12 @@ Result<std::shared_ptr<McpClient>> McpClient::connect_http(std::string name,
                                                            McpOptions options) {
   auto transport = make_http_transport(name, server, options);
   if (!transport) return tl::unexpected(transport.error());
-  auto client = connect(name, std::move(*transport), options);
-  if (client) {
-    (*client)->p_->factory = [name, server, options] {
-      return make_http_transport(name, server, options);
-    };
-  }
+  // A new transport for each new session, when the server forgets one.
+  auto factory = [name, server = std::move(server), options] {
+    return make_http_transport(name, server, options);
+  };
+  auto client = connect(std::move(name), std::move(*transport), std::move(options));
+  if (client) (*client)->p_->factory = std::move(factory);
   return client;
 }
 
@@ -464,7 +468,7 @@ Result<std::shared_ptr<McpClient>> McpClient::connect(std::string name,
                                                       McpOptions options) {
   auto p = std::make_unique<Private>();
   p->name = std::move(name);
-  p->options = options;
+  p->options = std::move(options);
   auto client = std::make_shared<McpClient>(std::move(p));
   Private& priv = *client->p_;
   if (auto r = priv.install(std::move(transport)); !r) return tl::unexpected(r.error());
@@ -491,8 +495,9 @@ void McpClient::close() {
   p_->close();
 }
 
-Result<json> McpClient::request(std::string_view method, json params, CancelToken cancel) {
-  return p_->request(method, std::move(params), p_->options.request_timeout, cancel);
+Result<json> McpClient::request(std::string_view method, const json& params,
+                                const CancelToken& cancel) {
+  return p_->request(method, params, p_->options.request_timeout, cancel);
 }
 
 void McpClient::notify(std::string_view method, json params) {
@@ -503,14 +508,14 @@ Result<std::vector<McpTool>> McpClient::list_tools() {
   return list_tools(CancelToken{});
 }
 
-Result<std::vector<McpTool>> McpClient::list_tools(CancelToken cancel) {
+Result<std::vector<McpTool>> McpClient::list_tools(const CancelToken& cancel) {
   std::vector<McpTool> tools;
   std::optional<std::string> cursor;
   std::set<std::string> seen_cursors;
   for (;;) {
     json_object params;
     if (cursor) params["cursor"] = *cursor;
-    auto page = request("tools/list", std::move(params), cancel);
+    auto page = request("tools/list", json(std::move(params)), cancel);
     if (!page) return tl::unexpected(page.error());
     const json* list = find(*page, "tools");
     if (list == nullptr || !list->is_array()) {
@@ -551,11 +556,11 @@ Result<McpToolResult> McpClient::call_tool(std::string_view tool, json arguments
 }
 
 Result<McpToolResult> McpClient::call_tool(std::string_view tool, json arguments,
-                                           CancelToken cancel) {
+                                           const CancelToken& cancel) {
   json_object params;
   params["name"] = tool;
   params["arguments"] = arguments.is_null() ? json(json_object{}) : std::move(arguments);
-  auto r = request("tools/call", std::move(params), cancel);
+  auto r = request("tools/call", json(std::move(params)), cancel);
   if (!r) return tl::unexpected(r.error());
   if (!r->is_object()) {
     return fail(ErrorType::provider_error,

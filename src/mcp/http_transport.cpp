@@ -567,7 +567,7 @@ Result<std::unique_ptr<McpTransport>> make_http_transport(std::string server_nam
   s->name = std::move(server_name);
   s->url = std::move(server.url);
   for (auto& [k, v] : server.headers) s->custom_headers.emplace_back(k, v);
-  s->options = options;
+  s->options = std::move(options);
   return std::unique_ptr<McpTransport>(std::make_unique<HttpTransport>(std::move(s)));
 }
 

@@ -142,6 +142,7 @@ std::vector<std::string> command_line(const StdioServerOptions& server) {
 
 std::vector<std::string> environment_strings(const std::map<std::string, std::string>& env) {
   std::vector<std::string> env_strings;
+  env_strings.reserve(env.size());
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   return env_strings;
 }
@@ -237,7 +238,7 @@ Result<Spawned> spawn_server(const std::string& server_name, const StdioServerOp
 
 class State : public std::enable_shared_from_this<State> {
  public:
-  State(Strand strand, std::string name, std::size_t max_bytes, Spawned s)
+  State(const Strand& strand, std::string name, std::size_t max_bytes, Spawned s)
       : strand_(strand),
         name_(std::move(name)),
         max_bytes_(max_bytes),
@@ -481,7 +482,7 @@ class State : public std::enable_shared_from_this<State> {
 class StdioTransport : public McpTransport {
  public:
   explicit StdioTransport(std::shared_ptr<State> state, Strand strand)
-      : state_(std::move(state)), strand_(strand) {}
+      : state_(std::move(state)), strand_(std::move(strand)) {}
   ~StdioTransport() override { close(); }
 
   Result<void> start(Handlers handlers) override {
@@ -516,14 +517,14 @@ class StdioTransport : public McpTransport {
 }  // namespace
 
 Result<std::unique_ptr<McpTransport>> make_stdio_transport(std::string server_name,
-                                                           StdioServerOptions server,
-                                                           McpOptions options) {
+                                                           const StdioServerOptions& server,
+                                                           const McpOptions& options) {
   auto spawned = spawn_server(server_name, server);
   if (!spawned) return tl::unexpected(spawned.error());
   Strand strand = asio::make_strand(Runtime::shared()->executor());
   auto state =
       std::make_shared<State>(strand, std::move(server_name), options.max_message_bytes, *spawned);
-  return std::unique_ptr<McpTransport>(new StdioTransport(std::move(state), strand));
+  return std::unique_ptr<McpTransport>(new StdioTransport(std::move(state), std::move(strand)));
 }
 
 }  // namespace cppflue::mcp

@@ -209,12 +209,12 @@ Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& mode
       std::make_shared<HttpModelClient>(model, std::move(http), retry));
 }
 
-ModelClientCache::ModelClientCache(boost::asio::any_io_executor executor,
+ModelClientCache::ModelClientCache(const boost::asio::any_io_executor& executor,
                                    std::map<std::string, ProviderOverride> providers,
                                    RetryPolicy retry)
     : providers_(std::move(providers)),
       retry_(retry),
-      http_(std::make_shared<HttpClient>(std::move(executor))) {}
+      http_(std::make_shared<HttpClient>(executor)) {}
 
 ModelClientCache::~ModelClientCache() = default;
 

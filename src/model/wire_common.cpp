@@ -195,15 +195,15 @@ Error classify(WireApi api, int status, const ProviderError& pe) {
   ErrorType type = ErrorType::provider_error;
   bool overflow = mentions_context_overflow(pe.message) || mentions_context_overflow(pe.code) ||
                   mentions_context_overflow(pe.type);
-  if (status == 401 || status == 403) {
+  // Gemini answers a bad key with 400 INVALID_ARGUMENT (a 400 about the context is an overflow).
+  bool gemini_bad_key = status == 400 && !overflow &&
+                        lower(pe.message).find("api key not valid") != std::string::npos;
+  if (status == 401 || status == 403 || gemini_bad_key) {
     type = ErrorType::auth_error;
   } else if (status == 429) {
     type = ErrorType::rate_limited;
   } else if ((status == 400 || status == 413) && overflow) {
     type = ErrorType::context_overflow;
-  } else if (status == 400 && lower(pe.message).find("api key not valid") != std::string::npos) {
-    // Gemini answers a bad key with 400 INVALID_ARGUMENT.
-    type = ErrorType::auth_error;
   }
   json_object details;
   if (status > 0) details["status"] = status;

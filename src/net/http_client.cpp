@@ -90,7 +90,7 @@ bool is_2xx(int status) {
 }  // namespace
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
-  explicit Impl(asio::any_io_executor ex) : strand(asio::make_strand(ex)), timer(strand) {
+  explicit Impl(const asio::any_io_executor& ex) : strand(asio::make_strand(ex)), timer(strand) {
     global_curl_init();
     multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
@@ -417,13 +417,15 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   void shutdown() {
     shut_down = true;
     std::vector<std::shared_ptr<Transfer>> all;
+    all.reserve(transfers.size());
     for (auto& [e, t] : transfers) all.push_back(t);
     for (auto& t : all) abort(t, make_error(ErrorType::cancelled, "HTTP client shut down"));
     timer.cancel();
   }
 };
 
-HttpClient::HttpClient(asio::any_io_executor executor) : impl_(std::make_shared<Impl>(executor)) {}
+HttpClient::HttpClient(const asio::any_io_executor& executor)
+    : impl_(std::make_shared<Impl>(executor)) {}
 
 HttpClient::~HttpClient() {
   auto impl = impl_;

@@ -358,7 +358,7 @@ asio::awaitable<void> refuse(Impl& s, Connection& c, int status, std::string_vie
 // open (it cancels the read), so the 408 can still be written. Lives on the connection's strand.
 class ReadDeadline {
  public:
-  ReadDeadline(const asio::any_io_executor& ex, std::shared_ptr<Connection> c,
+  ReadDeadline(const asio::any_io_executor& ex, const std::shared_ptr<Connection>& c,
                std::chrono::milliseconds timeout)
       : timer_(ex) {
     c->stream.expires_never();

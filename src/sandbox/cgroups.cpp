@@ -358,6 +358,7 @@ bool CommandCgroups::memory_exhausted() const {
 asio::awaitable<void> CommandCgroups::remove(bool wait) const {
   if (groups_.empty()) co_return;
   std::vector<fs::path> left;
+  left.reserve(groups_.size());
   for (const auto& g : groups_) left.push_back(g.dir);
   CancelToken never;
   for (int attempt = 0; attempt < (wait ? 250 : 1) && !left.empty(); ++attempt) {

@@ -398,6 +398,7 @@ std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
   for (auto [ours, theirs] : child_fds) posix_spawn_file_actions_adddup2(&actions, ours, theirs);
   std::vector<std::string> copy = argv;
   std::vector<char*> ptrs;
+  ptrs.reserve(copy.size() + 1);
   for (auto& s : copy) ptrs.push_back(s.data());
   ptrs.push_back(nullptr);
   char* env[] = {nullptr};
@@ -526,13 +527,15 @@ Result<UniqueFd> seccomp_memfd(const JailSpec& spec, const JailStatus& st) {
   const auto& program = seccomp_program(spec.network, no_unix_sockets);
   if (!program) return fail(ErrorType::internal, "the seccomp filter cannot be built");
   seccomp_fd = high_fd(::memfd_create("cppflue-seccomp", MFD_CLOEXEC));
-  if (seccomp_fd.get() < 0 ||
-      ::write(seccomp_fd.get(), program->data(), program->size()) !=
-          static_cast<ssize_t>(program->size()) ||
-      ::lseek(seccomp_fd.get(), 0, SEEK_SET) != 0) {
-    return fail(ErrorType::internal,
-                std::string("cannot pass the seccomp filter: ") + std::strerror(errno));
-  }
+  auto refuse = [](const char* why) {
+    return fail(ErrorType::internal, std::string("cannot pass the seccomp filter: ") + why);
+  };
+  if (seccomp_fd.get() < 0) return refuse(std::strerror(errno));
+  ssize_t n = ::write(seccomp_fd.get(), program->data(), program->size());
+  if (n < 0) return refuse(std::strerror(errno));
+  // A short write to a fresh memfd has no errno of its own: say what happened.
+  if (n != static_cast<ssize_t>(program->size())) return refuse("short write to the memfd");
+  if (::lseek(seccomp_fd.get(), 0, SEEK_SET) != 0) return refuse(std::strerror(errno));
   return seccomp_fd;
 }
 

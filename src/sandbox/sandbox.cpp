@@ -458,6 +458,7 @@ std::vector<std::string> sandbox_names() {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   std::vector<std::string> names;
+  names.reserve(r.factories.size());
   for (const auto& [k, v] : r.factories) names.push_back(k);
   return names;
 }
@@ -475,6 +476,7 @@ Result<std::shared_ptr<Sandbox>> create_sandbox(const SandboxSpec& spec,
     auto it = r.factories.find(name);
     if (it == r.factories.end()) {
       std::vector<std::string> names;
+      names.reserve(r.factories.size());
       for (const auto& [k, v] : r.factories) names.push_back(k);
       return fail(ErrorType::config_error, fmt::format("unknown sandbox '{}' (available: {})", name,
                                                        fmt::join(names, ", ")));

@@ -26,7 +26,7 @@ void FileSearcher::run(const std::string& rel, std::size_t limit, FileResult& r)
     if (st && st->is_file && st->size > kGrepMaxFileBytes) r.kind = FileResult::Kind::too_large;
     return;
   }
-  if (std::memchr(data->data(), '\0', std::min(data->size(), kBinaryProbeBytes)) != nullptr) {
+  if (std::string_view(*data).substr(0, kBinaryProbeBytes).find('\0') != std::string_view::npos) {
     r.kind = FileResult::Kind::binary;
     return;
   }

@@ -183,7 +183,8 @@ using Completion = UniqueFunction<Result<SubprocessResult>>;
 
 class Run : public std::enable_shared_from_this<Run> {
  public:
-  Run(Strand strand, const SubprocessOptions& options, pid_t pid, Fd pidfd, Fd out, Fd err, Fd in)
+  Run(const Strand& strand, const SubprocessOptions& options, pid_t pid, Fd pidfd, Fd out, Fd err,
+      Fd in)
       : timeout_(options.timeout),
         drain_timeout_(options.drain_timeout),
         stdin_data_(options.stdin_data),
@@ -594,10 +595,12 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
   auto command = command_line(options, *program);
   if (!command) return fail(std::move(command.error()));
   std::vector<char*> argv_ptrs;
+  argv_ptrs.reserve(command->args.size() + 1);
   for (auto& a : command->args) argv_ptrs.push_back(a.data());
   argv_ptrs.push_back(nullptr);
   std::vector<std::string> env_copy = options.env;
   std::vector<char*> env_ptrs;
+  env_ptrs.reserve(env_copy.size() + 1);
   for (auto& e : env_copy) env_ptrs.push_back(e.data());
   env_ptrs.push_back(nullptr);
 

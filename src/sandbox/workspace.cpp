@@ -158,7 +158,8 @@ bool Workspace::uses_fallback() const {
   return Impl::fallback(*this);
 }
 
-Result<Workspace> Workspace::open(const std::filesystem::path& root, WorkspaceOptions options) {
+Result<Workspace> Workspace::open(const std::filesystem::path& root,
+                                  const WorkspaceOptions& options) {
   std::error_code ec;
   auto canon = std::filesystem::canonical(root, ec);
   if (ec) {

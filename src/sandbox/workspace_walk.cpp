@@ -103,7 +103,7 @@ class Walk {
   Walk(int root, std::string_view rel, int flags, bool follow_last)
       : root_(root), flags_(flags), follow_last_(follow_last) {
     for (auto& c : split_components(rel)) pending_.push_back(std::move(c));
-    if (pending_.empty()) pending_.push_back(".");
+    if (pending_.empty()) pending_.emplace_back(".");
   }
 
   SysResult<Fd> run() {

@@ -92,8 +92,8 @@ struct McpOptions {
 // the server name). A line that is not valid JSON is logged (warn) and skipped: we cannot
 // know which request it was meant to answer, and the request then ends by its timeout.
 Result<std::unique_ptr<McpTransport>> make_stdio_transport(std::string server_name,
-                                                           StdioServerOptions server,
-                                                           McpOptions options);
+                                                           const StdioServerOptions& server,
+                                                           const McpOptions& options);
 
 // A Streamable HTTP server (MCP 2025-11-25 transport): every message we send is a POST to
 // `url` (plus `headers`); answers come back as a JSON body or an SSE stream.
@@ -173,12 +173,12 @@ class McpClient {
 
   // All tools, following nextCursor pagination.
   Result<std::vector<McpTool>> list_tools();
-  Result<std::vector<McpTool>> list_tools(CancelToken cancel);
+  Result<std::vector<McpTool>> list_tools(const CancelToken& cancel);
   // tools/call. A tool-level failure is a result with is_error = true, not an Error.
   Result<McpToolResult> call_tool(std::string_view tool, json arguments);
-  Result<McpToolResult> call_tool(std::string_view tool, json arguments, CancelToken cancel);
+  Result<McpToolResult> call_tool(std::string_view tool, json arguments, const CancelToken& cancel);
   // Any request (params null → omitted).
-  Result<json> request(std::string_view method, json params, CancelToken cancel);
+  Result<json> request(std::string_view method, const json& params, const CancelToken& cancel);
   void notify(std::string_view method, json params);
 
   // True until the connection ended.

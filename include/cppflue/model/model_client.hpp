@@ -63,7 +63,7 @@ class ModelClientCache {
     std::optional<WireApi> api;  // nullopt for the offline model
   };
 
-  ModelClientCache(boost::asio::any_io_executor executor,
+  ModelClientCache(const boost::asio::any_io_executor& executor,
                    std::map<std::string, ProviderOverride> providers, RetryPolicy retry = {});
   ~ModelClientCache();
   ModelClientCache(const ModelClientCache&) = delete;

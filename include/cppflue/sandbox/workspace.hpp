@@ -61,7 +61,8 @@ class Workspace {
 
   // Opens `root` (must be an existing directory) and keeps an O_PATH|O_DIRECTORY fd to it.
   // Errors: not_found (no such directory), invalid_input (not a directory, bad option paths).
-  static Result<Workspace> open(const std::filesystem::path& root, WorkspaceOptions options = {});
+  static Result<Workspace> open(const std::filesystem::path& root,
+                                const WorkspaceOptions& options = {});
 
   // The sub-folder `path` (a workspace path; escapes refused as usual) as a workspace of its
   // own, opened once by descriptor beneath this root without following any symlink: a folder
