@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev
-  bubblewrap util-linux python3 ripgrep strace
+  bubblewrap util-linux python3 ripgrep strace tmux
   mkdocs mkdocs-material
   libgtest-dev libgmock-dev libbenchmark-dev
   # scripts/lint.sh and the docs.lint test (about 40 MB once; nothing when present).

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cppflue/cppflue.hpp"
@@ -19,11 +20,12 @@ struct CommonOptions {
 struct RunOptions {
   std::string workflow;  // positional: run this registered workflow
   std::string prompt;
-  std::string agent;    // --agent: a compiled or Markdown agent
-  std::string skill;    // --skill NAME
-  std::string args;     // --args JSON (skill arguments)
-  std::string payload;  // --payload JSON (workflow payload)
-  std::string session = "default";
+  std::string agent;           // --agent: a compiled or Markdown agent
+  std::string skill;           // --skill NAME
+  std::string args;            // --args JSON (skill arguments)
+  std::string payload;         // --payload JSON (workflow payload)
+  std::string session;         // -s: this session; empty: a new one (or the latest with -c)
+  bool continue_last = false;  // -c/--continue: the agent's most recently updated session
   std::string model;
   std::string sandbox;
   bool allow_write = false;
@@ -89,9 +91,29 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& opts);
 int logs_command(const CommonOptions& common, const LogsOptions& opts);
 int dev_command(const CommonOptions& common, const DevOptions& opts);
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts);
-int chat_command(const CommonOptions& common, const std::string& session, const std::string& model);
+int chat_command(const CommonOptions& common, const RunOptions& opts);
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
 int doctor_command(const CommonOptions& common, bool json);
+
+// The session a `run` or `chat` works on: -s ID as given, the agent's most recently updated
+// top-level session with -c (a new one when there is none), else a new one.
+struct SessionChoice {
+  enum class Kind { given, continued, nothing_to_continue, fresh };
+  std::string id;
+  Kind kind = Kind::fresh;
+};
+Result<SessionChoice> choose_session(const CommonOptions& common, const RunOptions& o);
+// What to tell the user about `choice` on stderr ("new session ID (continue it with -c, ...)");
+// empty for a session given with -s.
+std::string describe_session_choice(const SessionChoice& choice, const std::string& agent);
+// A new session id: the UTC time and 24 random bits, e.g. "20261206-132415-3f9a0c".
+std::string new_session_id();
+
+// The agent of --agent (compiled or Markdown; a compiled one gets `session_id` as its
+// context), else the one the configuration describes; the flags (-m, --sandbox, --allow-*)
+// override both. An unknown agent's error says what to do; `chat` picks its example command.
+Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o,
+                         const std::string& session_id, bool chat = false);
 
 // Prints "cppflue: error: <message>" to stderr ("error:" styled when `styled(stderr)`), and in
 // JSON mode also `error_object(error)` as one line on stdout; returns the exit code 1. A bare
@@ -110,6 +132,25 @@ json error_object(const Error& e);
 // Whether output on `fd` may carry escape sequences (colour, bold): it is a terminal, NO_COLOR
 // is unset or empty, and TERM is not "dumb".
 bool styled(int fd);
+
+// `text` made harmless for a terminal. What a model writes (or a file it read, or a tool's
+// output) could otherwise rewrite the screen, the window title or the clipboard: escape
+// sequences (CSI, OSC, DCS, ... whole), C0 controls but newline and tab (a carriage return
+// could overwrite what was shown), DEL and the C1 controls U+0080..U+009F are dropped.
+std::string terminal_safe(std::string_view text);
+// terminal_safe for text that arrives in pieces (a streamed answer): a sequence split between
+// two pieces is still dropped whole.
+class TerminalFilter {
+ public:
+  std::string feed(std::string_view text);
+
+ private:
+  enum class State { text, c2, escape, csi, string, string_escape };
+  State state_ = State::text;
+};
+// terminal_safe(text) when `fd` is a terminal; else `text` as it is (files and pipes get the
+// exact bytes).
+std::string for_terminal(int fd, std::string_view text);
 
 // "cppflue: error: ", styled for stderr when `styled` allows it.
 std::string error_prefix();

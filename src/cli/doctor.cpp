@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "cppflue/harness/project_check.hpp"
 #include "cppflue/store/store.hpp"
 
 namespace cppflue::cli {
@@ -88,6 +89,21 @@ json_object sandbox_report(const Config& config) {
                                           {"cgroup_v2", jail.cgroup_v2}}}};
 }
 
+// The project's skills, roles and Markdown agents, each file read and checked:
+// {"skills","roles","agents" (counts of the files that are fine),"problems":["file:line: ..."]}.
+json_object project_report(const Config& config, bool& ok) {
+  ProjectCheck check = check_project(config);
+  json_array problems;
+  for (const auto& p : check.problems) problems.push_back(json(p.error.message));
+  if (!problems.empty()) ok = false;
+  std::size_t agents = 0;
+  for (const auto& [name, def] : check.agents) agents += check.agent_problem(name) ? 0 : 1;
+  return json_object{{"skills", check.skills.items.size()},
+                     {"roles", check.roles.items.size()},
+                     {"agents", agents},
+                     {"problems", std::move(problems)}};
+}
+
 // Everything `doctor` reports about a configuration that loaded, added to `report`.
 void add_config_reports(json_object& report, Config& config, bool& ok) {
   apply_env_defaults(config);
@@ -106,6 +122,7 @@ void add_config_reports(json_object& report, Config& config, bool& ok) {
   for (const auto& h : harness_names()) harnesses.push_back(boost::json::string(h));
   report["harness"] = json_object{{"configured", config.agent.harness}, {"available", harnesses}};
   report["sandbox"] = sandbox_report(config);
+  report["project"] = project_report(config, ok);
 }
 
 // The `doctor` report: {"version","config",...,"ok"}.
@@ -173,6 +190,16 @@ void print_report(const json_object& report) {
   print_line("harness", std::string(report.at("harness").at("configured").as_string()));
   print_line("sandbox", std::string(report.at("sandbox").at("configured").as_string()));
   print_line("isolation", std::string(report.at("sandbox").at("effective").as_string()));
+  const json& project = report.at("project");
+  const auto& problems = project.at("problems").as_array();
+  print_line(
+      "project",
+      fmt::format(
+          "{} skill(s), {} role(s), {} Markdown agent(s) ready{}",
+          project.at("skills").to_number<long>(), project.at("roles").to_number<long>(),
+          project.at("agents").to_number<long>(),
+          problems.empty() ? std::string() : fmt::format("; {} problem(s):", problems.size())));
+  for (const auto& p : problems) std::cout << "  " << std::string_view(p.as_string()) << '\n';
 }
 
 }  // namespace

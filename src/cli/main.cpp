@@ -93,8 +93,7 @@ void add_serve_options(CLI::App* cmd, ServeCommandOptions& opts, CommonOptions& 
 struct CommandLine {
   CommonOptions common;
   RunOptions run;
-  std::string chat_session = "default";
-  std::string chat_model;
+  RunOptions chat;
   SessionsOptions sessions;
   InitOptions init;
   std::string skill_name;
@@ -128,6 +127,33 @@ void configure_app(CLI::App& app, CommonOptions& common) {
   app.add_option("--config", common.config, "Path to cppflue.toml (default: search upwards)");
 }
 
+// The options `run` and `chat` share: the agent, its session, model, sandbox and policy.
+void add_agent_options(CLI::App* cmd, RunOptions& run) {
+  cmd->add_option("-a,--agent", run.agent,
+                  "Agent: a compiled agent of this application or a Markdown agent of "
+                  ".agents/agents (default: the [agent] configuration)");
+  auto* session = cmd->add_option(
+      "-s,--session", run.session,
+      "Session id to use (created if new); without -s or -c a new session is started and its "
+      "id printed. History persists in .cppflue/state.db");
+  cmd->add_flag("-c,--continue", run.continue_last,
+                "Continue the agent's most recently updated session")
+      ->excludes(session);
+  cmd->add_option(
+      "-m,--model", run.model,
+      "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
+  cmd->add_option("--sandbox", run.sandbox,
+                  "Sandbox: virtual (default; per-session workspace, jailed shell), local "
+                  "(the project directory, unjailed), none (no file or shell tools)");
+  cmd->add_flag("--allow-write", run.allow_write,
+                "Allow the file-writing tools (write, edit, mkdir, rm)");
+  cmd->add_flag("--allow-shell", run.allow_shell,
+                "Allow the bash tool (subject to allowed_commands and the compound guard)");
+  cmd->add_option("--secret", run.secrets,
+                  "Expose a [secrets] entry to this session's shell commands (repeatable); its "
+                  "value is redacted from output, history and events");
+}
+
 CLI::App* add_run_command(CLI::App& app, RunOptions& run, CommonOptions& common) {
   auto* run_cmd = app.add_subcommand(
       "run", "Run one prompt (or a skill, or a workflow) and print the answer as it streams");
@@ -135,28 +161,11 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& run, CommonOptions& common)
                       "A workflow of this application to run once (with --payload)");
   run_cmd->add_option("-p,--prompt", run.prompt,
                       "The prompt text (`-` reads it from standard input)");
-  run_cmd->add_option("-a,--agent", run.agent,
-                      "Agent: a compiled agent of this application or a Markdown agent of "
-                      ".agents/agents (default: the [agent] configuration)");
   run_cmd->add_option("--skill", run.skill,
                       "Run this skill (of .agents/skills) and print its JSON result");
   run_cmd->add_option("--args", run.args, "Skill arguments as a JSON object (with --skill)");
   run_cmd->add_option("--payload", run.payload, "Workflow payload as a JSON object");
-  run_cmd->add_option("-s,--session", run.session,
-                      "Session id (default: default); history persists in .cppflue/state.db");
-  run_cmd->add_option(
-      "-m,--model", run.model,
-      "Model as provider:model, e.g. openai:gpt-5.5, anthropic:claude-sonnet-4-6, test:demo");
-  run_cmd->add_option("--sandbox", run.sandbox,
-                      "Sandbox: virtual (default; per-session workspace, jailed shell), local "
-                      "(the project directory, unjailed), none (no file or shell tools)");
-  run_cmd->add_flag("--allow-write", run.allow_write,
-                    "Allow the file-writing tools (write, edit, mkdir, rm)");
-  run_cmd->add_flag("--allow-shell", run.allow_shell,
-                    "Allow the bash tool (subject to allowed_commands and the compound guard)");
-  run_cmd->add_option("--secret", run.secrets,
-                      "Expose a [secrets] entry to this run's shell commands (repeatable); its "
-                      "value is redacted from output, history and events");
+  add_agent_options(run_cmd, run);
   run_cmd->add_flag("--stream", run.stream_events, "Print every event as one JSON object per line");
   run_cmd->add_flag(
       "--json", run.json,
@@ -169,13 +178,15 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& run, CommonOptions& common)
   return run_cmd;
 }
 
-CLI::App* add_chat_command(CLI::App& app, std::string& session, std::string& model,
-                           CommonOptions& common) {
-  auto* chat_cmd =
-      app.add_subcommand("chat", "Interactive conversation on a session (/exit to quit)");
-  chat_cmd->add_option("-s,--session", session, "Session id (default: default)");
-  chat_cmd->add_option("-m,--model", model, "Model as provider:model");
+CLI::App* add_chat_command(CLI::App& app, RunOptions& chat, CommonOptions& common) {
+  auto* chat_cmd = app.add_subcommand(
+      "chat", "Interactive conversation with an agent (/help lists the commands, /exit quits)");
+  add_agent_options(chat_cmd, chat);
   chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  chat_cmd->footer(
+      "Enter sends; a pasted block is one message; end a line with \\ to type another line.\n"
+      "Ctrl-C clears the line, or stops the answer; Ctrl-D on an empty line quits.\n"
+      "Commands: /help /new /session [ID] /sessions /model [NAME] /tools /compact /exit");
   return chat_cmd;
 }
 
@@ -317,7 +328,7 @@ CLI::App* add_help_command(CLI::App& app, std::vector<std::string>& words) {
 void add_commands(CLI::App& app, CommandLine& cl) {
   configure_app(app, cl.common);
   cl.run_cmd = add_run_command(app, cl.run, cl.common);
-  cl.chat_cmd = add_chat_command(app, cl.chat_session, cl.chat_model, cl.common);
+  cl.chat_cmd = add_chat_command(app, cl.chat, cl.common);
   cl.sessions_cmd = add_sessions_command(app, cl.sessions, cl.common);
   cl.init_cmd = add_init_command(app, cl.init);
   cl.skill_new_cmd = add_skill_command(app, cl.skill_name, cl.common);
@@ -335,7 +346,7 @@ void add_commands(CLI::App& app, CommandLine& cl) {
 int run_subcommand(const CommandLine& cl) {
   try {
     if (*cl.run_cmd) return run_command(cl.common, cl.run);
-    if (*cl.chat_cmd) return chat_command(cl.common, cl.chat_session, cl.chat_model);
+    if (*cl.chat_cmd) return chat_command(cl.common, cl.chat);
     if (*cl.sessions_cmd) return sessions_command(cl.common, cl.sessions);
     if (*cl.doctor_cmd) return doctor_command(cl.common, cl.doctor_json);
     if (*cl.serve_cmd) return serve_command(cl.common, cl.serve);

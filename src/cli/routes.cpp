@@ -2,6 +2,8 @@
 // `cppflue routes`, `cppflue invoke` and `cppflue logs`: the server's routes, one agent call
 // (locally, or against a running server with --server), and a run's events (from the project's
 // store, or from a server).
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -88,7 +90,7 @@ class LogPrinter {
   }
 
   static void print(const std::vector<std::string>& lines) {
-    for (const auto& line : lines) std::cout << line << "\n";
+    for (const auto& line : lines) std::cout << for_terminal(STDOUT_FILENO, line) << "\n";
     if (!lines.empty()) std::cout.flush();
   }
 
@@ -181,7 +183,11 @@ int routes_command(const CommonOptions& common) {
   auto routes = server::describe_routes(common.config);
   if (!routes) return report_error(routes.error().message);
   std::cout << serialize(*routes) << "\n";
-  return 0;
+  const auto& problems = routes->at("problems").as_array();
+  for (const auto& p : problems) {
+    std::cerr << error_prefix() << std::string_view(p.as_string()) << '\n';
+  }
+  return problems.empty() ? 0 : 1;
 }
 
 namespace {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cppflue run`: one prompt, streamed to the terminal (or as JSON lines / one JSON object).
+#include <unistd.h>
+
 #include <iostream>
 #include <iterator>
 
@@ -136,55 +138,6 @@ Result<std::string> prompt_to_run(const RunOptions& o) {
   return prompt;
 }
 
-// The command-line flags that override the configuration's (or the agent's) choices.
-void apply_run_flags(const RunOptions& o, InitOptions& init) {
-  if (!o.model.empty()) init.model = o.model;
-  if (!o.sandbox.empty()) init.sandbox = o.sandbox;
-  if (o.allow_write) init.allow_write = true;
-  if (o.allow_shell) init.allow_shell = true;
-}
-
-// The command line, after the binary, that runs what `o` asks for with --agent: `run --agent
-// NAME -p "PROMPT"` (a long or multi-line prompt becomes "Hello").
-std::string run_example(const RunOptions& o) {
-  std::string out = "run --agent " + shell_word(o.agent);
-  if (!o.skill.empty()) {
-    out += " --skill " + shell_word(o.skill);
-    if (!o.args.empty()) out += " --args " + shell_word(o.args);
-    return out;
-  }
-  bool plain = !o.prompt.empty() && o.prompt != "-" && o.prompt.size() <= 60 &&
-               o.prompt.find_first_of("\r\n") == std::string::npos;
-  return out + " -p " + double_quoted(plain ? o.prompt : "Hello");
-}
-
-// The agent of --agent (compiled or Markdown), else the one the configuration describes.
-Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o) {
-  auto apply_flags = [&o](InitOptions& init) { apply_run_flags(o, init); };
-  if (o.agent.empty()) {
-    InitOptions init;
-    init.config_path = common.config;
-    apply_flags(init);
-    return cppflue::init(std::move(init));
-  }
-  auto config = discover_config(common.config, std::filesystem::current_path());
-  if (!config) return fail(config.error());
-  auto factory = find_agent(o.agent, config->root);
-  if (!factory) {
-    Error error = factory.error();
-    if (error.type == ErrorType::not_found) {
-      error.message +=
-          unknown_agent_hint(o.agent, config->root, available_agents(config->root), run_example(o));
-    }
-    return fail(std::move(error));
-  }
-  InitOptions defaults;
-  defaults.config_path = common.config;
-  defaults.root = config->root.string();
-  defaults.name = o.agent;
-  return factory->instantiate(AgentContext{o.session, {}, nullptr}, defaults, apply_flags);
-}
-
 // Prints a run's events: as JSON lines with --stream, nothing with --json, else the answer's
 // text on stdout and a line per command or tool call on stderr.
 class EventPrinter {
@@ -206,9 +159,10 @@ class EventPrinter {
 
  private:
   void print(const events::TextDelta& d) {
-    if (d.text.empty()) return;
-    std::cout << d.text << std::flush;
-    at_line_start_ = d.text.back() == '\n';
+    std::string text = out_is_terminal_ ? filter_.feed(d.text) : d.text;
+    if (text.empty()) return;
+    std::cout << text << std::flush;
+    at_line_start_ = text.back() == '\n';
     text_seen_ = true;
   }
   void print(const events::TurnRequest&) {
@@ -218,14 +172,17 @@ class EventPrinter {
     end_line();
     std::string line = c.command;
     for (const auto& a : c.args) line += ' ' + a;
-    std::cerr << "  $ " << line << '\n';
+    std::cerr << "  $ " << for_terminal(STDERR_FILENO, line) << '\n';
   }
   void print(const events::ToolStart& t) {
     end_line();
-    std::cerr << "  -> " << t.toolName << ' ' << dump(t.args) << '\n';
+    std::cerr << "  -> " << for_terminal(STDERR_FILENO, t.toolName + ' ' + dump(t.args)) << '\n';
   }
   void print(const events::ToolEnd& t) {
-    if (t.isError) std::cerr << "  -> " << t.toolName << " failed: " << t.result << '\n';
+    if (t.isError) {
+      std::cerr << "  -> " << for_terminal(STDERR_FILENO, t.toolName + " failed: " + t.result)
+                << '\n';
+    }
   }
   template <class Other>
   void print(const Other&) {}
@@ -238,6 +195,8 @@ class EventPrinter {
   }
 
   const RunOptions& o_;
+  const bool out_is_terminal_ = isatty(STDOUT_FILENO) == 1;
+  TerminalFilter filter_;  // the answer's text, when it goes to a terminal
   bool at_line_start_ = true;
   bool text_seen_ = false;
 };
@@ -310,10 +269,15 @@ int run_command(const CommonOptions& common, const RunOptions& o) {
   if (!skill_args) return report_error(skill_args.error());
   install_interrupt_watcher();
 
-  auto agent = make_agent(common, o);
+  auto choice = choose_session(common, o);
+  if (!choice) return report_error(choice.error());
+  auto agent = make_agent(common, o, choice->id);
   if (!agent) return report_error(agent.error());
   note_offline_model(*agent);
-  Session session = agent->session(o.session);
+  Session session = agent->session(choice->id);
+  if (auto note = describe_session_choice(*choice, agent->name()); !note.empty()) {
+    std::cerr << "cppflue: " << note << '\n';
+  }
   set_interrupt_handler([session]() mutable { session.abort(); });
   return run_on_session(session, o, *prompt, *skill_args);
 }

@@ -2,6 +2,8 @@
 // `cppflue runs list|show`: see runs.hpp.
 #include "runs.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -79,7 +81,7 @@ void print_table(const std::vector<RunRecord>& runs) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i];
     }
-    std::cout << line << "\n";
+    std::cout << for_terminal(STDOUT_FILENO, line) << "\n";
   }
 }
 
@@ -109,7 +111,7 @@ int list_runs(Store& store, const RunsOptions& o) {
 
 void print_record(const RunRecord& r) {
   auto row = [](std::string_view label, const std::string& value) {
-    std::cout << fmt::format("{:<9} {}\n", label, value);
+    std::cout << fmt::format("{:<9} {}\n", label, for_terminal(STDOUT_FILENO, value));
   };
   row("run", r.id);
   row(r.instance_id.empty() || r.instance_id == r.id ? "workflow" : "agent", run_name(r));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cppflue serve`: the HTTP server until SIGINT/SIGTERM, then a graceful stop.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -194,6 +195,16 @@ DevTrust dev_trust(const Config& config, const DevOptions& opts) {
   };
 }
 
+// The broken project files, one line each on stderr: those agents answer their problem, the
+// others run.
+void print_problems(const std::vector<std::string>& problems, std::string_view who) {
+  for (const auto& p : problems) std::cerr << who << ": problem: " << p << '\n';
+  if (!problems.empty()) {
+    std::cerr << who << ": the agents named there answer their problem; the others run"
+              << std::endl;
+  }
+}
+
 // What `dev` serves and watches, how it rebuilds, and what it only reports.
 void print_dev_banner(const server::Server& server, const Config& config) {
   std::string base = "http://" + server.host() + ":" + std::to_string(server.port());
@@ -287,7 +298,11 @@ class DevWatcher {
     }
     auto reloaded = server_.reload();
     if (reloaded) {
-      std::cout << "cppflue dev: reloaded (" << *reloaded << " agent(s))" << std::endl;
+      auto problems = server_.problems();
+      std::cout << "cppflue dev: reloaded (" << *reloaded << " agent(s)"
+                << (problems.empty() ? "" : fmt::format(", {} problem(s)", problems.size())) << ")"
+                << std::endl;
+      print_problems(problems, "cppflue dev");
     } else {
       std::cerr << "cppflue dev: not reloaded: " << reloaded.error().message
                 << " (still serving the previous agents)" << std::endl;
@@ -333,6 +348,7 @@ int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) 
   // learn the port).
   std::cout << "cppflue: listening on http://" << (*server)->host() << ":" << (*server)->port()
             << std::endl;
+  print_problems((*server)->problems(), "cppflue");
   StopSignal stop;
   set_interrupt_handler([&] { stop.set(); });
   stop.wait();
@@ -351,6 +367,7 @@ int dev_command(const CommonOptions& common, const DevOptions& opts) {
   auto server = server::Server::start(serve_options(common, opts.serve));
   if (!server) return report_error(server.error().message);
   print_dev_banner(**server, *config);
+  print_problems((*server)->problems(), "cppflue dev");
   StopSignal stop;
   set_interrupt_handler([&] { stop.set(); });
   const auto poll = std::chrono::milliseconds(static_cast<long>(opts.poll_seconds * 1000));

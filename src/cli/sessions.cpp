@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cppflue sessions list|show ID|rm ID`: inspect the project's stored sessions.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -153,7 +155,9 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
                                (*rec)->updated_at);
       auto dropped = dropped_seqs(*entries);
       for (const auto& e : *entries) {
-        std::cout << fmt::format("{:>4}  {}\n", e.seq, describe(e, dropped.count(e.seq) > 0));
+        std::cout << fmt::format(
+            "{:>4}  {}\n", e.seq,
+            for_terminal(STDOUT_FILENO, describe(e, dropped.count(e.seq) > 0)));
       }
     }
     return 0;

@@ -9,17 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "cppflue/core/suggest.hpp"
+
 namespace cppflue::cli {
 
-// The number of single-character insertions, deletions, substitutions and transpositions of
-// adjacent characters that turn `a` into `b`, ignoring ASCII case.
-std::size_t edit_distance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` when it is close enough to be a likely typo (at most 1 edit
-// for candidates of up to 4 characters, 2 for longer ones), the first one in `candidates` on a
-// tie; nullopt when none is, or when `word` is one of them.
-std::optional<std::string> closest(std::string_view word,
-                                   const std::vector<std::string>& candidates);
+// edit_distance and closest come from the core (cppflue/core/suggest.hpp).
+using cppflue::closest;
+using cppflue::edit_distance;
 
 // `text` in double quotes for a POSIX shell: "hello", "say \"hi\"".
 std::string double_quoted(std::string_view text);

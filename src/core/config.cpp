@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cppflue/core/config.hpp"
+#include "cppflue/core/suggest.hpp"
 
 #include <fmt/format.h>
 
@@ -246,15 +247,18 @@ class Section {
       for (auto k : known) found = found || k == key.str();
       if (found) continue;
       std::string full = child_path(path_, key.str());
+      std::vector<std::string> names(known.begin(), known.end());
+      std::string near;
+      if (auto c = closest(key.str(), names)) near = fmt::format("; did you mean '{}'?", *c);
       if (path_.empty()) {
         reader_.error(
             key.source(), full,
-            fmt::format("unknown {} {} (known top-level tables: {})",
-                        node.is_table() ? "table" : "key", quote_value(full), join(known)));
+            fmt::format("unknown {} {}{} (known top-level tables: {})",
+                        node.is_table() ? "table" : "key", quote_value(full), near, join(known)));
       } else {
         reader_.error(key.source(), full,
-                      fmt::format("unknown key {} (known keys in [{}]: {})", quote_value(full),
-                                  path_, join(known)));
+                      fmt::format("unknown key {}{} (known keys in [{}]: {})", quote_value(full),
+                                  near, path_, join(known)));
       }
     }
   }
@@ -564,6 +568,33 @@ fs::path absolute_normal(const fs::path& p) {
   return abs;
 }
 
+// A TOML syntax error for people: toml++'s description, or what it means where it is obscure
+// (a string left open runs into the end of its line, which toml++ reports as a control
+// character).
+std::string syntax_error_message(std::string_view text, const toml::parse_error& e) {
+  std::string_view what = e.description();
+  const auto& at = e.source().begin;
+  const bool in_string = what.find("string") != std::string_view::npos;
+  if (in_string && what.find("end-of-file") != std::string_view::npos) {
+    return "TOML syntax error: unterminated string: the file ends before the string is closed";
+  }
+  if (in_string && what.find("control characters") != std::string_view::npos && at.line > 0) {
+    // The character at the reported position: a line break means the string was not closed.
+    std::size_t line_start = 0;
+    for (std::size_t line = 1; line < at.line && line_start != std::string_view::npos; ++line) {
+      line_start = text.find('\n', line_start);
+      if (line_start != std::string_view::npos) ++line_start;
+    }
+    std::size_t pos =
+        line_start == std::string_view::npos ? text.size() : line_start + at.column - 1;
+    if (pos >= text.size() || text[pos] == '\n' || text[pos] == '\r') {
+      return "TOML syntax error: unterminated string: a \"...\" or '...' string must end on the "
+             "line it starts on (use \"\"\"...\"\"\" or \'\'\'...\'\'\' for text of several lines)";
+    }
+  }
+  return fmt::format("TOML syntax error: {}", what);
+}
+
 // `display` names the file in messages (as the user gave it); `file` is where it lives.
 Result<Config> parse_document(std::string_view text, const std::string& display,
                               const fs::path& file) {
@@ -576,15 +607,13 @@ Result<Config> parse_document(std::string_view text, const std::string& display,
   try {
     doc = toml::parse(text, display);
   } catch (const toml::parse_error& e) {
-    return fail(config_error_at(display, e.source(), "",
-                                fmt::format("TOML syntax error: {}", e.description())));
+    return fail(config_error_at(display, e.source(), "", syntax_error_message(text, e)));
   }
 #else
   toml::parse_result parsed = toml::parse(text, display);
   if (!parsed) {
     const toml::parse_error& e = parsed.error();
-    return fail(config_error_at(display, e.source(), "",
-                                fmt::format("TOML syntax error: {}", e.description())));
+    return fail(config_error_at(display, e.source(), "", syntax_error_message(text, e)));
   }
   doc = std::move(parsed).table();
 #endif

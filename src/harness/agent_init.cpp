@@ -179,10 +179,12 @@ void add_mcp_tools(AgentImpl& impl, const std::set<const mcp::McpClient*>& optio
 // The agent's tools and command tools: valid, distinct, none named like a built-in.
 void check_agent_tools(const AgentImpl& impl) {
   std::vector<ToolDefinition> command_defs;  // for the name checks only
+  command_defs.reserve(impl.command_tools.size());
   for (const auto& c : impl.command_tools) {
     command_defs.push_back(detail::make_command_tool(c, nullptr));
   }
   std::vector<const ToolDefinition*> tool_ptrs;
+  tool_ptrs.reserve(impl.tools.size() + command_defs.size());
   for (const auto& t : impl.tools) tool_ptrs.push_back(&t);
   for (const auto& t : command_defs) tool_ptrs.push_back(&t);
   if (auto r = check_tools(tool_ptrs, tool_ptrs); !r) throw Exception(r.error());
@@ -210,6 +212,7 @@ void check_subagents(const AgentImpl& impl) {
       if (auto t = parse_thinking_level(p.thinking_level); !t) throw Exception(t.error());
     }
     std::vector<const ToolDefinition*> ptrs;
+    ptrs.reserve(p.tools.size());
     for (const auto& t : p.tools) ptrs.push_back(&t);
     if (auto r = check_tools(ptrs, ptrs); !r) throw Exception(r.error());
   }

@@ -39,7 +39,7 @@ ToolDefinition activate_skill_tool(std::shared_ptr<const SkillSet> skills) {
            {"args", json_object{{"type", "object"},
                                 {"description", "Arguments for the skill, if it takes any"}}}}},
       {"required", json_array{"name"}}};
-  t.execute = [skills](const json& args, ToolContext&) -> json {
+  t.execute = [skills = std::move(skills)](const json& args, ToolContext&) -> json {
     auto name = get_string(args, "name");
     auto it = name ? skills->find(*name) : skills->end();
     if (it == skills->end()) {

@@ -79,6 +79,7 @@ Result<AgentOptions> markdown_agent_options(const AgentDefinition& d,
     auto it = all.find(name);
     if (it == all.end()) {
       std::vector<std::string> names;
+      names.reserve(all.size());
       for (const auto& [k, v] : all) names.push_back(k);
       return fail(ErrorType::config_error,
                   fmt::format("{}: subagent '{}' is not a Markdown agent of .agents/agents "
@@ -99,8 +100,12 @@ Result<AgentOptions> markdown_agent_options(const AgentDefinition& d,
 
 Result<AgentFactory> find_agent(std::string_view name, const fs::path& root) {
   if (auto compiled = find_registered_agent(name)) return *compiled;
-  auto defs = discover_agent_definitions(root / ".agents" / "agents");
-  if (!defs) return fail(defs.error());
+  // Read file by file: another agent's broken file does not stop this one.
+  auto scanned = scan_agent_definitions(root / ".agents" / "agents");
+  for (const auto& p : scanned.problems) {
+    if (p.name == name) return fail(p.error);
+  }
+  auto* defs = &scanned.items;
   auto it = defs->find(std::string(name));
   if (it == defs->end()) {
     std::vector<std::string> names = registered_agents();
@@ -146,6 +151,7 @@ std::vector<std::string> registered_agents() {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   std::vector<std::string> out;
+  out.reserve(r.agents.size());
   for (const auto& [k, v] : r.agents) out.push_back(k);
   return out;
 }
@@ -154,6 +160,7 @@ std::vector<std::string> registered_workflows() {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   std::vector<std::string> out;
+  out.reserve(r.workflows.size());
   for (const auto& [k, v] : r.workflows) out.push_back(k);
   return out;
 }
@@ -249,8 +256,8 @@ void FlueContext::emit(std::string_view type, json_object data) {
 }
 
 void RunLog::write(std::string_view level, std::string_view message, json_object fields) {
-  ctx_->emit(events::Log::type,
-             event_fields(events::Log{std::string(level), std::string(message), std::move(fields)}));
+  ctx_->emit(events::Log::type, event_fields(events::Log{std::string(level), std::string(message),
+                                                         std::move(fields)}));
 }
 void RunLog::info(std::string_view message, json_object fields) {
   write("info", message, std::move(fields));

@@ -59,6 +59,7 @@ std::vector<std::string> harness_names() {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   std::vector<std::string> names;
+  names.reserve(r.factories.size());
   for (const auto& [n, f] : r.factories) names.push_back(n);
   return names;
 }

@@ -335,7 +335,7 @@ ToolDefinition make_command_tool(const Command& c, std::shared_ptr<const ToolSco
   if (c.callable) {
     t.execute = c.callable;
   } else {
-    t.execute = [scope, c](const json& args, ToolContext& ctx) -> json {
+    t.execute = [scope = std::move(scope), c](const json& args, ToolContext& ctx) -> json {
       return run_command_line(*scope, c, args, ctx);
     };
   }
@@ -348,7 +348,7 @@ namespace {
 ToolDefinition read_tool(std::shared_ptr<const ToolScope> scope) {
   return ToolDefinition{
       "read", std::string(file_tool_description("read")), file_tool_parameters("read"),
-      [scope](const json& args, ToolContext&) -> json {
+      [scope = std::move(scope)](const json& args, ToolContext&) -> json {
         // Supporting files of SKILL.md skills live outside the workspace, at /.skills/.
         constexpr std::string_view kSkills = "/.skills/";
         if (auto path = get_string(args, "path");
@@ -379,7 +379,7 @@ ToolDefinition grep_tool(std::shared_ptr<const ToolScope> scope) {
               {"ignore_case",
                json_object{{"type", "boolean"}, {"description", "Case-insensitive matching"}}}},
              {"pattern"}),
-      [scope](const json& args, ToolContext& ctx) -> json {
+      [scope = std::move(scope)](const json& args, ToolContext& ctx) -> json {
         return json(run_grep(*scope, args, ctx));
       }};
 }
@@ -389,7 +389,7 @@ ToolDefinition glob_tool(std::shared_ptr<const ToolScope> scope) {
   return ToolDefinition{
       "glob", "List workspace paths matching a glob pattern (** spans directories), sorted.",
       schema({{"pattern", string_prop("Glob pattern, e.g. src/**/*.cpp")}}, {"pattern"}),
-      [scope](const json& args, ToolContext& ctx) -> json {
+      [scope = std::move(scope)](const json& args, ToolContext& ctx) -> json {
         return json(run_glob(*scope, args, ctx));
       }};
 }
@@ -410,7 +410,9 @@ ToolDefinition bash_tool(std::shared_ptr<const ToolScope> scope) {
                                   {"additionalProperties", json_object{{"type", "string"}}},
                                   {"description", "Extra environment variables"}}}},
              {"command"}),
-      [scope](const json& args, ToolContext& ctx) -> json { return run_bash(*scope, args, ctx); }};
+      [scope = std::move(scope)](const json& args, ToolContext& ctx) -> json {
+        return run_bash(*scope, args, ctx);
+      }};
 }
 
 }  // namespace
@@ -421,14 +423,14 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
   if (scope->sandbox->workspace() != nullptr) {
     using ReadOnly = Result<std::string> (*)(const Workspace&, const json&);
     using Mutating = Result<std::string> (*)(const Workspace&, const FileToolPolicy&, const json&);
-    auto add_read = [&](std::string name, ReadOnly fn) {
+    auto add_read = [&](const std::string& name, ReadOnly fn) {
       tools.push_back(
           ToolDefinition{name, std::string(file_tool_description(name)), file_tool_parameters(name),
                          [scope, fn](const json& args, ToolContext&) -> json {
                            return json(value_or_throw_text(fn(workspace_of(*scope), args)));
                          }});
     };
-    auto add_write = [&](std::string name, Mutating fn) {
+    auto add_write = [&](const std::string& name, Mutating fn) {
       tools.push_back(ToolDefinition{
           name, std::string(file_tool_description(name)), file_tool_parameters(name),
           [scope, fn](const json& args, ToolContext&) -> json {

@@ -54,7 +54,8 @@ McpToolIndex::McpToolIndex(std::vector<McpToolEntry> entries) : entries_(std::mo
     total += length;
     docs_.push_back(std::move(d));
   }
-  average_length_ = entries_.empty() ? 1 : std::max(1.0, total / entries_.size());
+  average_length_ =
+      entries_.empty() ? 1 : std::max(1.0, total / static_cast<double>(entries_.size()));
 }
 
 std::vector<std::pair<const McpToolEntry*, double>> McpToolIndex::search(std::string_view query,
@@ -177,7 +178,7 @@ std::vector<ToolDefinition> mcp_search_execute_tools(std::shared_ptr<const McpTo
                                              {"tool", json_object{{"type", "string"}}},
                                              {"arguments", json_object{{"type", "object"}}}}},
                   {"required", json_array{"server", "tool"}}};
-  execute.execute = [index](const json& args, ToolContext& ctx) -> json {
+  execute.execute = [index = std::move(index)](const json& args, ToolContext& ctx) -> json {
     std::string server = required_text(args, "mcp_execute", "server");
     std::string tool = required_text(args, "mcp_execute", "tool");
     const McpToolEntry* entry = index->find(server, tool);
@@ -201,7 +202,7 @@ std::vector<ToolDefinition> mcp_search_execute_tools(std::shared_ptr<const McpTo
     if (!r) throw Exception(std::move(r.error()));
     std::string text = mcp::tool_result_text(*r);
     if (r->is_error) throw Exception(make_error(ErrorType::tool_error, text));
-    return json(std::move(text));
+    return json(text);
   };
   out.push_back(std::move(execute));
   return out;

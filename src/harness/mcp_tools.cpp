@@ -80,7 +80,7 @@ std::vector<ToolDefinition> mcp_tools(const std::shared_ptr<mcp::McpClient>& cli
       if (!r) throw Exception(std::move(r.error()));
       std::string text = mcp::tool_result_text(*r);
       if (r->is_error) throw Exception(make_error(ErrorType::tool_error, text));
-      return json(std::move(text));
+      return json(text);
     };
     out.push_back(std::move(def));
   }

@@ -100,9 +100,11 @@ Result<RoleChoice> resolve_role(const AgentImpl& agent, const std::string& role)
     return RoleChoice{profile->model, profile->thinking_level,
                       fmt::format("Role: {}\n{}", role, profile->instructions)};
   }
+  std::vector<std::string> subagents = agent.subagent_names();
   std::vector<std::string> names;
+  names.reserve(agent.roles.size() + subagents.size());
   for (const auto& [k, v] : agent.roles) names.push_back(k);
-  for (auto& n : agent.subagent_names()) names.push_back(std::move(n));
+  for (auto& n : subagents) names.push_back(std::move(n));
   return fail(
       ErrorType::invalid_input,
       fmt::format("unknown role or subagent '{}' (available: {})", role, join_or_none(names)),

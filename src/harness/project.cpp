@@ -42,36 +42,58 @@ bool read_identifier_name(Fields& f, const fs::path& path, std::string_view what
 }
 
 // Reads every `*.md` of the folder `dir` (opened as `folder`, or by path when null) with
-// `parse`, keyed by name; a second file with a name already taken is an error naming both files.
+// `parse`, keyed by name. A file that cannot be read or parsed, or whose name is already taken
+// (the problem names both files), is a problem of its own: the other files are still read.
 template <class T, class Parse>
-Result<std::map<std::string, T>> discover(const fs::path& dir, const Workspace* folder,
-                                          std::string_view what, Parse parse) {
+Scanned<T> scan(const fs::path& dir, const Workspace* folder, std::string_view what, Parse parse) {
+  Scanned<T> out;
   std::optional<Workspace> own;
   if (folder == nullptr) {
     std::error_code ec;
-    if (!fs::exists(fs::symlink_status(dir, ec))) return std::map<std::string, T>{};
+    if (!fs::exists(fs::symlink_status(dir, ec))) return out;
     auto opened = Workspace::open(dir);
-    if (!opened) return fail(file_error(dir.string(), 0, "", "is not a directory"));
+    if (!opened) {
+      out.problems.push_back(
+          project_detail::problem(what, "", file_error(dir.string(), 0, "", "is not a directory")));
+      return out;
+    }
     own = std::move(*opened);
     folder = &*own;
   }
   auto names = project_detail::list_markdown_files(*folder, dir);
-  if (!names) return fail(std::move(names.error()));
-  std::map<std::string, T> out;
+  if (!names) {
+    out.problems.push_back(project_detail::problem(what, "", names.error()));
+    return out;
+  }
   for (const std::string& name : *names) {
     fs::path p = dir / name;
     auto text = project_detail::read_text_file_in(*folder, name, p);
-    if (!text) return fail(std::move(text.error()));
-    Result<T> item = parse(*text, p);
-    if (!item) return fail(std::move(item.error()));
-    auto [it, inserted] = out.try_emplace(item->name, std::move(*item));
+    Result<T> item = text ? parse(*text, p) : Result<T>(fail(std::move(text.error())));
+    if (!item) {
+      out.problems.push_back(project_detail::problem(what, p.stem().string(), item.error()));
+      if (out.problems.back().file.empty()) out.problems.back().file = p;
+      continue;
+    }
+    auto [it, inserted] = out.items.try_emplace(item->name, std::move(*item));
     if (!inserted) {
-      return fail(file_error(p.string(), 0, "name",
-                             fmt::format("duplicate {} name '{}': also defined in {}", what,
-                                         it->first, it->second.path.string())));
+      out.problems.push_back(project_detail::problem(
+          what, it->first,
+          file_error(p.string(), item->key_lines.count("name") ? item->key_lines.at("name") : 0,
+                     "name",
+                     fmt::format("duplicate {} name '{}': also defined in {}", what, it->first,
+                                 it->second.path.string()))));
     }
   }
   return out;
+}
+
+// scan(), failing on the first problem.
+template <class T, class Parse>
+Result<std::map<std::string, T>> discover(const fs::path& dir, const Workspace* folder,
+                                          std::string_view what, Parse parse) {
+  Scanned<T> found = scan<T>(dir, folder, what, parse);
+  if (!found.problems.empty()) return fail(std::move(found.problems.front().error));
+  return std::move(found.items);
 }
 
 }  // namespace
@@ -85,6 +107,7 @@ Result<RoleDefinition> parse_role_definition(std::string_view text, const fs::pa
   RoleDefinition role;
   role.path = path;
   role.instructions = fm->body;
+  role.key_lines = fm->key_lines;
   Fields f(*fm, file);
   f.reject_unknown({"name", "description", "model", "thinking_level"}, "role");
   read_identifier_name(f, path, "role", role.name);
@@ -99,6 +122,10 @@ Result<std::map<std::string, RoleDefinition>> discover_roles(const fs::path& dir
   return discover<RoleDefinition>(dir, nullptr, "role", parse_role_definition);
 }
 
+Scanned<RoleDefinition> scan_roles(const fs::path& dir) {
+  return scan<RoleDefinition>(dir, nullptr, "role", parse_role_definition);
+}
+
 // ---- Declarative agents --------------------------------------------------------------------
 
 Result<AgentDefinition> parse_agent_definition(std::string_view text, const fs::path& path) {
@@ -108,6 +135,7 @@ Result<AgentDefinition> parse_agent_definition(std::string_view text, const fs::
   AgentDefinition agent;
   agent.path = path;
   agent.instructions = fm->body;
+  agent.key_lines = fm->key_lines;
   Fields f(*fm, file);
   f.reject_unknown({"name", "description", "model", "tools", "sandbox", "allow_write",
                     "allow_shell", "allowed_commands", "allow_compound_commands", "thinking_level",
@@ -140,6 +168,10 @@ Result<AgentDefinition> parse_agent_definition(std::string_view text, const fs::
 
 Result<std::map<std::string, AgentDefinition>> discover_agent_definitions(const fs::path& dir) {
   return discover<AgentDefinition>(dir, nullptr, "agent", parse_agent_definition);
+}
+
+Scanned<AgentDefinition> scan_agent_definitions(const fs::path& dir) {
+  return scan<AgentDefinition>(dir, nullptr, "agent", parse_agent_definition);
 }
 
 // ---- Instructions and the whole project ----------------------------------------------------
@@ -209,10 +241,11 @@ Result<ProjectFiles> load_project_files(const fs::path& root) {
   auto agent_defs_dir = agents_folder(*project, root, "agents");
   if (!agent_defs_dir) return fail(std::move(agent_defs_dir.error()));
   if (*agent_defs_dir) {
-    auto agents = discover<AgentDefinition>(agents_dir / "agents", &**agent_defs_dir, "agent",
-                                            parse_agent_definition);
-    if (!agents) return fail(std::move(agents.error()));
-    files.agents = std::move(*agents);
+    // One broken agent file must not stop the others (nor the agents built in code).
+    auto agents = scan<AgentDefinition>(agents_dir / "agents", &**agent_defs_dir, "agent",
+                                        parse_agent_definition);
+    files.agents = std::move(agents.items);
+    files.problems = std::move(agents.problems);
   }
   files.instructions = instructions_in(*project);
   return files;

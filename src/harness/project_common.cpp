@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "cppflue/core/suggest.hpp"
 #include "project_internal.hpp"
 
 namespace cppflue::project_detail {
@@ -22,6 +23,20 @@ Error file_error(const std::string& file, int line, std::string_view key, std::s
                     json_object{{"file", file},
                                 {"line", line > 0 ? json(line) : json(nullptr)},
                                 {"key", key.empty() ? json(nullptr) : json(key)}});
+}
+
+ProjectProblem problem(std::string_view kind, std::string name, Error error) {
+  ProjectProblem p;
+  p.kind = std::string(kind);
+  p.name = std::move(name);
+  if (const json* file = find(error.details, "file"); file && file->is_string()) {
+    p.file = std::string(file->get_string());
+  }
+  if (const json* line = find(error.details, "line"); line && line->is_int64()) {
+    p.line = static_cast<int>(line->get_int64());
+  }
+  p.error = std::move(error);
+  return p;
 }
 
 std::string trim(std::string_view s) {
@@ -213,12 +228,14 @@ void Fields::thinking_level(std::string_view key, std::string& out) {
 
 void Fields::reject_unknown(std::initializer_list<std::string_view> known, std::string_view what) {
   if (failed() || !fm_.data.is_object()) return;
+  std::vector<std::string> names(known.begin(), known.end());
   for (const auto& kv : fm_.data.get_object()) {
     if (std::find(known.begin(), known.end(), kv.key()) != known.end()) continue;
     std::string list;
     for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    return error(kv.key(), fmt::format("unknown key '{}' in {} frontmatter (known keys: {})",
-                                       std::string_view(kv.key()), what, list));
+    return error(kv.key(), fmt::format("unknown key '{}' in {} frontmatter{} (known keys: {})",
+                                       std::string_view(kv.key()), what,
+                                       did_you_mean(kv.key(), names), list));
   }
 }
 

@@ -21,6 +21,9 @@ namespace cppflue::project_detail {
 Error file_error(const std::string& file, int line, std::string_view key, std::string message,
                  ErrorType type = ErrorType::config_error);
 
+// A ProjectProblem of `kind` for `error` (file and line from its details).
+ProjectProblem problem(std::string_view kind, std::string name, Error error);
+
 std::string trim(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool is_skill_md(const std::filesystem::path& p);  // "SKILL.md" in any case
@@ -37,9 +40,11 @@ Result<std::string> read_text_file_in(const Workspace& folder, std::string_view 
 Result<std::vector<std::string>> list_markdown_files(const Workspace& folder,
                                                      const std::filesystem::path& dir);
 
-// discover_skills over a folder already opened (by descriptor); `dir` names it.
+// discover_skills / scan_skills over a folder already opened (by descriptor); `dir` names it.
 Result<SkillSet> discover_skills_in(const std::filesystem::path& dir,
-                                    std::shared_ptr<const Workspace> folder);
+                                    const std::shared_ptr<const Workspace>& folder);
+Scanned<Skill> scan_skills_in(const std::filesystem::path& dir,
+                              const std::shared_ptr<const Workspace>& folder);
 
 // Reads typed fields of a frontmatter mapping. The first problem is kept and later reads are
 // no-ops, so the parsers stay straight-line code. A null value counts as absent.

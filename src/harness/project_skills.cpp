@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "cppflue/core/suggest.hpp"
 #include "project_internal.hpp"
 
 namespace cppflue {
@@ -84,10 +85,19 @@ Result<Skill> parse_skill(std::string_view text, const fs::path& path) {
   if (f.failed()) return fail(f.take_error());
 
   // Other keys (`compatibility` and friends from the Agent Skills ecosystem) are kept aside
-  // rather than merged into `metadata`, whose own keys they could otherwise shadow.
+  // rather than merged into `metadata`, whose own keys they could otherwise shadow; but one
+  // that is a likely typo of a key read here (`descripton`) is an error, not a silent loss.
+  const std::vector<std::string> known(std::begin(kSkillKeys), std::end(kSkillKeys));
   for (const auto& kv : fm->data.get_object()) {
-    if (std::find(std::begin(kSkillKeys), std::end(kSkillKeys), kv.key()) == std::end(kSkillKeys))
-      skill.extra.get_object()[kv.key()] = kv.value();
+    if (std::find(known.begin(), known.end(), kv.key()) != known.end()) continue;
+    if (auto near = closest(kv.key(), known)) {
+      return fail(file_error(
+          file, f.line(kv.key()), kv.key(),
+          fmt::format("unknown key '{}' in skill frontmatter; did you mean '{}'? (the keys "
+                      "CppFlue reads: {}; others are kept in Skill::extra)",
+                      std::string_view(kv.key()), *near, fmt::join(known, ", "))));
+    }
+    skill.extra.get_object()[kv.key()] = kv.value();
   }
 
   if (f.get("name")) {
@@ -154,20 +164,41 @@ Result<Skill> load_skill(const fs::path& path) {
   return load_skill_in(shared(std::move(*folder)), path.filename().string(), path);
 }
 
-Result<SkillSet> discover_skills(const fs::path& skills_dir) {
+Scanned<Skill> scan_skills(const fs::path& skills_dir) {
+  Scanned<Skill> out;
   std::error_code ec;
-  if (!fs::exists(fs::symlink_status(skills_dir, ec))) return SkillSet{};
+  if (!fs::exists(fs::symlink_status(skills_dir, ec))) return out;
   auto opened = Workspace::open(skills_dir);
-  if (!opened) return fail(file_error(skills_dir.string(), 0, "", "is not a directory"));
-  return project_detail::discover_skills_in(skills_dir, shared(std::move(*opened)));
+  if (!opened) {
+    out.problems.push_back(project_detail::problem(
+        "skill", "", file_error(skills_dir.string(), 0, "", "is not a directory")));
+    return out;
+  }
+  return project_detail::scan_skills_in(skills_dir, shared(std::move(*opened)));
+}
+
+Result<SkillSet> discover_skills(const fs::path& skills_dir) {
+  auto found = scan_skills(skills_dir);
+  if (!found.problems.empty()) return fail(std::move(found.problems.front().error));
+  return std::move(found.items);
 }
 
 Result<SkillSet> project_detail::discover_skills_in(const fs::path& skills_dir,
-                                                    std::shared_ptr<const Workspace> dir) {
-  SkillSet out;
+                                                    const std::shared_ptr<const Workspace>& dir) {
+  auto found = scan_skills_in(skills_dir, dir);
+  if (!found.problems.empty()) return fail(std::move(found.problems.front().error));
+  return std::move(found.items);
+}
+
+Scanned<Skill> project_detail::scan_skills_in(const fs::path& skills_dir,
+                                              const std::shared_ptr<const Workspace>& dir) {
+  Scanned<Skill> out;
   auto entries = dir->list_dir(".");
   if (!entries) {
-    return fail(file_error(skills_dir.string(), 0, "", "cannot list: " + entries.error().message));
+    out.problems.push_back(
+        problem("skill", "",
+                file_error(skills_dir.string(), 0, "", "cannot list: " + entries.error().message)));
+    return out;
   }
   // {display path, folder, file in that folder}, loaded in path order.
   struct Found {
@@ -193,8 +224,11 @@ Result<SkillSet> project_detail::discover_skills_in(const fs::path& skills_dir,
     if (!info || !info->is_file) continue;
     if (project_detail::is_skill_md(fs::path(e.name))) {
       // It would take the whole skills directory as its supporting files.
-      return fail(file_error((skills_dir / e.name).string(), 0, "",
-                             "a SKILL.md belongs in its own folder: <skills>/<name>/SKILL.md"));
+      out.problems.push_back(
+          problem("skill", "",
+                  file_error((skills_dir / e.name).string(), 0, "",
+                             "a SKILL.md belongs in its own folder: <skills>/<name>/SKILL.md")));
+      continue;
     }
     found.push_back({skills_dir / e.name, dir, e.name});
   }
@@ -202,12 +236,18 @@ Result<SkillSet> project_detail::discover_skills_in(const fs::path& skills_dir,
             [](const Found& a, const Found& b) { return a.display < b.display; });
   for (auto& f : found) {
     auto skill = load_skill_in(f.folder, f.file, f.display);
-    if (!skill) return fail(std::move(skill.error()));
-    auto [it, inserted] = out.try_emplace(skill->name, std::move(*skill));
+    if (!skill) {
+      out.problems.push_back(problem("skill", default_skill_name(f.display), skill.error()));
+      if (out.problems.back().file.empty()) out.problems.back().file = f.display;
+      continue;
+    }
+    auto [it, inserted] = out.items.try_emplace(skill->name, std::move(*skill));
     if (!inserted) {
-      return fail(file_error(f.display.string(), 0, "name",
+      out.problems.push_back(
+          problem("skill", it->first,
+                  file_error(f.display.string(), 0, "name",
                              fmt::format("duplicate skill name '{}': also defined in {}", it->first,
-                                         it->second.path.string())));
+                                         it->second.path.string()))));
     }
   }
   return out;

@@ -38,6 +38,7 @@ Result<std::vector<AgentImpl::GrantedSecret>> AgentImpl::resolve_secrets(
   }
   if (!unknown.empty()) {
     std::vector<std::string> known;
+    known.reserve(code_secrets.size() + config.secrets.size());
     for (const auto& [k, v] : code_secrets) known.push_back(k);
     for (const auto& [k, v] : config.secrets) known.push_back(k);
     return fail(ErrorType::invalid_input,

@@ -161,7 +161,7 @@ EventStream Session::stream(std::string text, PromptOptions options) {
                        state->cv.notify_all();
                      }};
   asio::co_spawn(impl_->strand, impl_->run(std::move(spec)),
-                 [state](std::exception_ptr ep, Result<PromptResult> r) {
+                 [state](const std::exception_ptr& ep, Result<PromptResult> r) {
                    std::lock_guard lock(state->mu);
                    if (ep) {
                      try {
@@ -177,6 +177,9 @@ EventStream Session::stream(std::string text, PromptOptions options) {
   return EventStream(std::move(state));
 }
 
+// `name` by value like the rest of the public API (agent.hpp): skill<T> moves it in, and
+// async_skill, a coroutine, must own it; skill_operation only reads it.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): a by-value sink of the public API, see above
 PromptResult Session::skill(std::string name, json args, PromptOptions options) {
   ensure_not_runtime_thread(*impl_);
   OperationSpec spec = impl_->skill_operation(name, std::move(args), std::move(options));
@@ -237,6 +240,9 @@ Agent::Agent(std::shared_ptr<AgentImpl> impl) : impl_(std::move(impl)) {}
 const std::string& Agent::model() const {
   return impl_->model;
 }
+const std::string& Agent::name() const {
+  return impl_->name;
+}
 std::shared_ptr<Store> Agent::store() const {
   return impl_->store;
 }
@@ -247,15 +253,25 @@ std::string Agent::system_prompt() const {
 std::vector<std::string> Agent::tool_names() const {
   std::vector<std::string> names;
   if (impl_->sandbox_spec.factory || impl_->sandbox_spec.name != "none") {
+    const bool writes = impl_->file_policy.allow_write;
     for (const char* n :
-         {"read", "write", "edit", "stat", "exists", "mkdir", "rm", "grep", "glob", "bash"}) {
-      names.emplace_back(n);
+         {"read", "write", "edit", "stat", "exists", "mkdir", "rm", "grep", "glob"}) {
+      const std::string_view name(n);
+      const bool writing = name == "write" || name == "edit" || name == "mkdir" || name == "rm";
+      if (writes || !writing) names.emplace_back(n);
     }
+    if (impl_->shell_policy.allow_shell) names.emplace_back("bash");
   }
   if (impl_->max_task_depth != 0) names.emplace_back("task");
-  if (!impl_->skills->empty()) names.emplace_back("activate_skill");
   for (const auto& t : impl_->tools) names.push_back(t.name);
   for (const auto& c : impl_->command_tools) names.push_back(c.name);
+  if (!impl_->enabled_tools.empty()) {
+    const auto& keep = impl_->enabled_tools;
+    std::erase_if(names, [&keep](const std::string& n) {
+      return std::find(keep.begin(), keep.end(), n) == keep.end();
+    });
+  }
+  if (!impl_->skills->empty()) names.emplace_back("activate_skill");
   return names;
 }
 
@@ -275,7 +291,9 @@ ShellResult Agent::shell(std::string command, ShellOptions options) {
   return session("default").shell(std::move(command), std::move(options));
 }
 
-Session Agent::session(std::string id) {
+// `id` by value: the public API's sink (agent.hpp, `session(std::string id = "default")`) though
+// open_session only reads it.
+Session Agent::session(std::string id) {  // NOLINT(performance-unnecessary-value-param): see above
   if (id.empty() || id.size() > 256) {
     throw Exception(make_error(ErrorType::invalid_input, "session id must be 1-256 characters"));
   }

@@ -23,6 +23,7 @@ const SubagentProfile* AgentImpl::find_subagent(std::string_view name) const {
 
 std::vector<std::string> AgentImpl::subagent_names() const {
   std::vector<std::string> names;
+  names.reserve(subagents.size());
   for (const auto& p : subagents) names.push_back(p.name);
   return names;
 }
@@ -208,7 +209,8 @@ std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> em
   std::weak_ptr<SessionImpl> weak = weak_from_this();
   // The call's own cancel token: cancelled with the operation, or when a sibling call aborts
   // the turn.
-  t.async_execute = [weak, emitter](json args, ToolContext ctx) {
+  // run_task_tool, a coroutine, copies ctx.cancel into its frame before this returns.
+  t.async_execute = [weak, emitter = std::move(emitter)](json args, const ToolContext& ctx) {
     return run_task_tool(weak, emitter, ctx.cancel, std::move(args));
   };
   return t;

@@ -73,7 +73,7 @@ std::optional<std::string> check_arguments(const ToolCall& call, const ToolDefin
 }
 
 // The message (and, for abort_turn, the error) of a tool's result.
-ToolRun finished_run(const ToolCall& call, ToolResult result,
+ToolRun finished_run(const ToolCall& call, const ToolResult& result,
                      const std::shared_ptr<const detail::Redactor>& redactor) {
   switch (result.kind()) {
     case ToolResult::Kind::value:
@@ -119,7 +119,7 @@ asio::awaitable<ToolRun> run_async_tool(std::shared_ptr<const ToolDefinition> de
   try {
     json args = call.arguments;
     ToolResult result = co_await def->async_execute(std::move(args), ctx);
-    co_return finished_run(call, std::move(result), redactor);
+    co_return finished_run(call, result, redactor);
   } catch (...) {
     thrown = std::current_exception();
   }
@@ -266,6 +266,7 @@ void OperationContext::start_tool(const ToolCall& call, const CancelToken& cance
   }
   if (!def) {
     std::vector<std::string> names;
+    names.reserve(tools_.size());
     for (const auto* t : tools_) names.push_back(t->name);
     deliver({tool_message(call,
                           fmt::format("{} (available tools: {})", unavailable_reason(call.name),
@@ -285,7 +286,7 @@ void OperationContext::start_tool(const ToolCall& call, const CancelToken& cance
     asio::co_spawn(
         session_.agent->runtime->executor(),
         run_async_tool(copy, call, ToolContext{session_.id, call.id, call.name, cancel}, redactor_),
-        [deliver = std::move(deliver)](std::exception_ptr, ToolRun run) {
+        [deliver = std::move(deliver)](const std::exception_ptr&, ToolRun run) {
           deliver(std::move(run));
         });
     return;

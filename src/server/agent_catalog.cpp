@@ -7,24 +7,46 @@
 
 #include "cppflue/harness/app.hpp"
 #include "cppflue/harness/project.hpp"
+#include "cppflue/harness/project_check.hpp"
 #include "server/http_util.hpp"
 
 namespace cppflue::server {
 
-Result<AgentCatalog> discover_served_agents(const Config& config) {
-  AgentCatalog agents;
+std::string relative_to_root(std::string message, const std::filesystem::path& root) {
+  std::string prefix = root.string();
+  if (prefix.empty()) return message;
+  if (prefix.back() != '/') prefix += '/';
+  for (auto at = message.find(prefix); at != std::string::npos; at = message.find(prefix, at)) {
+    message.erase(at, prefix.size());
+  }
+  return message;
+}
+
+ServedProject discover_served_agents(const Config& config) {
+  ServedProject out;
   for (const auto& name : registered_agents()) {
-    agents[name] = AgentEntry{name, json_object{{"webhook", true}}, true};
+    out.agents[name] = AgentEntry{name, json_object{{"webhook", true}}, true, {}};
   }
-  auto defs = discover_agent_definitions(config.root / ".agents" / "agents");
-  if (!defs) return fail(defs.error());
-  for (const auto& [name, def] : *defs) {
-    if (agents.count(name) != 0) continue;  // a compiled agent of that name wins
-    AgentEntry e{name, json_object{{"webhook", true}}, false};
+  ProjectCheck check = check_project(config);
+  for (const auto& problem : check.problems) {
+    out.problems.push_back(relative_to_root(problem.error.message, config.root));
+  }
+  for (const auto& [name, def] : check.agents) {
+    if (out.agents.count(name) != 0) continue;  // a compiled agent of that name wins
+    AgentEntry e{name, json_object{{"webhook", true}}, false, {}};
     if (def.triggers.is_object() && !def.triggers.as_object().empty()) e.triggers = def.triggers;
-    agents[name] = std::move(e);
+    out.agents[name] = std::move(e);
   }
-  return agents;
+  // Agent files that name something missing, or do not parse at all (listed under the name
+  // their file gives them), answer their problem.
+  for (const auto& problem : check.problems) {
+    if (problem.kind != "agent" || problem.name.empty()) continue;
+    auto [it, inserted] = out.agents.try_emplace(
+        problem.name, AgentEntry{problem.name, json_object{{"webhook", true}}, false, {}});
+    if (it->second.compiled || !it->second.problem.empty()) continue;
+    it->second.problem = relative_to_root(problem.error.message, config.root);
+  }
+  return out;
 }
 
 std::shared_ptr<const AgentCatalog> ServedAgents::catalog() const {
@@ -32,10 +54,16 @@ std::shared_ptr<const AgentCatalog> ServedAgents::catalog() const {
   return catalog_;
 }
 
-void ServedAgents::replace(AgentCatalog catalog) {
-  auto next = std::make_shared<const AgentCatalog>(std::move(catalog));
+std::vector<std::string> ServedAgents::problems() const {
+  std::lock_guard lock(mu_);
+  return problems_;
+}
+
+void ServedAgents::replace(ServedProject project) {
+  auto next = std::make_shared<const AgentCatalog>(std::move(project.agents));
   std::lock_guard lock(mu_);
   catalog_ = std::move(next);
+  problems_ = std::move(project.problems);
 }
 
 bool ServedAgents::contains(const std::string& name) const {
@@ -51,9 +79,11 @@ std::string ServedAgents::names() const {
 json ServedAgents::list_json() const {
   json_array list;
   for (const auto& [name, e] : *catalog()) {
-    list.push_back(json_object{{"name", name},
-                               {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                               {"triggers", e.triggers}});
+    json_object item{{"name", name},
+                     {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
+                     {"triggers", e.triggers}};
+    if (!e.problem.empty()) item["problem"] = e.problem;
+    list.push_back(std::move(item));
   }
   return json_object{{"agents", std::move(list)}};
 }
@@ -62,9 +92,16 @@ ServedAgents::Refusal ServedAgents::check(const std::string& name) const {
   auto agents = catalog();
   auto entry = agents->find(name);
   if (entry == agents->end()) return Refusal::unknown;
+  if (!entry->second.problem.empty()) return Refusal::broken;
   const json* webhook = find(entry->second.triggers, "webhook");
   if (webhook != nullptr && webhook->is_bool() && !webhook->as_bool()) return Refusal::not_webhook;
   return Refusal::none;
+}
+
+std::string ServedAgents::problem(const std::string& name) const {
+  auto agents = catalog();
+  auto it = agents->find(name);
+  return it == agents->end() ? std::string() : it->second.problem;
 }
 
 std::optional<net::ServerResponse> ServedAgents::refuse(const std::string& name) const {
@@ -77,6 +114,12 @@ std::optional<net::ServerResponse> ServedAgents::refuse(const std::string& name)
       return error_response(404, "agent_not_webhook",
                             fmt::format("Agent \"{}\" is not webhook-enabled.", name),
                             "This agent cannot be invoked through the HTTP webhook endpoint.");
+    case Refusal::broken: {
+      return error_response(
+          500, "agent_invalid", fmt::format("Agent \"{}\" cannot run: {}", name, problem(name)),
+          "Fix the agent's file: `cppflue dev` reloads it, `cppflue serve` needs a restart. "
+          "The other agents are not affected.");
+    }
     case Refusal::none:
       break;
   }

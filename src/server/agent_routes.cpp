@@ -173,6 +173,10 @@ asio::awaitable<Reply> AgentRoutes::socket(const RouteCall& call, ResponseStream
       refusal = socket_error("agent_not_webhook",
                              fmt::format("Agent \"{}\" is not webhook-enabled.", name));
       break;
+    case ServedAgents::Refusal::broken:
+      refusal = socket_error("agent_invalid", fmt::format("Agent \"{}\" cannot run: {}", name,
+                                                          p_.agents->problem(name)));
+      break;
     case ServedAgents::Refusal::none:
       break;
   }

@@ -67,16 +67,12 @@ std::string url_segment(std::string_view text) {
   return out;
 }
 
-// Skills and roles alike: {name, description, path} of each, or the discovery error in
-// `problems`.
-template <typename Discovered>
-json_array describe(const Discovered& discovered, json_array& problems) {
+// Skills and roles alike: {name, description, path} of each that reads (the others are among
+// the served agents' problems).
+template <typename Scanned>
+json_array describe(const Scanned& scanned) {
   json_array list;
-  if (!discovered) {
-    problems.push_back(json(discovered.error().message));
-    return list;
-  }
-  for (const auto& [name, item] : *discovered) {
+  for (const auto& [name, item] : scanned.items) {
     list.push_back(json_object{
         {"name", name}, {"description", item.description}, {"path", item.path.string()}});
   }
@@ -159,15 +155,18 @@ json Dashboard::status_json() const {
   json_array agent_names;
   for (const auto& [name, entry] : *agents_->catalog()) {
     agent_names.push_back(json(name));
-    routes.push_back(json_object{{"name", name},
-                                 {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                                 {"kind", entry.compiled ? "compiled" : "markdown"},
-                                 {"triggers", entry.triggers}});
+    json_object route{{"name", name},
+                      {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
+                      {"kind", entry.compiled ? "compiled" : "markdown"},
+                      {"triggers", entry.triggers}};
+    if (!entry.problem.empty()) route["problem"] = entry.problem;
+    routes.push_back(std::move(route));
   }
   const Config& config = env_->config;
   json_array problems;
-  json_array skills = describe(discover_skills(config.root / ".agents" / "skills"), problems);
-  json_array roles = describe(discover_roles(config.root / ".agents" / "roles"), problems);
+  for (const auto& p : agents_->problems()) problems.push_back(json(p));
+  json_array skills = describe(scan_skills(config.root / ".agents" / "skills"));
+  json_array roles = describe(scan_roles(config.root / ".agents" / "roles"));
   json_array active_sessions;
   for (const auto& key : active_->keys()) {
     active_sessions.push_back(json_object{{"session_id", key}});

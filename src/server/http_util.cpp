@@ -62,7 +62,10 @@ int status_for(ErrorType type) {
 
 net::ServerResponse error_response(const Error& error) {
   int status = status_for(error.type);
-  if (status == 500) {
+  // Internal errors stay internal; a configuration error (a broken project file, named
+  // relative to the project root by the code that found it) is the operator's to fix and is
+  // shown as it is.
+  if (status == 500 && error.type != ErrorType::config_error) {
     return error_response(500, "internal_error", "An internal error occurred.",
                           "The server encountered an unexpected error while handling this "
                           "request.");

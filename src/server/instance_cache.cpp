@@ -5,6 +5,7 @@
 
 #include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/app.hpp"
+#include "server/agent_catalog.hpp"
 #include "server/async_util.hpp"
 
 namespace cppflue::server {
@@ -32,6 +33,19 @@ asio::awaitable<std::shared_ptr<Agent>> InstanceCache::get(const std::string& na
 
 std::shared_ptr<Agent> InstanceCache::build(const std::string& name, const std::string& id,
                                             const json& payload) const {
+  const Config& config = env_->config;
+  try {
+    return build_agent(name, id, payload);
+  } catch (const Exception& e) {
+    // The project's own files are named relative to its root in what the client sees.
+    Error error = e.error();
+    error.message = relative_to_root(std::move(error.message), config.root);
+    throw Exception(std::move(error));
+  }
+}
+
+std::shared_ptr<Agent> InstanceCache::build_agent(const std::string& name, const std::string& id,
+                                                  const json& payload) const {
   const Config& config = env_->config;
   auto factory = find_agent(name, config.root);
   if (!factory) throw Exception(factory.error());

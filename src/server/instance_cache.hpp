@@ -37,6 +37,9 @@ class InstanceCache {
   };
   std::shared_ptr<Agent> build(const std::string& name, const std::string& id,
                                const json& payload) const;
+  // build() without the message rewriting.
+  std::shared_ptr<Agent> build_agent(const std::string& name, const std::string& id,
+                                     const json& payload) const;
   void evict();  // mu_ held
 
   std::shared_ptr<const ServerEnv> env_;

@@ -143,31 +143,39 @@ Result<void> Server::Impl::listen() {
 Result<json> describe_routes(const std::string& config_path) {
   auto config = discover_config(config_path, std::filesystem::current_path());
   if (!config) return fail(config.error());
-  auto catalog = discover_served_agents(*config);
-  if (!catalog) return fail(catalog.error());
+  auto project = discover_served_agents(*config);
   json_array agents;
-  for (const auto& [name, e] : *catalog) {
-    agents.push_back(json_object{{"name", name},
-                                 {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                                 {"triggers", e.triggers},
-                                 {"kind", e.compiled ? "compiled" : "markdown"}});
+  for (const auto& [name, e] : project.agents) {
+    json_object agent{{"name", name},
+                      {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
+                      {"triggers", e.triggers},
+                      {"kind", e.compiled ? "compiled" : "markdown"}};
+    if (!e.problem.empty()) agent["problem"] = e.problem;
+    agents.push_back(std::move(agent));
   }
+  json_array problems;
+  for (const auto& p : project.problems) problems.push_back(json(p));
   json_array workflows;
   for (const auto& w : registered_workflows()) {
     workflows.push_back(json_object{{"name", w}, {"path", fmt::format("/workflows/{}", w)}});
   }
-  return json(json_object{{"agents", std::move(agents)}, {"workflows", std::move(workflows)}});
+  return json(json_object{{"agents", std::move(agents)},
+                          {"workflows", std::move(workflows)},
+                          {"problems", std::move(problems)}});
 }
 
 Result<std::size_t> Server::reload() {
-  auto catalog = discover_served_agents(impl_->env->config);
-  if (!catalog) return fail(catalog.error());
-  std::size_t count = catalog->size();
-  impl_->agents->replace(std::move(*catalog));
+  auto project = discover_served_agents(impl_->env->config);
+  std::size_t count = project.agents.size();
+  impl_->agents->replace(std::move(project));
   // Requests in flight keep the instance they hold; the next ones build fresh instances from
   // the files as they are now.
   impl_->instances->clear();
   return count;
+}
+
+std::vector<std::string> Server::problems() const {
+  return impl_->agents->problems();
 }
 
 Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
@@ -183,9 +191,9 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   (*env)->store = std::move(*store);
   impl->env = *env;
 
-  auto catalog = discover_served_agents(impl->env->config);
-  if (!catalog) return fail(catalog.error());
-  impl->agents->replace(std::move(*catalog));
+  // Broken project files are listed in /__cppflue/status (problems()); the agents without a
+  // problem are served.
+  impl->agents->replace(discover_served_agents(impl->env->config));
   impl->assemble();
   if (auto r = impl->listen(); !r) return fail(r.error());
   if (auto r = impl->dispatch->start(); !r) {

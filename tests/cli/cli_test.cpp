@@ -399,7 +399,7 @@ TEST_F(CliTest, JsonPrintsExactlyOneObject) {
 }
 
 TEST_F(CliTest, StreamPrintsOneEventPerLine) {
-  auto r = run({"run", "--stream", "-m", "test:echo", "-p", "stream me"});
+  auto r = run({"run", "--stream", "-s", "streamed", "-m", "test:echo", "-p", "stream me"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   auto lines = lines_of(r.out);
   ASSERT_GE(lines.size(), 3u) << r.describe();
@@ -410,7 +410,7 @@ TEST_F(CliTest, StreamPrintsOneEventPerLine) {
     ASSERT_TRUE(e.is_object()) << line;
     auto type = get_string(e, "type");
     ASSERT_TRUE(type.has_value()) << "no type: " << line;
-    EXPECT_EQ(get_string_or(e, "session_id", ""), "default") << line;
+    EXPECT_EQ(get_string_or(e, "session_id", ""), "streamed") << line;
     EXPECT_TRUE(get_string(e, "timestamp").has_value()) << line;
     types.push_back(*type);
     if (*type == "text_delta") text += get_string_or(e, "text", "");

@@ -236,7 +236,8 @@ TEST(Config, EmptyFileGivesDefaults) {
 TEST(Config, UnknownKeyNamesKeyAndKnownKeys) {
   Error e = parse_error("# comment\n\n[agent]\nmodle = \"x\"\n");
   EXPECT_EQ(e.message,
-            "cppflue.toml:4:1: unknown key 'agent.modle' (known keys in [agent]: model, harness, "
+            "cppflue.toml:4:1: unknown key 'agent.modle'; did you mean 'model'? (known keys in "
+            "[agent]: model, harness, "
             "sandbox, thinking_level, allow_write, allow_shell, allowed_commands, "
             "allow_compound_commands, max_turns, max_task_depth, typed_retries)");
   EXPECT_EQ(e.details.at("file"), "cppflue.toml");
@@ -248,7 +249,8 @@ TEST(Config, UnknownKeyNamesKeyAndKnownKeys) {
 TEST(Config, UnknownTopLevelTable) {
   Error e = parse_error("[agnet]\nmodel = \"x\"\n");
   EXPECT_EQ(e.message,
-            "cppflue.toml:1:2: unknown table 'agnet' (known top-level tables: agent, sandbox, "
+            "cppflue.toml:1:2: unknown table 'agnet'; did you mean 'agent'? (known top-level "
+            "tables: agent, sandbox, "
             "secrets, providers, compaction, mcp, server)");
   EXPECT_EQ(e.details.at("key"), "agnet");
 
@@ -346,8 +348,17 @@ TEST(Config, SyntaxError) {
 
   Error dup = parse_error("[agent]\n[agent]\n");
   EXPECT_NE(dup.message.find("TOML syntax error"), std::string::npos) << dup.message;
-  Error unterminated = parse_error("[agent]\nmodel = \"abc\n");
-  EXPECT_EQ(unterminated.message.rfind("cppflue.toml:2:", 0), 0u) << unterminated.message;
+  for (const char* text :
+       {"[agent]\nmodel = \"abc\n", "[agent]\nmodel = \"abc", "[agent]\nmodel = 'abc\r\n",
+        "[agent]\nmodel = \"abc\nsandbox = \"x\"\n"}) {
+    Error unterminated = parse_error(text);
+    EXPECT_EQ(unterminated.message.rfind("cppflue.toml:2:", 0), 0u) << unterminated.message;
+    EXPECT_NE(unterminated.message.find("unterminated string"), std::string::npos)
+        << "toml++'s 'control characters' is not what the user did: " << unterminated.message;
+  }
+  Error control = parse_error("[agent]\nmodel = \"a\x01b\"\n");
+  EXPECT_EQ(control.message.find("unterminated"), std::string::npos)
+      << "a real control character keeps toml++'s message: " << control.message;
 }
 
 TEST(Config, GarbageNeverThrows) {

@@ -241,16 +241,65 @@ TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
   auto prompt = call(dev.port(), "POST", "/agents/second/x", R"({"message":"hi"})");
   EXPECT_EQ(prompt.status, 200) << prompt.body;
 
-  // A broken file is reported; the previous agents stay served.
+  // A broken agent file is reported and answers its problem, with file and line; every other
+  // agent keeps answering 200.
+  auto wait_for = [&dev](const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (dev.output().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  auto error_of = [](const Response& r) {
+    const json* e = find(r.json_body, "error");
+    return e ? std::string(get_string_or(*e, "type", "")) + ": " + get_string_or(*e, "message", "")
+             : r.body;
+  };
   cppflue::testing::write_file(root_ / ".agents/agents/broken.md", "---\nname: [x\n---\nx\n");
-  seen = false;
-  for (int i = 0; i < 100 && !seen; ++i) {
-    std::this_thread::sleep_for(50ms);
-    seen = dev.output().find("not reloaded") != std::string::npos;
+  ASSERT_TRUE(wait_for("reloaded (4 agent(s), 1 problem(s))")) << dev.output();
+  // yaml-cpp places an unclosed [ at the line where it gave up looking for the ].
+  EXPECT_NE(dev.output().find(".agents/agents/broken.md:3: invalid YAML frontmatter"),
+            std::string::npos)
+      << dev.output();
+  EXPECT_EQ(call(dev.port(), "POST", "/agents/second/x", R"({"message":"hi"})").status, 200);
+  auto unparsable = call(dev.port(), "POST", "/agents/broken/x", R"({"message":"hi"})");
+  EXPECT_EQ(unparsable.status, 500) << unparsable.body;
+  EXPECT_EQ(error_of(unparsable).rfind("agent_invalid: ", 0), 0u) << unparsable.body;
+  EXPECT_NE(unparsable.body.find(".agents/agents/broken.md:3: invalid YAML"), std::string::npos)
+      << unparsable.body;
+  EXPECT_EQ(unparsable.body.find(root_.string()), std::string::npos)
+      << "paths are relative to the project: " << unparsable.body;
+
+  // The key typo of a real user: parses, but names a key that does not exist.
+  cppflue::testing::write_file(root_ / ".agents/agents/broken.md",
+                               "---\nname: broken\ndescripton: reviews\n---\nYou review.\n");
+  ASSERT_TRUE(wait_for("did you mean 'description'?")) << dev.output();
+  for (const char* agent : {"/agents/second/y", "/agents/broken/y"}) {
+    auto r = call(dev.port(), "POST", agent, R"({"message":"hi"})");
+    if (std::string(agent) == "/agents/second/y") {
+      EXPECT_EQ(r.status, 200) << r.body;
+    } else {
+      EXPECT_EQ(r.status, 500) << r.body;
+      EXPECT_NE(error_of(r).find(".agents/agents/broken.md:3: unknown key 'descripton'"),
+                std::string::npos)
+          << r.body;
+    }
   }
-  ASSERT_TRUE(seen) << dev.output();
-  EXPECT_NE(dev.output().find("broken.md"), std::string::npos) << dev.output();
-  EXPECT_EQ(call(dev.port(), "GET", "/agents").json_body.at("agents").as_array().size(), 3u);
+  auto status = call(dev.port(), "GET", "/__cppflue/status");
+  ASSERT_EQ(status.status, 200) << status.body;
+  const auto& problems = status.json_body.at("problems").as_array();
+  ASSERT_EQ(problems.size(), 1u) << status.body;
+  EXPECT_NE(std::string(problems[0].as_string()).find("broken.md:3"), std::string::npos);
+  EXPECT_EQ(call(dev.port(), "GET", "/agents").json_body.at("agents").as_array().size(), 4u);
+
+  // Fixing the file brings it back.
+  cppflue::testing::write_file(root_ / ".agents/agents/broken.md",
+                               "---\nname: broken\ndescription: reviews\n---\nYou review.\n");
+  ASSERT_TRUE(wait_for("reloaded (4 agent(s))\n")) << dev.output();
+  auto fixed = call(dev.port(), "POST", "/agents/broken/z", R"({"message":"hi"})");
+  EXPECT_EQ(fixed.status, 200) << fixed.body;
+  EXPECT_TRUE(
+      call(dev.port(), "GET", "/__cppflue/status").json_body.at("problems").as_array().empty());
   EXPECT_EQ(dev.stop(), 0);
 }
 

@@ -170,7 +170,13 @@ class Agent {
   // Opens (or creates) a session. The same id returns the same live session.
   Session session(std::string id = "default");
   const std::string& model() const;
+  // The name recorded on its sessions (InitOptions::name; "default" when none was given).
+  const std::string& name() const;
   std::shared_ptr<Store> store() const;
+  // The tools offered to the model, as an operation of this agent offers them: built-ins its
+  // sandbox and policy allow (no write/edit/mkdir/rm without allow_write, no bash without
+  // allow_shell), task, activate_skill, its own and its command tools, narrowed to its tool
+  // list when it has one.
   std::vector<std::string> tool_names() const;
   std::string system_prompt() const;
   // The skills this agent offers (catalogue order), and its roles.

@@ -39,6 +39,26 @@ struct Frontmatter {
 // line `---` or `...`; CRLF is accepted. `origin` names the file in error messages.
 Result<Frontmatter> parse_frontmatter(std::string_view text, const std::string& origin);
 
+// ---- Problems ------------------------------------------------------------------------------
+
+// A project file that cannot be used, found while reading a folder file by file.
+struct ProjectProblem {
+  std::string kind;  // "skill", "role", "agent"
+  // Its name; for a file that did not parse, the name the file gives it (the stem, or the folder
+  // of a SKILL.md); empty for a folder that cannot be read.
+  std::string name;
+  std::filesystem::path file;
+  int line = 0;  // the line of the offending key; 0 for the whole file
+  Error error;   // config_error; the message reads `<file>:<line>: <what>`
+};
+
+// What a folder scan found: the items that are fine, and a problem per file that is not.
+template <class T>
+struct Scanned {
+  std::map<std::string, T> items;
+  std::vector<ProjectProblem> problems;
+};
+
 // ---- Skills ------------------------------------------------------------------------------
 
 struct Skill {
@@ -64,6 +84,10 @@ using SkillSet = std::map<std::string, Skill>;
 // The skill name rule: lowercase letters, digits and single hyphens, no hyphen at either end,
 // at most 64 characters.
 bool is_valid_skill_name(std::string_view name);
+
+// Like discover_skills, but a broken file (or a duplicate name) is a problem of its own and the
+// other skills are still read.
+Scanned<Skill> scan_skills(const std::filesystem::path& skills_dir);
 
 // Parses a skill without touching the filesystem (`resources` stays empty).
 Result<Skill> parse_skill(std::string_view text, const std::filesystem::path& path);
@@ -97,13 +121,16 @@ struct RoleDefinition {
   std::string thinking_level;  // empty or off|minimal|low|medium|high|xhigh
   std::string instructions;
   std::filesystem::path path;
+  std::map<std::string, int> key_lines;  // the file line of each frontmatter key
 };
 
-// Unknown keys are errors (typos must not pass silently).
+// Unknown keys are errors (typos must not pass silently), with the closest known key.
 Result<RoleDefinition> parse_role_definition(std::string_view text,
                                              const std::filesystem::path& path);
 // `*.md` directly in `dir`, sorted; missing dir → empty; duplicates name both files.
 Result<std::map<std::string, RoleDefinition>> discover_roles(const std::filesystem::path& dir);
+// discover_roles, file by file (see scan_skills).
+Scanned<RoleDefinition> scan_roles(const std::filesystem::path& dir);
 
 // ---- Declarative agents (`.agents/agents/*.md`) -----------------------------------------
 
@@ -124,13 +151,17 @@ struct AgentDefinition {
   json triggers = json_object{};  // e.g. {"webhook": true}
   std::optional<int> max_turns;
   std::filesystem::path path;
+  std::map<std::string, int> key_lines;  // the file line of each frontmatter key
 };
 
-// Unknown keys and wrong types are errors naming file, key and line.
+// Unknown keys (with the closest known key) and wrong types are errors naming file, key and
+// line.
 Result<AgentDefinition> parse_agent_definition(std::string_view text,
                                                const std::filesystem::path& path);
 Result<std::map<std::string, AgentDefinition>> discover_agent_definitions(
     const std::filesystem::path& dir);
+// discover_agent_definitions, file by file (see scan_skills).
+Scanned<AgentDefinition> scan_agent_definitions(const std::filesystem::path& dir);
 
 // ---- The whole project -------------------------------------------------------------------
 
@@ -141,11 +172,14 @@ std::string load_project_instructions(const std::filesystem::path& root);
 struct ProjectFiles {
   SkillSet skills;
   std::map<std::string, RoleDefinition> roles;
-  std::map<std::string, AgentDefinition> agents;
+  std::map<std::string, AgentDefinition> agents;  // the Markdown agents that parse
   std::string instructions;
+  std::vector<ProjectProblem> problems;  // the agent files that do not
 };
 
-// Reads `<root>/.agents/{skills,roles,agents}` and the project instructions.
+// Reads `<root>/.agents/{skills,roles,agents}` and the project instructions. A broken skill or
+// role fails the whole (every agent offers the skills and may take on the roles); a broken
+// agent file is left out and listed in `problems`, so that it does not stop the others.
 Result<ProjectFiles> load_project_files(const std::filesystem::path& root);
 
 }  // namespace cppflue

@@ -49,8 +49,8 @@ class ToolResult {
   // `return "text";` or `return json_object{...};`, keep working.
   template <class T>
   requires(!std::is_same_v<std::remove_cvref_t<T>, ToolResult> && std::is_constructible_v<json, T>)
-      ToolResult(
-          T&& value)  // NOLINT(google-explicit-constructor,bugprone-forwarding-reference-overload)
+      // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): constrained to exclude ToolResult
+      ToolResult(T&& value)  // NOLINT(google-explicit-constructor)
       : value_(std::forward<T>(value)) {}
 
   static ToolResult ok(json value) { return ToolResult(std::move(value)); }

@@ -45,8 +45,11 @@ struct ServeOptions {
   std::function<void(const json&)> on_reply;
 };
 
-// {"agents":[{"name","path","triggers","kind"}],"workflows":[{"name","path"}]}: what `serve`
-// would serve for the project of `config_path` (found from the working directory when empty).
+// {"agents":[{"name","path","triggers","kind","problem"?}],"workflows":[{"name","path"}],
+// "problems":["<file>:<line>: <what>"]}: what `serve` would serve for the project of
+// `config_path` (found from the working directory when empty). An agent with a "problem" would
+// answer it instead of running; "problems" lists every broken skill, role and agent file (paths
+// relative to the project root). Errors: only a configuration that cannot be loaded.
 Result<json> describe_routes(const std::string& config_path);
 
 // The log of a server process (`cppflue serve` and `dev`): info by default, so that each request
@@ -68,11 +71,16 @@ class Server {
 
   const std::string& host() const;
   int port() const;
-  // Re-reads the project's agents (.agents/agents) and drops the cached instances, so the next
-  // requests see edited instructions, skills and cppflue.toml agent settings; connections and
-  // requests in flight are untouched. On an error (e.g. bad frontmatter) nothing changes.
-  // Returns the number of agents served. ([server] settings need a restart.)
+  // Re-reads and checks the project's Markdown files and drops the cached instances, so the
+  // next requests see edited instructions, skills and cppflue.toml agent settings; connections
+  // and requests in flight are untouched. A broken agent file makes that agent answer its
+  // problem (500 agent_invalid, naming file and line) while the others keep running; problems()
+  // lists them. Returns the number of agents (broken ones included). ([server] settings need a
+  // restart.)
   Result<std::size_t> reload();
+  // The problems of the project's skill, role and agent files found at start or at the last
+  // reload: "<file>:<line>: <what>", the file relative to the project root.
+  std::vector<std::string> problems() const;
   // Stops accepting, lets requests in flight finish for up to `grace`, then closes the rest.
   void stop(std::chrono::milliseconds grace);
 

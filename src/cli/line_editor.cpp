@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "line_editor.hpp"
+
+#include <fmt/format.h>
+#include <histedit.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <clocale>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace cppflue::cli {
+
+namespace {
+
+// What the terminal sends around a paste once "\033[?2004h" has asked for it.
+constexpr std::string_view kPasteStart = "\033[200~";
+constexpr std::wstring_view kPasteEnd = L"\033[201~";
+// The character that brackets escape sequences in the prompt (EL_PROMPT_ESC).
+constexpr char kPromptEscape = '\1';
+
+void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+void write_out(std::string_view s) {
+  std::fflush(stdout);
+  while (!s.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, s.data(), s.size());
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+struct LineEditor::Impl {
+  EditLine* el = nullptr;
+  History* history = nullptr;
+  HistEvent event{};
+  std::string prompt;  // with kPromptEscape around its escape sequences
+  std::vector<std::string> pastes;
+  bool bracketed_paste = false;
+
+  static Impl& of(EditLine* el) {
+    void* data = nullptr;
+    el_get(el, EL_CLIENTDATA, &data);
+    return *static_cast<Impl*>(data);
+  }
+
+  static char* prompt_of(EditLine* el) { return of(el).prompt.data(); }
+
+  // Bound to the paste-start sequence: reads up to the end sequence. Several lines become a
+  // placeholder (kept whole in `pastes`); one line is inserted as it is.
+  static unsigned char on_paste(EditLine* el, int) {
+    Impl& self = of(el);
+    std::wstring text;
+    wchar_t c = 0;
+    while (el_wgetc(el, &c) == 1) {
+      text += c;
+      if (text.size() >= kPasteEnd.size() &&
+          text.compare(text.size() - kPasteEnd.size(), kPasteEnd.size(), kPasteEnd) == 0) {
+        text.resize(text.size() - kPasteEnd.size());
+        break;
+      }
+    }
+    // Terminals send the pasted line breaks as CR (or CR LF).
+    std::string utf8;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == L'\r') {
+        utf8 += '\n';
+        if (i + 1 < text.size() && text[i + 1] == L'\n') ++i;
+      } else {
+        append_utf8(utf8, static_cast<char32_t>(text[i]));
+      }
+    }
+    while (!utf8.empty() && utf8.back() == '\n') utf8.pop_back();
+    if (utf8.empty()) return CC_NORM;
+    if (utf8.find('\n') == std::string::npos) {
+      std::wstring line(text.begin(), text.end());
+      std::erase_if(line, [](wchar_t ch) { return ch == L'\r' || ch == L'\n'; });
+      el_winsertstr(el, line.c_str());
+      return CC_REFRESH;
+    }
+    int lines = 1;
+    for (char ch : utf8) lines += ch == '\n';
+    self.pastes.push_back(std::move(utf8));
+    std::string placeholder = paste_placeholder(static_cast<int>(self.pastes.size()), lines);
+    el_insertstr(el, placeholder.c_str());
+    return CC_REFRESH;
+  }
+
+  // Bound to Ctrl-C (the terminal sends it as a character while editing): forget the line.
+  static unsigned char on_interrupt(EditLine* el, int) {
+    Impl& self = of(el);
+    const LineInfo* line = el_line(el);
+    el_cursor(el, static_cast<int>(line->lastchar - line->cursor));
+    line = el_line(el);
+    el_deletestr(el, static_cast<int>(line->cursor - line->buffer));
+    self.pastes.clear();
+    write_out("^C\n");
+    return CC_REDISPLAY;
+  }
+
+  // The entry with every placeholder still in it replaced by its paste.
+  std::string expand(std::string entry) const {
+    for (std::size_t i = 0; i < pastes.size(); ++i) {
+      const std::string placeholder = paste_placeholder(
+          static_cast<int>(i + 1),
+          1 + static_cast<int>(std::count(pastes[i].begin(), pastes[i].end(), '\n')));
+      auto at = entry.find(placeholder);
+      if (at != std::string::npos) entry.replace(at, placeholder.size(), pastes[i]);
+    }
+    return entry;
+  }
+};
+
+std::string paste_placeholder(int n, int lines) {
+  return fmt::format("[pasted text #{}: {} lines]", n, lines);
+}
+
+void use_terminal_locale() {
+  const char* chosen = std::setlocale(LC_CTYPE, "");
+  std::string name = chosen ? chosen : "";
+  if (name.empty() || name == "C" || name == "POSIX") std::setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+LineEditor::LineEditor() : impl_(std::make_unique<Impl>()) {
+  Impl& self = *impl_;
+  self.el = el_init("cppflue", stdin, stdout, stderr);
+  self.history = history_init();
+  history(self.history, &self.event, H_SETSIZE, 1000);
+  history(self.history, &self.event, H_SETUNIQUE, 1);
+  el_set(self.el, EL_CLIENTDATA, &self);
+  el_set(self.el, EL_EDITOR, "emacs");
+  el_set(self.el, EL_HIST, history, self.history);
+  el_set(self.el, EL_PROMPT_ESC, &Impl::prompt_of, kPromptEscape);
+  // While a line is edited Ctrl-C is a key (bound below), not SIGINT.
+  el_set(self.el, EL_SETTY, "-d", "-isig", nullptr);
+  el_set(self.el, EL_ADDFN, "cppflue-paste", "Keep a pasted block whole", &Impl::on_paste);
+  el_set(self.el, EL_ADDFN, "cppflue-interrupt", "Clear the line", &Impl::on_interrupt);
+  el_set(self.el, EL_BIND, std::string(kPasteStart).c_str(), "cppflue-paste", nullptr);
+  el_set(self.el, EL_BIND, "^C", "cppflue-interrupt", nullptr);
+  const char* term = std::getenv("TERM");
+  self.bracketed_paste = term && std::strcmp(term, "dumb") != 0;
+}
+
+LineEditor::~LineEditor() {
+  el_end(impl_->el);
+  history_end(impl_->history);
+}
+
+std::optional<std::string> LineEditor::read(const std::string& prompt) {
+  Impl& self = *impl_;
+  // Escape sequences in the prompt take no room on the screen: bracket each run of them for
+  // libedit (one pair per run: libedit misreads adjacent pairs).
+  self.prompt.clear();
+  for (std::size_t i = 0; i < prompt.size();) {
+    if (prompt[i] != '\033') {
+      self.prompt += prompt[i++];
+      continue;
+    }
+    self.prompt += kPromptEscape;
+    while (i < prompt.size() && prompt[i] == '\033') {
+      auto end = prompt.find('m', i);
+      end = end == std::string::npos ? prompt.size() : end + 1;
+      self.prompt.append(prompt, i, end - i);
+      i = end;
+    }
+    self.prompt += kPromptEscape;
+  }
+  self.pastes.clear();
+  if (self.bracketed_paste) write_out("\033[?2004h");
+  int count = 0;
+  const char* line = el_gets(self.el, &count);
+  if (self.bracketed_paste) write_out("\033[?2004l");
+  if (!line || count <= 0) return std::nullopt;
+  std::string entry(line, static_cast<std::size_t>(count));
+  if (!entry.empty() && entry.back() == '\n') entry.pop_back();
+  return self.expand(std::move(entry));
+}
+
+void LineEditor::remember(const std::string& entry) {
+  // Entries of several lines stay out: libedit would recall them as one line with ^J in it.
+  if (entry.find_first_not_of(" \t") == std::string::npos ||
+      entry.find('\n') != std::string::npos) {
+    return;
+  }
+  history(impl_->history, &impl_->event, H_ENTER, entry.c_str());
+}
+
+}  // namespace cppflue::cli

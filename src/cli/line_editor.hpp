@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The line editor of `cppflue chat` on a terminal, on libedit: emacs keys, history, and two
+// things libedit does not do by itself:
+// - bracketed paste: a pasted block of several lines stays one entry. It shows as
+//   "[pasted text #1: 3 lines]" (which can be typed around, or deleted) and is put back in
+//   place when the entry is returned; a one-line paste is inserted as typed text.
+// - Ctrl-C clears the line being typed (and its pastes) and shows a fresh prompt, instead of
+//   raising SIGINT.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cppflue::cli {
+
+class LineEditor {
+ public:
+  // Edits on standard input/output, which must be a terminal.
+  LineEditor();
+  ~LineEditor();
+  LineEditor(const LineEditor&) = delete;
+  LineEditor& operator=(const LineEditor&) = delete;
+
+  // One entry, pastes put back, without the final newline; nullopt at the end of input (Ctrl-D
+  // on an empty line). `prompt` may hold escape sequences (colour).
+  std::optional<std::string> read(const std::string& prompt);
+  // Adds `entry` to the history (Up/Down).
+  void remember(const std::string& entry);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The placeholder a pasted block of `lines` lines shows as while it is edited: number `n`.
+std::string paste_placeholder(int n, int lines);
+
+// Selects the user's locale for character classification (LC_CTYPE), so that UTF-8 input is
+// edited by character; falls back to C.UTF-8 when the environment names none.
+void use_terminal_locale();
+
+}  // namespace cppflue::cli

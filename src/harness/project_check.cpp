@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+// Checking a project's Markdown files as a whole: see project_check.hpp.
+#include "cppflue/harness/project_check.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "builtin_tools.hpp"
+#include "cppflue/core/suggest.hpp"
+#include "cppflue/model/provider.hpp"
+#include "cppflue/sandbox/sandbox.hpp"
+#include "project_internal.hpp"
+
+namespace cppflue {
+
+namespace {
+
+std::string join_or_none(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Collects the problems of one agent file, each at the line of its key.
+class AgentProblems {
+ public:
+  explicit AgentProblems(const AgentDefinition& agent) : agent_(agent) {}
+
+  void add(std::string_view key, std::string message) {
+    auto at = agent_.key_lines.find(std::string(key));
+    int line = at == agent_.key_lines.end() ? 0 : at->second;
+    out_.push_back(project_detail::problem(
+        "agent", agent_.name,
+        project_detail::file_error(agent_.path.string(), line, key, std::move(message))));
+  }
+  // `name` (of `key`) is not among `known`: the message with the closest one, and the list.
+  void unknown(std::string_view key, std::string_view what, const std::string& name,
+               const std::vector<std::string>& known, std::string_view where = {}) {
+    add(key, fmt::format("{}: unknown {} '{}'{}{} (available: {})", key, what, name,
+                         where.empty() ? "" : " ", where, join_or_none(known)) +
+                 did_you_mean(name, known));
+  }
+
+  std::vector<ProjectProblem> take() { return std::move(out_); }
+
+ private:
+  const AgentDefinition& agent_;
+  std::vector<ProjectProblem> out_;
+};
+
+// The tools a Markdown agent may list: the built-ins, and those of the configured MCP servers
+// (`mcp__SERVER__TOOL`; which tools a server has is known only once it runs) or, in
+// search_execute mode, mcp_search and mcp_execute.
+std::vector<std::string> tool_problems(const AgentDefinition& agent, const Config& config,
+                                       AgentProblems& problems) {
+  std::vector<std::string> known = detail::builtin_tool_names();
+  std::erase(known, "final_result");
+  std::vector<std::string> servers;
+  for (const auto& [name, server] : config.mcp.servers) {
+    if (server.enabled) servers.push_back(name);
+  }
+  const bool search_execute = config.mcp.mode == "search_execute" && !servers.empty();
+  if (search_execute) {
+    known.emplace_back("mcp_search");
+    known.emplace_back("mcp_execute");
+  }
+  for (const auto& tool : agent.tools) {
+    if (std::find(known.begin(), known.end(), tool) != known.end()) continue;
+    if (!search_execute && tool.rfind("mcp__", 0) == 0) {
+      std::string rest = tool.substr(5);
+      auto sep = rest.find("__");
+      std::string server = sep == std::string::npos ? rest : rest.substr(0, sep);
+      if (std::find(servers.begin(), servers.end(), server) != servers.end() &&
+          sep != std::string::npos && sep + 2 < rest.size()) {
+        continue;
+      }
+      problems.add("tools",
+                   fmt::format("tools: '{}' names no enabled MCP server of cppflue.toml (tools of "
+                               "a server are mcp__SERVER__TOOL; enabled servers: {})",
+                               tool, join_or_none(servers)));
+      continue;
+    }
+    problems.unknown("tools", "tool", tool, known);
+  }
+  return known;
+}
+
+void model_problem(const AgentDefinition& agent, const Config& config, AgentProblems& problems) {
+  if (agent.model.empty()) return;
+  auto sep = agent.model.find_first_of(":/");
+  if (sep == std::string::npos || sep == 0 || sep + 1 >= agent.model.size()) {
+    problems.add("model", fmt::format("model: '{}' is not provider:model (for example "
+                                      "openai:gpt-5.5 or anthropic:claude-sonnet-4-6)",
+                                      agent.model));
+    return;
+  }
+  std::string provider = agent.model.substr(0, sep);
+  auto known = known_providers(config.providers);
+  if (std::find(known.begin(), known.end(), provider) != known.end()) return;
+  problems.add("model", fmt::format("model: unknown provider '{}' in '{}' (known providers: {}; "
+                                    "define new ones under [providers.NAME] in cppflue.toml){}",
+                                    provider, agent.model, join_or_none(known),
+                                    did_you_mean(provider, known)));
+}
+
+}  // namespace
+
+const ProjectProblem* ProjectCheck::agent_problem(std::string_view name) const {
+  for (const auto& p : problems) {
+    if (p.kind == "agent" && p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<ProjectProblem> check_agent_definition(
+    const AgentDefinition& agent, const Config& config, const Scanned<Skill>& skills,
+    const std::map<std::string, AgentDefinition>& agents,
+    const std::vector<ProjectProblem>& agent_problems) {
+  AgentProblems problems(agent);
+  tool_problems(agent, config, problems);
+  model_problem(agent, config, problems);
+  if (!agent.sandbox.empty()) {
+    auto names = sandbox_names();
+    if (std::find(names.begin(), names.end(), agent.sandbox) == names.end()) {
+      problems.unknown("sandbox", "sandbox", agent.sandbox, names);
+    }
+  }
+  std::vector<std::string> skill_names;
+  for (const auto& [name, skill] : skills.items) skill_names.push_back(name);
+  for (const auto& name : agent.skills) {
+    if (skills.items.count(name) != 0) continue;
+    auto broken = std::find_if(skills.problems.begin(), skills.problems.end(),
+                               [&](const ProjectProblem& p) { return p.name == name; });
+    if (broken != skills.problems.end()) {
+      problems.add("skills",
+                   fmt::format("skills: skill '{}' is broken: {}", name, broken->error.message));
+    } else {
+      problems.unknown("skills", "skill", name, skill_names, "in .agents/skills");
+    }
+  }
+  std::vector<std::string> agent_names;
+  for (const auto& [name, def] : agents) agent_names.push_back(name);
+  for (const auto& name : agent.subagents) {
+    if (agents.count(name) != 0) continue;
+    auto broken = std::find_if(agent_problems.begin(), agent_problems.end(),
+                               [&](const ProjectProblem& p) { return p.name == name; });
+    if (broken != agent_problems.end()) {
+      problems.add("subagents",
+                   fmt::format("subagents: agent '{}' is broken: {}", name, broken->error.message));
+    } else {
+      problems.unknown("subagents", "agent", name, agent_names, "in .agents/agents");
+    }
+  }
+  return problems.take();
+}
+
+ProjectCheck check_project(const Config& config) {
+  ProjectCheck check;
+  const auto dir = config.root / ".agents";
+  check.skills = scan_skills(dir / "skills");
+  check.roles = scan_roles(dir / "roles");
+  auto agents = scan_agent_definitions(dir / "agents");
+  check.agents = std::move(agents.items);
+  check.problems = check.skills.problems;
+  check.problems.insert(check.problems.end(), check.roles.problems.begin(),
+                        check.roles.problems.end());
+  // Roles name models too.
+  for (const auto& [name, role] : check.roles.items) {
+    if (role.model.empty()) continue;
+    AgentDefinition as_agent;
+    as_agent.name = role.name;
+    as_agent.model = role.model;
+    as_agent.path = role.path;
+    as_agent.key_lines = role.key_lines;
+    AgentProblems problems(as_agent);
+    model_problem(as_agent, config, problems);
+    for (auto& p : problems.take()) {
+      p.kind = "role";
+      check.problems.push_back(std::move(p));
+    }
+  }
+  std::vector<ProjectProblem> agent_problems = agents.problems;
+  for (const auto& [name, agent] : check.agents) {
+    auto found = check_agent_definition(agent, config, check.skills, check.agents, agents.problems);
+    agent_problems.insert(agent_problems.end(), found.begin(), found.end());
+  }
+  // A subagent that is fine on its own but names something missing makes its parent unusable
+  // too (the parent's init would fail on it).
+  for (const auto& [name, agent] : check.agents) {
+    for (const auto& sub : agent.subagents) {
+      bool sub_broken = check.agents.count(sub) != 0 &&
+                        std::any_of(agent_problems.begin(), agent_problems.end(),
+                                    [&](const ProjectProblem& p) { return p.name == sub; });
+      bool self_listed = std::any_of(agent_problems.begin(), agent_problems.end(),
+                                     [&](const ProjectProblem& p) { return p.name == name; });
+      if (sub_broken && !self_listed) {
+        AgentProblems problems(agent);
+        problems.add("subagents",
+                     fmt::format("subagents: agent '{}' is broken (see its file)", sub));
+        for (auto& p : problems.take()) agent_problems.push_back(std::move(p));
+      }
+    }
+  }
+  check.problems.insert(check.problems.end(), agent_problems.begin(), agent_problems.end());
+  return check;
+}
+
+}  // namespace cppflue
