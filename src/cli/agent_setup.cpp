@@ -57,7 +57,10 @@ Result<std::string> latest_session(const CommonOptions& common, const std::strin
   if (!list) return fail(list.error());
   const SessionRecord* best = nullptr;
   for (const auto& r : *list) {
+    // Only conversations of the command line: not task children (parent_id), not the server's
+    // sessions (INSTANCE:SESSION, which an HTTP client names and writes).
     if (!r.parent_id.empty() || r.agent != agent_name) continue;
+    if (r.id.find(':') != std::string::npos) continue;
     if (!best || r.updated_at > best->updated_at) best = &r;
   }
   return best ? best->id : std::string();

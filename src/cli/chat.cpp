@@ -70,7 +70,8 @@ class Chat {
   void compact();
 
   void note(const std::string& text) const {
-    std::cerr << (styled_err_ ? kDim + text + kReset : text) << '\n';
+    const std::string safe = for_terminal(STDERR_FILENO, text);
+    std::cerr << (styled_err_ ? kDim + safe + kReset : safe) << '\n';
   }
 
   const CommonOptions& common_;
@@ -113,7 +114,9 @@ std::optional<std::string> Chat::read_entry() {
   std::string prompt = styled_out_ ? fmt::format("{}{}you>{} ", kBold, kCyan, kReset) : "you> ";
   std::string entry;
   for (;;) {
-    auto part = editor_->read(entry.empty() ? prompt : std::string("...> "));
+    auto part = entry.empty() ? editor_->read(prompt) : editor_->read("...> ", prompt);
+    // Ctrl-C on a continuation line forgets the whole entry.
+    if (editor_->interrupted()) entry.clear();
     if (!part) return entry.empty() ? std::nullopt : std::optional<std::string>(entry);
     // A line that ends with a backslash continues on the next one.
     if (!part->empty() && part->back() == '\\') {
@@ -227,7 +230,7 @@ void Chat::list_sessions() {
   }
   auto list = store->list_sessions();
   if (!list) {
-    std::cerr << error_prefix() << list.error().message << '\n';
+    std::cerr << error_prefix() << for_terminal(STDERR_FILENO, list.error().message) << '\n';
     return;
   }
   std::vector<const SessionRecord*> mine;
@@ -239,8 +242,8 @@ void Chat::list_sessions() {
   });
   std::cout << fmt::format("  {:<32} {:>8}  {}\n", "SESSION", "ENTRIES", "UPDATED");
   for (const auto* r : mine) {
-    std::cout << fmt::format("{} {:<32} {:>8}  {}\n", r->id == session_.id() ? '*' : ' ', r->id,
-                             r->entry_count, r->updated_at);
+    std::cout << fmt::format("{} {:<32} {:>8}  {}\n", r->id == session_.id() ? '*' : ' ',
+                             for_terminal(STDOUT_FILENO, r->id), r->entry_count, r->updated_at);
   }
   if (mine.empty())
     note("(no stored session yet: the current one is stored with its first message)");
@@ -260,7 +263,8 @@ void Chat::switch_model(const std::string& model) {
     note("model " + agent_.model());
     note_offline_model(agent_);
   } catch (const Exception& e) {
-    std::cerr << error_prefix() << e.what() << " (still on " << agent_.model() << ")\n";
+    std::cerr << error_prefix() << for_terminal(STDERR_FILENO, e.what()) << " (still on "
+              << agent_.model() << ")\n";
   }
 }
 
@@ -272,7 +276,7 @@ void Chat::list_tools() {
   }
   std::string line;
   for (const auto& n : names) line += (line.empty() ? "" : ", ") + n;
-  std::cout << "tools: " << line << '\n';
+  std::cout << "tools: " << for_terminal(STDOUT_FILENO, line) << '\n';
   if (std::find(names.begin(), names.end(), "bash") == names.end()) {
     note("(no bash: start chat with --allow-shell; file writes need --allow-write)");
   }
@@ -329,7 +333,7 @@ int chat_command(const CommonOptions& common, const RunOptions& opts) {
   Session session = agent->session(choice->id);
   if (auto note = describe_session_choice(*choice, agent->name());
       !note.empty() && (!tty || choice->kind != SessionChoice::Kind::fresh)) {
-    std::cerr << "cppflue: " << note << '\n';
+    std::cerr << "cppflue: " << for_terminal(STDERR_FILENO, note) << '\n';
   }
   Chat chat(common, opts, std::move(*agent), std::move(session), tty);
   return chat.loop();

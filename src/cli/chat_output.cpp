@@ -121,7 +121,7 @@ void AnswerPrinter::print(const Event& e) {
     end_line();
     std::string line = for_terminal(STDERR_FILENO, tool_call_line(t->toolName, t->args, width_));
     std::cerr << (styled_ ? kDim + line + kReset : line) << '\n' << std::flush;
-    spinner_.start("running " + t->toolName);
+    spinner_.start("running " + terminal_safe(t->toolName));
   } else if (const auto* c = std::get_if<events::ToolEnd>(&*payload)) {
     spinner_.stop();
     if (c->isError) {

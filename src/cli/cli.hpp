@@ -135,18 +135,25 @@ bool styled(int fd);
 
 // `text` made harmless for a terminal. What a model writes (or a file it read, or a tool's
 // output) could otherwise rewrite the screen, the window title or the clipboard: escape
-// sequences (CSI, OSC, DCS, ... whole), C0 controls but newline and tab (a carriage return
-// could overwrite what was shown), DEL and the C1 controls U+0080..U+009F are dropped.
+// sequences (CSI, OSC, DCS, ... whole; a string sequence never closed ends at the line break),
+// C0 controls but newline and tab (a carriage return could overwrite what was shown), DEL and
+// the C1 controls U+0080..U+009F are dropped, and bytes that are not valid UTF-8 become U+FFFD.
 std::string terminal_safe(std::string_view text);
-// terminal_safe for text that arrives in pieces (a streamed answer): a sequence split between
-// two pieces is still dropped whole.
+// terminal_safe for text that arrives in pieces (a streamed answer): a sequence or a UTF-8
+// character split between two pieces is handled as a whole.
 class TerminalFilter {
  public:
   std::string feed(std::string_view text);
+  // At the end of the text: a UTF-8 character left incomplete becomes U+FFFD.
+  std::string finish();
 
  private:
-  enum class State { text, c2, escape, csi, string, string_escape };
+  void text_byte(unsigned char c, std::string& out);
+
+  enum class State { text, escape, csi, string, string_escape };
   State state_ = State::text;
+  std::string partial_;       // the bytes of a UTF-8 character begun
+  std::size_t expected_ = 0;  // its length
 };
 // terminal_safe(text) when `fd` is a terminal; else `text` as it is (files and pipes get the
 // exact bytes).

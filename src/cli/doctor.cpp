@@ -97,7 +97,9 @@ json_object project_report(const Config& config, bool& ok) {
   for (const auto& p : check.problems) problems.push_back(json(p.error.message));
   if (!problems.empty()) ok = false;
   std::size_t agents = 0;
-  for (const auto& [name, def] : check.agents) agents += check.agent_problem(name) ? 0 : 1;
+  for (const auto& [name, def] : check.agents) {
+    agents += check.agent_problem(name) || check.shared_problem() ? 0 : 1;
+  }
   return json_object{{"skills", check.skills.items.size()},
                      {"roles", check.roles.items.size()},
                      {"agents", agents},
@@ -142,7 +144,7 @@ json_object doctor_report(const CommonOptions& common) {
 }
 
 void print_line(std::string_view k, std::string v) {
-  std::cout << fmt::format("{:<10} {}\n", k, v);
+  std::cout << fmt::format("{:<10} {}\n", k, for_terminal(STDOUT_FILENO, v));
 }
 
 std::string model_summary(const json& m) {
@@ -199,7 +201,9 @@ void print_report(const json_object& report) {
           project.at("skills").to_number<long>(), project.at("roles").to_number<long>(),
           project.at("agents").to_number<long>(),
           problems.empty() ? std::string() : fmt::format("; {} problem(s):", problems.size())));
-  for (const auto& p : problems) std::cout << "  " << std::string_view(p.as_string()) << '\n';
+  for (const auto& p : problems) {
+    std::cout << "  " << for_terminal(STDOUT_FILENO, p.as_string()) << '\n';
+  }
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ namespace {
 // What the terminal sends around a paste once "\033[?2004h" has asked for it.
 constexpr std::string_view kPasteStart = "\033[200~";
 constexpr std::wstring_view kPasteEnd = L"\033[201~";
+// The most characters of one paste that are kept (a larger one is cut there).
+constexpr std::size_t kMaxPaste = 8u << 20;
 // The character that brackets escape sequences in the prompt (EL_PROMPT_ESC).
 constexpr char kPromptEscape = '\1';
 
@@ -55,9 +57,11 @@ struct LineEditor::Impl {
   EditLine* el = nullptr;
   History* history = nullptr;
   HistEvent event{};
-  std::string prompt;  // with kPromptEscape around its escape sequences
+  std::string prompt;          // with kPromptEscape around its escape sequences
+  std::string restart_prompt;  // the prompt after Ctrl-C (empty: the same)
   std::vector<std::string> pastes;
   bool bracketed_paste = false;
+  bool interrupted = false;  // Ctrl-C during this read
 
   static Impl& of(EditLine* el) {
     void* data = nullptr;
@@ -68,19 +72,29 @@ struct LineEditor::Impl {
   static char* prompt_of(EditLine* el) { return of(el).prompt.data(); }
 
   // Bound to the paste-start sequence: reads up to the end sequence. Several lines become a
-  // placeholder (kept whole in `pastes`); one line is inserted as it is.
+  // placeholder (kept whole in `pastes`); one line is inserted as it is. NUL characters are
+  // dropped; past kMaxPaste characters the rest is read but not kept; a Ctrl-C character in the
+  // paste (which a terminal does not send for pasted text) abandons it, so that a start
+  // sequence without its end cannot swallow the keyboard.
   static unsigned char on_paste(EditLine* el, int) {
     Impl& self = of(el);
     std::wstring text;
+    std::wstring tail;  // the last characters read, to spot the end sequence
     wchar_t c = 0;
     while (el_wgetc(el, &c) == 1) {
-      text += c;
-      if (text.size() >= kPasteEnd.size() &&
-          text.compare(text.size() - kPasteEnd.size(), kPasteEnd.size(), kPasteEnd) == 0) {
-        text.resize(text.size() - kPasteEnd.size());
-        break;
-      }
+      if (c == L'\x03') return on_interrupt(el, 0);
+      tail += c;
+      if (tail.size() > kPasteEnd.size()) tail.erase(0, tail.size() - kPasteEnd.size());
+      if (tail == kPasteEnd) break;
+      if (c != L'\0' && text.size() < kMaxPaste + kPasteEnd.size()) text += c;
     }
+    // The end sequence's first characters went into `text` before it was recognised.
+    if (text.size() >= kPasteEnd.size() - 1 &&
+        text.compare(text.size() - (kPasteEnd.size() - 1), kPasteEnd.size() - 1, kPasteEnd, 0,
+                     kPasteEnd.size() - 1) == 0) {
+      text.resize(text.size() - (kPasteEnd.size() - 1));
+    }
+    if (text.size() > kMaxPaste) text.resize(kMaxPaste);
     // Terminals send the pasted line breaks as CR (or CR LF).
     std::string utf8;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -96,8 +110,8 @@ struct LineEditor::Impl {
     if (utf8.find('\n') == std::string::npos) {
       std::wstring line(text.begin(), text.end());
       std::erase_if(line, [](wchar_t ch) { return ch == L'\r' || ch == L'\n'; });
-      el_winsertstr(el, line.c_str());
-      return CC_REFRESH;
+      if (el_winsertstr(el, line.c_str()) == 0) return CC_REFRESH;
+      // Too long for the line: kept whole like a block.
     }
     int lines = 1;
     for (char ch : utf8) lines += ch == '\n';
@@ -107,28 +121,45 @@ struct LineEditor::Impl {
     return CC_REFRESH;
   }
 
-  // Bound to Ctrl-C (the terminal sends it as a character while editing): forget the line.
+  // Bound to Ctrl-C (the terminal sends it as a character while editing): forget the line, its
+  // pastes and (through `interrupted`) the lines of the entry before it.
   static unsigned char on_interrupt(EditLine* el, int) {
     Impl& self = of(el);
-    const LineInfo* line = el_line(el);
+    // Counted in characters, as el_cursor and el_deletestr count (not bytes).
+    const LineInfoW* line = el_wline(el);
     el_cursor(el, static_cast<int>(line->lastchar - line->cursor));
-    line = el_line(el);
-    el_deletestr(el, static_cast<int>(line->cursor - line->buffer));
+    line = el_wline(el);
+    el_wdeletestr(el, static_cast<int>(line->cursor - line->buffer));
     self.pastes.clear();
+    self.interrupted = true;
+    if (!self.restart_prompt.empty()) self.prompt = self.restart_prompt;
     write_out("^C\n");
     return CC_REDISPLAY;
   }
 
-  // The entry with every placeholder still in it replaced by its paste.
-  std::string expand(std::string entry) const {
+  // The entry with its placeholders replaced by their pastes, in one pass over what was typed:
+  // a paste's text is never searched for placeholders, and each paste is used once.
+  std::string expand(const std::string& entry) const {
+    std::vector<std::string> placeholders;
+    placeholders.reserve(pastes.size());
     for (std::size_t i = 0; i < pastes.size(); ++i) {
-      const std::string placeholder = paste_placeholder(
-          static_cast<int>(i + 1),
-          1 + static_cast<int>(std::count(pastes[i].begin(), pastes[i].end(), '\n')));
-      auto at = entry.find(placeholder);
-      if (at != std::string::npos) entry.replace(at, placeholder.size(), pastes[i]);
+      const int lines = 1 + static_cast<int>(std::count(pastes[i].begin(), pastes[i].end(), '\n'));
+      placeholders.push_back(paste_placeholder(static_cast<int>(i + 1), lines));
     }
-    return entry;
+    std::vector<bool> used(pastes.size(), false);
+    std::string out;
+    for (std::size_t at = 0; at < entry.size();) {
+      bool replaced = false;
+      for (std::size_t i = 0; i < placeholders.size() && !replaced; ++i) {
+        if (used[i] || entry.compare(at, placeholders[i].size(), placeholders[i]) != 0) continue;
+        out += pastes[i];
+        at += placeholders[i].size();
+        used[i] = true;
+        replaced = true;
+      }
+      if (!replaced) out += entry[at++];
+    }
+    return out;
   }
 };
 
@@ -167,26 +198,38 @@ LineEditor::~LineEditor() {
   history_end(impl_->history);
 }
 
-std::optional<std::string> LineEditor::read(const std::string& prompt) {
-  Impl& self = *impl_;
-  // Escape sequences in the prompt take no room on the screen: bracket each run of them for
-  // libedit (one pair per run: libedit misreads adjacent pairs).
-  self.prompt.clear();
+namespace {
+
+// `prompt` with each run of escape sequences bracketed by kPromptEscape: they take no room on
+// the screen (one pair per run: libedit misreads adjacent pairs).
+std::string bracket_escapes(const std::string& prompt) {
+  std::string out;
   for (std::size_t i = 0; i < prompt.size();) {
     if (prompt[i] != '\033') {
-      self.prompt += prompt[i++];
+      out += prompt[i++];
       continue;
     }
-    self.prompt += kPromptEscape;
+    out += kPromptEscape;
     while (i < prompt.size() && prompt[i] == '\033') {
       auto end = prompt.find('m', i);
       end = end == std::string::npos ? prompt.size() : end + 1;
-      self.prompt.append(prompt, i, end - i);
+      out.append(prompt, i, end - i);
       i = end;
     }
-    self.prompt += kPromptEscape;
+    out += kPromptEscape;
   }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> LineEditor::read(const std::string& prompt,
+                                            const std::string& restart_prompt) {
+  Impl& self = *impl_;
+  self.prompt = bracket_escapes(prompt);
+  self.restart_prompt = restart_prompt.empty() ? std::string() : bracket_escapes(restart_prompt);
   self.pastes.clear();
+  self.interrupted = false;
   if (self.bracketed_paste) write_out("\033[?2004h");
   int count = 0;
   const char* line = el_gets(self.el, &count);
@@ -194,7 +237,11 @@ std::optional<std::string> LineEditor::read(const std::string& prompt) {
   if (!line || count <= 0) return std::nullopt;
   std::string entry(line, static_cast<std::size_t>(count));
   if (!entry.empty() && entry.back() == '\n') entry.pop_back();
-  return self.expand(std::move(entry));
+  return self.expand(entry);
+}
+
+bool LineEditor::interrupted() const {
+  return impl_->interrupted;
 }
 
 void LineEditor::remember(const std::string& entry) {

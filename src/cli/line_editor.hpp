@@ -6,6 +6,7 @@
 //   place when the entry is returned; a one-line paste is inserted as typed text.
 // - Ctrl-C clears the line being typed (and its pastes) and shows a fresh prompt, instead of
 //   raising SIGINT.
+// A paste is kept up to 8 Mi characters; NUL characters are dropped.
 #pragma once
 
 #include <memory>
@@ -23,8 +24,13 @@ class LineEditor {
   LineEditor& operator=(const LineEditor&) = delete;
 
   // One entry, pastes put back, without the final newline; nullopt at the end of input (Ctrl-D
-  // on an empty line). `prompt` may hold escape sequences (colour).
-  std::optional<std::string> read(const std::string& prompt);
+  // on an empty line). `prompt` may hold escape sequences (colour); after a Ctrl-C the line is
+  // shown again with `restart_prompt` when one is given.
+  std::optional<std::string> read(const std::string& prompt,
+                                  const std::string& restart_prompt = "");
+  // Whether Ctrl-C was pressed during the last read (the lines of an entry begun before it
+  // are to be forgotten too).
+  bool interrupted() const;
   // Adds `entry` to the history (Up/Down).
   void remember(const std::string& entry);
 

@@ -67,7 +67,8 @@ class LogPrinter {
     } else if (format_ == "pretty") {
       print(pretty_.add(event));
     } else {
-      std::cout << serialize(event) << "\n";  // as stored: Boost's number format
+      // As stored (Boost's number format); made safe only for a terminal.
+      std::cout << for_terminal(STDOUT_FILENO, serialize(event)) << "\n";
       std::cout.flush();
     }
   }
@@ -77,7 +78,7 @@ class LogPrinter {
 
   // The exit status.
   int finish() {
-    if (format_ == "json") std::cout << serialize(collected_) << "\n";
+    if (format_ == "json") std::cout << for_terminal(STDOUT_FILENO, serialize(collected_)) << "\n";
     idle();
     return 0;
   }
@@ -182,10 +183,10 @@ int store_logs(const CommonOptions& common, const LogsOptions& o, LogPrinter& pr
 int routes_command(const CommonOptions& common) {
   auto routes = server::describe_routes(common.config);
   if (!routes) return report_error(routes.error().message);
-  std::cout << serialize(*routes) << "\n";
+  std::cout << for_terminal(STDOUT_FILENO, serialize(*routes)) << "\n";
   const auto& problems = routes->at("problems").as_array();
   for (const auto& p : problems) {
-    std::cerr << error_prefix() << std::string_view(p.as_string()) << '\n';
+    std::cerr << error_prefix() << for_terminal(STDERR_FILENO, p.as_string()) << '\n';
   }
   return problems.empty() ? 0 : 1;
 }
@@ -217,7 +218,7 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
   if (!o.server.empty()) {
     Client client(o.server, client_options());
     AgentReply reply = client.agents().invoke(o.name, id, *payload);
-    std::cout << serialize(reply.body) << "\n";
+    std::cout << for_terminal(STDOUT_FILENO, serialize(reply.body)) << "\n";
     return 0;
   }
   auto routes = server::describe_routes(common.config);
@@ -258,7 +259,8 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
                             {"usage", to_json(r.usage)},
                             {"model", json_object{{"id", r.model}}},
                             {"session_id", r.session_id}};
-  std::cout << serialize(json_object{{"result", std::move(result)}}) << "\n";
+  std::cout << for_terminal(STDOUT_FILENO, serialize(json_object{{"result", std::move(result)}}))
+            << "\n";
   return 0;
 }
 

@@ -72,7 +72,7 @@ int workflow_failed(const WorkflowRunResult& r) {
                                 {"status", r.status},
                                 {"error", error_object(*r.error).at("error")}})
             << std::endl;
-  std::cerr << error_prefix() << r.error->message << std::endl;
+  std::cerr << error_prefix() << for_terminal(STDERR_FILENO, r.error->message) << std::endl;
   return 1;
 }
 

@@ -198,7 +198,9 @@ DevTrust dev_trust(const Config& config, const DevOptions& opts) {
 // The broken project files, one line each on stderr: those agents answer their problem, the
 // others run.
 void print_problems(const std::vector<std::string>& problems, std::string_view who) {
-  for (const auto& p : problems) std::cerr << who << ": problem: " << p << '\n';
+  for (const auto& p : problems) {
+    std::cerr << who << ": problem: " << for_terminal(STDERR_FILENO, p) << '\n';
+  }
   if (!problems.empty()) {
     std::cerr << who << ": the agents named there answer their problem; the others run"
               << std::endl;
@@ -304,7 +306,8 @@ class DevWatcher {
                 << std::endl;
       print_problems(problems, "cppflue dev");
     } else {
-      std::cerr << "cppflue dev: not reloaded: " << reloaded.error().message
+      std::cerr << "cppflue dev: not reloaded: "
+                << for_terminal(STDERR_FILENO, reloaded.error().message)
                 << " (still serving the previous agents)" << std::endl;
     }
   }

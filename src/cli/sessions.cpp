@@ -127,7 +127,8 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     } else {
       std::cout << fmt::format("{:<32} {:>8}  {}\n", "SESSION", "ENTRIES", "UPDATED");
       for (const auto& r : *list) {
-        std::cout << fmt::format("{:<32} {:>8}  {}\n", r.id, r.entry_count, r.updated_at);
+        std::cout << fmt::format("{:<32} {:>8}  {}\n", for_terminal(STDOUT_FILENO, r.id),
+                                 r.entry_count, r.updated_at);
       }
     }
     return 0;

@@ -39,10 +39,21 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
 
 namespace {
 
+// JSON text that is also safe to show on a terminal: besides what JSON requires, DEL and the C1
+// controls U+0080..U+009F (U+009B is a one-character CSI) are written as \u escapes.
 void append_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     auto c = static_cast<unsigned char>(ch);
+    if (c == 0xC2 && i + 1 < s.size()) {
+      const auto next = static_cast<unsigned char>(s[i + 1]);
+      if (next >= 0x80 && next <= 0x9F) {
+        out += fmt::format("\\u{:04x}", next);
+        ++i;
+        continue;
+      }
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -66,7 +77,7 @@ void append_string(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7F) {
           out += fmt::format("\\u{:04x}", c);
         } else {
           out += ch;

@@ -102,8 +102,11 @@ Result<AgentFactory> find_agent(std::string_view name, const fs::path& root) {
   if (auto compiled = find_registered_agent(name)) return *compiled;
   // Read file by file: another agent's broken file does not stop this one.
   auto scanned = scan_agent_definitions(root / ".agents" / "agents");
-  for (const auto& p : scanned.problems) {
-    if (p.name == name) return fail(p.error);
+  if (scanned.items.count(std::string(name)) == 0) {
+    // Not defined by a file that parses: a broken file of that name answers its problem.
+    for (const auto& p : scanned.problems) {
+      if (p.name == name) return fail(p.error);
+    }
   }
   auto* defs = &scanned.items;
   auto it = defs->find(std::string(name));

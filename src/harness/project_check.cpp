@@ -106,8 +106,18 @@ void model_problem(const AgentDefinition& agent, const Config& config, AgentProb
 }  // namespace
 
 const ProjectProblem* ProjectCheck::agent_problem(std::string_view name) const {
+  auto defined = agents.find(std::string(name));
   for (const auto& p : problems) {
-    if (p.kind == "agent" && p.name == name) return &p;
+    if (p.kind != "agent" || p.name != name) continue;
+    if (defined != agents.end() && p.file != defined->second.path) continue;
+    return &p;
+  }
+  return nullptr;
+}
+
+const ProjectProblem* ProjectCheck::shared_problem() const {
+  for (const auto& p : problems) {
+    if (p.kind == "skill" || p.kind == "role") return &p;
   }
   return nullptr;
 }

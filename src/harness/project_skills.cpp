@@ -61,6 +61,18 @@ std::vector<std::string> list_resources(const Workspace& folder, const fs::path&
   return out;
 }
 
+// The key of `known` that `key` is a likely typo of: one edit away (two for keys of five
+// characters or more), letter case aside. Stricter than closest(): a key of another skill
+// ecosystem that merely starts like one of ours (`input`, `meta`) is not a typo.
+std::optional<std::string> likely_typo(std::string_view key,
+                                       const std::vector<std::string>& known) {
+  for (const auto& k : known) {
+    const std::size_t limit = k.size() <= 4 ? 1 : 2;
+    if (edit_distance(key, k) <= limit) return k;
+  }
+  return std::nullopt;
+}
+
 constexpr std::string_view kSkillKeys[] = {
     "name", "description", "input_schema", "output_schema", "license", "metadata", "allowed-tools"};
 
@@ -90,7 +102,7 @@ Result<Skill> parse_skill(std::string_view text, const fs::path& path) {
   const std::vector<std::string> known(std::begin(kSkillKeys), std::end(kSkillKeys));
   for (const auto& kv : fm->data.get_object()) {
     if (std::find(known.begin(), known.end(), kv.key()) != known.end()) continue;
-    if (auto near = closest(kv.key(), known)) {
+    if (auto near = likely_typo(kv.key(), known)) {
       return fail(file_error(
           file, f.line(kv.key()), kv.key(),
           fmt::format("unknown key '{}' in skill frontmatter; did you mean '{}'? (the keys "

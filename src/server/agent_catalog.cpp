@@ -14,7 +14,8 @@ namespace cppflue::server {
 
 std::string relative_to_root(std::string message, const std::filesystem::path& root) {
   std::string prefix = root.string();
-  if (prefix.empty()) return message;
+  // Only a real absolute folder: "/" (or a relative root) would eat unrelated slashes.
+  if (prefix.size() < 2 || prefix.front() != '/') return message;
   if (prefix.back() != '/') prefix += '/';
   for (auto at = message.find(prefix); at != std::string::npos; at = message.find(prefix, at)) {
     message.erase(at, prefix.size());
@@ -37,14 +38,24 @@ ServedProject discover_served_agents(const Config& config) {
     if (def.triggers.is_object() && !def.triggers.as_object().empty()) e.triggers = def.triggers;
     out.agents[name] = std::move(e);
   }
-  // Agent files that name something missing, or do not parse at all (listed under the name
-  // their file gives them), answer their problem.
+  // Agent files that do not parse at all are listed under the name their file gives them
+  // (unless a file that parses defines that name).
   for (const auto& problem : check.problems) {
     if (problem.kind != "agent" || problem.name.empty()) continue;
-    auto [it, inserted] = out.agents.try_emplace(
-        problem.name, AgentEntry{problem.name, json_object{{"webhook", true}}, false, {}});
-    if (it->second.compiled || !it->second.problem.empty()) continue;
-    it->second.problem = relative_to_root(problem.error.message, config.root);
+    out.agents.try_emplace(problem.name,
+                           AgentEntry{problem.name, json_object{{"webhook", true}}, false, {}});
+  }
+  // Each answers its own problem; and while a skill or role is broken no agent can be built
+  // (each loads them all), compiled ones included.
+  const ProjectProblem* shared = check.shared_problem();
+  for (auto& [name, entry] : out.agents) {
+    const ProjectProblem* own = entry.compiled ? nullptr : check.agent_problem(name);
+    if (own) {
+      entry.problem = relative_to_root(own->error.message, config.root);
+    } else if (shared) {
+      entry.problem = "the project's skills and roles must load first: " +
+                      relative_to_root(shared->error.message, config.root);
+    }
   }
   return out;
 }

@@ -62,10 +62,16 @@ int status_for(ErrorType type) {
 
 net::ServerResponse error_response(const Error& error) {
   int status = status_for(error.type);
-  // Internal errors stay internal; a configuration error (a broken project file, named
-  // relative to the project root by the code that found it) is the operator's to fix and is
-  // shown as it is.
-  if (status == 500 && error.type != ErrorType::config_error) {
+  // Internal errors stay internal, configuration errors too (they can name paths, URLs and
+  // settings of the machine), except a broken project file reported by the agent build with
+  // its path made relative to the project root (see instance_cache.cpp).
+  if (status == 500 && error.type == ErrorType::config_error &&
+      get_string_or(error.details, "kind", "") == kProjectFileProblem) {
+    return error_response(500, "config_error", error.message,
+                          "Fix the project's file named in the message; the other agents are "
+                          "not affected by it.");
+  }
+  if (status == 500) {
     return error_response(500, "internal_error", "An internal error occurred.",
                           "The server encountered an unexpected error while handling this "
                           "request.");

@@ -7,6 +7,7 @@
 #include "cppflue/harness/app.hpp"
 #include "server/agent_catalog.hpp"
 #include "server/async_util.hpp"
+#include "server/http_util.hpp"
 
 namespace cppflue::server {
 
@@ -37,9 +38,17 @@ std::shared_ptr<Agent> InstanceCache::build(const std::string& name, const std::
   try {
     return build_agent(name, id, payload);
   } catch (const Exception& e) {
-    // The project's own files are named relative to its root in what the client sees.
+    // A broken project file (skill, role, agent: its details name the file) may be shown to
+    // the client, named relative to the project root; any other error stays as it is.
     Error error = e.error();
+    const std::string file = get_string_or(error.details, "file", "");
+    const std::string root = config.root.string() + "/";
+    if (error.type != ErrorType::config_error || file.rfind(root, 0) != 0 ||
+        file.find("/.agents/") == std::string::npos) {
+      throw;
+    }
     error.message = relative_to_root(std::move(error.message), config.root);
+    error.details = json_object{{"kind", kProjectFileProblem}};
     throw Exception(std::move(error));
   }
 }

@@ -219,6 +219,44 @@ TEST_F(ChatTest, InATerminalPasteIsOneMessageCtrlCClearsTheLineAndSlashCommandsS
   EXPECT_EQ(requests(), 3u);
 }
 
+TEST_F(ChatTest, InATerminalCtrlCForgetsNonAsciiLinesAndWholeEntries) {
+  REQUIRE_TMUX();
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("first"), true);
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("second"), true);
+  Tmux tmux(dir_.path(), fmt::format("env CPPFLUE_TEST_MINE_KEY=k LANG=C.UTF-8 TERM=xterm {} "
+                                     "chat -m mine:m",
+                                     shell_quote(binary())));
+  ASSERT_TRUE(tmux.started()) << tmux.start_output();
+  ASSERT_TRUE(tmux.wait_for_screen("you>")) << tmux.screen();
+  // Characters, not bytes: a line with é and 中 is cleared whole.
+  tmux.keys("h\u00e9llo \u4e2d\u6587", true);
+  ASSERT_TRUE(tmux.wait_for_screen("h\u00e9llo")) << tmux.screen();
+  tmux.keys("C-c");
+  ASSERT_TRUE(tmux.wait_for_screen("^C")) << tmux.screen();
+  tmux.keys("plain", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(wait_until([&] { return requests() == 1; })) << tmux.screen();
+  EXPECT_EQ(last_user_messages(), std::vector<std::string>{"plain"}) << tmux.screen();
+  ASSERT_TRUE(tmux.wait_for_screen("first")) << tmux.screen();
+
+  // A line ended with \ goes on; Ctrl-C on the next line forgets the whole entry.
+  tmux.keys("one \\", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(tmux.wait_for_screen("...>")) << tmux.screen();
+  tmux.keys("two", true);
+  tmux.keys("C-c");
+  tmux.keys("three \\", true);
+  tmux.keys("Enter");
+  tmux.keys("four", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(wait_until([&] { return requests() == 2; })) << tmux.screen();
+  auto users = last_user_messages();
+  ASSERT_EQ(users.size(), 2u) << tmux.screen();
+  EXPECT_EQ(users[1], "three \nfour") << tmux.screen();
+  tmux.keys("C-d");
+  ASSERT_TRUE(wait_until([&] { return tmux.ended_well(); })) << tmux.screen();
+}
+
 TEST_F(ChatTest, InATerminalChatsWithAMarkdownAgentAndItsShell) {
   REQUIRE_TMUX();
   fake_.enqueue_turn(WireApi::openai_chat,
@@ -338,7 +376,7 @@ TEST_F(ChatTest, StartsANewSessionUnlessToldToContinue) {
 }
 
 TEST_F(ChatTest, RunStartsANewSessionEachTimeAndContinuesWithC) {
-  for (const char* text : {"a", "b", "c", "d", "e"}) {
+  for (const char* text : {"a", "b", "c", "d", "e", "f", "g"}) {
     fake_.enqueue_turn(WireApi::openai_chat, text_turn(text), true);
   }
   auto first = run_piped(dir_, {"run", "-m", "mine:m", "-p", "one"}, "");
@@ -362,6 +400,14 @@ TEST_F(ChatTest, RunStartsANewSessionEachTimeAndContinuesWithC) {
   EXPECT_EQ(last_user_messages(), (std::vector<std::string>{"one", "four"}));
   EXPECT_TRUE(contains(fourth.out, "\"session_id\":\"" + id + "\"")) << fourth.out;
   EXPECT_FALSE(contains(fourth.err, "session")) << "-s ID prints nothing more: " << fourth.err;
+
+  // The server's sessions (INSTANCE:SESSION, named by HTTP clients) are not continued.
+  auto served = run_piped(dir_, {"run", "-s", "inst:sess", "-m", "mine:m", "-p", "from http"}, "");
+  ASSERT_EQ(served.code, 0) << served.err;
+  auto again = run_piped(dir_, {"run", "-c", "-m", "mine:m", "-p", "again"}, "");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(last_user_messages(), (std::vector<std::string>{"one", "four", "again"}))
+      << "continued " << id << ", the latest CLI session: " << again.err;
 
   // Another agent's sessions are not continued.
   auto other = run_piped(dir_, {"run", "-c", "-a", "helper", "-m", "mine:m", "-p", "x"}, "");
@@ -395,11 +441,70 @@ TEST(TerminalSafe, DropsEveryEscapeAndControlAModelCouldUse) {
   // Streamed: a sequence split between pieces is still dropped whole.
   cli::TerminalFilter filter;
   std::string out;
-  for (const char* piece : {"before\033", "]0;PWNED", "-TITLE\a\033[", "2Jafter \xC2", "\x9B",
-                            "1m ok \xC2", "\xA9"}) {
+  for (const char* piece :
+       {"before\033", "]0;PWNED", "-TITLE\a\033[", "2Jafter \xC2", "\x9B", "1m ok \xC2", "\xA9"}) {
     out += filter.feed(piece);
   }
   EXPECT_EQ(out, "beforeafter 1m ok \xC2\xA9");
+}
+
+// The output is valid UTF-8 without ESC, C0 controls but \n and \t, DEL or C1 controls.
+void expect_terminal_safe(const std::string& out) {
+  for (std::size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    std::size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    ASSERT_NE(n, 0u) << "a stray byte at " << i << " of " << out;
+    ASSERT_LE(i + n, out.size()) << "a cut character at the end of " << out;
+    if (n == 1) {
+      EXPECT_TRUE(c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7F)) << int(c) << " in " << out;
+    }
+    if (n == 2) {
+      EXPECT_FALSE(c == 0xC2 && static_cast<unsigned char>(out[i + 1]) <= 0x9F)
+          << "a C1 control in " << out;
+    }
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cont = static_cast<unsigned char>(out[i + k]);
+      ASSERT_TRUE(cont >= 0x80 && cont <= 0xBF) << "a bad continuation in " << out;
+    }
+    i += n;
+  }
+}
+
+TEST(TerminalSafe, InvalidUtf8NeverSmugglesAControl) {
+  using cli::terminal_safe;
+  // Each of these once came out as C2 9B (a one-byte CSI) or a raw 8-bit control.
+  for (std::string bad :
+       {std::string("\xC2\x7F\x9B"
+                    "2J"),
+        std::string("\xC2\x01\x9B"
+                    "2J"),
+        std::string("\xC2\x1B"
+                    "A\x9B"
+                    "2J"),
+        std::string("\xC2\x1B[m\x9B"
+                    "2J"),
+        std::string("\x9B"
+                    "2J"),
+        std::string("\x85\x8D\x90\x9D\x9E\x9F"), std::string("\xE0\x80\x9B"),
+        std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"), std::string("\xC0\x9B"),
+        std::string("\xFF\xFE"), std::string("\x1B\xC3\xA9")}) {
+    SCOPED_TRACE(bad);
+    expect_terminal_safe(terminal_safe(bad));
+    // Fed one byte at a time, as a stream could cut it.
+    cli::TerminalFilter filter;
+    std::string streamed;
+    for (char c : bad) streamed += filter.feed(std::string_view(&c, 1));
+    streamed += filter.finish();
+    expect_terminal_safe(streamed);
+    EXPECT_EQ(streamed, terminal_safe(bad));
+  }
+  EXPECT_EQ(terminal_safe("\x1B\xC3\xA9t\xC3\xA9"), "\xC3\xA9t\xC3\xA9")
+      << "ESC before a character does not eat half of it";
+  EXPECT_EQ(terminal_safe("\xE2\x9B\x94 stop, \xF0\x9F\x98\x80 ok, \xE4\xB8\xAD"),
+            "\xE2\x9B\x94 stop, \xF0\x9F\x98\x80 ok, \xE4\xB8\xAD")
+      << "valid characters whose bytes include 0x9B or 0x9F stay";
+  EXPECT_EQ(terminal_safe("a\x1B]0;never closed\nb"), "a\nb")
+      << "an unclosed string ends at the line break";
 }
 
 TEST(TerminalSafe, ToolLinesAreCompactAndCut) {

@@ -96,6 +96,18 @@ TEST_F(ProjectCheckTest, ABrokenAgentFileDoesNotHideTheOthers) {
   EXPECT_EQ(files->problems.size(), 3u);
 }
 
+TEST_F(ProjectCheckTest, ABrokenFileDoesNotTakeTheNameOfAGoodOne) {
+  write(".agents/agents/a-file.md", "---\nname: reviewer\ndescription: fine\n---\nGood.\n");
+  write(".agents/agents/reviewer.md", "---\nname: [x\n---\n");
+  auto c = check();
+  EXPECT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.agent_problem("reviewer"), nullptr)
+      << "reviewer is defined by a-file.md; reviewer.md's problem is its own";
+  EXPECT_EQ(c.shared_problem(), nullptr);
+  auto found = find_agent("reviewer", dir_.path());
+  EXPECT_TRUE(found) << found.error().message;
+}
+
 TEST_F(ProjectCheckTest, ToolsSkillsAndSubagentsMustExist) {
   write(".agents/skills/triage.md", "---\ndescription: ok\n---\nDo.\n");
   write(".agents/skills/broken.md", "---\ndescription: [x\n---\n");
@@ -157,7 +169,8 @@ TEST_F(ProjectCheckTest, ModelsAndSandboxesMustBeKnown) {
 TEST_F(ProjectCheckTest, SkillKeyTyposAreErrorsOtherKeysAreKept) {
   write(".agents/skills/one.md", "---\ndescripton: sorts\n---\nDo.\n");
   write(".agents/skills/two/SKILL.md", "---\ndescription: fine\nlicence: MIT\n---\nDo.\n");
-  write(".agents/skills/three.md", "---\ndescription: fine\nversion: 2\n---\nDo.\n");
+  write(".agents/skills/three.md",
+        "---\ndescription: fine\nversion: 2\ninput: x\nmeta: y\ndesc: z\n---\nDo.\n");
   auto c = check();
   expect_problem(c, "skill", "one", file(".agents/skills/one.md"), 2,
                  {"unknown key 'descripton' in skill frontmatter", "did you mean 'description'?"});
@@ -165,6 +178,9 @@ TEST_F(ProjectCheckTest, SkillKeyTyposAreErrorsOtherKeysAreKept) {
                  {"did you mean 'license'?"});
   EXPECT_EQ(c.skills.items.count("three"), 1u);
   EXPECT_EQ(c.skills.items.at("three").extra.at("version"), json(2));
+  EXPECT_EQ(c.skills.items.at("three").extra.as_object().size(), 4u)
+      << "keys that only start like ours are another ecosystem's, not typos";
+  ASSERT_NE(c.shared_problem(), nullptr) << "a broken skill stops every agent";
   EXPECT_FALSE(discover_skills(dir_.path() / ".agents/skills"))
       << "discover_skills still fails on the first problem";
 }

@@ -303,6 +303,38 @@ TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
   EXPECT_EQ(dev.stop(), 0);
 }
 
+// `serve` reads the files once: a skill broken after the start is found when an agent is built,
+// and answered as a config_error that names the file relative to the project; a configuration
+// error about the machine (a missing workspace folder) stays an internal_error.
+TEST_F(CliRoutesTest, AFileBrokenAfterTheStartIsNamedRelativeToTheProject) {
+  ServeProcess serve(root_);
+  ASSERT_GT(serve.port(), 0) << serve.output();
+  EXPECT_EQ(call(serve.port(), "POST", "/agents/helper/a", R"({"message":"hi"})").status, 200);
+  cppflue::testing::write_file(root_ / ".agents/skills/sort.md", "---\ndescripton: x\n---\nS.\n");
+  auto broken = call(serve.port(), "POST", "/agents/helper/b", R"({"message":"hi"})");
+  EXPECT_EQ(broken.status, 500) << broken.body;
+  const json* error = find(broken.json_body, "error");
+  ASSERT_NE(error, nullptr) << broken.body;
+  EXPECT_EQ(get_string_or(*error, "type", ""), "config_error") << broken.body;
+  EXPECT_EQ(get_string_or(*error, "message", "").rfind(".agents/skills/sort.md:2: unknown key", 0),
+            0u)
+      << broken.body;
+  EXPECT_EQ(broken.body.find(root_.string()), std::string::npos) << broken.body;
+  std::filesystem::remove(root_ / ".agents/skills/sort.md");
+
+  // A workspace folder that disappears: a configuration error about this machine.
+  cppflue::testing::write_file(root_ / "cppflue.toml",
+                               "[agent]\nmodel = \"test:demo\"\n[sandbox]\nworkspace = \"ws\"\n");
+  std::filesystem::create_directories(root_ / "ws");
+  ServeProcess second(root_);
+  ASSERT_GT(second.port(), 0) << second.output();
+  std::filesystem::remove_all(root_ / "ws");
+  auto hidden = call(second.port(), "POST", "/agents/helper/c", R"({"message":"hi"})");
+  EXPECT_EQ(hidden.status, 500) << hidden.body;
+  EXPECT_NE(hidden.body.find("internal_error"), std::string::npos) << hidden.body;
+  EXPECT_EQ(hidden.body.find(root_.string()), std::string::npos) << hidden.body;
+}
+
 // In project mode with protect_config = false the agents can write their own definitions: dev
 // reports such changes instead of loading them, unless started with --allow-agent-edits.
 TEST_F(CliRoutesTest, DevDoesNotLoadWhatAgentsCouldHaveWritten) {

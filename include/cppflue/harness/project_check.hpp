@@ -25,8 +25,12 @@ struct ProjectCheck {
 
   bool ok() const { return problems.empty(); }
   // The first problem that makes the Markdown agent `name` unusable (its own file, or something
-  // it names); nullptr when it has none.
+  // it names); nullptr when it has none. When a file that parses defines `name`, a broken
+  // file that merely has that stem is not its problem.
   const ProjectProblem* agent_problem(std::string_view name) const;
+  // The first broken skill or role: every agent loads the project's skills and roles, so none
+  // can be built while there is one. nullptr when there is none.
+  const ProjectProblem* shared_problem() const;
 };
 
 // Reads and checks `<config.root>/.agents/{skills,roles,agents}`.
