@@ -9,8 +9,6 @@
 # in the working tree (against HEAD) are checked, which in a fresh clone is none (lint.sh says so).
 # Skipped (exit 77, ctest's SKIP_RETURN_CODE) when clang-tidy-15 is missing (scripts/setup.sh
 # installs it) or the source tree is not a git checkout (nothing to compare with).
-# src/harness/ and include/cppflue/harness/ are left out while they are being rewritten; check
-# them again once they are clean.
 # Usage: check_lint.sh <source dir> <binary dir>
 set -euo pipefail
 src="$1"
@@ -26,5 +24,4 @@ if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     "(run scripts/lint.sh for every file)"
   exit 77
 fi
-bash scripts/lint.sh --build "$bin" --changed \
-  --exclude src/harness --exclude include/cppflue/harness src
+bash scripts/lint.sh --build "$bin" --changed src
