@@ -185,8 +185,10 @@ LineEditor::LineEditor() : impl_(std::make_unique<Impl>()) {
   el_set(self.el, EL_PROMPT_ESC, &Impl::prompt_of, kPromptEscape);
   // While a line is edited Ctrl-C is a key (bound below), not SIGINT.
   el_set(self.el, EL_SETTY, "-d", "-isig", nullptr);
-  el_set(self.el, EL_ADDFN, "cppflue-paste", "Keep a pasted block whole", &Impl::on_paste);
-  el_set(self.el, EL_ADDFN, "cppflue-interrupt", "Clear the line", &Impl::on_interrupt);
+  // The wide form: libedit keeps these pointers (static strings), where the narrow form makes
+  // copies that el_end never frees.
+  el_wset(self.el, EL_ADDFN, L"cppflue-paste", L"Keep a pasted block whole", &Impl::on_paste);
+  el_wset(self.el, EL_ADDFN, L"cppflue-interrupt", L"Clear the line", &Impl::on_interrupt);
   el_set(self.el, EL_BIND, std::string(kPasteStart).c_str(), "cppflue-paste", nullptr);
   el_set(self.el, EL_BIND, "^C", "cppflue-interrupt", nullptr);
   const char* term = std::getenv("TERM");

@@ -136,6 +136,7 @@ std::vector<ProjectProblem> check_agent_definition(
     }
   }
   std::vector<std::string> skill_names;
+  skill_names.reserve(skills.items.size());
   for (const auto& [name, skill] : skills.items) skill_names.push_back(name);
   for (const auto& name : agent.skills) {
     if (skills.items.count(name) != 0) continue;
@@ -149,6 +150,7 @@ std::vector<ProjectProblem> check_agent_definition(
     }
   }
   std::vector<std::string> agent_names;
+  agent_names.reserve(agents.size());
   for (const auto& [name, def] : agents) agent_names.push_back(name);
   for (const auto& name : agent.subagents) {
     if (agents.count(name) != 0) continue;
@@ -196,13 +198,14 @@ ProjectCheck check_project(const Config& config) {
   }
   // A subagent that is fine on its own but names something missing makes its parent unusable
   // too (the parent's init would fail on it).
+  auto has_problem = [&agent_problems](const std::string& who) {
+    return std::any_of(agent_problems.begin(), agent_problems.end(),
+                       [&who](const ProjectProblem& p) { return p.name == who; });
+  };
   for (const auto& [name, agent] : check.agents) {
     for (const auto& sub : agent.subagents) {
-      bool sub_broken = check.agents.count(sub) != 0 &&
-                        std::any_of(agent_problems.begin(), agent_problems.end(),
-                                    [&](const ProjectProblem& p) { return p.name == sub; });
-      bool self_listed = std::any_of(agent_problems.begin(), agent_problems.end(),
-                                     [&](const ProjectProblem& p) { return p.name == name; });
+      bool sub_broken = check.agents.count(sub) != 0 && has_problem(sub);
+      bool self_listed = has_problem(name);
       if (sub_broken && !self_listed) {
         AgentProblems problems(agent);
         problems.add("subagents",
