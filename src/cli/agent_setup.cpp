@@ -57,16 +57,18 @@ Result<std::string> latest_session(const CommonOptions& common, const std::strin
   if (!list) return fail(list.error());
   const SessionRecord* best = nullptr;
   for (const auto& r : *list) {
-    // Only conversations of the command line: not task children (parent_id), not the server's
-    // sessions (INSTANCE:SESSION, which an HTTP client names and writes).
-    if (!r.parent_id.empty() || r.agent != agent_name) continue;
-    if (r.id.find(':') != std::string::npos) continue;
+    if (!command_line_session(r, agent_name)) continue;
     if (!best || r.updated_at > best->updated_at) best = &r;
   }
   return best ? best->id : std::string();
 }
 
 }  // namespace
+
+bool command_line_session(const SessionRecord& record, const std::string& agent) {
+  return record.parent_id.empty() && record.agent == agent &&
+         record.id.find(':') == std::string::npos;
+}
 
 std::string new_session_id() {
   // Sortable by time, readable, and unique enough for one user's runs: the UTC time to the
@@ -131,8 +133,13 @@ Result<Agent> make_agent(const CommonOptions& common, const RunOptions& o,
   if (!find_registered_agent(o.agent)) {
     // A Markdown agent: what it names (tools, skills, subagents, model, sandbox) is checked
     // first, so that a mistake is reported with its file and line.
-    ProjectCheck check = check_project(*config);
-    if (const auto* problem = check.agent_problem(o.agent)) return fail(problem->error);
+    const auto dir = config->root / ".agents";
+    auto agents = scan_agent_definitions(dir / "agents");
+    if (auto it = agents.items.find(o.agent); it != agents.items.end()) {
+      auto problems = check_agent_definition(it->second, *config, scan_skills(dir / "skills"),
+                                             agents.items, agents.problems);
+      if (!problems.empty()) return fail(problems.front().error);
+    }
   }
   InitOptions defaults;
   defaults.config_path = common.config;

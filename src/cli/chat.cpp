@@ -235,7 +235,7 @@ void Chat::list_sessions() {
   }
   std::vector<const SessionRecord*> mine;
   for (const auto& r : *list) {
-    if (r.parent_id.empty() && r.agent == agent_.name()) mine.push_back(&r);
+    if (command_line_session(r, agent_.name())) mine.push_back(&r);
   }
   std::sort(mine.begin(), mine.end(), [](const SessionRecord* a, const SessionRecord* b) {
     return a->updated_at < b->updated_at;

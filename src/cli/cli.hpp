@@ -11,6 +11,10 @@
 
 #include "cppflue/cppflue.hpp"
 
+namespace cppflue {
+struct SessionRecord;
+}
+
 namespace cppflue::cli {
 
 struct CommonOptions {
@@ -106,6 +110,10 @@ Result<SessionChoice> choose_session(const CommonOptions& common, const RunOptio
 // What to tell the user about `choice` on stderr ("new session ID (continue it with -c, ...)");
 // empty for a session given with -s.
 std::string describe_session_choice(const SessionChoice& choice, const std::string& agent);
+// Whether a stored session is a conversation of agent `agent` from the command line: top-level
+// (no task child) and not the server's (INSTANCE:SESSION, named by HTTP clients). What -c
+// continues and chat's /sessions lists.
+bool command_line_session(const SessionRecord& record, const std::string& agent);
 // A new session id: the UTC time and 24 random bits, e.g. "20261206-132415-3f9a0c".
 std::string new_session_id();
 

@@ -92,7 +92,7 @@ json_object sandbox_report(const Config& config) {
 // The project's skills, roles and Markdown agents, each file read and checked:
 // {"skills","roles","agents" (counts of the files that are fine),"problems":["file:line: ..."]}.
 json_object project_report(const Config& config, bool& ok) {
-  ProjectCheck check = check_project(config);
+  const ProjectCheck check = check_project(config);
   json_array problems;
   for (const auto& p : check.problems) problems.push_back(json(p.error.message));
   if (!problems.empty()) ok = false;
@@ -143,7 +143,7 @@ json_object doctor_report(const CommonOptions& common) {
   return report;
 }
 
-void print_line(std::string_view k, std::string v) {
+void print_line(std::string_view k, const std::string& v) {
   std::cout << fmt::format("{:<10} {}\n", k, for_terminal(STDOUT_FILENO, v));
 }
 

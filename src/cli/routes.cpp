@@ -183,7 +183,7 @@ int store_logs(const CommonOptions& common, const LogsOptions& o, LogPrinter& pr
 int routes_command(const CommonOptions& common) {
   auto routes = server::describe_routes(common.config);
   if (!routes) return report_error(routes.error().message);
-  std::cout << for_terminal(STDOUT_FILENO, serialize(*routes)) << "\n";
+  std::cout << dump(*routes) << "\n";  // dump() escapes what a terminal would act on
   const auto& problems = routes->at("problems").as_array();
   for (const auto& p : problems) {
     std::cerr << error_prefix() << for_terminal(STDERR_FILENO, p.as_string()) << '\n';
@@ -218,7 +218,7 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
   if (!o.server.empty()) {
     Client client(o.server, client_options());
     AgentReply reply = client.agents().invoke(o.name, id, *payload);
-    std::cout << for_terminal(STDOUT_FILENO, serialize(reply.body)) << "\n";
+    std::cout << dump(reply.body) << "\n";
     return 0;
   }
   auto routes = server::describe_routes(common.config);
@@ -259,8 +259,7 @@ int invoke_command(const CommonOptions& common, const InvokeOptions& o) {
                             {"usage", to_json(r.usage)},
                             {"model", json_object{{"id", r.model}}},
                             {"session_id", r.session_id}};
-  std::cout << for_terminal(STDOUT_FILENO, serialize(json_object{{"result", std::move(result)}}))
-            << "\n";
+  std::cout << dump(json_object{{"result", std::move(result)}}) << "\n";
   return 0;
 }
 

@@ -247,9 +247,8 @@ class Section {
       for (auto k : known) found = found || k == key.str();
       if (found) continue;
       std::string full = child_path(path_, key.str());
-      std::vector<std::string> names(known.begin(), known.end());
-      std::string near;
-      if (auto c = closest(key.str(), names)) near = fmt::format("; did you mean '{}'?", *c);
+      const std::string near =
+          did_you_mean(key.str(), std::vector<std::string>(known.begin(), known.end()));
       if (path_.empty()) {
         reader_.error(
             key.source(), full,

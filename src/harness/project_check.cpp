@@ -54,7 +54,6 @@ class AgentProblems {
 std::vector<std::string> tool_problems(const AgentDefinition& agent, const Config& config,
                                        AgentProblems& problems) {
   std::vector<std::string> known = detail::builtin_tool_names();
-  std::erase(known, "final_result");
   std::vector<std::string> servers;
   for (const auto& [name, server] : config.mcp.servers) {
     if (server.enabled) servers.push_back(name);
@@ -85,22 +84,18 @@ std::vector<std::string> tool_problems(const AgentDefinition& agent, const Confi
   return known;
 }
 
+// The model must resolve as it will when the agent runs; a missing API key is left to the run
+// (it is the environment's, not the file's).
 void model_problem(const AgentDefinition& agent, const Config& config, AgentProblems& problems) {
   if (agent.model.empty()) return;
-  auto sep = agent.model.find_first_of(":/");
-  if (sep == std::string::npos || sep == 0 || sep + 1 >= agent.model.size()) {
-    problems.add("model", fmt::format("model: '{}' is not provider:model (for example "
-                                      "openai:gpt-5.5 or anthropic:claude-sonnet-4-6)",
-                                      agent.model));
-    return;
+  auto resolved = resolve_model(agent.model, config.providers);
+  if (resolved || resolved.error().type == ErrorType::auth_error) return;
+  std::string hint;
+  if (const json* provider = find(resolved.error().details, "provider");
+      provider && provider->is_string()) {
+    hint = did_you_mean(provider->get_string(), known_providers(config.providers));
   }
-  std::string provider = agent.model.substr(0, sep);
-  auto known = known_providers(config.providers);
-  if (std::find(known.begin(), known.end(), provider) != known.end()) return;
-  problems.add("model", fmt::format("model: unknown provider '{}' in '{}' (known providers: {}; "
-                                    "define new ones under [providers.NAME] in cppflue.toml){}",
-                                    provider, agent.model, join_or_none(known),
-                                    did_you_mean(provider, known)));
+  problems.add("model", "model: " + resolved.error().message + hint);
 }
 
 }  // namespace
@@ -195,24 +190,6 @@ ProjectCheck check_project(const Config& config) {
   for (const auto& [name, agent] : check.agents) {
     auto found = check_agent_definition(agent, config, check.skills, check.agents, agents.problems);
     agent_problems.insert(agent_problems.end(), found.begin(), found.end());
-  }
-  // A subagent that is fine on its own but names something missing makes its parent unusable
-  // too (the parent's init would fail on it).
-  auto has_problem = [&agent_problems](const std::string& who) {
-    return std::any_of(agent_problems.begin(), agent_problems.end(),
-                       [&who](const ProjectProblem& p) { return p.name == who; });
-  };
-  for (const auto& [name, agent] : check.agents) {
-    for (const auto& sub : agent.subagents) {
-      bool sub_broken = check.agents.count(sub) != 0 && has_problem(sub);
-      bool self_listed = has_problem(name);
-      if (sub_broken && !self_listed) {
-        AgentProblems problems(agent);
-        problems.add("subagents",
-                     fmt::format("subagents: agent '{}' is broken (see its file)", sub));
-        for (auto& p : problems.take()) agent_problems.push_back(std::move(p));
-      }
-    }
   }
   check.problems.insert(check.problems.end(), agent_problems.begin(), agent_problems.end());
   return check;

@@ -23,6 +23,15 @@ std::string relative_to_root(std::string message, const std::filesystem::path& r
   return message;
 }
 
+json route_json(const AgentEntry& entry, bool with_kind) {
+  json_object out{{"name", entry.name},
+                  {"path", fmt::format("/agents/{}/{{agent_id}}", entry.name)},
+                  {"triggers", entry.triggers}};
+  if (with_kind) out["kind"] = entry.compiled ? "compiled" : "markdown";
+  if (!entry.problem.empty()) out["problem"] = entry.problem;
+  return out;
+}
+
 ServedProject discover_served_agents(const Config& config) {
   ServedProject out;
   for (const auto& name : registered_agents()) {
@@ -89,13 +98,7 @@ std::string ServedAgents::names() const {
 
 json ServedAgents::list_json() const {
   json_array list;
-  for (const auto& [name, e] : *catalog()) {
-    json_object item{{"name", name},
-                     {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                     {"triggers", e.triggers}};
-    if (!e.problem.empty()) item["problem"] = e.problem;
-    list.push_back(std::move(item));
-  }
+  for (const auto& [name, e] : *catalog()) list.push_back(route_json(e, false));
   return json_object{{"agents", std::move(list)}};
 }
 

@@ -28,6 +28,10 @@ struct AgentEntry {
 };
 using AgentCatalog = std::map<std::string, AgentEntry>;
 
+// {"name","path","triggers"}, then "kind" (compiled or markdown) when `with_kind`, then
+// "problem" for a broken agent: an agent as /agents, routes and the status list it.
+json route_json(const AgentEntry& entry, bool with_kind);
+
 // The agents, and every problem of the project's Markdown files (skills, roles, agents) as
 // "<file>:<line>: <what>" with the file relative to the project root.
 struct ServedProject {

@@ -155,12 +155,7 @@ json Dashboard::status_json() const {
   json_array agent_names;
   for (const auto& [name, entry] : *agents_->catalog()) {
     agent_names.push_back(json(name));
-    json_object route{{"name", name},
-                      {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                      {"kind", entry.compiled ? "compiled" : "markdown"},
-                      {"triggers", entry.triggers}};
-    if (!entry.problem.empty()) route["problem"] = entry.problem;
-    routes.push_back(std::move(route));
+    routes.push_back(route_json(entry, true));
   }
   const Config& config = env_->config;
   json_array problems;

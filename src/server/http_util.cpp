@@ -63,13 +63,14 @@ int status_for(ErrorType type) {
 net::ServerResponse error_response(const Error& error) {
   int status = status_for(error.type);
   // Internal errors stay internal, configuration errors too (they can name paths, URLs and
-  // settings of the machine), except a broken project file reported by the agent build with
-  // its path made relative to the project root (see instance_cache.cpp).
+  // settings of the machine), except a broken project file found while building an agent,
+  // named relative to the project root (see instance_cache.cpp): that agent cannot run, as
+  // when the catalog knew it already (ServedAgents::refuse).
   if (status == 500 && error.type == ErrorType::config_error &&
       get_string_or(error.details, "kind", "") == kProjectFileProblem) {
-    return error_response(500, "config_error", error.message,
-                          "Fix the project's file named in the message; the other agents are "
-                          "not affected by it.");
+    json details = error.details;
+    details.as_object().erase("kind");
+    return error_envelope(500, "agent_invalid", error.message, std::move(details));
   }
   if (status == 500) {
     return error_response(500, "internal_error", "An internal error occurred.",

@@ -34,7 +34,8 @@ net::ServerResponse invalid_query(std::string_view param, std::string_view value
 // 500 internal_error without their message.
 net::ServerResponse error_response(const Error& error);
 // Error::details["kind"] of a config_error that only names the project's own files relative to
-// its root, and so may be shown to clients (any other config_error is an internal_error).
+// its root: answered as 500 agent_invalid with the message and the other details (any other
+// config_error is an internal_error).
 inline constexpr std::string_view kProjectFileProblem = "project_file";
 int status_for(ErrorType type);
 // The envelope body of error_response(error), as JSON (for SSE and WebSocket messages).

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/instance_cache.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "cppflue/harness/agent.hpp"
@@ -47,8 +49,10 @@ std::shared_ptr<Agent> InstanceCache::build(const std::string& name, const std::
         file.find("/.agents/") == std::string::npos) {
       throw;
     }
-    error.message = relative_to_root(std::move(error.message), config.root);
-    error.details = json_object{{"kind", kProjectFileProblem}};
+    error.message = fmt::format("Agent \"{}\" cannot run: {}", name,
+                                relative_to_root(error.message, config.root));
+    error.details.as_object()["file"] = file.substr(root.size());
+    error.details.as_object()["kind"] = kProjectFileProblem;
     throw Exception(std::move(error));
   }
 }

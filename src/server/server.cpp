@@ -145,14 +145,7 @@ Result<json> describe_routes(const std::string& config_path) {
   if (!config) return fail(config.error());
   auto project = discover_served_agents(*config);
   json_array agents;
-  for (const auto& [name, e] : project.agents) {
-    json_object agent{{"name", name},
-                      {"path", fmt::format("/agents/{}/{{agent_id}}", name)},
-                      {"triggers", e.triggers},
-                      {"kind", e.compiled ? "compiled" : "markdown"}};
-    if (!e.problem.empty()) agent["problem"] = e.problem;
-    agents.push_back(std::move(agent));
-  }
+  for (const auto& [name, e] : project.agents) agents.push_back(route_json(e, true));
   json_array problems;
   for (const auto& p : project.problems) problems.push_back(json(p));
   json_array workflows;

@@ -304,8 +304,8 @@ TEST_F(CliRoutesTest, DevReloadsAgentsWithoutDroppingConnections) {
 }
 
 // `serve` reads the files once: a skill broken after the start is found when an agent is built,
-// and answered as a config_error that names the file relative to the project; a configuration
-// error about the machine (a missing workspace folder) stays an internal_error.
+// and answered as agent_invalid naming the file relative to the project; a configuration error
+// about the machine (a missing workspace folder) stays an internal_error.
 TEST_F(CliRoutesTest, AFileBrokenAfterTheStartIsNamedRelativeToTheProject) {
   ServeProcess serve(root_);
   ASSERT_GT(serve.port(), 0) << serve.output();
@@ -315,10 +315,14 @@ TEST_F(CliRoutesTest, AFileBrokenAfterTheStartIsNamedRelativeToTheProject) {
   EXPECT_EQ(broken.status, 500) << broken.body;
   const json* error = find(broken.json_body, "error");
   ASSERT_NE(error, nullptr) << broken.body;
-  EXPECT_EQ(get_string_or(*error, "type", ""), "config_error") << broken.body;
-  EXPECT_EQ(get_string_or(*error, "message", "").rfind(".agents/skills/sort.md:2: unknown key", 0),
+  EXPECT_EQ(get_string_or(*error, "type", ""), "agent_invalid") << broken.body;
+  EXPECT_EQ(get_string_or(*error, "message", "")
+                .rfind("Agent \"helper\" cannot run: .agents/skills/sort.md:2: unknown key", 0),
             0u)
       << broken.body;
+  const json* details = find(*error, "details");
+  ASSERT_NE(details, nullptr) << broken.body;
+  EXPECT_EQ(get_string_or(*details, "file", ""), ".agents/skills/sort.md") << broken.body;
   EXPECT_EQ(broken.body.find(root_.string()), std::string::npos) << broken.body;
   std::filesystem::remove(root_ / ".agents/skills/sort.md");
 
