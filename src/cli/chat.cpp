@@ -206,7 +206,8 @@ void Chat::help() {
   out +=
       "Enter sends the message. A pasted block of several lines is one message; end a line with "
       "\\ to type another line. A message that starts with / begins with //.\n"
-      "Ctrl-C clears the line, or stops the answer; Ctrl-D on an empty line quits.";
+      "Ctrl-C clears the line, or stops the answer; Ctrl-D on an empty line quits; Ctrl-Z stops "
+      "(fg resumes).";
   std::cout << out << '\n';
 }
 

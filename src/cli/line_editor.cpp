@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <clocale>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -137,6 +138,20 @@ struct LineEditor::Impl {
     return CC_REDISPLAY;
   }
 
+  // Bound to Ctrl-Z (a key while editing, ISIG being off): the terminal back to its own mode,
+  // then stop as any program does on Ctrl-Z; after `fg`, edit on where the line was. (In a
+  // process group without job control the kernel discards the stop: the line is just redrawn.)
+  static unsigned char on_suspend(EditLine* el, int) {
+    Impl& self = of(el);
+    if (self.bracketed_paste) write_out("\033[?2004l");
+    write_out("\n");
+    el_set(el, EL_PREP_TERM, 0);
+    ::kill(::getpid(), SIGTSTP);
+    el_set(el, EL_PREP_TERM, 1);
+    if (self.bracketed_paste) write_out("\033[?2004h");
+    return CC_REDISPLAY;
+  }
+
   // The entry with its placeholders replaced by their pastes, in one pass over what was typed:
   // a paste's text is never searched for placeholders, and each paste is used once.
   std::string expand(const std::string& entry) const {
@@ -189,8 +204,10 @@ LineEditor::LineEditor() : impl_(std::make_unique<Impl>()) {
   // copies that el_end never frees.
   el_wset(self.el, EL_ADDFN, L"cppflue-paste", L"Keep a pasted block whole", &Impl::on_paste);
   el_wset(self.el, EL_ADDFN, L"cppflue-interrupt", L"Clear the line", &Impl::on_interrupt);
+  el_wset(self.el, EL_ADDFN, L"cppflue-suspend", L"Stop (fg resumes)", &Impl::on_suspend);
   el_set(self.el, EL_BIND, std::string(kPasteStart).c_str(), "cppflue-paste", nullptr);
   el_set(self.el, EL_BIND, "^C", "cppflue-interrupt", nullptr);
+  el_set(self.el, EL_BIND, "^Z", "cppflue-suspend", nullptr);
   const char* term = std::getenv("TERM");
   self.bracketed_paste = term && std::strcmp(term, "dumb") != 0;
 }

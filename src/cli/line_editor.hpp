@@ -5,7 +5,8 @@
 //   "[pasted text #1: 3 lines]" (which can be typed around, or deleted) and is put back in
 //   place when the entry is returned; a one-line paste is inserted as typed text.
 // - Ctrl-C clears the line being typed (and its pastes) and shows a fresh prompt, instead of
-//   raising SIGINT.
+//   raising SIGINT; Ctrl-Z still stops the program (the terminal restored first, the line
+//   redrawn after `fg`).
 // A paste is kept up to 8 Mi characters; NUL characters are dropped.
 #pragma once
 

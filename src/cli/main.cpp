@@ -185,7 +185,8 @@ CLI::App* add_chat_command(CLI::App& app, RunOptions& chat, CommonOptions& commo
   chat_cmd->add_option("--config", common.config, "Path to cppflue.toml");
   chat_cmd->footer(
       "Enter sends; a pasted block is one message; end a line with \\ to type another line.\n"
-      "Ctrl-C clears the line, or stops the answer; Ctrl-D on an empty line quits.\n"
+      "Ctrl-C clears the line, or stops the answer; Ctrl-D on an empty line quits; Ctrl-Z stops "
+      "(fg resumes).\n"
       "Commands: /help /new /session [ID] /sessions /model [NAME] /tools /compact /exit");
   return chat_cmd;
 }

@@ -257,6 +257,37 @@ TEST_F(ChatTest, InATerminalCtrlCForgetsNonAsciiLinesAndWholeEntries) {
   ASSERT_TRUE(wait_until([&] { return tmux.ended_well(); })) << tmux.screen();
 }
 
+TEST_F(ChatTest, InATerminalCtrlZStopsTheChatAndFgResumesIt) {
+  REQUIRE_TMUX();
+  if (shell("command -v bash").first != 0) GTEST_SKIP() << "bash is needed for job control";
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("back again"), true);
+  // An interactive shell, so that there is job control to stop and resume the chat.
+  Tmux tmux(dir_.path(),
+            "env -i PATH=/usr/bin:/bin TERM=xterm HOME=/tmp bash --norc --noprofile -i");
+  ASSERT_TRUE(tmux.started()) << tmux.start_output();
+  tmux.keys(fmt::format("CPPFLUE_TEST_MINE_KEY=k {} chat -m mine:m", shell_quote(binary())), true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(tmux.wait_for_screen("you>")) << tmux.screen();
+  tmux.keys("half", true);
+  tmux.keys("C-z");
+  ASSERT_TRUE(tmux.wait_for_screen("Stopped"))
+      << "the shell took the terminal back: " << tmux.screen();
+  tmux.keys("fg", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(wait_until([&] {
+    auto screen = tmux.screen();
+    return screen.rfind("you> half") != std::string::npos &&
+           screen.rfind("you> half") > screen.rfind("Stopped");
+  })) << "the line is shown again after fg: "
+      << tmux.screen();
+  tmux.keys(" done", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(wait_until([&] { return requests() == 1; })) << tmux.screen();
+  EXPECT_EQ(last_user_messages(), std::vector<std::string>{"half done"}) << tmux.screen();
+  ASSERT_TRUE(tmux.wait_for_screen("back again")) << tmux.screen();
+  tmux.keys("C-d");
+}
+
 TEST_F(ChatTest, InATerminalChatsWithAMarkdownAgentAndItsShell) {
   REQUIRE_TMUX();
   fake_.enqueue_turn(WireApi::openai_chat,
