@@ -26,15 +26,12 @@ namespace cppflue {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::contains;
 using testing::FakeProvider;
 using testing::shell_quote;
 using testing::TempDir;
 using testing::text_turn;
 using testing::write_file;
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // The output of `command` run by /bin/sh (stderr included), and its exit status.
 std::pair<int, std::string> shell(const std::string& command) {

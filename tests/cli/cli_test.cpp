@@ -34,8 +34,10 @@ namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
+using cppflue::testing::contains;
 using cppflue::testing::FakeProvider;
 using cppflue::testing::FakeReply;
+using cppflue::testing::lines_of;
 using cppflue::testing::TempDir;
 using cppflue::testing::text_turn;
 using cppflue::testing::write_file;
@@ -45,22 +47,9 @@ using std::chrono::milliseconds;
 // The usage every text turn of the fake provider reports.
 constexpr Usage kTurnUsage{.input = 20, .output = 5};
 
-bool contains(const std::string& s, std::string_view needle) {
-  return s.find(needle) != std::string::npos;
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
 }
 
 // Variables that would make the child talk to a real provider, pick another model, or go

@@ -18,6 +18,7 @@ namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
+using cppflue::testing::contains;
 using cppflue::testing::read_file;
 using cppflue::testing::TempDir;
 using cppflue::testing::write_file;
@@ -36,10 +37,6 @@ const std::vector<std::string> kScaffold = {
     "README.md",
     ".gitignore",
 };
-
-bool contains(const std::string& s, std::string_view needle) {
-  return s.find(needle) != std::string::npos;
-}
 
 // Runs `fn` with stdout and stderr captured.
 struct Captured {

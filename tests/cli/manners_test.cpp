@@ -30,13 +30,10 @@ namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
+using cppflue::testing::contains;
 using cppflue::testing::TempDir;
 using cppflue::testing::write_file;
 using Clock = std::chrono::steady_clock;
-
-bool contains(const std::string& s, std::string_view needle) {
-  return s.find(needle) != std::string::npos;
-}
 
 struct Proc {
   int exit_code = -1;  // -1: killed by a signal or timed out

@@ -12,12 +12,9 @@ namespace cppflue {
 namespace {
 
 using testing::CliRun;
+using testing::contains;
 using testing::TempDir;
 using testing::write_file;
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 class ProjectProblemsTest : public ::testing::Test {
  protected:

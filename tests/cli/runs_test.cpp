@@ -21,6 +21,8 @@ namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
+using cppflue::testing::contains;
+using cppflue::testing::lines_of;
 using cppflue::testing::TempDir;
 
 using Ran = cppflue::testing::CliRun;
@@ -30,19 +32,6 @@ Ran run_in(const fs::path& cwd, const std::vector<std::string>& args,
            const std::vector<std::string>& env = {}) {
   return cppflue::testing::run_cli(cwd, args, env, {"CPPFLUE_LOG", "CPPFLUE_LOG_FORMAT"},
                                    CPPFLUE_BINARY);
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-bool has(const std::string& s, std::string_view needle) {
-  return s.find(needle) != std::string::npos;
 }
 
 class RunsCommandTest : public ::testing::Test {
@@ -116,32 +105,33 @@ TEST_F(RunsCommandTest, ListShowsTheNewestFirstWithFilters) {
   auto lines = lines_of(all.out);
   ASSERT_EQ(lines.size(), 4u) << all.out;
   for (const char* column : {"RUN", "WORKFLOW/AGENT", "STATUS", "STARTED", "DURATION"}) {
-    EXPECT_TRUE(has(lines[0], column)) << lines[0];
+    EXPECT_TRUE(contains(lines[0], column)) << lines[0];
   }
   EXPECT_EQ(lines[1].rfind("run_c ", 0), 0u) << all.out;
-  EXPECT_TRUE(has(lines[1], " running ") && lines[1].back() == '-') << lines[1];
+  EXPECT_TRUE(contains(lines[1], " running ") && lines[1].back() == '-') << lines[1];
   EXPECT_EQ(lines[2].rfind("run_b ", 0), 0u) << all.out;
-  EXPECT_TRUE(has(lines[2], " helper/u1 ") && has(lines[2], " failed ")) << lines[2];
+  EXPECT_TRUE(contains(lines[2], " helper/u1 ") && contains(lines[2], " failed ")) << lines[2];
   EXPECT_EQ(lines[3].rfind("run_a ", 0), 0u) << all.out;
-  EXPECT_TRUE(has(lines[3], " greet ") && has(lines[3], " completed ")) << lines[3];
-  EXPECT_TRUE(has(lines[3], " ms") || has(lines[3], " s")) << lines[3];
+  EXPECT_TRUE(contains(lines[3], " greet ") && contains(lines[3], " completed ")) << lines[3];
+  EXPECT_TRUE(contains(lines[3], " ms") || contains(lines[3], " s")) << lines[3];
 
   auto limited = run({"runs", "list", "--limit", "2"});
   ASSERT_EQ(limited.code, 0) << limited.err;
   EXPECT_EQ(lines_of(limited.out).size(), 4u) << limited.out;  // header, 2 runs, the hint
-  EXPECT_TRUE(has(limited.out, "(the newest 2; --limit N shows more)")) << limited.out;
+  EXPECT_TRUE(contains(limited.out, "(the newest 2; --limit N shows more)")) << limited.out;
 
   auto failed = run({"runs", "list", "--status", "failed"});
   ASSERT_EQ(failed.code, 0) << failed.err;
   ASSERT_EQ(lines_of(failed.out).size(), 2u) << failed.out;
-  EXPECT_TRUE(has(failed.out, "run_b")) << failed.out;
+  EXPECT_TRUE(contains(failed.out, "run_b")) << failed.out;
   auto ended = run({"runs", "--status", "completed,failed"});
   EXPECT_EQ(lines_of(ended.out).size(), 3u) << ended.out;
   auto none = run({"runs", "--status", "aborted"});
   EXPECT_EQ(none.out, "no runs with status aborted\n");
   auto bad = run({"runs", "--status", "done"});
   EXPECT_EQ(bad.code, 1);
-  EXPECT_TRUE(has(bad.err, "--status must be running, completed, failed or aborted")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "--status must be running, completed, failed or aborted"))
+      << bad.err;
   EXPECT_EQ(run({"runs", "list", "--limit", "0"}).code, 1);
 }
 
@@ -168,12 +158,12 @@ TEST_F(RunsCommandTest, ListAsJson) {
 TEST_F(RunsCommandTest, ShowPrintsTheRecord) {
   auto r = run({"runs", "show", "run_a"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(has(r.out, "run       run_a\n")) << r.out;
-  EXPECT_TRUE(has(r.out, "workflow  greet\n")) << r.out;
-  EXPECT_TRUE(has(r.out, "status    completed\n")) << r.out;
-  EXPECT_TRUE(has(r.out, "events    10 (cppflue logs run_a)\n")) << r.out;
-  EXPECT_TRUE(has(r.out, "payload   {\"message\":\"hi\"}\n")) << r.out;
-  EXPECT_TRUE(has(r.out, "result    {\"answer\":42,\"ratio\":0.5}\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "run       run_a\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "workflow  greet\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "status    completed\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "events    10 (cppflue logs run_a)\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "payload   {\"message\":\"hi\"}\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "result    {\"answer\":42,\"ratio\":0.5}\n")) << r.out;
 
   auto agent = run({"runs", "show", "run_b", "--json"});
   ASSERT_EQ(agent.code, 0) << agent.err;
@@ -185,16 +175,16 @@ TEST_F(RunsCommandTest, ShowPrintsTheRecord) {
   EXPECT_EQ(parsed->at("payload").at("message"), "hi");
 
   auto text = run({"runs", "show", "run_b"});
-  EXPECT_TRUE(has(text.out, "agent     helper/u1\n")) << text.out;
-  EXPECT_TRUE(has(text.out, "error     {\"type\":\"provider_error\",\"message\":\"boom\"}"))
+  EXPECT_TRUE(contains(text.out, "agent     helper/u1\n")) << text.out;
+  EXPECT_TRUE(contains(text.out, "error     {\"type\":\"provider_error\",\"message\":\"boom\"}"))
       << text.out;
 
   auto missing = run({"runs", "show", "run_nope"});
   EXPECT_EQ(missing.code, 1);
-  EXPECT_TRUE(has(missing.err, "run run_nope is not in")) << missing.err;
+  EXPECT_TRUE(contains(missing.err, "run run_nope is not in")) << missing.err;
   auto no_id = run({"runs", "show"});
   EXPECT_EQ(no_id.code, 1);
-  EXPECT_TRUE(has(no_id.err, "runs show needs a run id")) << no_id.err;
+  EXPECT_TRUE(contains(no_id.err, "runs show needs a run id")) << no_id.err;
   EXPECT_EQ(run({"runs", "rm", "run_a"}).code, 1);  // not an action
 }
 
@@ -203,7 +193,7 @@ TEST(RunsCommand, AProjectWithoutAStoreHasNoRuns) {
   cppflue::testing::write_file(dir.path() / "cppflue.toml", "");
   auto r = run_in(dir.path(), {"runs"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(has(r.out, "no runs (no store at ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "no runs (no store at ")) << r.out;
   EXPECT_EQ(run_in(dir.path(), {"runs", "--json"}).out, "[]\n");
   EXPECT_FALSE(fs::exists(dir.path() / ".cppflue" / "state.db"));  // not created by looking
 }
@@ -215,27 +205,28 @@ TEST_F(RunsCommandTest, LogsArePrettyAndReadable) {
   // 10 events, of which three text deltas on one line.
   ASSERT_EQ(lines.size(), 8u) << r.out;
   EXPECT_EQ(lines[0].rfind("[1] ", 0), 0u) << lines[0];
-  EXPECT_TRUE(has(lines[0], " run_start workflow=greet")) << lines[0];
-  EXPECT_TRUE(has(lines[1], " log info: greeting name=Ada")) << lines[1];
+  EXPECT_TRUE(contains(lines[0], " run_start workflow=greet")) << lines[0];
+  EXPECT_TRUE(contains(lines[1], " log info: greeting name=Ada")) << lines[1];
   EXPECT_EQ(lines[3].rfind("[4-6] ", 0), 0u) << lines[3];
-  EXPECT_TRUE(has(lines[3], " assistant: Hello world")) << lines[3];
-  EXPECT_FALSE(has(r.out, "text_delta")) << r.out;
-  EXPECT_TRUE(has(lines[4], " -> bash({\"command\":\"ls\"})")) << lines[4];
-  EXPECT_TRUE(has(lines[5], " <- bash (")) << lines[5];
-  EXPECT_TRUE(has(lines[5], " ms): xxxx")) << lines[5];
-  EXPECT_TRUE(has(lines[5], "… [+4800 chars]")) << lines[5];
+  EXPECT_TRUE(contains(lines[3], " assistant: Hello world")) << lines[3];
+  EXPECT_FALSE(contains(r.out, "text_delta")) << r.out;
+  EXPECT_TRUE(contains(lines[4], " -> bash({\"command\":\"ls\"})")) << lines[4];
+  EXPECT_TRUE(contains(lines[5], " <- bash (")) << lines[5];
+  EXPECT_TRUE(contains(lines[5], " ms): xxxx")) << lines[5];
+  EXPECT_TRUE(contains(lines[5], "… [+4800 chars]")) << lines[5];
   EXPECT_LT(lines[5].size(), 300u);
-  EXPECT_TRUE(has(lines[6], " turn model=test:demo tokens in=10 out=5 cost=0.0012")) << lines[6];
-  EXPECT_TRUE(has(lines[7], " run_end completed: {\"answer\":42,\"ratio\":0.5}")) << lines[7];
-  EXPECT_FALSE(has(r.out, "0E0")) << r.out;
-  EXPECT_FALSE(has(r.out, "E-3")) << r.out;
+  EXPECT_TRUE(contains(lines[6], " turn model=test:demo tokens in=10 out=5 cost=0.0012"))
+      << lines[6];
+  EXPECT_TRUE(contains(lines[7], " run_end completed: {\"answer\":42,\"ratio\":0.5}")) << lines[7];
+  EXPECT_FALSE(contains(r.out, "0E0")) << r.out;
+  EXPECT_FALSE(contains(r.out, "E-3")) << r.out;
 
   // --types still filters; a lone delta is its own line.
   auto deltas = run({"logs", "run_a", "--types", "text_delta,run_end", "--since", "4"});
   auto dl = lines_of(deltas.out);
   ASSERT_EQ(dl.size(), 2u) << deltas.out;
   EXPECT_EQ(dl[0].rfind("[5-6] ", 0), 0u) << dl[0];
-  EXPECT_TRUE(has(dl[0], "assistant: lo world")) << dl[0];
+  EXPECT_TRUE(contains(dl[0], "assistant: lo world")) << dl[0];
 
   // ndjson: one object per stored event, as before.
   auto nd = run({"logs", "run_a", "--format", "ndjson"});
@@ -249,12 +240,12 @@ TEST(LogSettings, AnUnknownCppflueLogIsReportedWithTheValidLevels) {
   cppflue::testing::write_file(dir.path() / "cppflue.toml", "");
   auto wrong = run_in(dir.path(), {"runs"}, {"CPPFLUE_LOG=verbose"});
   EXPECT_EQ(wrong.code, 0) << wrong.err;
-  EXPECT_TRUE(has(wrong.err,
-                  "CPPFLUE_LOG=verbose is not a log level; use one of trace, debug, "
-                  "info, warn, error, critical, off"))
+  EXPECT_TRUE(contains(wrong.err,
+                       "CPPFLUE_LOG=verbose is not a log level; use one of trace, debug, "
+                       "info, warn, error, critical, off"))
       << wrong.err;
   auto format = run_in(dir.path(), {"runs"}, {"CPPFLUE_LOG_FORMAT=yaml"});
-  EXPECT_TRUE(has(format.err, "CPPFLUE_LOG_FORMAT=yaml is not a log format; use text or json"))
+  EXPECT_TRUE(contains(format.err, "CPPFLUE_LOG_FORMAT=yaml is not a log format; use text or json"))
       << format.err;
   for (const char* ok : {"CPPFLUE_LOG=debug", "CPPFLUE_LOG=WARN", "CPPFLUE_LOG_FORMAT=json"}) {
     auto r = run_in(dir.path(), {"runs"}, {ok});
@@ -262,7 +253,7 @@ TEST(LogSettings, AnUnknownCppflueLogIsReportedWithTheValidLevels) {
   }
   auto bad_flag = run_in(dir.path(), {"serve", "--log-format", "xml"});
   EXPECT_EQ(bad_flag.code, 1);
-  EXPECT_TRUE(has(bad_flag.err, "--log-format")) << bad_flag.err;
+  EXPECT_TRUE(contains(bad_flag.err, "--log-format")) << bad_flag.err;
 }
 
 }  // namespace

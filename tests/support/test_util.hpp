@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cppflue/sandbox/jail.hpp"
 
@@ -34,6 +36,11 @@ class TempDir {
 // project owned by an unprivileged user would be (jailed commands never run as root, so they
 // could not write a root-owned folder). Does nothing otherwise.
 void give_to_jail_user(const std::filesystem::path& p);
+
+// Whether `text` holds `part`.
+bool contains(std::string_view text, std::string_view part);
+// The lines of `text` that are not empty.
+std::vector<std::string> lines_of(const std::string& text);
 
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& content);
