@@ -10,6 +10,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev
   bubblewrap util-linux python3 ripgrep strace tmux
+  # the Prometheus scrape test (tests/server/prometheus_test.cpp)
+  prometheus
   mkdocs mkdocs-material
   libgtest-dev libgmock-dev libbenchmark-dev
   # scripts/lint.sh and the docs.lint test (about 40 MB once; nothing when present).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "chat_output.hpp"
+#include "cli.hpp"
 
 #include <fmt/format.h>
 #include <sys/ioctl.h>
@@ -91,6 +92,7 @@ std::string usage_line(const Usage& usage, std::chrono::steady_clock::duration e
   std::string line = fmt::format("{} in · {} out", usage.input, usage.output);
   if (usage.cache_read > 0) line += fmt::format(" · {} cached", usage.cache_read);
   if (usage.cache_write > 0) line += fmt::format(" · {} cache writes", usage.cache_write);
+  if (usage.cost) line += " · " + usd_text(usage.cost->total);  // absent: no known price
   return line + fmt::format(" · {:.1f} s", std::chrono::duration<double>(elapsed).count());
 }
 

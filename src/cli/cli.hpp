@@ -167,6 +167,9 @@ class TerminalFilter {
 // exact bytes).
 std::string for_terminal(int fd, std::string_view text);
 
+// A cost in USD for people: "$0.0042", "$1.37" (four decimals below a dollar, two above).
+std::string usd_text(double usd);
+
 // "cppflue: error: ", styled for stderr when `styled` allows it.
 std::string error_prefix();
 

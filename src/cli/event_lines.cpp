@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli.hpp"
 #include "cppflue/harness/event.hpp"
 
 namespace cppflue::cli {
@@ -39,9 +40,8 @@ std::string usage_text(const json& usage) {
                                 get_int(usage, "output").value_or(0));
   const json* cost = find(usage, "cost");
   const json* total = cost != nullptr ? find(*cost, "total") : nullptr;
-  if (total != nullptr && total->is_number() && total->to_number<double>() > 0) {
-    out += " cost=" + dump(*total);
-  }
+  if (total != nullptr && total->is_number())
+    out += " cost=" + usd_text(total->to_number<double>());
   return out;
 }
 

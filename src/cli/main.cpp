@@ -5,12 +5,14 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli.hpp"
 #include "commands.hpp"
 #include "cppflue/cli.hpp"
 #include "cppflue/core/log_env.hpp"
+#include "cppflue/net/otlp.hpp"
 #include "init.hpp"
 #include "runs.hpp"
 #include "suggest.hpp"
@@ -343,8 +345,31 @@ void add_commands(CLI::App& app, CommandLine& cl) {
   cl.help_cmd = add_help_command(app, cl.help_words);
 }
 
+// Trace export for the commands that run agents, from OTEL_* and [telemetry] (nothing starts
+// without an endpoint). The spans still queued are delivered before the command returns, or
+// given up on after a few seconds.
+class TelemetryScope {
+ public:
+  explicit TelemetryScope(const CommonOptions& common) {
+    std::error_code ec;
+    auto config = discover_config(common.config, std::filesystem::current_path(ec));
+    if (!config) return;  // the command reports its configuration itself
+    started_ = start_telemetry(config->telemetry).exporting;
+  }
+  ~TelemetryScope() {
+    if (started_) stop_telemetry(std::chrono::milliseconds(3000));
+  }
+  TelemetryScope(const TelemetryScope&) = delete;
+  TelemetryScope& operator=(const TelemetryScope&) = delete;
+
+ private:
+  bool started_ = false;
+};
+
 // Runs the subcommand that was given; errors thrown by it are reported (exit code 1).
 int run_subcommand(const CommandLine& cl) {
+  std::optional<TelemetryScope> telemetry;
+  if (*cl.run_cmd || *cl.chat_cmd || *cl.serve_cmd || *cl.dev_cmd) telemetry.emplace(cl.common);
   try {
     if (*cl.run_cmd) return run_command(cl.common, cl.run);
     if (*cl.chat_cmd) return chat_command(cl.common, cl.chat);

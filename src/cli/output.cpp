@@ -3,6 +3,8 @@
 // it, and in JSON mode (--json, --stream) also one JSON object on stdout.
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -147,6 +149,10 @@ std::string terminal_safe(std::string_view text) {
   TerminalFilter filter;
   std::string out = filter.feed(text);
   return out + filter.finish();
+}
+
+std::string usd_text(double usd) {
+  return usd < 1 ? fmt::format("${:.4f}", usd) : fmt::format("${:.2f}", usd);
 }
 
 std::string for_terminal(int fd, std::string_view text) {

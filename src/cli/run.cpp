@@ -2,6 +2,7 @@
 // `cppflue run`: one prompt, streamed to the terminal (or as JSON lines / one JSON object).
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 
@@ -224,6 +225,11 @@ int run_on_session(Session& session, const RunOptions& o, const std::string& pro
   PromptResult result;
   PromptOptions prompt_options;
   prompt_options.secrets = o.secrets;
+  // A caller's trace (a CI job, a script) passed in the environment, as OpenTelemetry's
+  // environment-variable carriers name it.
+  if (const char* parent = std::getenv("TRACEPARENT"); parent != nullptr) {
+    prompt_options.traceparent = parent;
+  }
   try {
     if (!o.skill.empty()) {
       prompt_options.on_event = on_event;

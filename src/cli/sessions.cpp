@@ -24,6 +24,34 @@ json record_json(const SessionRecord& r) {
                      {"metadata", r.metadata}};
 }
 
+// The usage of the stored turns (the model's answers carry theirs); the cost is absent when a
+// turn's model had no price.
+struct Totals {
+  Usage usage;
+  int turns = 0;
+};
+Totals turn_totals(const std::vector<Entry>& entries) {
+  Totals t;
+  for (const auto& e : entries) {
+    if (e.kind != "message" || e.role != "assistant") continue;
+    const json* turn = find(e.content, "turn");
+    const json* usage = turn != nullptr ? find(*turn, "usage") : nullptr;
+    if (usage == nullptr || !usage->is_object()) continue;
+    t.usage += usage_from_json(*usage);
+    ++t.turns;
+  }
+  return t;
+}
+
+std::string totals_text(const Totals& t) {
+  std::string out =
+      fmt::format("{} model turns · {} in · {} out", t.turns, t.usage.input, t.usage.output);
+  if (t.usage.cache_read > 0) out += fmt::format(" · {} cached", t.usage.cache_read);
+  if (t.usage.cache_write > 0) out += fmt::format(" · {} cache writes", t.usage.cache_write);
+  out += t.usage.cost ? " · " + usd_text(t.usage.cost->total) : " · cost unknown";
+  return out;
+}
+
 // The seqs of user messages that failed operations took out of the context.
 std::set<std::int64_t> dropped_seqs(const std::vector<Entry>& entries) {
   std::set<std::int64_t> out;
@@ -94,6 +122,44 @@ int scrub(const Config& config, const std::filesystem::path& db, const SessionsO
   return 0;
 }
 
+// `sessions show ID`: every entry, then the usage and cost of the stored turns.
+int show(Store& store, const SessionsOptions& o) {
+  auto rec = store.get_session(o.id);
+  if (!rec) return report_error(rec.error());
+  if (!*rec) return report_error(ErrorType::not_found, fmt::format("session '{}' not found", o.id));
+  auto entries = store.entries(o.id);
+  if (!entries) return report_error(entries.error());
+  if (o.json) {
+    json_array arr;
+    for (const auto& e : *entries) {
+      arr.push_back(json_object{{"seq", e.seq},
+                                {"kind", e.kind},
+                                {"role", e.role},
+                                {"source", e.source},
+                                {"created_at", e.created_at},
+                                {"content", e.content}});
+    }
+    auto totals = turn_totals(*entries);
+    std::cout << dump(json_object{{"session", record_json(**rec)},
+                                  {"entries", arr},
+                                  {"turns", totals.turns},
+                                  {"usage", to_json(totals.usage)}})
+              << '\n';
+  } else {
+    std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
+                             (*rec)->updated_at);
+    auto dropped = dropped_seqs(*entries);
+    for (const auto& e : *entries) {
+      std::cout << fmt::format("{:>4}  {}\n", e.seq,
+                               for_terminal(STDOUT_FILENO, describe(e, dropped.count(e.seq) > 0)));
+    }
+    if (auto totals = turn_totals(*entries); totals.turns > 0) {
+      std::cout << "total: " << totals_text(totals) << '\n';
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
@@ -133,36 +199,7 @@ int sessions_command(const CommonOptions& common, const SessionsOptions& o) {
     }
     return 0;
   }
-  if (o.action == "show") {
-    auto rec = (*store)->get_session(o.id);
-    if (!rec) return report_error(rec.error());
-    if (!*rec)
-      return report_error(ErrorType::not_found, fmt::format("session '{}' not found", o.id));
-    auto entries = (*store)->entries(o.id);
-    if (!entries) return report_error(entries.error());
-    if (o.json) {
-      json_array arr;
-      for (const auto& e : *entries) {
-        arr.push_back(json_object{{"seq", e.seq},
-                                  {"kind", e.kind},
-                                  {"role", e.role},
-                                  {"source", e.source},
-                                  {"created_at", e.created_at},
-                                  {"content", e.content}});
-      }
-      std::cout << dump(json_object{{"session", record_json(**rec)}, {"entries", arr}}) << '\n';
-    } else {
-      std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
-                               (*rec)->updated_at);
-      auto dropped = dropped_seqs(*entries);
-      for (const auto& e : *entries) {
-        std::cout << fmt::format(
-            "{:>4}  {}\n", e.seq,
-            for_terminal(STDOUT_FILENO, describe(e, dropped.count(e.seq) > 0)));
-      }
-    }
-    return 0;
-  }
+  if (o.action == "show") return show(**store, o);
   auto removed = (*store)->delete_session(o.id);
   if (!removed) return report_error(removed.error());
   if (!*removed)

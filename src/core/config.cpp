@@ -25,18 +25,20 @@
 #include <span>
 #include <sstream>
 
+#include "config_reader.hpp"
 #include "cppflue/core/json.hpp"
 
 namespace cppflue {
 namespace {
 
 namespace fs = std::filesystem;
-using Names = std::span<const std::string_view>;
+using namespace config_detail;
 
 constexpr std::string_view kConfigFileName = "cppflue.toml";
 
-constexpr std::string_view kTopLevelKeys[] = {"agent",      "sandbox", "secrets", "providers",
-                                              "compaction", "mcp",     "server"};
+constexpr std::string_view kTopLevelKeys[] = {"agent",     "sandbox",    "secrets",
+                                              "providers", "compaction", "mcp",
+                                              "server",    "telemetry",  "pricing"};
 constexpr std::string_view kAgentKeys[] = {
     "model",       "harness",        "sandbox",          "thinking_level",
     "allow_write", "allow_shell",    "allowed_commands", "allow_compound_commands",
@@ -65,6 +67,10 @@ constexpr std::string_view kServerKeys[] = {"host",
                                             "max_instances",
                                             "reply_url"};
 
+constexpr std::string_view kTelemetryKeys[] = {"otlp_endpoint", "service_name", "capture_content",
+                                               "metrics", "metrics_public"};
+constexpr std::string_view kPricingKeys[] = {"input", "output", "cache_read", "cache_write"};
+
 // The schema: every table with the keys it accepts, by key path ("<name>" stands for a name
 // the user picks). The parser checks each table against its entry (`keys_of`), and
 // `known_config_keys` lists the same entries, so the two cannot disagree.
@@ -81,6 +87,8 @@ constexpr SchemaTable kSchema[] = {
     {"mcp", kMcpKeys},
     {"mcp.servers.<name>", kMcpServerKeys},
     {"server", kServerKeys},
+    {"telemetry", kTelemetryKeys},
+    {"pricing.<name>", kPricingKeys},
 };
 
 // The keys of the schema table `path`; an unknown path does not compile.
@@ -106,323 +114,6 @@ constexpr std::string_view kIsolationModes[] = {"auto", "jail", "none"};
 constexpr std::string_view kProviderApis[] = {"openai-chat", "openai-responses", "anthropic",
                                               "gemini"};
 constexpr std::string_view kMcpModes[] = {"direct", "search_execute"};
-
-std::string join(Names names) {
-  std::string out;
-  for (auto n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
-}
-
-// A key as it would be written in TOML: bare when possible, quoted otherwise, so key paths in
-// messages can be pasted back into the file.
-std::string key_text(std::string_view key) {
-  bool bare = !key.empty();
-  for (char c : key) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) bare = false;
-  }
-  if (bare) return std::string(key);
-  std::string out = "\"";
-  for (char c : key) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
-std::string child_path(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return key_text(key);
-  return fmt::format("{}.{}", parent, key_text(key));
-}
-
-// A string value quoted for a message; control characters are escaped so the message stays on
-// one line whatever the file contains.
-std::string quote_value(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
-
-std::string one_line(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return out;
-}
-
-std::string_view type_name(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::none:
-      break;
-  }
-  return "nothing";
-}
-
-Error config_error_at(std::string_view file, const toml::source_region& where, std::string_view key,
-                      std::string_view message) {
-  json line = nullptr;
-  json column = nullptr;
-  std::string prefix;
-  if (where.begin.line > 0) {
-    line = where.begin.line;
-    column = where.begin.column;
-    prefix = fmt::format("{}:{}:{}: ", file, where.begin.line, where.begin.column);
-  } else {
-    prefix = fmt::format("{}: ", file);
-  }
-  json key_value = nullptr;
-  if (!key.empty()) key_value = json(boost::json::string(key));
-  return make_error(
-      ErrorType::config_error, one_line(prefix + std::string(message)),
-      json_object{{"file", file}, {"line", line}, {"column", column}, {"key", key_value}});
-}
-
-// Walks the document; the first problem found is kept and every later read is a no-op, so
-// the section readers stay straight-line code.
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  bool failed() const { return error_.has_value(); }
-  Error take_error() { return std::move(*error_); }
-
-  void error(const toml::source_region& where, std::string_view key, std::string_view message) {
-    if (!error_) error_ = config_error_at(file_, where, key, message);
-  }
-  void wrong_type(const toml::node& node, std::string_view key, std::string_view expected) {
-    error(node.source(), key,
-          fmt::format("{}: expected {}, got {}", key, expected, type_name(node)));
-  }
-
- private:
-  std::string file_;
-  std::optional<Error> error_;
-};
-
-// One TOML table of the schema: rejects unknown keys on construction, then reads typed fields.
-class Section {
- public:
-  // `path` is the key path of the table ("" for the root).
-  Section(Reader& reader, const toml::table& table, std::string path, Names known)
-      : reader_(reader), table_(table), path_(std::move(path)) {
-    for (auto&& [key, node] : table_) {
-      bool found = false;
-      for (auto k : known) found = found || k == key.str();
-      if (found) continue;
-      std::string full = child_path(path_, key.str());
-      const std::string near =
-          did_you_mean(key.str(), std::vector<std::string>(known.begin(), known.end()));
-      if (path_.empty()) {
-        reader_.error(
-            key.source(), full,
-            fmt::format("unknown {} {}{} (known top-level tables: {})",
-                        node.is_table() ? "table" : "key", quote_value(full), near, join(known)));
-      } else {
-        reader_.error(key.source(), full,
-                      fmt::format("unknown key {}{} (known keys in [{}]: {})", quote_value(full),
-                                  near, path_, join(known)));
-      }
-    }
-  }
-
-  void string(std::string_view key, std::string& out, bool non_empty = false) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* v = node->as_string();
-    if (!v) return reader_.wrong_type(*node, full(key), "string");
-    if (non_empty && v->get().empty()) {
-      return reader_.error(node->source(), full(key),
-                           fmt::format("{}: must not be empty", full(key)));
-    }
-    out = v->get();
-  }
-
-  void optional_string(std::string_view key, std::optional<std::string>& out) {
-    if (!get(key)) return;
-    std::string value;
-    string(key, value);
-    if (!reader_.failed()) out = std::move(value);
-  }
-
-  // `allow_empty`: "" means "not set" for keys whose struct field uses empty that way.
-  // A size in bytes: an integer, or a string with a K, M, G or T suffix (powers of 1024),
-  // e.g. "512M"; 0 means no limit.
-  void size(std::string_view key, std::int64_t& out) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    if (const auto* i = node->as_integer()) {
-      if (i->get() < 0) {
-        return reader_.error(node->source(), full(key),
-                             fmt::format("{}: must not be negative", full(key)));
-      }
-      out = i->get();
-      return;
-    }
-    const auto* v = node->as_string();
-    if (!v) return reader_.wrong_type(*node, full(key), "string or integer");
-    const std::string& s = v->get();
-    std::int64_t number = 0;
-    std::size_t k = 0;
-    for (; k < s.size() && s[k] >= '0' && s[k] <= '9'; ++k) {
-      if (number > (std::numeric_limits<std::int64_t>::max() - 9) / 10) break;
-      number = number * 10 + (s[k] - '0');
-    }
-    std::string unit = s.substr(k);
-    int shift = unit.empty()                 ? 0
-                : unit == "K" || unit == "k" ? 10
-                : unit == "M" || unit == "m" ? 20
-                : unit == "G" || unit == "g" ? 30
-                : unit == "T" || unit == "t" ? 40
-                                             : -1;
-    if (k == 0 || shift < 0 || number > (std::numeric_limits<std::int64_t>::max() >> shift)) {
-      return reader_.error(
-          node->source(), full(key),
-          fmt::format("{}: invalid size {} (a number of bytes with an optional K, M, G or T "
-                      "suffix, e.g. \"512M\")",
-                      full(key), quote_value(s)));
-    }
-    out = number << shift;
-  }
-
-  void one_of(std::string_view key, std::string& out, Names allowed, bool allow_empty = false) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* v = node->as_string();
-    if (!v) return reader_.wrong_type(*node, full(key), "string");
-    const std::string& s = v->get();
-    bool ok = allow_empty && s.empty();
-    for (auto a : allowed) ok = ok || a == s;
-    if (!ok) {
-      return reader_.error(node->source(), full(key),
-                           fmt::format("{}: invalid value {} (allowed: {})", full(key),
-                                       quote_value(s), join(allowed)));
-    }
-    out = s;
-  }
-
-  void optional_one_of(std::string_view key, std::optional<std::string>& out, Names allowed) {
-    if (!get(key)) return;
-    std::string value;
-    one_of(key, value, allowed);
-    if (!reader_.failed()) out = std::move(value);
-  }
-
-  void boolean(std::string_view key, bool& out) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* v = node->as_boolean();
-    if (!v) return reader_.wrong_type(*node, full(key), "boolean");
-    out = v->get();
-  }
-
-  template <class Int>
-  void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* v = node->as_integer();
-    if (!v) return reader_.wrong_type(*node, full(key), "integer");
-    std::int64_t n = v->get();
-    if (n < min || n > max) {
-      std::string range;
-      if (max == std::numeric_limits<Int>::max() && min != std::numeric_limits<Int>::min()) {
-        range = fmt::format(">= {}", min);
-      } else {
-        range = fmt::format("{}..{}", min, max);
-      }
-      return reader_.error(
-          node->source(), full(key),
-          fmt::format("{}: value {} out of range (allowed: {})", full(key), n, range));
-    }
-    out = static_cast<Int>(n);
-  }
-
-  void string_list(std::string_view key, std::vector<std::string>& out) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* arr = node->as_array();
-    if (!arr) return reader_.wrong_type(*node, full(key), "array of strings");
-    std::vector<std::string> values;
-    for (std::size_t i = 0; i < arr->size(); ++i) {
-      const toml::node& item = (*arr)[i];
-      const auto* s = item.as_string();
-      if (!s) return reader_.wrong_type(item, fmt::format("{}[{}]", full(key), i), "string");
-      values.push_back(s->get());
-    }
-    out = std::move(values);
-  }
-
-  void string_map(std::string_view key, std::map<std::string, std::string>& out) {
-    const toml::node* node = get(key);
-    if (!node) return;
-    const auto* tbl = node->as_table();
-    if (!tbl) return reader_.wrong_type(*node, full(key), "table of strings");
-    std::map<std::string, std::string> values;
-    for (auto&& [k, v] : *tbl) {
-      const auto* s = v.as_string();
-      if (!s) return reader_.wrong_type(v, child_path(full(key), k.str()), "string");
-      values[std::string(k.str())] = s->get();
-    }
-    out = std::move(values);
-  }
-
-  // A sub-table (nullptr when absent or of another type, the latter being an error).
-  const toml::table* table(std::string_view key) {
-    const toml::node* node = get(key);
-    if (!node) return nullptr;
-    const auto* tbl = node->as_table();
-    if (!tbl) reader_.wrong_type(*node, full(key), "table");
-    return tbl;
-  }
-
-  std::string full(std::string_view key) const { return child_path(path_, key); }
-
- private:
-  const toml::node* get(std::string_view key) const {
-    if (reader_.failed()) return nullptr;
-    return table_.get(key);
-  }
-
-  Reader& reader_;
-  const toml::table& table_;
-  std::string path_;
-};
 
 constexpr std::int64_t kIntMax = INT_MAX;
 constexpr std::int64_t kLongMax = LONG_MAX;
@@ -626,6 +317,13 @@ Result<Config> parse_document(std::string_view text, const std::string& display,
   if (const auto* t = root.table("compaction")) read_compaction(reader, *t, config.compaction);
   if (const auto* t = root.table("mcp")) read_mcp(reader, *t, config.mcp);
   if (const auto* t = root.table("server")) read_server(reader, *t, config.server);
+  if (const auto* t = root.table("telemetry")) {
+    read_telemetry(reader, Section(reader, *t, "telemetry", keys_of("telemetry")),
+                   config.telemetry);
+  }
+  if (const auto* t = root.table("pricing")) {
+    read_pricing(reader, "pricing", *t, keys_of("pricing.<name>"), config.pricing);
+  }
   if (reader.failed()) return fail(reader.take_error());
   return config;
 }

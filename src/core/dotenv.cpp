@@ -205,7 +205,12 @@ namespace detail {
 Result<void> load_project_dotenv(const std::filesystem::path& root) {
   if (!g_project_dotenv || g_project_dotenv_loaded.exchange(true)) return {};
   auto r = load_dotenv(root / ".env");
-  if (!r) return fail(std::move(r.error()));
+  if (!r) {
+    // Not loaded: whoever asks next (each command reads the configuration when it needs it)
+    // gets the same error, rather than a configuration without the file.
+    g_project_dotenv_loaded = false;
+    return fail(std::move(r.error()));
+  }
   return {};
 }
 }  // namespace detail

@@ -271,7 +271,8 @@ std::string build_system_prompt(const std::string& instructions,
 void open_runtime_and_store(AgentImpl& impl, const InitOptions& options) {
   impl.runtime = options.runtime ? options.runtime : Runtime::shared();
   impl.models = std::make_unique<ModelClientCache>(impl.runtime->executor(), impl.config.providers,
-                                                   options.retry.value_or(RetryPolicy{}));
+                                                   options.retry.value_or(RetryPolicy{}),
+                                                   impl.config.pricing);
   if (options.store) {
     impl.store = options.store;
     return;

@@ -36,11 +36,12 @@ std::vector<ToolCall> unanswered_tool_calls(const std::vector<Message>& h) {
   return open_calls;
 }
 
-Result<void> SessionImpl::append(const Message& original, std::string_view source) {
+Result<void> SessionImpl::append(const Message& original, std::string_view source, json turn) {
   Entry e;
   e.kind = "message";
   e.role = std::string(role_name(original.role));
   e.content = to_json(original);
+  if (!turn.is_null() && e.content.is_object()) e.content.as_object()["turn"] = std::move(turn);
   e.source = std::string(source);
   // No known secret is stored, or kept for later model calls, whatever brought it in: the
   // user's own text, thinking, raw tool arguments, provider data.

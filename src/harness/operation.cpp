@@ -9,13 +9,14 @@
 
 #include "cppflue/core/ids.hpp"
 #include "session_internal.hpp"
+#include "telemetry.hpp"
 
 namespace asio = boost::asio;
 
 namespace cppflue {
 
 Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
-    std::string kind, std::vector<EventCallback> callbacks) {
+    std::string kind, std::vector<EventCallback> callbacks, std::string_view traceparent) {
   if (busy.exchange(true)) {
     std::string running;
     {
@@ -34,6 +35,9 @@ Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
   op.cancel = std::make_shared<CancelSource>();
   op.emitter = std::make_shared<Emitter>(id, op.id, std::move(callbacks));
   op.started = std::chrono::steady_clock::now();
+  op.span = std::make_shared<trace::Span>(
+      telemetry::start_operation(agent->name, id, op.kind, op.id, traceparent));
+  op.emitter->set_trace_context(op.span->context());
   {
     std::lock_guard lock(mu);
     active_cancel = op.cancel;
@@ -57,6 +61,10 @@ void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
                                                                   op.started)
                 .count();
   op.emitter->emit(events::OperationEnd{op.kind, ms, error != nullptr});
+  telemetry::record_operation(agent->name, op.kind, std::chrono::steady_clock::now() - op.started,
+                              error);
+  if (error != nullptr) op.span->set_error(wire_name(error->type), error->message);
+  op.span->end();
   {
     std::lock_guard lock(mu);
     active_cancel.reset();
@@ -229,6 +237,12 @@ void SessionImpl::finish(const ActiveOperation& op, OperationContext* ctx,
     }
     append_marker(std::move(marker));
   }
+  if (ctx != nullptr && op.span->recording()) {
+    const Usage& u = ctx->usage();
+    op.span->set("gen_ai.usage.input_tokens", u.input);
+    op.span->set("gen_ai.usage.output_tokens", u.output);
+    if (u.cost) op.span->set("cppflue.usage.cost_usd", u.cost->total);
+  }
   end_operation(op, result ? nullptr : &result.error());
 }
 
@@ -236,7 +250,8 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run(OperationSpec spec) {
   auto begun = begin_operation(
       spec.kind,
       std::vector<EventCallback>{spec.forwarded_to_parent ? EventCallback{} : agent->on_event,
-                                 spec.options.on_event, spec.sink});
+                                 spec.options.on_event, spec.sink},
+      spec.options.traceparent);
   if (!begun) co_return fail(std::move(begun.error()));
   auto self = shared_from_this();  // keeps the session alive for the whole operation
   const ActiveOperation& op = *begun;

@@ -44,6 +44,7 @@
 #include "builtin_tools.hpp"
 #include "cppflue/core/cancel.hpp"
 #include "cppflue/core/config.hpp"
+#include "cppflue/core/trace.hpp"
 #include "cppflue/harness/agent.hpp"
 #include "cppflue/harness/backend.hpp"
 #include "cppflue/model/wire_api.hpp"
@@ -133,6 +134,10 @@ class Emitter {
   void emit(const EventPayload& e);
   // Delivers an event made elsewhere (a child task's) unchanged to this operation's callbacks.
   void forward(const Event& e);
+  // The operation's span (invoke_agent), parent of its model, tool and compaction spans;
+  // invalid when nothing is traced. Set once, before the operation's work starts.
+  void set_trace_context(trace::SpanContext c) { trace_context_ = std::move(c); }
+  const trace::SpanContext& trace_context() const { return trace_context_; }
 
  private:
   void deliver(const Event& e, bool forwarded);  // the caller holds mu_
@@ -141,6 +146,7 @@ class Emitter {
   std::string operation_id_;
   std::vector<EventCallback> callbacks_;
   std::shared_ptr<const detail::Redactor> redactor_;
+  trace::SpanContext trace_context_;
   std::recursive_mutex mu_;  // a callback may abort the session, which emits again
 };
 
@@ -259,7 +265,9 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
 
   // -- History (history.cpp)
   // Stores `original` (redacted) and adds it to the context; durable when it returns.
-  Result<void> append(const Message& original, std::string_view source);
+  // `turn`, for an answer of the model: {id, model, usage} stored with the message (the
+  // usage and cost `sessions show` and `trace` add up); not part of the history sent again.
+  Result<void> append(const Message& original, std::string_view source, json turn = nullptr);
   // Records a marker entry (interruption, failure, task); a store failure is only logged.
   void append_marker(json_object content);
   // After a failed operation: when the last message of the context is a user message nothing
@@ -273,10 +281,12 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
     std::shared_ptr<CancelSource> cancel;
     std::shared_ptr<Emitter> emitter;
     std::chrono::steady_clock::time_point started;
+    std::shared_ptr<trace::Span> span;  // invoke_agent; ended by end_operation
   };
   // Claims the session for one operation (session_busy when another one runs) and emits
-  // operation_start.
-  Result<ActiveOperation> begin_operation(std::string kind, std::vector<EventCallback> callbacks);
+  // operation_start. `traceparent`: the caller's span (W3C), parent of the operation's.
+  Result<ActiveOperation> begin_operation(std::string kind, std::vector<EventCallback> callbacks,
+                                          std::string_view traceparent = {});
   // Emits aborted/error for `error` (if any), then idle and operation; releases the session.
   void end_operation(const ActiveOperation& op, const Error* error);
   bool abort();
@@ -327,6 +337,7 @@ class SessionImpl : public std::enable_shared_from_this<SessionImpl> {
   struct TaskSpec {
     std::string prompt;
     TaskOptions options;
+    std::string traceparent;  // the span the child's operation goes under
   };
   boost::asio::awaitable<Result<PromptResult>> run_task(TaskSpec spec,
                                                         std::shared_ptr<Emitter> emitter,
@@ -392,7 +403,7 @@ class OperationContext final : public TurnContext {
   boost::asio::awaitable<Result<ModelResponse>> call_model_once();
   // Starts one call (or answers it at once: unknown tool, invalid arguments); `deliver`
   // receives its result. `cancel` is the call's ToolContext::cancel.
-  void start_tool(const ToolCall& call, const CancelToken& cancel,
+  void start_tool(const ToolCall& call, const CancelToken& cancel, const std::string& traceparent,
                   std::function<void(ToolRun)> deliver);
   std::string unavailable_reason(const std::string& name) const;
 
@@ -410,6 +421,7 @@ class OperationContext final : public TurnContext {
   int turns_ = 0;
   std::string last_model_;
   std::string last_finish_;
+  json last_turn_;  // {id, model, usage} of the answer not yet appended
   std::string partial_text_;
   std::map<std::string, Message> pending_results_;
   std::string system_;

@@ -87,6 +87,8 @@ asio::awaitable<Result<PromptResult>> SessionImpl::run_task(TaskSpec spec,
   TaskOptions& o = spec.options;
   auto child_spec = child_operation(*agent, spec.prompt, o, emitter);
   if (!child_spec) co_return fail(child_spec.error());
+  child_spec->options.traceparent =
+      spec.traceparent.empty() ? emitter->trace_context().traceparent() : spec.traceparent;
   auto parent_sandbox = get_sandbox();
   if (!parent_sandbox) co_return fail(parent_sandbox.error());
   std::shared_ptr<Sandbox> child_sandbox = *parent_sandbox;
@@ -150,7 +152,7 @@ std::optional<std::string> text_arg(const json& args, std::string_view key) {
 
 asio::awaitable<ToolResult> run_task_tool(std::weak_ptr<SessionImpl> weak,
                                           std::shared_ptr<Emitter> emitter, CancelToken cancel,
-                                          json args) {
+                                          std::string traceparent, json args) {
   auto self = weak.lock();
   if (!self)
     co_return ToolResult::abort_turn(make_error(ErrorType::cancelled, "the session is gone"));
@@ -164,6 +166,7 @@ asio::awaitable<ToolResult> run_task_tool(std::weak_ptr<SessionImpl> weak,
   }
   if (spec.prompt.empty())
     co_return ToolResult::tell_model("task: 'prompt' must be a non-empty string");
+  spec.traceparent = std::move(traceparent);  // the task call's span
   auto r = co_await self->run_task(std::move(spec), std::move(emitter), std::move(cancel));
   if (r) co_return r->text;
   // The parent's turn cannot go on without its store, nor after its calls were cancelled; any
@@ -211,7 +214,7 @@ std::optional<ToolDefinition> SessionImpl::task_tool(std::shared_ptr<Emitter> em
   // the turn.
   // run_task_tool, a coroutine, copies ctx.cancel into its frame before this returns.
   t.async_execute = [weak, emitter = std::move(emitter)](json args, const ToolContext& ctx) {
-    return run_task_tool(weak, emitter, ctx.cancel, std::move(args));
+    return run_task_tool(weak, emitter, ctx.cancel, ctx.traceparent, std::move(args));
   };
   return t;
 }

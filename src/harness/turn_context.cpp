@@ -19,6 +19,7 @@
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/schema/validator.hpp"
 #include "session_internal.hpp"
+#include "telemetry.hpp"
 
 namespace asio = boost::asio;
 
@@ -202,6 +203,19 @@ asio::awaitable<Result<void>> OperationContext::compact_if_needed() {
   co_return Result<void>{};
 }
 
+namespace {
+// OpenAI's prompt_cache_key for a session: stable across runs, and not the session id itself
+// (which the user chose and may mean something). FNV-1a, 64 bits.
+std::string prompt_cache_key(std::string_view session_id) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : session_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("cppflue-{:016x}", h);
+}
+}  // namespace
+
 asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   ++turns_;
   std::string turn_id = new_hex_id("turn_", 16);
@@ -216,10 +230,28 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   req.thinking = thinking_;
   req.stream = stream_;
   req.output = output_;
+  req.cache_key = prompt_cache_key(session_.id);
   partial_text_.clear();
+  trace::Span chat =
+      telemetry::start_chat(emitter_->trace_context(), model_spec_, session_.id, stream_);
+  req.traceparent = chat.context().traceparent();
+  req.tracestate = chat.context().trace_state;
+  if (telemetry::capture(chat)) {
+    chat.set("gen_ai.system_instructions", telemetry::content(req.system, redactor_.get()));
+    json_array input;
+    for (const auto& m : req.messages) input.push_back(to_json(m));
+    chat.set("gen_ai.input.messages", telemetry::content(dump(input), redactor_.get()));
+  }
+  const auto asked = std::chrono::steady_clock::now();
+  bool first_chunk = true;
   DeltaCallback on_delta;
   if (stream_) {
-    on_delta = [this](const ModelDelta& d) {
+    on_delta = [this, &chat, &first_chunk, asked](const ModelDelta& d) {
+      if (first_chunk) {
+        first_chunk = false;
+        chat.set("gen_ai.response.time_to_first_chunk",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count());
+      }
       if (d.kind == ModelDelta::Kind::text) {
         partial_text_ += d.text;
         emitter_->emit(events::TextDelta{d.text});
@@ -228,8 +260,22 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
       }
     };
   }
+  req.on_retry = [&chat](int attempt, const Error& e, std::chrono::milliseconds delay) {
+    chat.add_event("gen_ai.client.retry",
+                   {{"cppflue.retry.attempt", std::int64_t{attempt}},
+                    {"error.type", std::string(wire_name(e.type))},
+                    {"cppflue.retry.delay_ms", std::int64_t{delay.count()}}});
+  };
   auto response = co_await client_->complete(std::move(req), std::move(on_delta), cancel_);
-  if (!response) co_return response;
+  if (!response) {
+    chat.set_error(wire_name(response.error().type), response.error().message);
+    co_return response;
+  }
+  telemetry::end_chat(chat, *response);
+  if (telemetry::capture(chat)) {
+    chat.set("gen_ai.output.messages",
+             telemetry::content(dump(json_array{to_json(response->message)}), redactor_.get()));
+  }
   if (output_) {
     // The tool form of structured output: a call of the result tool is the answer.
     auto& calls = response->message.tool_calls;
@@ -245,7 +291,9 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   last_model_ = response->model.empty() ? model_spec_ : response->model;
   last_finish_ = std::string(finish_reason_name(response->finish_reason));
   partial_text_.clear();
-  emitter_->emit(events::Turn{turn_id, last_model_, to_json(response->usage)});
+  json usage = to_json(response->usage);
+  last_turn_ = json_object{{"id", turn_id}, {"model", last_model_}, {"usage", usage}};
+  emitter_->emit(events::Turn{turn_id, last_model_, std::move(usage)});
   co_return response;
 }
 
@@ -255,10 +303,13 @@ Result<void> OperationContext::append(Message message) {
     message.text = redactor_->apply(message.text);
     for (auto& c : message.tool_calls) redactor_->apply(c.arguments);
   }
-  return session_.append(message, source);
+  json turn;
+  if (message.role == Role::assistant) turn = std::exchange(last_turn_, nullptr);
+  return session_.append(message, source, std::move(turn));
 }
 
 void OperationContext::start_tool(const ToolCall& call, const CancelToken& cancel,
+                                  const std::string& traceparent,
                                   std::function<void(ToolRun)> deliver) {
   const ToolDefinition* def = nullptr;
   for (const auto* t : tools_) {
@@ -283,18 +334,19 @@ void OperationContext::start_tool(const ToolCall& call, const CancelToken& cance
   // may be gone while the call is still finishing.
   auto copy = std::make_shared<const ToolDefinition>(*def);
   if (!def->execute && def->async_execute) {
-    asio::co_spawn(
-        session_.agent->runtime->executor(),
-        run_async_tool(copy, call, ToolContext{session_.id, call.id, call.name, cancel}, redactor_),
-        [deliver = std::move(deliver)](const std::exception_ptr&, ToolRun run) {
-          deliver(std::move(run));
-        });
+    asio::co_spawn(session_.agent->runtime->executor(),
+                   run_async_tool(copy, call,
+                                  ToolContext{session_.id, call.id, call.name, cancel, traceparent},
+                                  redactor_),
+                   [deliver = std::move(deliver)](const std::exception_ptr&, ToolRun run) {
+                     deliver(std::move(run));
+                   });
     return;
   }
   asio::post(session_.agent->runtime->blocking(),
              [deliver = std::move(deliver), call, def = std::move(copy), session_id = session_.id,
-              cancel, redactor = redactor_] {
-               ToolContext ctx{session_id, call.id, call.name, cancel};
+              cancel, traceparent, redactor = redactor_] {
+               ToolContext ctx{session_id, call.id, call.name, cancel, traceparent};
                deliver(run_plain_tool(*def, call, ctx, redactor));
              });
 }
@@ -310,13 +362,23 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
   auto batch = std::make_shared<CancelSource>();
   CancelRegistration link(cancel_, [batch] { batch->cancel(); });
 
-  for (const auto& call : calls) {
-    emitter_->emit(events::ToolStart{call.name, call.id, call.arguments});
+  // One span per call (execute_tool), ended as its result arrives.
+  std::vector<trace::Span> spans(calls.size());
+  const auto started = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    emitter_->emit(events::ToolStart{calls[i].name, calls[i].id, calls[i].arguments});
+    spans[i] =
+        telemetry::start_tool(emitter_->trace_context(), calls[i].name, calls[i].id, session_.id);
+    if (telemetry::capture(spans[i])) {
+      spans[i].set("gen_ai.tool.call.arguments",
+                   telemetry::content(dump(calls[i].arguments), redactor_.get()));
+    }
   }
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    start_tool(calls[i], batch->token(), [channel, i](ToolRun run) {
-      channel->try_send(boost::system::error_code{}, i, std::move(run));
-    });
+    start_tool(calls[i], batch->token(), spans[i].context().traceparent(),
+               [channel, i](ToolRun run) {
+                 channel->try_send(boost::system::error_code{}, i, std::move(run));
+               });
   }
 
   CancelRegistration reg(cancel_, [channel] { channel->cancel(); });
@@ -328,6 +390,13 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
     Message& message = run.message;
     emitter_->emit(
         events::ToolEnd{message.tool_name, message.tool_call_id, message.is_error, message.text});
+    telemetry::record_tool(calls[index].name, message.is_error,
+                           std::chrono::steady_clock::now() - started);
+    if (telemetry::capture(spans[index])) {
+      spans[index].set("gen_ai.tool.call.result", telemetry::content(message.text, nullptr));
+    }
+    if (message.is_error) spans[index].set_error("tool_error", "the tool call failed");
+    spans[index].end();
     if (run.abort) {
       // The call that aborted is recorded as interrupted (repair_history): the model does not
       // see the internal error, and the others stop.

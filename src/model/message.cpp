@@ -202,6 +202,18 @@ Result<ThinkingLevel> parse_thinking_level(std::string_view s) {
 }
 
 Usage& Usage::operator+=(const Usage& o) {
+  if (o.empty()) return *this;
+  if (empty()) {
+    cost = o.cost;
+  } else if (cost && o.cost) {
+    cost->input += o.cost->input;
+    cost->output += o.cost->output;
+    cost->cache_read += o.cost->cache_read;
+    cost->cache_write += o.cost->cache_write;
+    cost->total += o.cost->total;
+  } else {
+    cost.reset();  // part of the sum has no price: the total is unknown
+  }
   input += o.input;
   output += o.output;
   cache_read += o.cache_read;
@@ -211,18 +223,38 @@ Usage& Usage::operator+=(const Usage& o) {
 }
 
 json to_json(const Usage& u) {
-  return json_object{{"input", u.input},
-                     {"output", u.output},
-                     {"cache_read", u.cache_read},
-                     {"cache_write", u.cache_write},
-                     {"total_tokens", u.total_tokens},
-                     // The event shape of docs/reference/events.md. No price table exists yet, so
-                     // costs are reported as 0.
-                     {"cost", json_object{{"input", 0.0},
-                                          {"output", 0.0},
-                                          {"cache_read", 0.0},
-                                          {"cache_write", 0.0},
-                                          {"total", 0.0}}}};
+  json_object out{{"input", u.input},
+                  {"output", u.output},
+                  {"cache_read", u.cache_read},
+                  {"cache_write", u.cache_write},
+                  {"total_tokens", u.total_tokens}};
+  if (u.cost) {
+    out["cost"] = json_object{{"input", u.cost->input},
+                              {"output", u.cost->output},
+                              {"cache_read", u.cost->cache_read},
+                              {"cache_write", u.cost->cache_write},
+                              {"total", u.cost->total}};
+  }
+  return out;
+}
+
+Usage usage_from_json(const json& j) {
+  Usage u;
+  u.input = get_int(j, "input").value_or(0);
+  u.output = get_int(j, "output").value_or(0);
+  u.cache_read = get_int(j, "cache_read").value_or(0);
+  u.cache_write = get_int(j, "cache_write").value_or(0);
+  u.total_tokens = get_int(j, "total_tokens").value_or(0);
+  if (const auto* c = j.is_object() ? j.as_object().if_contains("cost") : nullptr;
+      c && c->is_object()) {
+    auto number = [&](std::string_view k) {
+      const auto* v = c->as_object().if_contains(k);
+      return v && v->is_number() ? v->to_number<double>() : 0.0;
+    };
+    u.cost = Cost{number("input"), number("output"), number("cache_read"), number("cache_write"),
+                  number("total")};
+  }
+  return u;
 }
 
 std::string_view finish_reason_name(FinishReason f) {

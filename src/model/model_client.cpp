@@ -10,7 +10,9 @@
 
 #include "cppflue/core/async.hpp"
 #include "cppflue/core/log.hpp"
+#include "cppflue/core/metrics.hpp"
 #include "cppflue/model/offline_model.hpp"
+#include "cppflue/model/pricing.hpp"
 #include "cppflue/net/http_client.hpp"
 
 namespace asio = boost::asio;
@@ -91,6 +93,12 @@ class HttpModelClient final : public ModelClient {
     http_request.method = "POST";
     http_request.url = enc.url;
     http_request.headers = enc.headers;
+    if (!request.traceparent.empty()) {
+      http_request.headers.emplace_back("traceparent", request.traceparent);
+      if (!request.tracestate.empty()) {
+        http_request.headers.emplace_back("tracestate", request.tracestate);
+      }
+    }
     http_request.body = dump(enc.body);
     http_request.connect_timeout = retry_.connect_timeout;
     http_request.idle_timeout = retry_.idle_timeout;
@@ -116,6 +124,11 @@ class HttpModelClient final : public ModelClient {
       auto delay = last.retry_after ? *last.retry_after : backoff(retry_, attempt);
       log::get()->info("model {}: attempt {} failed ({}); retrying in {} ms", model_.spec, attempt,
                        last.message, delay.count());
+      static auto& retries = metrics::registry().counter(
+          "cppflue_model_retries_total", "Model calls sent again after a failure, by provider.");
+      retries.inc(
+          {{"provider", model_.provider.name}, {"error_type", std::string(wire_name(last.type))}});
+      if (request.on_retry) request.on_retry(attempt, last, delay);
       if (!co_await sleep_for(delay, cancel)) {
         co_return fail(ErrorType::cancelled, "model request was aborted");
       }
@@ -194,6 +207,72 @@ class HttpModelClient final : public ModelClient {
   WireEndpoint endpoint_;
 };
 
+// Fills `usage.cost` of every answer from the price table: the price of the model asked for,
+// else of the model the provider says answered.
+class MeteredModelClient final : public ModelClient {
+ public:
+  MeteredModelClient(std::shared_ptr<ModelClient> inner, const ResolvedModel& model,
+                     std::shared_ptr<const PriceTable> prices)
+      : inner_(std::move(inner)),
+        provider_(model.provider.name),
+        model_(model.model),
+        prices_(std::move(prices)) {}
+
+  asio::awaitable<Result<ModelResponse>> complete(ModelRequest request, DeltaCallback on_delta,
+                                                  CancelToken cancel) override {
+    const auto started = std::chrono::steady_clock::now();
+    auto r = co_await inner_->complete(std::move(request), std::move(on_delta), std::move(cancel));
+    if (r) {
+      r->usage.cost = prices_->cost(provider_, model_, r->usage);
+      if (!r->usage.cost && !r->model.empty()) {
+        r->usage.cost = prices_->cost(provider_, r->model, r->usage);
+      }
+    }
+    record(r, std::chrono::steady_clock::now() - started);
+    co_return r;
+  }
+
+ private:
+  // gen_ai_client_token_usage and gen_ai_client_operation_duration_seconds (the GenAI
+  // semantic conventions' client metrics), and the cost.
+  void record(const Result<ModelResponse>& r, std::chrono::steady_clock::duration elapsed) const {
+    auto& reg = metrics::registry();
+    static auto& tokens = reg.histogram("gen_ai_client_token_usage",
+                                        "Tokens per model call, by provider, model and token type.",
+                                        metrics::token_buckets());
+    static auto& duration = reg.histogram("gen_ai_client_operation_duration_seconds",
+                                          "How long model calls took, by provider and model.",
+                                          metrics::duration_buckets());
+    static auto& cost = reg.counter("cppflue_model_cost_usd_total",
+                                    "What model calls cost in USD, by provider and model (only "
+                                    "models with a known price).");
+    metrics::Labels labels{{"gen_ai_provider_name", provider_}, {"gen_ai_request_model", model_}};
+    metrics::Labels timing = labels;
+    if (!r) timing.emplace_back("error_type", std::string(wire_name(r.error().type)));
+    duration.observe(timing, std::chrono::duration<double>(elapsed).count());
+    if (!r) return;
+    const Usage& u = r->usage;
+    const std::pair<const char*, std::int64_t> kinds[] = {{"input", u.input},
+                                                          {"output", u.output},
+                                                          {"cache_read", u.cache_read},
+                                                          {"cache_write", u.cache_write}};
+    for (const auto& [type, n] : kinds) {
+      if (n == 0 &&
+          (std::string_view(type) == "cache_read" || std::string_view(type) == "cache_write"))
+        continue;
+      metrics::Labels l = labels;
+      l.emplace_back("gen_ai_token_type", type);
+      tokens.observe(l, static_cast<double>(n));
+    }
+    if (u.cost) cost.inc(labels, u.cost->total);
+  }
+
+  std::shared_ptr<ModelClient> inner_;
+  std::string provider_;
+  std::string model_;
+  std::shared_ptr<const PriceTable> prices_;
+};
+
 }  // namespace
 
 Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& model,
@@ -211,9 +290,11 @@ Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& mode
 
 ModelClientCache::ModelClientCache(const boost::asio::any_io_executor& executor,
                                    std::map<std::string, ProviderOverride> providers,
-                                   RetryPolicy retry)
+                                   RetryPolicy retry,
+                                   const std::map<std::string, ModelPrice>& pricing)
     : providers_(std::move(providers)),
       retry_(retry),
+      prices_(std::make_shared<const PriceTable>(PriceTable::with_overrides(pricing))),
       http_(std::make_shared<HttpClient>(executor)) {}
 
 ModelClientCache::~ModelClientCache() = default;
@@ -225,7 +306,8 @@ Result<ModelClientCache::Entry> ModelClientCache::get(const std::string& spec) {
   if (!resolved) return fail(resolved.error());
   auto client = make_model_client(*resolved, http_, retry_);
   if (!client) return fail(client.error());
-  Entry e{*client, spec, std::nullopt};
+  Entry e{std::make_shared<MeteredModelClient>(std::move(*client), *resolved, prices_), spec,
+          std::nullopt};
   if (!resolved->provider.offline) e.api = resolved->provider.api;
   clients_.emplace(spec, e);
   return e;

@@ -233,6 +233,56 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   bool stopped_ = false;
 };
 
+// The conversation as Anthropic messages; system messages are folded into `system` (the API
+// has no system role in the list).
+json_array encode_messages(const std::vector<Message>& history, std::string& system) {
+  json_array messages;
+  for (const auto& m : history) {
+    switch (m.role) {
+      case Role::system:
+        // No system role in the message list: fold it into the system prompt.
+        if (!system.empty()) system += "\n\n";
+        system += m.text;
+        break;
+      case Role::user: {
+        json_array blocks;
+        for (const auto& img : m.images) blocks.push_back(image_block(img));
+        if (!m.text.empty()) blocks.push_back(json_object{{"type", "text"}, {"text", m.text}});
+        push_message(messages, "user", std::move(blocks));
+        break;
+      }
+      case Role::assistant:
+        push_message(messages, "assistant", assistant_blocks(m));
+        break;
+      case Role::tool: {
+        json_object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
+        // An empty content string would become an empty text block, which the API rejects.
+        if (!m.text.empty()) result["content"] = m.text;
+        result["is_error"] = m.is_error;
+        push_message(messages, "user", json_array{std::move(result)});
+        break;
+      }
+    }
+  }
+  return messages;
+}
+
+// A cache breakpoint on the last content block of the conversation, so the next turn reads
+// everything before it from the cache. Thinking blocks cannot carry one; then none is set.
+void mark_last_block(json_array& messages, const json& cache_control) {
+  if (messages.empty()) return;
+  json* content = messages.back().as_object().if_contains("content");
+  if (content == nullptr || !content->is_array() || content->as_array().empty()) return;
+  json& last = content->as_array().back();
+  if (!last.is_object()) return;
+  auto type = last.as_object().if_contains("type");
+  if (type != nullptr && type->is_string() &&
+      (type->get_string() == "thinking" || type->get_string() == "redacted_thinking")) {
+    return;
+  }
+  last.as_object()["cache_control"] = cache_control;
+}
+
 class AnthropicCodec final : public WireCodec {
  public:
   WireApi api() const override { return kApi; }
@@ -245,34 +295,7 @@ class AnthropicCodec final : public WireCodec {
     out.headers.insert(out.headers.begin() + 1, {"anthropic-version", "2023-06-01"});
 
     std::string system = req.system;
-    json_array messages;
-    for (const auto& m : req.messages) {
-      switch (m.role) {
-        case Role::system:
-          // No system role in the message list: fold it into the system prompt.
-          if (!system.empty()) system += "\n\n";
-          system += m.text;
-          break;
-        case Role::user: {
-          json_array blocks;
-          for (const auto& img : m.images) blocks.push_back(image_block(img));
-          if (!m.text.empty()) blocks.push_back(json_object{{"type", "text"}, {"text", m.text}});
-          push_message(messages, "user", std::move(blocks));
-          break;
-        }
-        case Role::assistant:
-          push_message(messages, "assistant", assistant_blocks(m));
-          break;
-        case Role::tool: {
-          json_object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
-          // An empty content string would become an empty text block, which the API rejects.
-          if (!m.text.empty()) result["content"] = m.text;
-          result["is_error"] = m.is_error;
-          push_message(messages, "user", json_array{std::move(result)});
-          break;
-        }
-      }
-    }
+    json_array messages = encode_messages(req.messages, system);
 
     int max_tokens = req.max_output_tokens > 0 ? req.max_output_tokens : kDefaultMaxTokens;
     json_object body{{"model", req.model}};
@@ -285,7 +308,15 @@ class AnthropicCodec final : public WireCodec {
     } else {
       body["max_tokens"] = max_tokens;
     }
-    if (!system.empty()) body["system"] = system;
+    const json ephemeral = json_object{{"type", "ephemeral"}};
+    if (!system.empty() && req.prompt_cache) {
+      // A breakpoint after the system prompt caches the tools and the system prompt.
+      body["system"] =
+          json_array{json_object{{"type", "text"}, {"text", system}, {"cache_control", ephemeral}}};
+    } else if (!system.empty()) {
+      body["system"] = system;
+    }
+    if (req.prompt_cache) mark_last_block(messages, ephemeral);
     body["messages"] = std::move(messages);
     if (!req.tools.empty() || req.output) {
       json_array tools;
@@ -306,6 +337,10 @@ class AnthropicCodec final : public WireCodec {
         } else {
           body["tool_choice"] = json_object{{"type", "any"}};
         }
+      }
+      // Without a system prompt, the breakpoint that caches the tools is on the last one.
+      if (req.prompt_cache && system.empty() && !tools.empty()) {
+        tools.back().as_object()["cache_control"] = ephemeral;
       }
       body["tools"] = std::move(tools);
     }

@@ -19,6 +19,12 @@ std::string_view trim_base(std::string_view base) {
   return base;
 }
 
+bool is_openai_api(std::string_view base_url) {
+  constexpr std::string_view kHost = "https://api.openai.com";
+  return base_url.substr(0, kHost.size()) == kHost &&
+         (base_url.size() == kHost.size() || base_url[kHost.size()] == '/');
+}
+
 std::string join_url(std::string_view base, std::string_view path) {
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   std::string url(trim_base(base));

@@ -26,6 +26,9 @@ std::string join_url(std::string_view base, std::string_view path);
 // Base URL without trailing slashes.
 std::string_view trim_base(std::string_view base);
 bool ends_with(std::string_view s, std::string_view suffix);
+// True for OpenAI's own API (https://api.openai.com/...), where parameters that compatible
+// servers may refuse (prompt_cache_key) are sent.
+bool is_openai_api(std::string_view base_url);
 
 // content-type first, then the auth header (when the key is non-empty), then extra headers.
 HttpHeaders make_headers(const WireEndpoint& endpoint, std::string_view auth_name,

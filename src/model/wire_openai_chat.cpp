@@ -223,6 +223,9 @@ class OpenAIChatCodec final : public WireCodec {
                                                   {"strict", req.output->strict}}}};
     }
     if (req.max_output_tokens > 0) body["max_completion_tokens"] = req.max_output_tokens;
+    if (req.prompt_cache && !req.cache_key.empty() && is_openai_api(ep.base_url)) {
+      body["prompt_cache_key"] = req.cache_key;
+    }
     body["stream"] = req.stream;
     if (req.stream) body["stream_options"] = json_object{{"include_usage", true}};
     out.body = std::move(body);

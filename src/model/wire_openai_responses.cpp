@@ -374,6 +374,9 @@ class OpenAIResponsesCodec final : public WireCodec {
                                                         {"strict", req.output->strict}}}};
     }
     if (req.max_output_tokens > 0) body["max_output_tokens"] = req.max_output_tokens;
+    if (req.prompt_cache && !req.cache_key.empty() && is_openai_api(ep.base_url)) {
+      body["prompt_cache_key"] = req.cache_key;
+    }
     body["stream"] = req.stream;
     out.body = std::move(body);
     return out;

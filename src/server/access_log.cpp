@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/access_log.hpp"
 
+#include "cppflue/core/metrics.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -57,6 +59,7 @@ void add_route_context(AccessRecord& r, const ServerRequest& req) {
   if (!segments) return;
   const Route* route = find_route(req.method, req.websocket_upgrade, *segments);
   if (route == nullptr) return;
+  r.route = std::string(route->spec.path);
   std::string name, id;
   for (auto& [param, value] : route_params(route->spec.path, *segments)) {
     if (param == "name" || param == "agent") name = loggable(value);
@@ -106,12 +109,24 @@ class RecordingExchange final : public Exchange {
   AccessRecord& record_;
 };
 
-void log_access(AccessRecord& record, std::chrono::steady_clock::time_point start) {
+void finish_record(AccessRecord& record, std::chrono::steady_clock::time_point start) {
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
   record.duration_ms = std::round(took.count() * 10) / 10;
   // A handler that did not answer gets the HTTP server's 500.
   if (record.status == 0) record.status = 500;
-  log::write(spdlog::level::info, "access: " + access_text(record), access_fields(record));
+  static auto& requests = metrics::registry().counter("cppflue_http_requests_total",
+                                                      "HTTP requests by route, method and status.");
+  static auto& duration = metrics::registry().histogram(
+      "cppflue_http_request_duration_seconds",
+      "How long HTTP requests took (streams: until they ended), by route and method.",
+      metrics::duration_buckets());
+  std::string route = record.route.empty() ? "unmatched" : record.route;
+  requests.inc(
+      {{"route", route}, {"method", record.method}, {"status", std::to_string(record.status)}});
+  duration.observe({{"route", route}, {"method", record.method}}, took.count() / 1000);
+  if (log::get()->should_log(spdlog::level::info)) {
+    log::write(spdlog::level::info, "access: " + access_text(record), access_fields(record));
+  }
 }
 
 }  // namespace
@@ -146,20 +161,16 @@ json_object access_fields(const AccessRecord& r) {
 
 asio::awaitable<void> serve_logged(Exchange& exchange,
                                    std::function<asio::awaitable<void>(Exchange&)> next) {
-  if (!log::get()->should_log(spdlog::level::info)) {
-    co_await next(exchange);
-    co_return;
-  }
   const auto start = std::chrono::steady_clock::now();
   AccessRecord record = access_record(exchange.request());
   RecordingExchange recording(exchange, record);
   try {
     co_await next(recording);
   } catch (...) {
-    log_access(record, start);
+    finish_record(record, start);
     throw;
   }
-  log_access(record, start);
+  finish_record(record, start);
 }
 
 bool configure_server_log(std::string_view format) {

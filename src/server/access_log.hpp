@@ -32,6 +32,7 @@ struct AccessRecord {
   std::string session;     // the route's {session_id}
   std::string run;         // the route's {run_id}, or the answer's X-Flue-Run-Id
   std::string remote;      // the client's address
+  std::string route;       // the route's pattern ("/agents/{name}/{id}"), "" when none matched
 };
 
 // The request's method, path and route context (status and duration not yet known).
@@ -40,7 +41,9 @@ AccessRecord access_record(const net::ServerRequest& request);
 std::string access_text(const AccessRecord& record);
 json_object access_fields(const AccessRecord& record);
 
-// Serves the exchange through `next`, then logs its access line.
+// Serves the exchange through `next`, then logs its access line (at info level) and records
+// cppflue_http_requests_total and cppflue_http_request_duration_seconds, by route pattern
+// (never the raw path, whose ids would make a series each).
 boost::asio::awaitable<void> serve_logged(
     net::Exchange& exchange, std::function<boost::asio::awaitable<void>(net::Exchange&)> next);
 

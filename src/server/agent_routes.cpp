@@ -108,6 +108,7 @@ asio::awaitable<Reply> AgentRoutes::prompt(const RouteCall& call, ResponseStream
   if (body.error) co_return std::move(*body.error);
   if (auto refusal = p_.agents->refuse(prompt_call.agent)) co_return std::move(*refusal);
   prompt_call.payload = std::move(body.payload);
+  prompt_call.traceparent = trace_headers(req).traceparent;
   if (auto webhook = req.header("X-Webhook"); webhook && iequals(*webhook, "true")) {
     co_return co_await answer_run(std::move(prompt_call));
   }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/dashboard.hpp"
 
+#include "cppflue/core/metrics.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -250,6 +252,18 @@ asio::awaitable<ServerResponse> Dashboard::status(const RouteCall&) {
   ServerResponse response;
   co_await run_blocking(env_->runtime->blocking(),
                         [&] { response = json_response(200, status_json()); });
+  co_return response;
+}
+
+asio::awaitable<ServerResponse> Dashboard::metrics(const RouteCall& call) {
+  if (!env_->config.telemetry.metrics) co_return route_not_found(call.request());
+  ServerResponse response;
+  // The collectors read the store: off the event loop.
+  co_await run_blocking(env_->runtime->blocking(), [&] {
+    response.status = 200;
+    response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+    response.body = cppflue::metrics::registry().render();
+  });
   co_return response;
 }
 

@@ -26,6 +26,8 @@ class Dashboard {
   boost::asio::awaitable<net::ServerResponse> page(const RouteCall& call);
   // GET /__cppflue/status
   boost::asio::awaitable<net::ServerResponse> status(const RouteCall& call);
+  // GET /metrics: the Prometheus text format; 404 with [telemetry] metrics = false.
+  boost::asio::awaitable<net::ServerResponse> metrics(const RouteCall& call);
 
  private:
   json status_json() const;

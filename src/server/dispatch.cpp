@@ -142,8 +142,9 @@ std::optional<PromptCall> prompt_call(const DispatchItem& item) {
   if (item.session.rfind(prefix, 0) != 0) return std::nullopt;
   json payload =
       json_object{{"input", item.input}, {"session", item.session.substr(prefix.size())}};
-  return PromptCall{item.agent, item.instance_id, std::move(payload), PromptForm::input,
-                    item.input};
+  PromptCall call{item.agent, item.instance_id, std::move(payload), PromptForm::input, item.input};
+  call.traceparent = item.traceparent;
+  return call;
 }
 
 // Renews the lease of item `id` until `timer` is cancelled (the item is finished).
@@ -365,6 +366,9 @@ asio::awaitable<ServerResponse> DispatchQueue::submit(const RouteCall& call) {
   item.session = session_id(id, input->session);
   item.input = body.payload.at("input");
   item.idempotency_key = std::move(*key);
+  auto trace = trace_headers(req);
+  item.traceparent = std::move(trace.traceparent);
+  item.tracestate = std::move(trace.tracestate);
   auto stored = enqueue(std::move(item));
   if (!stored) throw Exception(stored.error());
   co_return json_response(202, receipt_json(*stored));

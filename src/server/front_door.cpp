@@ -61,8 +61,8 @@ ServerResponse preflight(const std::optional<std::string>& origin) {
 
 }  // namespace
 
-Result<FrontDoor> FrontDoor::open(ServerConfig config) {
-  if (config.auth_token_env.empty()) return FrontDoor(std::move(config), {});
+Result<FrontDoor> FrontDoor::open(ServerConfig config, bool metrics_public) {
+  if (config.auth_token_env.empty()) return FrontDoor(std::move(config), {}, metrics_public);
   const char* v = std::getenv(config.auth_token_env.c_str());
   if (v == nullptr || *v == '\0') {
     // Fail closed: a configuration that asks for a token must never serve without one.
@@ -73,7 +73,7 @@ Result<FrontDoor> FrontDoor::open(ServerConfig config) {
                             config.auth_token_env),
                 json_object{{"key", "server.auth_token_env"}, {"variable", config.auth_token_env}});
   }
-  return FrontDoor(std::move(config), v);
+  return FrontDoor(std::move(config), v, metrics_public);
 }
 
 std::optional<std::string> FrontDoor::allowed_origin(const ServerRequest& req) const {
@@ -86,7 +86,8 @@ std::optional<std::string> FrontDoor::allowed_origin(const ServerRequest& req) c
 }
 
 bool FrontDoor::authorized(const ServerRequest& req) const {
-  bool open_route = req.path == "/health" || req.path.rfind("/webhooks/", 0) == 0;
+  bool open_route = req.path == "/health" || req.path.rfind("/webhooks/", 0) == 0 ||
+                    (metrics_public_ && req.path == "/metrics" && req.method == "GET");
   if (token_.empty() || open_route) return true;
   auto header = req.header("Authorization").value_or("");
   return header.size() > 7 && iequals(std::string_view(header).substr(0, 7), "Bearer ") &&

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/http_util.hpp"
 
+#include "cppflue/core/trace.hpp"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -215,6 +217,14 @@ std::optional<std::int64_t> parse_count(std::string_view text) {
     value = value * 10 + (c - '0');
   }
   return value;
+}
+
+TraceHeaders trace_headers(const net::ServerRequest& request) {
+  auto parent = request.header("traceparent");
+  if (!parent) return {};
+  auto context = trace::parse_traceparent(*parent, request.header("tracestate").value_or(""));
+  if (!context) return {};
+  return {context->traceparent(), context->trace_state};
 }
 
 bool wants_event_stream(const net::ServerRequest& request) {

@@ -64,6 +64,14 @@ std::optional<std::int64_t> parse_count(std::string_view text);
 // True when the Accept header asks for text/event-stream.
 bool wants_event_stream(const net::ServerRequest& request);
 
+// The request's W3C trace context: a valid `traceparent` header (else "", and the work starts a
+// trace of its own) and its `tracestate`.
+struct TraceHeaders {
+  std::string traceparent;
+  std::string tracestate;
+};
+TraceHeaders trace_headers(const net::ServerRequest& request);
+
 // True when `s` is empty or only whitespace.
 bool blank(std::string_view s);
 // "a, b." style lists ("(none)." when empty), e.g. for "Available agents: ...".

@@ -74,6 +74,11 @@ std::shared_ptr<Agent> InstanceCache::build_agent(const std::string& name, const
   }));
 }
 
+std::size_t InstanceCache::size() {
+  std::lock_guard lock(mu_);
+  return slots_.size();
+}
+
 void InstanceCache::clear() {
   std::lock_guard lock(mu_);
   slots_.clear();

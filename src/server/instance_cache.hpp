@@ -29,6 +29,8 @@ class InstanceCache {
                                                      const json& payload);
   // Drops every instance; requests in flight keep the one they hold.
   void clear();
+  // Instances kept now.
+  std::size_t size();
 
  private:
   struct Slot {

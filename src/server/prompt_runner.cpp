@@ -112,7 +112,8 @@ asio::awaitable<PromptOutcome> PromptRunner::run(PromptCall call, std::shared_pt
                       session_id(call.instance_id, input->session),
                       std::move(input->text),
                       call.payload,
-                      nullptr};
+                      nullptr,
+                      call.traceparent};
   auto next = PromptSink::Next::wait;
   std::optional<Error> failure;
   try {
@@ -166,6 +167,7 @@ asio::awaitable<PromptOutcome> PromptRunner::prompt(const PromptTarget& target,
     std::optional<std::string> text = sink->text(target);
     if (!text) co_return PromptOutcome{Status::skipped};
     PromptOptions options;
+    options.traceparent = target.traceparent;
     sink->configure(options);
     EventCallback on_event = [sink](const Event& e) { sink->event(e); };
     PromptOutcome out{Status::completed};

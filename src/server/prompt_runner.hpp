@@ -58,7 +58,8 @@ struct PromptCall {
   std::string instance_id;  // the route's {id}, or a chat thread
   json payload;             // holds the prompt and "session", as `form` says
   PromptForm form = PromptForm::message;
-  json context = nullptr;  // the context payload of a new instance; null: `payload`
+  json context = nullptr;   // the context payload of a new instance; null: `payload`
+  std::string traceparent;  // the caller's W3C trace context ("" = a new trace)
 };
 
 // A call once accepted: its instance, session and text.
@@ -69,6 +70,7 @@ struct PromptTarget {
   std::string text;
   json payload;
   std::shared_ptr<Agent> agent;
+  std::string traceparent;
 };
 
 struct PromptOutcome {

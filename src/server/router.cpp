@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "cppflue/core/log.hpp"
+#include "cppflue/core/metrics.hpp"
 #include "server/http_util.hpp"
 
 namespace cppflue::server {
@@ -70,8 +71,25 @@ const std::string& RouteCall::param(std::string_view name) const {
   return segments_[*index];
 }
 
+namespace {
+metrics::Gauge& open_streams() {
+  static auto& g = metrics::registry().gauge("cppflue_streams_open",
+                                             "Event streams (SSE) and WebSockets open now.");
+  return g;
+}
+}  // namespace
+
+ResponseStream::~ResponseStream() {
+  if (open_) open_streams().add({}, -1);
+}
+
 asio::awaitable<bool> ResponseStream::start_events(HttpHeaders extra) {
-  co_return co_await exchange_.start_stream(200, sse_headers(std::move(extra)));
+  bool started = co_await exchange_.start_stream(200, sse_headers(std::move(extra)));
+  if (started && !open_) {
+    open_ = true;
+    open_streams().add({}, 1);
+  }
+  co_return started;
 }
 
 asio::awaitable<bool> ResponseStream::write(std::string chunk) {
@@ -79,7 +97,12 @@ asio::awaitable<bool> ResponseStream::write(std::string chunk) {
 }
 
 asio::awaitable<std::unique_ptr<net::ServerWebSocket>> ResponseStream::accept_websocket() {
-  co_return co_await exchange_.accept_websocket();
+  auto socket = co_await exchange_.accept_websocket();
+  if (socket && !open_) {
+    open_ = true;
+    open_streams().add({}, 1);
+  }
+  co_return socket;
 }
 
 const Route* find_route(std::string_view method, bool websocket_upgrade,

@@ -44,6 +44,9 @@ class RouteCall {
 class ResponseStream {
  public:
   explicit ResponseStream(net::Exchange& exchange) : exchange_(exchange) {}
+  ~ResponseStream();  // a started stream leaves cppflue_streams_open
+  ResponseStream(const ResponseStream&) = delete;
+  ResponseStream& operator=(const ResponseStream&) = delete;
   // Starts a 200 text/event-stream response (sse_headers() plus `extra`); false when the client
   // is gone.
   boost::asio::awaitable<bool> start_events(HttpHeaders extra = {});
@@ -56,6 +59,7 @@ class ResponseStream {
 
  private:
   net::Exchange& exchange_;
+  bool open_ = false;  // an event stream or WebSocket was started (counted)
 };
 
 // What a streaming handler did: answered on its stream, or left one response to write.

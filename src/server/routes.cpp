@@ -47,6 +47,7 @@ constexpr std::array kRoutes{
     // the API's index (api_index.cpp), health and discovery (agent_routes.cpp)
     once("GET", "/", [](Parts p, Call c) { return api_index(p, c); }),
     once("GET", "/health", [](Parts p, Call c) { return p.agents->health(c); }),
+    once("GET", "/metrics", [](Parts p, Call c) { return p.dashboard->metrics(c); }),
     once("GET", "/agents", [](Parts p, Call c) { return p.agents->list(c); }),
     // agents (agent_routes.cpp)
     streamed("POST", "/agents/{name}/{id}",

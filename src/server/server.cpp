@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "cppflue/core/clock.hpp"
 #include "cppflue/core/config.hpp"
+#include "cppflue/core/metrics.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/app.hpp"
 #include "cppflue/net/http_client.hpp"
@@ -80,6 +82,41 @@ Result<std::shared_ptr<ServerEnv>> open_env(ServeOptions options) {
 
 }  // namespace
 
+// The gauges read when /metrics is scraped: dispatch queue, live sessions and instances.
+void server_samples(Store& store, InstanceCache& instances, ActiveSessions& active,
+                    std::vector<metrics::Sample>& out) {
+  std::int64_t queued = 0;
+  if (auto counts = store.dispatch_counts()) {
+    for (const auto& [state, n] : *counts) {
+      if (state == "pending" || state == "leased") queued += n;
+    }
+  }
+  out.push_back({"cppflue_dispatch_queue_depth",
+                 "Dispatched inputs pending or being processed.",
+                 "gauge",
+                 {},
+                 static_cast<double>(queued)});
+  double age = 0;
+  if (auto oldest = store.oldest_open_dispatch_ms(); oldest && *oldest) {
+    age = std::max<double>(0, static_cast<double>(unix_millis() - **oldest) / 1000);
+  }
+  out.push_back({"cppflue_dispatch_oldest_age_seconds",
+                 "Age of the oldest dispatched input not yet processed (0: none).",
+                 "gauge",
+                 {},
+                 age});
+  out.push_back({"cppflue_sessions_active",
+                 "Sessions running a prompt now.",
+                 "gauge",
+                 {},
+                 static_cast<double>(active.keys().size())});
+  out.push_back({"cppflue_instances_live",
+                 "Agent instances kept in memory.",
+                 "gauge",
+                 {},
+                 static_cast<double>(instances.size())});
+}
+
 struct Server::Impl {
   std::shared_ptr<const ServerEnv> env;
   std::shared_ptr<ServedAgents> agents = std::make_shared<ServedAgents>();
@@ -90,6 +127,7 @@ struct Server::Impl {
   std::function<asio::awaitable<void>(net::Exchange&)> route;
   std::unique_ptr<net::HttpServer> http;
   std::string host;
+  std::shared_ptr<void> gauges;  // the server's samples in /metrics, while it lives
 
   // Builds the parts of a server for `env`.
   void assemble();
@@ -116,6 +154,10 @@ void Server::Impl::assemble() {
   parts.admin = std::make_shared<AdminRoutes>(env, agents);
   parts.dashboard = std::make_shared<Dashboard>(env, agents, active);
   route = [this](net::Exchange& ex) { return serve_request(parts, ex); };
+  gauges = metrics::registry().add_collector(
+      [store = env->store, instances = instances, active](std::vector<metrics::Sample>& out) {
+        server_samples(*store, *instances, *active, out);
+      });
 }
 
 Result<void> Server::Impl::listen() {
@@ -175,7 +217,7 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   auto env = open_env(std::move(options));
   if (!env) return fail(env.error());
   auto impl = std::make_unique<Impl>();
-  auto front_door = FrontDoor::open((*env)->config.server);
+  auto front_door = FrontDoor::open((*env)->config.server, (*env)->config.telemetry.metrics_public);
   if (!front_door) return fail(front_door.error());
   impl->front_door = std::move(*front_door);
   // The store creates the state directory (0700: it holds the history and the workspaces).

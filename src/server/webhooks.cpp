@@ -237,6 +237,9 @@ asio::awaitable<ServerResponse> WebhookRoutes::receive(const RouteCall& call,
   item.input = std::move(in.input);
   item.context = std::move(in.context);
   if (in.idempotency_key.size() <= 255) item.idempotency_key = in.idempotency_key;
+  auto trace = trace_headers(req);
+  item.traceparent = std::move(trace.traceparent);
+  item.tracestate = std::move(trace.tracestate);
   auto stored = dispatch_->enqueue(std::move(item));
   if (!stored) throw Exception(stored.error());
   co_return json_response(202, json_object{{"status", "accepted"},

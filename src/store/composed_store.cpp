@@ -86,6 +86,9 @@ class ComposedStore final : public Store {
   Result<std::map<std::string, std::int64_t>> dispatch_counts() override {
     return dispatch_->dispatch_counts();
   }
+  Result<std::optional<std::int64_t>> oldest_open_dispatch_ms() override {
+    return dispatch_->oldest_open_dispatch_ms();
+  }
 
  private:
   std::shared_ptr<SessionStore> sessions_;

@@ -15,7 +15,7 @@ using store_detail::not_found;
 
 constexpr const char* kDispatchColumns =
     "seq, id, agent, instance_id, session, input, context, idempotency_key, state, attempts, "
-    "entries_before, lease_until, accepted_at, finished_at, error";
+    "entries_before, lease_until, accepted_at, finished_at, error, traceparent, tracestate";
 
 std::int64_t epoch_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -42,7 +42,7 @@ Result<void> SqliteDispatchStore::prepare_statements() {
   return c_->prepare_all({
       {&insert_dispatch_,
        "INSERT INTO dispatch(id, agent, instance_id, session, input, context, idempotency_key, "
-       "state, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " +
+       "traceparent, tracestate, state, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, " +
            pending + ", " + now + ")"},
       {&select_dispatch_, "SELECT " + columns + " FROM dispatch WHERE id = ?1"},
       {&select_dispatch_by_key_, "SELECT " + columns +
@@ -66,6 +66,11 @@ Result<void> SqliteDispatchStore::prepare_statements() {
       {&release_dispatch_,
        "UPDATE dispatch SET state = " + pending + ", lease_until = NULL WHERE state = " + leased},
       {&count_dispatch_, "SELECT state, COUNT(*) FROM dispatch GROUP BY state"},
+      // accepted_at is ISO-8601 UTC; julianday reads it, 2440587.5 is the Unix epoch.
+      {&oldest_dispatch_,
+       "SELECT CAST((julianday(MIN(accepted_at)) - 2440587.5) * 86400000.0 "
+       "AS INTEGER) FROM dispatch WHERE state " +
+           open},
   });
 }
 
@@ -102,6 +107,8 @@ Result<DispatchItem> SqliteDispatchStore::read_dispatch(const StmtUse& row) cons
   auto error_value = parse(14, "error");
   if (!error_value) return fail(std::move(error_value.error()));
   d.error = std::move(*error_value);
+  d.traceparent = row.text(15);
+  d.tracestate = row.text(16);
   return d;
 }
 
@@ -136,6 +143,8 @@ Result<DispatchItem> SqliteDispatchStore::enqueue_dispatch(const DispatchItem& i
     q.bind(5, input);
     q.bind(6, context);
     q.bind_or_null(7, item.idempotency_key);
+    q.bind(8, item.traceparent);
+    q.bind(9, item.tracestate);
     int rc = q.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE && !item.idempotency_key.empty()) {
       auto original = get_dispatch_locked(select_dispatch_by_key_.get(), item.agent,
@@ -270,6 +279,15 @@ Result<std::map<std::string, std::int64_t>> SqliteDispatchStore::dispatch_counts
   while ((rc = q.step()) == SQLITE_ROW) out[std::string(q.text(0))] = q.integer(1);
   if (rc != SQLITE_DONE) return fail(c_->error("count dispatch", rc));
   return out;
+}
+
+Result<std::optional<std::int64_t>> SqliteDispatchStore::oldest_open_dispatch_ms() {
+  std::lock_guard lock(c_->mutex());
+  StmtUse q(oldest_dispatch_.get());
+  int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(c_->error("oldest dispatch", rc));
+  if (q.is_null(0)) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(q.integer(0));
 }
 
 }  // namespace cppflue::sqlite

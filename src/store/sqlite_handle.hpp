@@ -53,6 +53,9 @@ class StmtUse {
   int step() noexcept { return sqlite3_step(stmt_); }
 
   // NULL reads as "".
+  bool is_null(int column) const noexcept {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+  }
   std::string_view text(int column) const noexcept {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     if (!p) return {};

@@ -113,6 +113,12 @@ CREATE INDEX dispatch_by_state ON dispatch(state, seq);
 -- Admin listings: an agent's instances, and one instance's runs newest first.
 CREATE INDEX runs_by_instance ON runs(workflow, instance_id, started_at, id);
 )sql"},
+    {5, "trace context of dispatched inputs", R"sql(
+-- The W3C trace context of the request that queued an input, so that its processing joins the
+-- caller's trace.
+ALTER TABLE dispatch ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+ALTER TABLE dispatch ADD COLUMN tracestate TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

@@ -186,6 +186,7 @@ class SqliteDispatchStore final : public DispatchStore {
   Result<std::optional<DispatchItem>> get_dispatch(const std::string& id) override;
   Result<std::int64_t> release_dispatch_leases() override;
   Result<std::map<std::string, std::int64_t>> dispatch_counts() override;
+  Result<std::optional<std::int64_t>> oldest_open_dispatch_ms() override;
 
  private:
   explicit SqliteDispatchStore(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
@@ -207,6 +208,7 @@ class SqliteDispatchStore final : public DispatchStore {
   Stmt finish_dispatch_;
   Stmt release_dispatch_;
   Stmt count_dispatch_;
+  Stmt oldest_dispatch_;
 };
 
 }  // namespace cppflue::sqlite

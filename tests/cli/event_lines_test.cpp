@@ -65,9 +65,9 @@ TEST(EventLines, NumbersAreWrittenNormally) {
   auto lines = render({ev(1, "turn", {{"turn_id", "t"}, {"model", "m"}, {"usage", usage}}),
                        ev(2, "log", {{"level", "info"}, {"message", "m"}, {"ratio", 0.5}}),
                        ev(3, "turn", {{"model", "m"}, {"usage", {{"cost", {{"total", 0.0}}}}}})});
-  EXPECT_EQ(lines[0], "[1] 11:25:28.606 turn model=m tokens in=1200 out=30 cost=0.0125");
+  EXPECT_EQ(lines[0], "[1] 11:25:28.606 turn model=m tokens in=1200 out=30 cost=$0.0125");
   EXPECT_EQ(lines[1], "[2] 11:25:28.606 log info: m ratio=0.5");
-  EXPECT_EQ(lines[2], "[3] 11:25:28.606 turn model=m tokens in=0 out=0");
+  EXPECT_EQ(lines[2], "[3] 11:25:28.606 turn model=m tokens in=0 out=0 cost=$0.0000");
 }
 
 TEST(EventLines, RunsAndOtherEvents) {

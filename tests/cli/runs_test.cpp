@@ -215,7 +215,7 @@ TEST_F(RunsCommandTest, LogsArePrettyAndReadable) {
   EXPECT_TRUE(contains(lines[5], " ms): xxxx")) << lines[5];
   EXPECT_TRUE(contains(lines[5], "… [+4800 chars]")) << lines[5];
   EXPECT_LT(lines[5].size(), 300u);
-  EXPECT_TRUE(contains(lines[6], " turn model=test:demo tokens in=10 out=5 cost=0.0012"))
+  EXPECT_TRUE(contains(lines[6], " turn model=test:demo tokens in=10 out=5 cost=$0.0012"))
       << lines[6];
   EXPECT_TRUE(contains(lines[7], " run_end completed: {\"answer\":42,\"ratio\":0.5}")) << lines[7];
   EXPECT_FALSE(contains(r.out, "0E0")) << r.out;

@@ -251,7 +251,7 @@ TEST(Config, UnknownTopLevelTable) {
   EXPECT_EQ(e.message,
             "cppflue.toml:1:2: unknown table 'agnet'; did you mean 'agent'? (known top-level "
             "tables: agent, sandbox, "
-            "secrets, providers, compaction, mcp, server)");
+            "secrets, providers, compaction, mcp, server, telemetry, pricing)");
   EXPECT_EQ(e.details.at("key"), "agnet");
 
   Error k = parse_error("model = \"x\"\n");

@@ -166,25 +166,54 @@ TEST(Message, ThinkingLevels) {
 }
 
 TEST(Message, UsageAddsAndSerialises) {
-  Usage a{10, 5, 2, 1, 15};
-  Usage b{1, 2, 3, 4, 3};
+  Usage a{10, 5, 2, 1, 15, std::nullopt};
+  Usage b{1, 2, 3, 4, 3, std::nullopt};
   a += b;
   EXPECT_EQ(a.input, 11);
   EXPECT_EQ(a.output, 7);
   EXPECT_EQ(a.cache_read, 5);
   EXPECT_EQ(a.cache_write, 5);
   EXPECT_EQ(a.total_tokens, 18);
+  // No price known: no cost at all, rather than a cost of 0.
   json j = to_json(a);
   EXPECT_EQ(j, (json_object{{"input", 11},
                             {"output", 7},
                             {"cache_read", 5},
                             {"cache_write", 5},
-                            {"total_tokens", 18},
-                            {"cost", json_object{{"input", 0.0},
-                                                 {"output", 0.0},
-                                                 {"cache_read", 0.0},
-                                                 {"cache_write", 0.0},
-                                                 {"total", 0.0}}}}));
+                            {"total_tokens", 18}}));
+  EXPECT_EQ(to_json(usage_from_json(j)), j);
+}
+
+TEST(Message, CostsAddUpOnlyWhenEveryPartHasOne) {
+  Usage priced{100, 10, 0, 0, 110, Cost{0.1, 0.2, 0, 0, 0.3}};
+  Usage sum;  // empty: takes the first part's cost
+  sum += priced;
+  sum += priced;
+  ASSERT_TRUE(sum.cost);
+  EXPECT_DOUBLE_EQ(sum.cost->total, 0.6);
+  EXPECT_DOUBLE_EQ(sum.cost->output, 0.4);
+  EXPECT_EQ(sum.input, 200);
+  sum += Usage{};  // nothing added: nothing changes
+  ASSERT_TRUE(sum.cost);
+
+  Usage unknown{50, 5, 0, 0, 55, std::nullopt};
+  Usage mixed = priced;
+  mixed += unknown;
+  EXPECT_FALSE(mixed.cost);  // part of it has no price: the total is unknown
+  EXPECT_EQ(mixed.input, 150);
+  Usage other_way = unknown;
+  other_way += priced;
+  EXPECT_FALSE(other_way.cost);
+
+  json j = to_json(sum);
+  EXPECT_DOUBLE_EQ(j.at("cost").at("total").as_double(), 0.6);
+  Usage back = usage_from_json(j);
+  ASSERT_TRUE(back.cost);
+  EXPECT_DOUBLE_EQ(back.cost->input, 0.2);
+  EXPECT_EQ(back.total_tokens, 220);
+  // Not an object, or a cost that is not one: read as far as it goes.
+  EXPECT_EQ(usage_from_json(json("x")).input, 0);
+  EXPECT_FALSE(usage_from_json(json_object{{"input", 3}, {"cost", "free"}}).cost);
 }
 
 TEST(Message, FinishReasonNames) {

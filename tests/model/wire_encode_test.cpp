@@ -221,6 +221,7 @@ TEST(WireEncode, AnthropicThinkingToolRoundMatchesRecording) {
   Cassette c = load_cassette("anthropic", "test_anthropic_tool_with_thinking");
   const json& rec = c.interactions.at(1).request_body;
   ModelRequest req;
+  req.prompt_cache = false;  // the recording was made without cache breakpoints
   req.model = "claude-sonnet-4-0";
   req.thinking = ThinkingLevel::low;
   req.max_output_tokens = 4096;
@@ -248,6 +249,7 @@ TEST(WireEncode, AnthropicParallelResultsMergeLikeRecording) {
   Cassette c = load_cassette("anthropic", "test_multiple_parallel_tool_calls");
   const json& rec = c.interactions.at(1).request_body;
   ModelRequest req;
+  req.prompt_cache = false;  // the recording was made without cache breakpoints
   req.model = "claude-haiku-4-5";
   req.system = std::string(rec.at("system").as_string());
   req.max_output_tokens = 4096;
@@ -273,6 +275,7 @@ TEST(WireEncode, AnthropicThinkingReplayMatchesRecording) {
   Cassette c = load_cassette("anthropic", "test_anthropic_model_thinking_part");
   const json& rec = c.interactions.at(1).request_body;
   ModelRequest req;
+  req.prompt_cache = false;  // the recording was made without cache breakpoints
   req.model = "claude-sonnet-4-5";
   req.thinking = ThinkingLevel::minimal;
   req.messages = {user("How do I cross the street?"), decoded(c, 0),
@@ -408,8 +411,10 @@ TEST(WireEncode, GeminiThinkingAndStreamingMatchRecording) {
 // ---------------------------------------------------------------------------------------------
 // Unit cases
 
+// Without prompt caching (prompt_cache_test.cpp covers the cache breakpoints).
 ModelRequest simple(std::string system = {}) {
   ModelRequest req;
+  req.prompt_cache = false;
   req.model = "m";
   req.system = std::move(system);
   req.messages = {user("hi")};
@@ -867,6 +872,7 @@ TEST(WireEncode, AnthropicForcedResultToolMatchesRecording) {
   Cassette c = load_cassette("anthropic", "test_anthropic_tool_output");
   const json& rec = c.interactions.at(0).request_body;
   ModelRequest req;
+  req.prompt_cache = false;  // the recording was made without cache breakpoints
   req.model = "claude-sonnet-4-5";
   req.stream = false;
   req.messages = {user("What is the largest city in the user country?")};

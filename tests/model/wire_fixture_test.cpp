@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "cppflue/model/pricing.hpp"
 #include "cppflue/model/wire.hpp"
 #include "support/fixtures.hpp"
 
@@ -643,6 +644,14 @@ TEST(WireFixtures, OpenAIResponsesKnownValues) {
   EXPECT_EQ(cached.usage.cache_read, 2048);
   EXPECT_EQ(cached.usage.output, 124);
   EXPECT_EQ(cached.message.text.rfind("Softly old fountains illumine alleys\n", 0), 0u);
+  // Its cost from the built-in table (openai:gpt-5: $1.25 input, $0.125 cached, $10 output per
+  // million), by hand: 39 uncached x 1.25 + 2048 cached x 0.125 + 124 out x 10, per million.
+  auto cost = PriceTable::builtin().cost("openai-responses", cached.model, cached.usage);
+  ASSERT_TRUE(cost) << cached.model;
+  EXPECT_NEAR(cost->input, 39 * 1.25e-6, 1e-12);
+  EXPECT_NEAR(cost->cache_read, 2048 * 0.125e-6, 1e-12);
+  EXPECT_NEAR(cost->output, 124 * 10e-6, 1e-12);
+  EXPECT_NEAR(cost->total, 0.00154475, 1e-12);
 
   ModelResponse streamed =
       decode_recorded("openai-responses", "test_openai_responses_streaming_usage", 0);

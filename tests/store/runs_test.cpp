@@ -419,8 +419,8 @@ TEST(SqliteRuns, InstanceStatusSetAndOffsetCursors) {
     }
     q.cursor = page->next_cursor;
   } while (!q.cursor.empty());
-  EXPECT_EQ(errored, (std::vector<std::string>{"run_11", "run_10", "run_07", "run_06", "run_03",
-                                               "run_02"}));
+  EXPECT_EQ(errored,
+            (std::vector<std::string>{"run_11", "run_10", "run_07", "run_06", "run_03", "run_02"}));
 
   // Offset cursors (PyFlue's {"offset":N} and a bare number) skip N runs; the next page then
   // continues with a keyset cursor.
@@ -471,8 +471,8 @@ TEST(SqliteRuns, InstanceStatusSetAndOffsetCursors) {
   // Bad input: a run cursor is not a name cursor, negative offsets, no workflow.
   for (const std::string& bad :
        {std::string("eyJzIjoiYSIsInIiOiJiIn0"),  // {"s":"a","r":"b"}: a run cursor
-        std::string("eyJvZmZzZXQiOi0xfQ"),  // {"offset":-1}
-        std::string("eyJvZmZzZXQiOiJ4In0"),  // {"offset":"x"}
+        std::string("eyJvZmZzZXQiOi0xfQ"),       // {"offset":-1}
+        std::string("eyJvZmZzZXQiOiJ4In0"),      // {"offset":"x"}
         std::string("99999999999999999999999")}) {
     auto r = store->list_run_workflows({.cursor = bad});
     ASSERT_FALSE(r.has_value()) << bad;
@@ -709,7 +709,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
 
   auto store = open_or_die(path);
   ASSERT_TRUE(store);
-  EXPECT_EQ(schema_version(path), 4);
+  EXPECT_EQ(schema_version(path), 5);
 
   auto session = store->get_session("old");
   ASSERT_TRUE(session.has_value() && session->has_value()) << "legacy session lost";
@@ -731,7 +731,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
   store.reset();
   auto again = open_or_die(path);
   ASSERT_TRUE(again);
-  EXPECT_EQ(schema_version(path), 4);
+  EXPECT_EQ(schema_version(path), 5);
   EXPECT_EQ((*again->get_run("run_new"))->event_count, 1);
   EXPECT_EQ((*again->get_session("old"))->entry_count, 2);
 }

@@ -113,6 +113,24 @@ struct ServerConfig {
   std::string reply_url;
 };
 
+// `[telemetry]`: OpenTelemetry export and the server's metrics. The standard OTEL_* variables
+// win over these keys (docs/observability.md).
+struct TelemetryConfig {
+  std::string otlp_endpoint;     // "": no export unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+  std::string service_name;      // "": OTEL_SERVICE_NAME, else "cppflue"
+  bool capture_content = false;  // message and tool content on spans (redacted, size-bounded)
+  bool metrics = true;           // GET /metrics on the server
+  bool metrics_public = false;   // true: /metrics without the server's bearer token
+};
+
+// `[pricing."provider:model"]`: USD per million tokens, overriding the built-in price table.
+struct ModelPrice {
+  double input = 0;
+  double output = 0;
+  double cache_read = 0;
+  double cache_write = 0;
+};
+
 struct Config {
   std::filesystem::path root;         // directory of the config file, else the working dir
   std::filesystem::path config_path;  // empty when no file was found
@@ -123,6 +141,8 @@ struct Config {
   CompactionConfig compaction;
   McpConfig mcp;
   ServerConfig server;
+  TelemetryConfig telemetry;
+  std::map<std::string, ModelPrice> pricing;  // by "provider:model"
 
   std::filesystem::path state_dir() const { return root / ".cppflue"; }
 };
@@ -135,6 +155,16 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
 // (or its parents up to the filesystem root); with no file, defaults rooted at `cwd`.
 Result<Config> discover_config(const std::filesystem::path& explicit_path,
                                const std::filesystem::path& cwd);
+
+// A price table file (the built-in data/pricing.toml): `date`, `[sources]` and
+// `[models."provider:model"]` entries of input/output/cache_read/cache_write (USD per million
+// tokens) and `source`. `origin` names the text in errors.
+struct PriceFile {
+  std::string date;
+  std::map<std::string, std::string> sources;  // name -> URL
+  std::map<std::string, ModelPrice> models;    // "provider:model" -> price
+};
+Result<PriceFile> parse_price_file(std::string_view toml_text, std::string_view origin);
 
 // Every key `parse_config` accepts, as its dotted path, sorted. Tables whose names the user
 // picks are written with `<name>`: "secrets.<name>.env", "providers.<name>.base_url",

@@ -124,6 +124,9 @@ struct PromptOptions {
   // Replaces schema validation (prompt<T> sets it to the converter for T).
   std::function<std::vector<PathError>(const json&)> result_check;
   std::optional<int> typed_retries;
+  // The caller's span as a W3C `traceparent` ("00-<trace>-<span>-<flags>"): the operation's
+  // spans join that trace (the server passes the request's header). Empty: a new trace.
+  std::string traceparent;
 };
 
 struct ShellOptions {

@@ -34,6 +34,9 @@ struct ToolContext {
   std::string tool_call_id;
   std::string tool_name;
   CancelToken cancel;  // fires when the operation is aborted; long tools should check it
+  // The tool call's span as a W3C `traceparent`, for tools that call other services (empty
+  // when nothing is traced).
+  std::string traceparent;
 };
 
 // What one tool call gives back.

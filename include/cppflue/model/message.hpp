@@ -8,10 +8,14 @@
 // (Anthropic thinking signatures, OpenAI Responses reasoning items, Gemini thought signatures).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cppflue/core/error.hpp"
 #include "cppflue/core/json.hpp"
 
 namespace cppflue {
@@ -80,17 +84,43 @@ struct ModelRequest {
   int max_output_tokens = 0;              // 0: API default (Anthropic needs one: 8192)
   bool stream = true;
   std::optional<OutputFormat> output;  // native structured output, when asked for
+  // Prompt caching: Anthropic gets cache_control breakpoints (after the system prompt and
+  // tools, and on the last message); OpenAI's own API gets `prompt_cache_key` = `cache_key`
+  // (a stable, opaque key per session) when it is set.
+  bool prompt_cache = true;
+  std::string cache_key;
+  // W3C trace context sent as `traceparent`/`tracestate` headers (empty: none).
+  std::string traceparent;
+  std::string tracestate;
+  // Called before each retry of the call (attempt = the one that failed, from 1).
+  std::function<void(int attempt, const Error& error, std::chrono::milliseconds delay)> on_retry;
+};
+
+// What tokens cost, in USD, from the price table (model/pricing.hpp).
+struct Cost {
+  double input = 0;  // the input tokens not read from or written to the cache
+  double output = 0;
+  double cache_read = 0;
+  double cache_write = 0;
+  double total = 0;
 };
 
 struct Usage {
-  std::int64_t input = 0;
+  std::int64_t input = 0;  // every input token, cached ones included
   std::int64_t output = 0;
-  std::int64_t cache_read = 0;
-  std::int64_t cache_write = 0;
+  std::int64_t cache_read = 0;   // input tokens read from the provider's prompt cache
+  std::int64_t cache_write = 0;  // input tokens written to it (Anthropic)
   std::int64_t total_tokens = 0;
+  // Absent when the model has no known price (never a made-up 0). A sum keeps a cost only
+  // when every part it adds up had one.
+  std::optional<Cost> cost;
+  bool empty() const { return input == 0 && output == 0 && total_tokens == 0 && !cost; }
   Usage& operator+=(const Usage& o);
 };
+// {input, output, cache_read, cache_write, total_tokens, cost?:{input, output, cache_read,
+// cache_write, total}}
 json to_json(const Usage& u);
+Usage usage_from_json(const json& j);
 
 enum class FinishReason { stop, tool_calls, length, content_filter, error, unknown };
 std::string_view finish_reason_name(FinishReason f);

@@ -25,6 +25,7 @@
 namespace cppflue {
 
 class HttpClient;
+class PriceTable;
 
 struct RetryPolicy {
   int max_attempts = 4;
@@ -54,7 +55,9 @@ Result<std::shared_ptr<ModelClient>> make_model_client(const ResolvedModel& mode
 
 // The model clients of one agent: resolves `provider:model` strings against the configured
 // providers, makes each client once and keeps it. The clients share one HTTP client, owned
-// here, so users of the model layer never deal with the transport. Thread-safe.
+// here, so users of the model layer never deal with the transport. Every answer's usage gets
+// its cost from the built-in price table with `pricing` (cppflue.toml's [pricing]) over it.
+// Thread-safe.
 class ModelClientCache {
  public:
   struct Entry {
@@ -64,7 +67,8 @@ class ModelClientCache {
   };
 
   ModelClientCache(const boost::asio::any_io_executor& executor,
-                   std::map<std::string, ProviderOverride> providers, RetryPolicy retry = {});
+                   std::map<std::string, ProviderOverride> providers, RetryPolicy retry = {},
+                   const std::map<std::string, ModelPrice>& pricing = {});
   ~ModelClientCache();
   ModelClientCache(const ModelClientCache&) = delete;
   ModelClientCache& operator=(const ModelClientCache&) = delete;
@@ -75,6 +79,7 @@ class ModelClientCache {
  private:
   std::map<std::string, ProviderOverride> providers_;
   RetryPolicy retry_;
+  std::shared_ptr<const PriceTable> prices_;
   std::shared_ptr<HttpClient> http_;
   std::mutex mu_;
   std::map<std::string, Entry> clients_;

@@ -62,14 +62,16 @@ constexpr bool is_terminal(DispatchState state) noexcept {
 // An input queued for a persistent agent's session. The store owns seq, state, attempts,
 // lease_until, accepted_at and finished_at.
 struct DispatchItem {
-  std::int64_t seq = 0;           // acceptance order (global)
-  std::string id;                 // e.g. "dispatch_<32 hex>" (caller-chosen, unique)
-  std::string agent;              // agent name
-  std::string instance_id;        // the agent instance ({id} of the route)
-  std::string session;            // the session key the input goes to ("<id>:<session>")
-  json input = nullptr;           // the input (a string is the prompt; anything else its JSON text)
-  json context = nullptr;         // delivery context, e.g. the chat thread a reply tool answers
-  std::string idempotency_key;    // empty = none; unique per (agent, instance_id)
+  std::int64_t seq = 0;         // acceptance order (global)
+  std::string id;               // e.g. "dispatch_<32 hex>" (caller-chosen, unique)
+  std::string agent;            // agent name
+  std::string instance_id;      // the agent instance ({id} of the route)
+  std::string session;          // the session key the input goes to ("<id>:<session>")
+  json input = nullptr;         // the input (a string is the prompt; anything else its JSON text)
+  json context = nullptr;       // delivery context, e.g. the chat thread a reply tool answers
+  std::string idempotency_key;  // empty = none; unique per (agent, instance_id)
+  std::string traceparent;      // the W3C trace context of the request that queued it
+  std::string tracestate;
   std::string state = "pending";  // pending | leased | done | failed (see DispatchState)
   std::int64_t attempts = 0;      // leases taken so far
   // The session's entry count when the current attempt began (-1 = not begun): lets a retry
@@ -107,6 +109,8 @@ class DispatchStore {
   virtual Result<std::int64_t> release_dispatch_leases() = 0;
   // Item count per state.
   virtual Result<std::map<std::string, std::int64_t>> dispatch_counts() = 0;
+  // When the oldest pending or leased item was accepted (epoch ms); nullopt when none is.
+  virtual Result<std::optional<std::int64_t>> oldest_open_dispatch_ms() = 0;
 };
 
 }  // namespace cppflue
