@@ -2,16 +2,23 @@
 // Harness overhead per model turn, with the in-process offline model (zero latency), so what is
 // measured is CppFlue itself: the operation guard, request building, event emission, the durable
 // SQLite append of every entry (WAL commit), and the thread hops of the synchronous API.
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "cppflue/core/trace.hpp"
 #include "cppflue/cppflue.hpp"
+#include "cppflue/net/otlp.hpp"
 #include "cppflue/store/store.hpp"
 
 namespace {
@@ -120,6 +127,107 @@ BENCHMARK(BM_AsyncPromptTwoTurnsOneTool)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(10)
     ->UseRealTime();
+
+// ---- Tracing: the same loop with spans exported over OTLP/HTTP -----------------------------
+//
+// Registered after the benchmarks above, which run with tracing off (the tracer starts here and
+// is not stopped). A prompt of two turns and one tool call makes 4 spans: invoke_agent, 2 chat,
+// execute_tool. Compare with BM_AsyncPromptTwoTurnsOneTool: (traced - off) / 4 is the cost of
+// one span. "down" and "slow" show that a collector that refuses connections, or answers after
+// 500 ms, does not slow the prompts (spans are dropped and counted instead).
+
+// A minimal OTLP receiver: answers every request 200 after `delay_ms`.
+class Receiver {
+ public:
+  explicit Receiver(int delay_ms) : delay_ms_(delay_ms) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0) {
+      std::abort();
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Receiver() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  long requests() const { return requests_.load(); }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string in;
+      char buf[65536];
+      for (;;) {  // headers, then Content-Length bytes
+        auto end = in.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          auto at = in.find("Content-Length: ");
+          std::size_t want = at == std::string::npos ? 0 : std::stoul(in.substr(at + 16));
+          if (in.size() >= end + 4 + want) break;
+        }
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+      const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+      (void)!::write(c, reply, sizeof reply - 1);
+      ::close(c);
+      ++requests_;
+    }
+  }
+  int delay_ms_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> requests_{0};
+  std::thread thread_;
+};
+
+void traced_prompts(benchmark::State& state, const std::string& endpoint) {
+  cppflue::TelemetryConfig t;
+  t.otlp_endpoint = endpoint;
+  if (!cppflue::start_telemetry(t).exporting) std::abort();
+  auto& tracer = cppflue::trace::Tracer::get();
+  const auto dropped = tracer.dropped();
+  const auto exported = tracer.exported();
+  async_prompts(state, 2);
+  tracer.flush(std::chrono::seconds(2));
+  state.counters["spans_dropped"] = static_cast<double>(tracer.dropped() - dropped);
+  state.counters["spans_exported"] = static_cast<double>(tracer.exported() - exported);
+}
+void BM_TracedAsyncPromptTwoTurnsOneTool(benchmark::State& state) {
+  Receiver receiver(0);
+  traced_prompts(state, "http://127.0.0.1:" + std::to_string(receiver.port()));
+}
+void BM_TracedCollectorDown(benchmark::State& state) {
+  int port = 0;
+  {
+    Receiver gone(0);
+    port = gone.port();
+  }  // closed: connections are refused
+  traced_prompts(state, "http://127.0.0.1:" + std::to_string(port));
+}
+void BM_TracedCollectorSlow(benchmark::State& state) {
+  Receiver slow(500);
+  traced_prompts(state, "http://127.0.0.1:" + std::to_string(slow.port()));
+}
+BENCHMARK(BM_TracedAsyncPromptTwoTurnsOneTool)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10)
+    ->UseRealTime();
+BENCHMARK(BM_TracedCollectorDown)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
+BENCHMARK(BM_TracedCollectorSlow)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
 
 // The durable write alone: one committed entry (a short assistant message).
 void BM_StoreAppend(benchmark::State& state) {

@@ -82,6 +82,7 @@ int run_workflow_command(const CommonOptions& common, const RunOptions& o) {
   if (!payload) return report_error(payload.error());
   WorkflowRunOptions wo;
   wo.payload = std::move(*payload);
+  if (const char* parent = std::getenv("TRACEPARENT"); parent != nullptr) wo.traceparent = parent;
   wo.config_path = common.config;
   if (o.stream_events) {
     wo.on_event = [](const RunEvent& e) {

@@ -249,23 +249,34 @@ std::shared_ptr<void> Registry::add_collector(Collector collector) {
   std::lock_guard lock(mu_);
   std::uint64_t id = next_collector_++;
   collectors_.emplace(id, std::move(collector));
-  // The handle removes the collector; it owns nothing else.
+  // The handle removes the collector; it owns nothing else. What the collector captured is
+  // destroyed after the lock is released (its destructors may record metrics).
   return std::shared_ptr<void>(nullptr, [this, id](void*) {
+    Collector removed;
     std::lock_guard lock(mu_);
-    collectors_.erase(id);
+    if (auto it = collectors_.find(id); it != collectors_.end()) {
+      removed = std::move(it->second);
+      collectors_.erase(it);
+    }
   });
 }
 
 std::string Registry::render() const {
-  std::vector<Sample> samples;
   std::string out;
-  std::lock_guard lock(mu_);
-  for (const auto& [name, f] : families_) f->render(out);
-  // Collectors run under the lock, so one is never called after its handle is gone; they
-  // must not call the registry.
-  for (const auto& [id, c] : collectors_) c(samples);
+  std::vector<Collector> collectors;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, f] : families_) f->render(out);
+    collectors.reserve(collectors_.size());
+    for (const auto& [id, c] : collectors_) collectors.push_back(c);
+  }
+  // Copies, called without the registry's lock: a collector may take other locks (the store's)
+  // or record metrics, and what it captured stays alive while it runs.
+  std::vector<Sample> samples;
+  for (const auto& c : collectors) c(samples);
   std::map<std::string, std::vector<const Sample*>> by_name;
   for (const auto& s : samples) by_name[s.name].push_back(&s);
+  std::lock_guard lock(mu_);
   for (const auto& [name, list] : by_name) {
     if (families_.count(name)) continue;  // a name is one family
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help_text(list.front()->help), name,

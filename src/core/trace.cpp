@@ -136,6 +136,7 @@ struct Tracer::State {
   std::size_t in_flight = 0;  // spans taken from the queue, not yet delivered
   bool flush_requested = false;
   bool stop = false;
+  bool started = false;  // a thread was started (once: a stopped tracer stays stopped)
   ExportSettings settings;
   Transport transport;
   std::thread thread;
@@ -146,19 +147,16 @@ Tracer& Tracer::get() {
   return *t;
 }
 
+Tracer::Tracer() : state_(new State()) {}
+
 Tracer::~Tracer() {
   shutdown(std::chrono::milliseconds(0));
 }
 
 SpanContext Tracer::new_context(const SpanContext* parent) const {
   SpanContext c;
-  Sampler sampler = Sampler::parent_always_on;
-  double ratio = 1.0;
-  if (state_ != nullptr) {
-    std::lock_guard lock(state_->mu);
-    sampler = state_->settings.sampler;
-    ratio = state_->settings.ratio;
-  }
+  const auto sampler = static_cast<Sampler>(sampler_.load(std::memory_order_acquire));
+  const double ratio = ratio_.load(std::memory_order_acquire);
   const bool has_parent = parent != nullptr && parent->valid();
   if (has_parent) {
     c.trace_id = parent->trace_id;
@@ -191,27 +189,34 @@ SpanContext Tracer::new_context(const SpanContext* parent) const {
 }
 
 void Tracer::start(ExportSettings settings, Transport transport) {
-  if (state_ == nullptr) state_ = new State();  // lives as long as the process
-  {
-    std::lock_guard lock(state_->mu);
-    state_->settings = std::move(settings);
-    state_->transport = std::move(transport);
-    state_->stop = false;
-    capture_content_ = state_->settings.capture_content;
+  std::lock_guard lock(state_->mu);
+  if (state_->stop) return;  // shut down: the process is ending
+  sampler_.store(static_cast<int>(settings.sampler), std::memory_order_release);
+  ratio_.store(settings.ratio, std::memory_order_release);
+  capture_content_ = settings.capture_content;
+  state_->settings = std::move(settings);
+  state_->transport = std::move(transport);
+  if (!state_->started) {
+    state_->started = true;
+    state_->thread = std::thread([this] { run(); });
   }
-  if (!state_->thread.joinable()) state_->thread = std::thread([this] { run(); });
-  recording_ = true;
+  recording_.store(true, std::memory_order_release);
+}
+
+void Tracer::count_drop() {
+  static auto& dropped = metrics::registry().counter(
+      "cppflue_spans_dropped_total", "Spans dropped because the export queue was full.");
+  ++dropped_;
+  dropped.inc();
 }
 
 void Tracer::submit(SpanData span) {
-  if (!recording() || state_ == nullptr) return;
-  static auto& dropped = metrics::registry().counter(
-      "cppflue_spans_dropped_total", "Spans dropped because the export queue was full.");
+  if (!recording()) return;
   {
     std::lock_guard lock(state_->mu);
     if (state_->queue.size() >= state_->settings.max_queue) {
-      ++dropped_;
-      dropped.inc();
+      has_room_.store(false, std::memory_order_relaxed);
+      count_drop();
       return;
     }
     state_->queue.push_back(std::move(span));
@@ -221,7 +226,6 @@ void Tracer::submit(SpanData span) {
 }
 
 bool Tracer::flush(std::chrono::milliseconds deadline) {
-  if (state_ == nullptr) return true;
   std::unique_lock lock(state_->mu);
   if (!state_->thread.joinable()) return state_->queue.empty();
   state_->flush_requested = true;
@@ -231,7 +235,6 @@ bool Tracer::flush(std::chrono::milliseconds deadline) {
 }
 
 void Tracer::shutdown(std::chrono::milliseconds deadline) {
-  if (state_ == nullptr) return;
   flush(deadline);
   recording_ = false;
   {
@@ -259,10 +262,15 @@ void Tracer::run() {
     s.wake.wait_for(lock, s.settings.schedule_delay, [&] {
       return s.stop || s.flush_requested || s.queue.size() >= s.settings.max_batch;
     });
+    if (s.stop) {
+      // After shutdown nothing more is sent: the process is ending.
+      s.queue.clear();
+      s.drained.notify_all();
+      return;
+    }
     if (s.queue.empty()) {
       s.flush_requested = false;
       s.drained.notify_all();
-      if (s.stop) return;
       continue;
     }
     std::vector<SpanData> batch;
@@ -271,6 +279,7 @@ void Tracer::run() {
       s.queue.pop_front();
     }
     s.in_flight = batch.size();
+    has_room_.store(true, std::memory_order_relaxed);
     ExportSettings settings = s.settings;
     Transport transport = s.transport;
     lock.unlock();
@@ -314,6 +323,11 @@ Span Span::start(std::string name, SpanKind kind, const SpanContext* parent) {
   if (!t.recording()) return s;
   s.context_ = t.new_context(parent);
   if (!s.context_.sampled) return s;
+  if (!t.has_room()) {
+    // Not recorded, but its context still travels on (the callee's spans keep their place).
+    t.count_drop();
+    return s;
+  }
   s.data_ = std::make_unique<SpanData>();
   s.data_->trace_id = s.context_.trace_id;
   s.data_->span_id = s.context_.span_id;
@@ -359,6 +373,13 @@ void Span::add_event(std::string name, Attributes attributes) {
 
 void Span::set_error(std::string_view error_type, std::string message) {
   if (!data_) return;
+  constexpr std::size_t kMaxMessage = 1024;
+  if (message.size() > kMaxMessage) {
+    std::size_t cut = kMaxMessage;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    message.resize(cut);
+    message += "…";
+  }
   data_->error = true;
   data_->status_message = std::move(message);
   set("error.type", std::string(error_type));

@@ -299,6 +299,7 @@ Agent init(InitOptions options) {
   check_agent_tools(*impl);
   check_subagents(*impl);
   impl->on_event = std::move(options.on_event);
+  impl->traceparent = std::move(options.traceparent);
 
   auto project = load_project_files(impl->config.root);
   if (!project) throw Exception(project.error());

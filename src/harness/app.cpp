@@ -13,6 +13,7 @@
 #include "cppflue/core/ids.hpp"
 #include "cppflue/core/log.hpp"
 #include "cppflue/store/store.hpp"
+#include "telemetry.hpp"
 
 namespace fs = std::filesystem;
 
@@ -44,6 +45,7 @@ Agent AgentFactory::instantiate(const AgentContext& context, const InitOptions& 
   }
   if (o.name.empty() || o.name == "default")
     o.name = defaults.name.empty() ? o.name : defaults.name;
+  if (o.traceparent.empty()) o.traceparent = defaults.traceparent;
   if (adjust) adjust(o);
   return init(std::move(o));
 }
@@ -210,8 +212,9 @@ struct FlueContext::State {
   std::string config_path;
   std::shared_ptr<Store> store;
   std::function<void(const RunEvent&)> on_event;
-  std::string model;  // overrides the model of the agents the run builds
-  std::mutex mu;      // orders event appends from session threads and the workflow thread
+  std::string model;        // overrides the model of the agents the run builds
+  std::string traceparent;  // the run's invoke_workflow span: the parent of its agents' spans
+  std::mutex mu;            // orders event appends from session threads and the workflow thread
 };
 
 FlueContext::FlueContext(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -279,6 +282,7 @@ Agent FlueContext::init(const AgentFactory& agent) {
   defaults.config_path = state_->config_path;
   defaults.store = state_->store;
   defaults.name = state_->workflow;
+  defaults.traceparent = state_->traceparent;
   std::weak_ptr<State> weak = state_;
   defaults.on_event = [weak](const Event& e) {
     if (auto st = weak.lock()) {
@@ -334,6 +338,8 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
   start.workflow = st->workflow;
   record(*st, start);
 
+  trace::Span span = telemetry::start_workflow(st->workflow, st->run_id, options.traceparent);
+  st->traceparent = span.context().traceparent();
   WorkflowRunResult out;
   out.run_id = st->run_id;
   FlueContext ctx(st);
@@ -357,6 +363,8 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
     log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
   }
   record(*st, events::RunEnd{st->run_id, out.status, out.error.has_value(), out.result, error});
+  if (out.error) telemetry::fail(span, *out.error, nullptr);
+  span.end();
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "cppflue/core/json.hpp"
 #include "cppflue/sandbox/search.hpp"
+#include "telemetry.hpp"
 
 namespace asio = boost::asio;
 
@@ -163,11 +164,28 @@ json run_bash(const ToolScope& s, const json& args, ToolContext& ctx) {
     // loader, start-up and option variables are refused.
     if (auto r = check_model_env(c.env, s.shell_policy); !r) throw_error(std::move(r.error()));
   }
-  auto fut =
-      asio::co_spawn(s.executor, run_shell(s, std::move(c), {}, ctx.cancel), asio::use_future);
+  auto fut = asio::co_spawn(s.executor, run_shell(s, std::move(c), {}, ctx.cancel, ctx.traceparent),
+                            asio::use_future);
   auto r = fut.get();
   if (!r) throw_error(std::move(r.error()));
   return shell_result_json(*r);
+}
+
+// `execute_command` under the tool call's (or the shell operation's) span; the whole
+// command line only when content capture is on, redacted.
+trace::Span command_span(const std::string& traceparent, const std::string& word,
+                         const Redactor* redactor, const std::string& line) {
+  if (!trace::Tracer::get().recording()) return {};
+  auto parent = trace::parse_traceparent(traceparent);
+  trace::Span span =
+      trace::Span::start("execute_command", trace::SpanKind::internal, parent ? &*parent : nullptr);
+  // The model wrote the command: its name is redacted and bounded like any content.
+  std::string name = redactor != nullptr && !redactor->empty() ? redactor->apply(word) : word;
+  span.set("cppflue.command.name", name.substr(0, 256));
+  if (telemetry::capture(span)) {
+    span.set("process.command_line", telemetry::content(line, redactor));
+  }
+  return span;
 }
 
 std::string cap_note(std::string text, bool cut) {
@@ -188,7 +206,7 @@ json shell_result_json(const SubprocessResult& r) {
 
 asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCommand command,
                                                     std::vector<std::string> call_grants,
-                                                    CancelToken cancel) {
+                                                    CancelToken cancel, std::string traceparent) {
   if (!s.sandbox || !s.sandbox->has_shell()) {
     co_return fail(ErrorType::policy,
                    fmt::format("the '{}' sandbox cannot run shell commands",
@@ -208,12 +226,16 @@ asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& s, ShellCom
     word = words.front();
     args.assign(words.begin() + 1, words.end());
   }
+  trace::Span span = command_span(traceparent, word, s.redactor.get(), command.command);
   if (s.emit) s.emit(events::CommandStart{word, std::move(args)});
   auto result = co_await s.sandbox->run(std::move(command), std::move(cancel));
   if (!result) {
     if (s.emit) s.emit(events::CommandEnd{word, -1});
+    telemetry::fail(span, result.error(), s.redactor.get());
     co_return result;
   }
+  span.set("process.exit.code", std::int64_t{result->exit_code});
+  if (result->timed_out) span.set_error("timeout", "the command timed out and was killed");
   if (s.redactor) {
     result->stdout_text = s.redactor->apply(result->stdout_text);
     result->stderr_text = s.redactor->apply(result->stderr_text);
@@ -311,8 +333,8 @@ json run_command_line(const ToolScope& base, const Command& c, const json& args,
           kv.value().is_string() ? std::string(kv.value().get_string()) : dump(kv.value());
     }
   }
-  auto fut =
-      asio::co_spawn(s.executor, run_shell(s, std::move(sc), {}, ctx.cancel), asio::use_future);
+  auto fut = asio::co_spawn(
+      s.executor, run_shell(s, std::move(sc), {}, ctx.cancel, ctx.traceparent), asio::use_future);
   auto r = fut.get();
   if (!r) throw_error(std::move(r.error()));
   return shell_result_json(*r);

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "cppflue/core/redact.hpp"
-#include "cppflue/harness/event.hpp"
 #include "cppflue/harness/agent.hpp"
+#include "cppflue/harness/event.hpp"
 #include "cppflue/harness/tool.hpp"
 #include "cppflue/sandbox/file_tools.hpp"
 #include "cppflue/sandbox/sandbox.hpp"
@@ -35,7 +35,7 @@ struct ToolScope {
   std::map<std::string, std::string> secret_env;  // granted secrets, as variables
   std::shared_ptr<const Redactor> redactor;
   std::function<void(const EventPayload&)> emit;  // command events
-  std::shared_ptr<std::mutex> write_mutex;  // serialises the session's mutating file tools
+  std::shared_ptr<std::mutex> write_mutex;        // serialises the session's mutating file tools
   // Skills whose supporting files `read` serves at /.skills/<name>/<file>.
   std::shared_ptr<const SkillSet> skills;
   boost::asio::any_io_executor executor;  // where shell commands are driven
@@ -57,7 +57,8 @@ std::vector<ToolDefinition> make_builtin_tools(std::shared_ptr<const ToolScope> 
 boost::asio::awaitable<Result<SubprocessResult>> run_shell(const ToolScope& scope,
                                                            ShellCommand command,
                                                            std::vector<std::string> call_grants,
-                                                           CancelToken cancel);
+                                                           CancelToken cancel,
+                                                           std::string traceparent = {});
 
 // A `Command` as a tool bound to one operation's scope (see agent.hpp). Shell commands run
 // through run_shell with the policy lifted for that command line only.

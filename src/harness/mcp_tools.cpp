@@ -76,7 +76,7 @@ std::vector<ToolDefinition> mcp_tools(const std::shared_ptr<mcp::McpClient>& cli
     def.execute = [weak, tool = t.name](const json& args, ToolContext& ctx) -> json {
       auto c = weak.lock();
       if (!c) throw Exception(make_error(ErrorType::connection_error, "the MCP client is closed"));
-      auto r = c->call_tool(tool, args, ctx.cancel);
+      auto r = c->call_tool(tool, args, ctx.cancel, ctx.traceparent);
       if (!r) throw Exception(std::move(r.error()));
       std::string text = mcp::tool_result_text(*r);
       if (r->is_error) throw Exception(make_error(ErrorType::tool_error, text));

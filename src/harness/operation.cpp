@@ -35,8 +35,8 @@ Result<SessionImpl::ActiveOperation> SessionImpl::begin_operation(
   op.cancel = std::make_shared<CancelSource>();
   op.emitter = std::make_shared<Emitter>(id, op.id, std::move(callbacks));
   op.started = std::chrono::steady_clock::now();
-  op.span = std::make_shared<trace::Span>(
-      telemetry::start_operation(agent->name, id, op.kind, op.id, traceparent));
+  op.span = std::make_shared<trace::Span>(telemetry::start_operation(
+      agent->name, id, op.kind, op.id, traceparent.empty() ? agent->traceparent : traceparent));
   op.emitter->set_trace_context(op.span->context());
   {
     std::lock_guard lock(mu);
@@ -63,7 +63,7 @@ void SessionImpl::end_operation(const ActiveOperation& op, const Error* error) {
   op.emitter->emit(events::OperationEnd{op.kind, ms, error != nullptr});
   telemetry::record_operation(agent->name, op.kind, std::chrono::steady_clock::now() - op.started,
                               error);
-  if (error != nullptr) op.span->set_error(wire_name(error->type), error->message);
+  if (error != nullptr) telemetry::fail(*op.span, *error, agent->redactor.get());
   op.span->end();
   {
     std::lock_guard lock(mu);
@@ -283,7 +283,8 @@ asio::awaitable<Result<ShellResult>> SessionImpl::run_shell_op(std::string comma
     c.cwd = std::move(options.cwd);
     c.timeout = options.timeout;
     c.env = std::move(options.env);
-    auto r = co_await detail::run_shell(**scope, std::move(c), {}, op.cancel->token());
+    auto r = co_await detail::run_shell(**scope, std::move(c), {}, op.cancel->token(),
+                                        op.span->context().traceparent());
     if (r) {
       result = ShellResult{std::move(r->stdout_text), std::move(r->stderr_text), r->exit_code,
                            r->truncated, r->timed_out};

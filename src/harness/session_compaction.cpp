@@ -9,6 +9,7 @@
 #include "compaction.hpp"
 #include "cppflue/core/ids.hpp"
 #include "session_internal.hpp"
+#include "telemetry.hpp"
 
 namespace asio = boost::asio;
 
@@ -21,7 +22,8 @@ namespace {
 asio::awaitable<Result<std::string>> summarise(AgentImpl& agent, ModelClient& client,
                                                const std::vector<Message>& h, std::size_t cut,
                                                const std::string& model_spec, Emitter& emitter,
-                                               CancelToken cancel, Usage& usage) {
+                                               CancelToken cancel, Usage& usage,
+                                               const trace::SpanContext& parent) {
   std::vector<Message> older(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(cut));
   ModelRequest req;
   req.system = detail::kSummarySystem;
@@ -33,14 +35,18 @@ asio::awaitable<Result<std::string>> summarise(AgentImpl& agent, ModelClient& cl
   req.stream = false;
   std::string turn_id = new_hex_id("turn_", 16);
   emitter.emit(events::TurnRequest{turn_id, model_spec});
+  trace::Span chat = telemetry::start_chat(parent, model_spec, emitter.session_id(), false);
+  req.traceparent = chat.context().traceparent();
   auto response = co_await client.complete(std::move(req), DeltaCallback{}, cancel);
   if (!response) {
+    telemetry::fail(chat, response.error(), agent.redactor.get());
     Error e = response.error();
     e.message = "compaction failed: " + e.message;
     co_return fail(std::move(e));
   }
   emitter.emit(events::Turn{turn_id, response->model.empty() ? model_spec : response->model,
                             to_json(response->usage)});
+  telemetry::end_chat(chat, *response);
   usage = response->usage;
   std::string summary = response->message.text;
   while (!summary.empty() && std::isspace(static_cast<unsigned char>(summary.back()))) {
@@ -82,12 +88,21 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
   }
   std::int64_t total = detail::estimate_tokens(h);
   emitter.emit(events::CompactionStart{std::string(reason), total});
+  trace::Span span = telemetry::start_internal("compaction", emitter.trace_context(), id);
+  span.set("cppflue.compaction.reason", std::string(reason));
+  span.set("cppflue.compaction.estimated_tokens", total);
   if (!cc.model.empty()) model_spec = cc.model;
   auto client = agent->client_for(model_spec);
-  if (!client) co_return fail(client.error());
-  auto summary =
-      co_await summarise(*agent, *client->client, h, cut, model_spec, emitter, cancel, out.usage);
-  if (!summary) co_return fail(std::move(summary.error()));
+  if (!client) {
+    telemetry::fail(span, client.error(), agent->redactor.get());
+    co_return fail(client.error());
+  }
+  auto summary = co_await summarise(*agent, *client->client, h, cut, model_spec, emitter, cancel,
+                                    out.usage, span.context());
+  if (!summary) {
+    telemetry::fail(span, summary.error(), agent->redactor.get());
+    co_return fail(std::move(summary.error()));
+  }
   Entry e;
   e.kind = "compaction";
   e.content = json_object{{"summary", *summary},
@@ -115,6 +130,8 @@ asio::awaitable<Result<CompactResult>> SessionImpl::compact_history(std::string 
   }
   out.compacted = true;
   out.summary = std::move(*summary);
+  span.set("cppflue.compaction.messages_before", std::int64_t{out.messages_before});
+  span.set("cppflue.compaction.messages_after", std::int64_t{out.messages_after});
   emitter.emit(events::CompactionEnd{out.messages_before, out.messages_after});
   co_return out;
 }

@@ -72,6 +72,7 @@ class AgentImpl : public std::enable_shared_from_this<AgentImpl> {
   std::string system_prompt;
   std::vector<ToolDefinition> tools;
   EventCallback on_event;
+  std::string traceparent;  // the default parent of operation spans (InitOptions::traceparent)
   std::shared_ptr<Runtime> runtime;
   std::shared_ptr<Store> store;
   std::shared_ptr<HarnessBackend> backend;
@@ -138,6 +139,7 @@ class Emitter {
   // invalid when nothing is traced. Set once, before the operation's work starts.
   void set_trace_context(trace::SpanContext c) { trace_context_ = std::move(c); }
   const trace::SpanContext& trace_context() const { return trace_context_; }
+  const std::string& session_id() const { return session_id_; }
 
  private:
   void deliver(const Event& e, bool forwarded);  // the caller holds mu_

@@ -69,6 +69,28 @@ void record_operation(std::string_view agent, std::string_view kind,
   duration.observe({{"agent", std::string(agent)}, {"kind", std::string(kind)}}, seconds(elapsed));
 }
 
+trace::Span start_workflow(std::string_view workflow, std::string_view run_id,
+                           std::string_view parent) {
+  if (!trace::Tracer::get().recording()) return {};
+  std::optional<trace::SpanContext> p;
+  if (!parent.empty()) p = trace::parse_traceparent(parent);
+  trace::Span s = trace::Span::start(fmt::format("invoke_workflow {}", workflow),
+                                     trace::SpanKind::internal, p ? &*p : nullptr);
+  s.set("gen_ai.operation.name", std::string("invoke_workflow"));
+  s.set("cppflue.workflow.name", std::string(workflow));
+  s.set("cppflue.run.id", std::string(run_id));
+  return s;
+}
+
+trace::Span start_internal(std::string name, const trace::SpanContext& parent,
+                           std::string_view session_id) {
+  if (!trace::Tracer::get().recording()) return {};
+  trace::Span s = trace::Span::start(std::move(name), trace::SpanKind::internal,
+                                     parent.valid() ? &parent : nullptr);
+  s.set("gen_ai.conversation.id", std::string(session_id));
+  return s;
+}
+
 trace::Span start_chat(const trace::SpanContext& parent, std::string_view model_spec,
                        std::string_view session_id, bool stream) {
   if (!trace::Tracer::get().recording()) return {};
@@ -120,6 +142,34 @@ void record_tool(std::string_view tool, bool is_error,
                                                         metrics::duration_buckets());
   count.inc({{"tool", std::string(tool)}, {"outcome", is_error ? "error" : "ok"}});
   duration.observe({{"tool", std::string(tool)}}, seconds(elapsed));
+}
+
+void fail(trace::Span& span, const Error& error, const Redactor* redactor) {
+  if (!span.recording()) return;
+  std::string message = error.message;
+  if (redactor != nullptr && !redactor->empty()) message = redactor->apply(message);
+  span.set_error(wire_name(error.type), std::move(message));
+}
+
+std::string json_content(json value, const Redactor* redactor) {
+  if (redactor != nullptr && !redactor->empty()) redactor->apply(value);
+  return content(dump(value), nullptr);
+}
+
+std::string messages_content(const std::vector<Message>& messages, const Redactor* redactor) {
+  // Newest first until the budget is spent: the work stays bounded however long the session.
+  std::vector<json> kept;
+  std::size_t size = 0;
+  for (auto it = messages.rbegin(); it != messages.rend() && size <= kContentBudget; ++it) {
+    json m = to_json(*it);
+    if (redactor != nullptr && !redactor->empty()) redactor->apply(m);
+    size += dump(m).size();
+    kept.push_back(std::move(m));
+  }
+  json_array out;
+  out.reserve(kept.size());
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) out.push_back(std::move(*it));
+  return content(dump(out), nullptr);
 }
 
 bool capture(const trace::Span& span) {

@@ -29,6 +29,14 @@ trace::Span start_operation(std::string_view agent, std::string_view session_id,
 void record_operation(std::string_view agent, std::string_view kind,
                       std::chrono::steady_clock::duration elapsed, const Error* error);
 
+// `invoke_workflow {name}` for one workflow run, under `parent` ("" for none).
+trace::Span start_workflow(std::string_view workflow, std::string_view run_id,
+                           std::string_view parent);
+
+// A span of the harness's own work (`compaction`, `execute_command {name}`) under `parent`.
+trace::Span start_internal(std::string name, const trace::SpanContext& parent,
+                           std::string_view session_id);
+
 // `chat {model}` for one model call.
 trace::Span start_chat(const trace::SpanContext& parent, std::string_view model_spec,
                        std::string_view session_id, bool stream);
@@ -40,6 +48,16 @@ trace::Span start_tool(const trace::SpanContext& parent, std::string_view tool,
                        std::string_view call_id, std::string_view session_id);
 // cppflue_tool_calls_total and cppflue_tool_duration_seconds.
 void record_tool(std::string_view tool, bool is_error, std::chrono::steady_clock::duration elapsed);
+
+// Status ERROR from `error`: its wire type as error.type, its message with the known secrets
+// redacted (a provider's error text may repeat what it was sent).
+void fail(trace::Span& span, const Error& error, const Redactor* redactor);
+
+// The most recent of `messages` as JSON text within the content budget, each redacted as a
+// value before it is written out (so escaping cannot hide a secret from the redactor).
+std::string messages_content(const std::vector<Message>& messages, const Redactor* redactor);
+// One value the same way.
+std::string json_content(json value, const Redactor* redactor);
 
 // Whether content may go on spans (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT or
 // [telemetry] capture_content) for a span that records.

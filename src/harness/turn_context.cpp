@@ -238,9 +238,7 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   req.tracestate = chat.context().trace_state;
   if (telemetry::capture(chat)) {
     chat.set("gen_ai.system_instructions", telemetry::content(req.system, redactor_.get()));
-    json_array input;
-    for (const auto& m : req.messages) input.push_back(to_json(m));
-    chat.set("gen_ai.input.messages", telemetry::content(dump(input), redactor_.get()));
+    chat.set("gen_ai.input.messages", telemetry::messages_content(req.messages, redactor_.get()));
   }
   const auto asked = std::chrono::steady_clock::now();
   bool first_chunk = true;
@@ -268,13 +266,13 @@ asio::awaitable<Result<ModelResponse>> OperationContext::call_model_once() {
   };
   auto response = co_await client_->complete(std::move(req), std::move(on_delta), cancel_);
   if (!response) {
-    chat.set_error(wire_name(response.error().type), response.error().message);
+    telemetry::fail(chat, response.error(), redactor_.get());
     co_return response;
   }
   telemetry::end_chat(chat, *response);
   if (telemetry::capture(chat)) {
     chat.set("gen_ai.output.messages",
-             telemetry::content(dump(json_array{to_json(response->message)}), redactor_.get()));
+             telemetry::messages_content({response->message}, redactor_.get()));
   }
   if (output_) {
     // The tool form of structured output: a call of the result tool is the answer.
@@ -362,16 +360,23 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
   auto batch = std::make_shared<CancelSource>();
   CancelRegistration link(cancel_, [batch] { batch->cancel(); });
 
-  // One span per call (execute_tool), ended as its result arrives.
+  // One span per call (execute_tool), ended as its result arrives. The model picks the names:
+  // one that is not offered is "(unknown)" in span names and metric labels, which stay bounded.
+  auto label = [this](const std::string& name) {
+    for (const auto* t : tools_) {
+      if (t->name == name) return name;
+    }
+    return std::string("(unknown)");
+  };
   std::vector<trace::Span> spans(calls.size());
   const auto started = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < calls.size(); ++i) {
     emitter_->emit(events::ToolStart{calls[i].name, calls[i].id, calls[i].arguments});
-    spans[i] =
-        telemetry::start_tool(emitter_->trace_context(), calls[i].name, calls[i].id, session_.id);
+    spans[i] = telemetry::start_tool(emitter_->trace_context(), label(calls[i].name),
+                                     calls[i].id.substr(0, 256), session_.id);
     if (telemetry::capture(spans[i])) {
       spans[i].set("gen_ai.tool.call.arguments",
-                   telemetry::content(dump(calls[i].arguments), redactor_.get()));
+                   telemetry::json_content(calls[i].arguments, redactor_.get()));
     }
   }
   for (std::size_t i = 0; i < calls.size(); ++i) {
@@ -390,7 +395,7 @@ asio::awaitable<Result<std::vector<Message>>> OperationContext::run_tools(
     Message& message = run.message;
     emitter_->emit(
         events::ToolEnd{message.tool_name, message.tool_call_id, message.is_error, message.text});
-    telemetry::record_tool(calls[index].name, message.is_error,
+    telemetry::record_tool(label(calls[index].name), message.is_error,
                            std::chrono::steady_clock::now() - started);
     if (telemetry::capture(spans[index])) {
       spans[index].set("gen_ai.tool.call.result", telemetry::content(message.text, nullptr));

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "cppflue/core/log.hpp"
+#include "cppflue/core/trace.hpp"
 #include "cppflue/mcp/jsonrpc.hpp"
 #include "cppflue/version.hpp"
 
@@ -557,9 +558,20 @@ Result<McpToolResult> McpClient::call_tool(std::string_view tool, json arguments
 
 Result<McpToolResult> McpClient::call_tool(std::string_view tool, json arguments,
                                            const CancelToken& cancel) {
+  return call_tool(tool, std::move(arguments), cancel, {});
+}
+
+Result<McpToolResult> McpClient::call_tool(std::string_view tool, json arguments,
+                                           const CancelToken& cancel,
+                                           std::string_view traceparent) {
   json_object params;
   params["name"] = tool;
   params["arguments"] = arguments.is_null() ? json(json_object{}) : std::move(arguments);
+  // Trace context in _meta, as the OpenTelemetry conventions for MCP propagate it (stdio and
+  // HTTP alike); only a well-formed traceparent is sent.
+  if (auto context = trace::parse_traceparent(traceparent)) {
+    params["_meta"] = json_object{{"traceparent", context->traceparent()}};
+  }
   auto r = request("tools/call", json(std::move(params)), cancel);
   if (!r) return tl::unexpected(r.error());
   if (!r->is_object()) {

@@ -366,6 +366,11 @@ asio::awaitable<void> post_message(std::shared_ptr<State> s, json message, bool 
     had_session = !s->session_id.empty();
   }
   HttpRequest req = s->make_post(dump(message));
+  // The caller's trace context, which the client puts in params._meta, also as the HTTP header
+  // (validated there: a W3C traceparent is hex digits and dashes only).
+  if (const json* tp = find_path(message, "params/_meta/traceparent"); tp && tp->is_string()) {
+    req.headers.emplace_back("traceparent", std::string(tp->as_string()));
+  }
   HttpStreamHandlers handlers = s->handlers_for(st);
   auto op = s->http->request(std::move(req), std::move(handlers), s->cancel_all.token());
   auto r = co_await std::move(op);

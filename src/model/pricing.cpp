@@ -91,10 +91,13 @@ std::optional<ModelPrice> PriceTable::find(std::string_view provider,
 
 Cost cost_of(const Usage& usage, const ModelPrice& price) {
   constexpr double kPerToken = 1e-6;
-  const std::int64_t uncached =
-      std::max<std::int64_t>(usage.input - usage.cache_read - usage.cache_write, 0);
+  // In double: counts from a provider are not trusted not to overflow when subtracted.
+  const double uncached =
+      std::max(static_cast<double>(usage.input) - static_cast<double>(usage.cache_read) -
+                   static_cast<double>(usage.cache_write),
+               0.0);
   Cost c;
-  c.input = static_cast<double>(uncached) * price.input * kPerToken;
+  c.input = uncached * price.input * kPerToken;
   c.output = static_cast<double>(usage.output) * price.output * kPerToken;
   c.cache_read = static_cast<double>(usage.cache_read) * price.cache_read * kPerToken;
   c.cache_write = static_cast<double>(usage.cache_write) * price.cache_write * kPerToken;

@@ -57,27 +57,38 @@ std::vector<std::pair<std::string, std::string>> key_values(std::string_view tex
                                                             std::string_view variable,
                                                             std::vector<std::string>& warnings) {
   std::vector<std::pair<std::string, std::string>> out;
+  std::size_t members = 0;
   while (!text.empty()) {
     auto comma = text.find(',');
     std::string_view item = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     if (trim(item).empty()) continue;
+    ++members;
     auto eq = item.find('=');
     std::string key = trim(item.substr(0, eq));
     if (eq == std::string_view::npos || key.empty()) {
+      // Never the member's text: it is often a header with its secret ("key:value").
       warnings.push_back(
-          fmt::format("{}: ignored '{}' (expected key=value)", variable, trim(item)));
+          fmt::format("{}: ignored member {} (expected key=value)", variable, members));
       continue;
     }
+    std::string name = percent_decode(key);
     std::string value = percent_decode(trim(item.substr(eq + 1)));
+    // A header name is a token; a value has no control character but tab: nothing here can
+    // start another header line.
+    static constexpr std::string_view kTokenMarks = "!#$%&'*+-.^_`|~";
+    bool token = std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) != 0 ||
+             kTokenMarks.find(static_cast<char>(c)) != std::string_view::npos;
+    });
     bool clean = std::none_of(value.begin(), value.end(),
-                              [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-    if (!clean) {
-      warnings.push_back(
-          fmt::format("{}: ignored '{}' (a line break in the value)", variable, key));
+                              [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
+    if (name.empty() || !token || !clean) {
+      warnings.push_back(fmt::format("{}: ignored member {} (not a valid header {})", variable,
+                                     members, token && !name.empty() ? "value" : "name"));
       continue;
     }
-    out.emplace_back(percent_decode(key), std::move(value));
+    out.emplace_back(std::move(name), std::move(value));
   }
   return out;
 }
@@ -115,12 +126,9 @@ class OtlpTransport {
     asio::co_spawn(
         ioc_,
         [this, &req, &status]() -> asio::awaitable<void> {
+          // No logging here: this runs on the export thread, possibly while the process exits.
           auto r = co_await client_.request(std::move(req));
-          if (r) {
-            status = r->status;
-          } else {
-            log::get()->debug("otlp export to {}: {}", url_, r.error().message);
-          }
+          if (r) status = r->status;
         },
         asio::detached);
     ioc_.restart();

@@ -120,10 +120,16 @@ void finish_record(AccessRecord& record, std::chrono::steady_clock::time_point s
       "cppflue_http_request_duration_seconds",
       "How long HTTP requests took (streams: until they ended), by route and method.",
       metrics::duration_buckets());
+  // Labels come from a bounded set: the route's pattern (never the path), a known method.
   std::string route = record.route.empty() ? "unmatched" : record.route;
-  requests.inc(
-      {{"route", route}, {"method", record.method}, {"status", std::to_string(record.status)}});
-  duration.observe({{"route", route}, {"method", record.method}}, took.count() / 1000);
+  static constexpr std::string_view kMethods[] = {"GET",  "POST",    "PUT",  "DELETE",
+                                                  "HEAD", "OPTIONS", "PATCH"};
+  std::string method = "other";
+  for (auto m : kMethods) {
+    if (record.method == m) method = std::string(m);
+  }
+  requests.inc({{"route", route}, {"method", method}, {"status", std::to_string(record.status)}});
+  duration.observe({{"route", route}, {"method", method}}, took.count() / 1000);
   if (log::get()->should_log(spdlog::level::info)) {
     log::write(spdlog::level::info, "access: " + access_text(record), access_fields(record));
   }

@@ -84,9 +84,11 @@ ServerResponse unknown_workflow(const std::string& name) {
 
 std::shared_ptr<WorkflowJob> WorkflowRoutes::launch(const asio::any_io_executor& executor,
                                                     const std::string& name, json payload,
-                                                    const std::string& run_id) {
+                                                    const std::string& run_id,
+                                                    std::string traceparent) {
   auto job = std::make_shared<WorkflowJob>(executor);
   WorkflowRunOptions o;
+  o.traceparent = std::move(traceparent);
   o.payload = std::move(payload);
   o.run_id = run_id;
   o.root = env_->config.root.string();
@@ -130,7 +132,8 @@ asio::awaitable<Reply> WorkflowRoutes::start(const RouteCall& call, ResponseStre
   if (wait && *wait != "result") co_return invalid_query("wait", *wait, "Must be \"result\".");
 
   std::string run_id = new_hex_id("run_", 24);
-  auto job = launch(co_await asio::this_coro::executor, name, body.payload, run_id);
+  auto job = launch(co_await asio::this_coro::executor, name, body.payload, run_id,
+                    trace_headers(req).traceparent);
   co_await wait_for(job->started);
   if (auto error = job->error()) co_return error_response(*error);
   if (wants_event_stream(req)) {

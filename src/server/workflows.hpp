@@ -35,7 +35,7 @@ class WorkflowRoutes {
   // could not start) and when it ends.
   std::shared_ptr<WorkflowJob> launch(const boost::asio::any_io_executor& executor,
                                       const std::string& name, json payload,
-                                      const std::string& run_id);
+                                      const std::string& run_id, std::string traceparent = {});
   // The run's events as SSE, then an error event for a run that did not complete.
   boost::asio::awaitable<void> answer_events(ResponseStream& out, const std::string& run_id);
   // The run's result (?wait=result) once it has ended.

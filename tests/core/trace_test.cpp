@@ -115,6 +115,10 @@ struct TestTransport {
   std::vector<int> statuses;  // answers, in order; 200 after they run out
   std::atomic<int> calls{0};
   std::atomic<int> spans{0};
+  ~TestTransport() {
+    // A failed assertion must not leave the export thread waiting on a destroyed object.
+    release();
+  }
 
   Transport make() {
     return [this](const std::string& body) {
@@ -150,10 +154,14 @@ TEST(Tracer, ACollectorThatDoesNotAnswerCostsDropsNotWaiting) {
   // The export thread takes one batch and blocks in the transport; everything beyond the
   // queue is dropped at once. Were submit() to wait, this loop would never end (the transport
   // is released only after it).
+  int recorded = 0;
   for (int i = 0; i < 1000; ++i) {
     Span s = Span::start("op", SpanKind::internal, nullptr);
-    ASSERT_TRUE(s.recording());
+    recorded += s.recording() ? 1 : 0;
+    // Once the queue is full, spans are not even recorded, but their context still travels.
+    EXPECT_TRUE(s.context().valid());
   }
+  EXPECT_LE(recorded, 100 + 10 + 1);  // the queue, the batch being sent, the one that found it full
   EXPECT_GE(tracer.dropped(), 1000u - 100u - 10u);
   EXPECT_EQ(metrics::registry().counter("cppflue_spans_dropped_total", "").value(),
             static_cast<double>(tracer.dropped()));

@@ -302,6 +302,58 @@ TEST_F(TelemetryTest, ServeJoinsTheTraceOfTheRequestAndOfADispatchedInput) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+TEST_F(TelemetryTest, ShellCommandsAndWorkflowRunsHaveTheirSpans) {
+  // A bash call (jail off for the test: what is checked is the span, not the sandbox).
+  write_file(dir_.path() / "cppflue.toml",
+             fmt::format("[agent]\nmodel = \"mine:gpt-test\"\n[providers.mine]\napi = "
+                         "\"openai-chat\"\nbase_url = \"{}/v1\"\napi_key = \"k\"\n[sandbox]\n"
+                         "workspace = \"{}\"\nisolation = \"none\"\n",
+                         model_.base_url(), dir_.path().string()));
+  model_.enqueue_turn(
+      WireApi::openai_chat,
+      testing::calls_turn({testing::raw_tool_call("c9", "bash", R"({"command":"echo hi"})")}),
+      true);
+  model_.enqueue_turn(WireApi::openai_chat, testing::text_turn("Said hi."), true);
+  auto r = testing::run_cli(dir_.path(), {"run", "--allow-shell", "-p", "say hi"}, env(false),
+                            scrubbed(), CPPFLUE_BINARY);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto spans = received_spans(receiver_);
+  const SpanRecord* tool = named(spans, "execute_tool bash");
+  const SpanRecord* command = named(spans, "execute_command");
+  ASSERT_NE(tool, nullptr) << all_text(spans);
+  ASSERT_NE(command, nullptr) << all_text(spans);
+  EXPECT_EQ(command->parent_id, tool->span_id);
+  EXPECT_EQ(command->text("cppflue.command.name"), "echo");
+  EXPECT_EQ(command->text("process.exit.code"), "0");
+  EXPECT_FALSE(command->has("process.command_line"));  // content: only when asked for
+
+  // A workflow run of a compiled application: invoke_workflow under the caller, the agents it
+  // builds under the run.
+  TempDir app_dir;
+  write_file(app_dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+  FakeProvider receiver;
+  receiver.set_default(FakeReply{200, "application/json", {}, {"{}"}});
+  auto w = testing::run_cli(
+      app_dir.path(), {"run", "greet", "--payload", R"({"name":"Ada"})"},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT=" + receiver.base_url(), std::string("TRACEPARENT=") + kCaller},
+      scrubbed(), CPPFLUE_TEST_APP);
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  auto run_spans = received_spans(receiver);
+  const SpanRecord* workflow = named(run_spans, "invoke_workflow greet");
+  ASSERT_NE(workflow, nullptr) << all_text(run_spans);
+  EXPECT_EQ(workflow->trace_id, kCallerTrace);
+  EXPECT_EQ(workflow->parent_id, "b7ad6b7169203331");
+  EXPECT_EQ(workflow->text("gen_ai.operation.name"), "invoke_workflow");
+  EXPECT_EQ(workflow->text("cppflue.run.id").rfind("run_", 0), 0u);
+  const SpanRecord* op = named(run_spans, "invoke_agent greet");
+  ASSERT_NE(op, nullptr) << all_text(run_spans);
+  EXPECT_EQ(op->parent_id, workflow->span_id);
+  EXPECT_EQ(op->trace_id, kCallerTrace);
+  const SpanRecord* glob = named(run_spans, "execute_tool glob");
+  ASSERT_NE(glob, nullptr);
+  EXPECT_EQ(glob->parent_id, op->span_id);
+}
+
 TEST_F(TelemetryTest, ACollectorThatIsDownDoesNotFailOrHoldUpTheRun) {
   script_turns();
   auto r = testing::run_cli(

@@ -105,7 +105,8 @@ class Registry {
   Histogram& histogram(const std::string& name, const std::string& help,
                        std::vector<double> buckets);
 
-  // Adds `collector` until the returned handle is destroyed.
+  // Adds `collector` until the returned handle is destroyed. Collectors are called by render()
+  // without the registry's lock (they may take other locks or record metrics).
   [[nodiscard]] std::shared_ptr<void> add_collector(Collector collector);
 
   // Every family and collected sample in the Prometheus text exposition format (0.0.4).

@@ -117,6 +117,10 @@ class Tracer {
   void start(ExportSettings settings, Transport transport);
   // Queues an ended span (dropped, and counted, when the queue is full).
   void submit(SpanData span);
+  // False while the queue is full: new spans are not recorded at all (and counted as
+  // dropped), so an unreachable collector costs the prompts nothing but the ids.
+  bool has_room() const { return has_room_.load(std::memory_order_relaxed); }
+  void count_drop();
   // Waits until every span queued so far was sent or given up on, or `deadline` passed;
   // true when the queue is empty.
   bool flush(std::chrono::milliseconds deadline);
@@ -130,12 +134,15 @@ class Tracer {
   ~Tracer();
 
  private:
-  Tracer() = default;
+  Tracer();
   struct State;
   void run();
-  State* state_ = nullptr;  // created by start()
+  State* const state_;  // lives as long as the process (so does the tracer)
+  std::atomic<int> sampler_{static_cast<int>(Sampler::parent_always_on)};
+  std::atomic<double> ratio_{1.0};
   std::atomic<bool> recording_{false};
   std::atomic<bool> capture_content_{false};
+  std::atomic<bool> has_room_{true};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> exported_{0};
   std::atomic<std::uint64_t> failed_{0};
@@ -158,7 +165,7 @@ class Span {
   const SpanContext& context() const { return context_; }
   void set(std::string key, Value value);
   void add_event(std::string name, Attributes attributes = {});
-  // Status ERROR with `message`, and the `error.type` attribute.
+  // Status ERROR with `message` (cut to 1 KiB), and the `error.type` attribute.
   void set_error(std::string_view error_type, std::string message);
   void end();
 

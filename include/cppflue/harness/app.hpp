@@ -129,6 +129,9 @@ struct WorkflowRunOptions {
   std::function<void(const RunEvent&)> on_event;  // each run event as it is stored
   std::shared_ptr<Store> store;                   // default: the project's SQLite store
   std::string model;  // when set, overrides the model of every agent the run builds
+  // The caller's W3C trace context: the run's `invoke_workflow` span (and so every agent
+  // operation of the run) joins that trace.
+  std::string traceparent;
 };
 
 struct WorkflowRunResult {

@@ -83,7 +83,10 @@ struct InitOptions {
   std::string thinking_level;  // empty = config
   std::string instructions;    // extra system instructions, before AGENTS.md/CLAUDE.md
   std::vector<ToolDefinition> tools;
-  EventCallback on_event;        // every event of every session of this agent
+  EventCallback on_event;  // every event of every session of this agent
+  // W3C trace context that this agent's operations go under when a call names none
+  // (PromptOptions::traceparent); a workflow run sets its own span here.
+  std::string traceparent;
   std::optional<int> max_turns;  // default 50
   std::string config_path;       // explicit cppflue.toml (must exist)
   std::string root;              // project root when no config path is given (default cwd)

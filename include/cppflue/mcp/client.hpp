@@ -177,6 +177,9 @@ class McpClient {
   // tools/call. A tool-level failure is a result with is_error = true, not an Error.
   Result<McpToolResult> call_tool(std::string_view tool, json arguments);
   Result<McpToolResult> call_tool(std::string_view tool, json arguments, const CancelToken& cancel);
+  // With the caller's W3C trace context (params._meta.traceparent, and the HTTP header).
+  Result<McpToolResult> call_tool(std::string_view tool, json arguments, const CancelToken& cancel,
+                                  std::string_view traceparent);
   // Any request (params null → omitted).
   Result<json> request(std::string_view method, const json& params, const CancelToken& cancel);
   void notify(std::string_view method, json params);
