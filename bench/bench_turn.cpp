@@ -222,6 +222,36 @@ void BM_TracedCollectorSlow(benchmark::State& state) {
   Receiver slow(500);
   traced_prompts(state, "http://127.0.0.1:" + std::to_string(slow.port()));
 }
+// The cost a span adds to the thread doing the work: start, the attributes of a chat span,
+// end (into the export queue). The export thread's encoding and sending are not counted here.
+void BM_SpanOnTheCallingThread(benchmark::State& state) {
+  Receiver receiver(0);
+  cppflue::TelemetryConfig t;
+  t.otlp_endpoint = "http://127.0.0.1:" + std::to_string(receiver.port());
+  if (!cppflue::start_telemetry(t).exporting) std::abort();
+  cppflue::trace::SpanContext parent;
+  {
+    auto root = cppflue::trace::Span::start("invoke_agent bench",
+                                            cppflue::trace::SpanKind::internal, nullptr);
+    parent = root.context();
+  }
+  for (auto _ : state) {
+    auto s = cppflue::trace::Span::start("chat gpt-5", cppflue::trace::SpanKind::client, &parent);
+    s.set("gen_ai.operation.name", std::string("chat"));
+    s.set("gen_ai.provider.name", std::string("openai"));
+    s.set("gen_ai.request.model", std::string("gpt-5"));
+    s.set("gen_ai.usage.input_tokens", std::int64_t{1234});
+    s.set("gen_ai.usage.output_tokens", std::int64_t{56});
+    s.set("gen_ai.response.finish_reasons", std::vector<std::string>{"stop"});
+    benchmark::DoNotOptimize(s.context());
+    if (state.iterations() % 1000 == 0) {
+      state.PauseTiming();  // keep the queue from filling (a full queue would skip the work)
+      cppflue::trace::Tracer::get().flush(std::chrono::seconds(5));
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_SpanOnTheCallingThread)->Unit(benchmark::kMicrosecond)->Iterations(20000);
 BENCHMARK(BM_TracedAsyncPromptTwoTurnsOneTool)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(10)

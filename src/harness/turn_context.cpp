@@ -204,8 +204,9 @@ asio::awaitable<Result<void>> OperationContext::compact_if_needed() {
 }
 
 namespace {
-// OpenAI's prompt_cache_key for a session: stable across runs, and not the session id itself
-// (which the user chose and may mean something). FNV-1a, 64 bits.
+// OpenAI's prompt_cache_key for a session: stable across runs (so `-c` finds the cache warm)
+// and opaque. It is a plain hash, so an id that can be guessed can be confirmed; that is no
+// concern next to the conversation itself, which the same request carries. FNV-1a, 64 bits.
 std::string prompt_cache_key(std::string_view session_id) {
   std::uint64_t h = 14695981039346656037ULL;
   for (unsigned char c : session_id) {

@@ -39,6 +39,7 @@ struct SpanRecord {
   std::string parent_id;
   int status_code = 0;
   std::map<std::string, json> attributes;  // the value object's only member's value
+  std::vector<std::string> events;         // their names
   bool has(const std::string& key) const { return attributes.count(key) != 0; }
   std::string text(const std::string& key) const {
     auto it = attributes.find(key);
@@ -63,6 +64,9 @@ std::vector<SpanRecord> received_spans(const FakeProvider& receiver) {
           r.span_id = std::string(s.at("spanId").as_string());
           if (const json* p = find(s, "parentSpanId")) r.parent_id = std::string(p->as_string());
           if (const json* st = find(s, "status")) r.status_code = st->at("code").to_number<int>();
+          if (const json* ev = find(s, "events")) {
+            for (const auto& e : ev->as_array()) r.events.emplace_back(e.at("name").as_string());
+          }
           for (const auto& a : s.at("attributes").as_array()) {
             const auto& v = a.at("value").as_object();
             r.attributes[std::string(a.at("key").as_string())] = v.begin()->value();
@@ -352,6 +356,40 @@ TEST_F(TelemetryTest, ShellCommandsAndWorkflowRunsHaveTheirSpans) {
   const SpanRecord* glob = named(run_spans, "execute_tool glob");
   ASSERT_NE(glob, nullptr);
   EXPECT_EQ(glob->parent_id, op->span_id);
+}
+
+TEST_F(TelemetryTest, RetriesAreEventsOfTheChatSpanAndFailuresSetItsStatus) {
+  model_.enqueue_error(WireApi::openai_chat, 503, "overloaded", {{"Retry-After", "0"}});
+  model_.enqueue_turn(WireApi::openai_chat, testing::text_turn("Fine now."), true);
+  auto ok =
+      testing::run_cli(dir_.path(), {"run", "-p", "hi"}, env(false), scrubbed(), CPPFLUE_BINARY);
+  ASSERT_EQ(ok.code, 0) << ok.out << ok.err;
+  auto spans = received_spans(receiver_);
+  const SpanRecord* chat = named(spans, "chat gpt-test");
+  ASSERT_NE(chat, nullptr) << all_text(spans);
+  EXPECT_EQ(chat->events, std::vector<std::string>{"gen_ai.client.retry"});
+  EXPECT_EQ(chat->status_code, 0);
+
+  // A provider error that is not retried: the chat span and the operation fail with its type,
+  // and the secret the error text repeats is redacted.
+  FakeProvider receiver;
+  receiver.set_default(FakeReply{200, "application/json", {}, {"{}"}});
+  model_.enqueue_error(WireApi::openai_chat, 400, std::string("bad request near ") + kSecret);
+  auto failed = testing::run_cli(dir_.path(), {"run", "--secret", "token", "-p", "hi"},
+                                 {"OTEL_EXPORTER_OTLP_ENDPOINT=" + receiver.base_url()}, scrubbed(),
+                                 CPPFLUE_BINARY);
+  EXPECT_EQ(failed.code, 1);
+  auto failed_spans = received_spans(receiver);
+  const SpanRecord* bad_chat = named(failed_spans, "chat gpt-test");
+  const SpanRecord* op = named(failed_spans, "invoke_agent default");
+  ASSERT_NE(bad_chat, nullptr) << all_text(failed_spans);
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(bad_chat->status_code, 2);
+  EXPECT_EQ(bad_chat->text("error.type"), "provider_error");
+  EXPECT_EQ(op->status_code, 2);
+  auto requests = receiver.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests[0].body.find(kSecret), std::string::npos) << requests[0].body;
 }
 
 TEST_F(TelemetryTest, ACollectorThatIsDownDoesNotFailOrHoldUpTheRun) {
