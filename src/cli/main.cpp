@@ -16,6 +16,7 @@
 #include "init.hpp"
 #include "runs.hpp"
 #include "suggest.hpp"
+#include "trace.hpp"
 
 namespace cppflue::cli {
 namespace {
@@ -104,6 +105,7 @@ struct CommandLine {
   InvokeOptions invoke;
   LogsOptions logs;
   RunsOptions runs;
+  TraceOptions trace;
   bool doctor_json = false;
   std::vector<std::string> help_words;
 
@@ -118,6 +120,7 @@ struct CommandLine {
   CLI::App* invoke_cmd = nullptr;
   CLI::App* logs_cmd = nullptr;
   CLI::App* runs_cmd = nullptr;
+  CLI::App* trace_cmd = nullptr;
   CLI::App* doctor_cmd = nullptr;
   CLI::App* help_cmd = nullptr;
 };
@@ -341,6 +344,7 @@ void add_commands(CLI::App& app, CommandLine& cl) {
   cl.invoke_cmd = add_invoke_command(app, cl.invoke, cl.common);
   cl.logs_cmd = add_logs_command(app, cl.logs, cl.common);
   cl.runs_cmd = add_runs_command(app, cl.runs, cl.common);
+  cl.trace_cmd = add_trace_command(app, cl.trace, cl.common);
   cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.common);
   cl.help_cmd = add_help_command(app, cl.help_words);
 }
@@ -381,6 +385,7 @@ int run_subcommand(const CommandLine& cl) {
     if (*cl.invoke_cmd) return invoke_command(cl.common, cl.invoke);
     if (*cl.logs_cmd) return logs_command(cl.common, cl.logs);
     if (*cl.runs_cmd) return runs_command(cl.common, cl.runs);
+    if (*cl.trace_cmd) return trace_command(cl.common, cl.trace);
     if (*cl.init_cmd) return init_command(cl.init);
     if (*cl.skill_new_cmd) return skill_new_command(cl.common.config, cl.skill_name);
   } catch (const cppflue::Exception& e) {
