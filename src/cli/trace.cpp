@@ -12,8 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -24,21 +22,9 @@ namespace cppflue::cli {
 
 namespace {
 
-// "2026-12-06T16:17:46.123Z" → epoch milliseconds; -1 when it is not one.
+// An entry's or event's time in epoch milliseconds; -1 when it is not one.
 std::int64_t epoch_ms(std::string_view iso) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
-  std::string text(iso);
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &s, &ms) < 6) {
-    return -1;
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+  return parse_iso8601_ms(iso).value_or(-1);
 }
 
 TraceNode* add(TraceNode& parent, std::string kind, std::string name, std::int64_t start) {

@@ -13,6 +13,13 @@ std::mt19937_64& rng() {
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   return gen;
 }
+}  // namespace
+
+std::uint64_t random_u64() {
+  return rng()();
+}
+
+namespace {
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 }  // namespace
 

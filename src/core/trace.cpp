@@ -9,27 +9,20 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
-#include <random>
 #include <thread>
 
+#include "cppflue/core/ids.hpp"
 #include "cppflue/core/metrics.hpp"
 
 namespace cppflue::trace {
 
 namespace {
 
-std::mt19937_64& rng() {
-  thread_local std::mt19937_64 gen{
-      std::random_device{}() ^
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
-  return gen;
-}
-
 template <std::size_t N>
 void fill_random(std::array<std::uint8_t, N>& out) {
   do {
     for (std::size_t i = 0; i < N; i += 8) {
-      std::uint64_t r = rng()();
+      std::uint64_t r = random_u64();
       for (std::size_t k = 0; k < 8 && i + k < N; ++k)
         out[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
     }

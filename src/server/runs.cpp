@@ -5,12 +5,11 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <cstdio>
-#include <ctime>
 #include <optional>
 #include <vector>
 
 #include "cppflue/core/cancel.hpp"
+#include "cppflue/core/clock.hpp"
 #include "server/http_util.hpp"
 
 namespace cppflue::server {
@@ -21,20 +20,9 @@ namespace {
 
 // "2026-11-24T10:00:00.123Z" → seconds since the epoch; null when empty or unreadable.
 json epoch_of(const std::string& iso) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
-  double s = 0;
-  if (iso.empty() ||
-      std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) {
-    return nullptr;
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = 0;  // the seconds, with their fraction, are added below
-  return static_cast<double>(timegm(&tm)) + s;
+  auto ms = parse_iso8601_ms(iso);
+  if (!ms) return nullptr;
+  return static_cast<double>(*ms) / 1000;
 }
 
 json or_null(const std::string& s) {
