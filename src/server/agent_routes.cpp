@@ -163,6 +163,8 @@ asio::awaitable<Reply> AgentRoutes::socket(const RouteCall& call, ResponseStream
   std::string name = call.param("name");
   // NOLINTNEXTLINE(performance-unnecessary-copy-initialization): the copy is the point, see above
   std::string id = call.param("id");
+  // The upgrade request's trace context: every prompt of the connection joins that trace.
+  std::string traceparent = trace_headers(call.request()).traceparent;
   auto ws = co_await out.accept_websocket();
   if (!ws) co_return Reply::streamed();
   std::optional<std::string> refusal;
@@ -188,7 +190,7 @@ asio::awaitable<Reply> AgentRoutes::socket(const RouteCall& call, ResponseStream
   }
   // Many prompts per connection, one at a time.
   while (auto text = co_await ws->read()) {
-    std::string reply = co_await socket_reply(name, id, *text);
+    std::string reply = co_await socket_reply(name, id, *text, traceparent);
     if (!co_await ws->write(std::move(reply))) break;
   }
   co_return Reply::streamed();
@@ -196,13 +198,15 @@ asio::awaitable<Reply> AgentRoutes::socket(const RouteCall& call, ResponseStream
 
 asio::awaitable<std::string> AgentRoutes::socket_reply(const std::string& name,
                                                        const std::string& id,
-                                                       const std::string& text) {
+                                                       const std::string& text,
+                                                       const std::string& traceparent) {
   auto parsed = parse_json(text);
   if (!parsed || !parsed->is_object()) {
     co_return socket_error(parsed ? "invalid_request" : "invalid_json",
                            "Send a JSON object {\"type\":\"prompt\",\"message\":...}.");
   }
   PromptCall call{name, id, std::move(*parsed)};
+  call.traceparent = traceparent;
   PromptOutcome out = co_await p_.runner->run(std::move(call), std::make_shared<PromptSink>());
   if (out.status == Status::refused) co_return socket_error("invalid_request", out.refusal);
   if (out.result) {

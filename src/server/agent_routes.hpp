@@ -47,9 +47,10 @@ class AgentRoutes {
   boost::asio::awaitable<net::ServerResponse> answer_json(PromptCall call);
   boost::asio::awaitable<Reply> answer_events(PromptCall call, ResponseStream& out);
   boost::asio::awaitable<net::ServerResponse> answer_run(PromptCall call);
-  // The reply to one WebSocket message.
+  // The reply to one WebSocket message; `traceparent` is the upgrade request's.
   boost::asio::awaitable<std::string> socket_reply(const std::string& name, const std::string& id,
-                                                   const std::string& text);
+                                                   const std::string& text,
+                                                   const std::string& traceparent);
 
   Parts p_;
 };

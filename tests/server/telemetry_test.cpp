@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -297,6 +298,31 @@ TEST_F(TelemetryTest, ServeJoinsTheTraceOfTheRequestAndOfADispatchedInput) {
     EXPECT_NE(named(*group, "execute_tool read"), nullptr);
     EXPECT_NE(named(*group, "execute_tool glob"), nullptr);
   }
+  // A WebSocket's prompts join the trace of its upgrade request.
+  const std::string socket_parent = "00-33333333333333333333333333333333-4444444444444444-01";
+  script_turns(false);
+  {
+    serve_testing::WsClient ws(server.port(), "/agents/helper/u4",
+                               "traceparent: " + socket_parent + "\r\n");
+    ASSERT_EQ(ws.status(), 101);
+    ASSERT_TRUE(ws.send_text(R"({"type":"prompt","message":"read over a socket"})"));
+    auto reply = ws.read_text();
+    ASSERT_TRUE(reply) << server.output();
+    EXPECT_NE(reply->find("\"result\""), std::string::npos) << *reply;
+  }
+  std::optional<SpanRecord> socket_op;
+  for (int i = 0; i < 200 && !socket_op; ++i) {
+    std::this_thread::sleep_for(50ms);
+    for (const auto& s : received_spans(receiver_)) {
+      if (s.name == "invoke_agent helper" && s.trace_id == "33333333333333333333333333333333") {
+        socket_op = s;
+      }
+    }
+  }
+  ASSERT_TRUE(socket_op) << all_text(received_spans(receiver_));
+  EXPECT_EQ(socket_op->parent_id, "4444444444444444");
+  EXPECT_EQ(socket_op->text("gen_ai.conversation.id"), "u4:default");
+
   // A malformed traceparent starts a trace of its own rather than failing the request.
   script_turns(false);
   auto odd =
