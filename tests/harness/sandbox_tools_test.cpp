@@ -41,8 +41,7 @@ bool process_running(const std::string& needle) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmd = cppflue::testing::read_proc_file(e.path() / "cmdline");
     for (auto& c : cmd) {
       if (c == '\0') c = ' ';
     }
@@ -57,13 +56,12 @@ bool process_running(const std::string& needle) {
 std::string describe_processes(const std::string& needle) {
   std::string out;
   for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmd = cppflue::testing::read_proc_file(e.path() / "cmdline");
     for (auto& c : cmd) {
       if (c == '\0') c = ' ';
     }
     if (cmd.find(needle) == std::string::npos) continue;
-    std::ifstream st(e.path() / "status");
+    std::istringstream st(cppflue::testing::read_proc_file(e.path() / "status"));
     std::string line, ppid;
     while (std::getline(st, line)) {
       if (line.rfind("PPid:", 0) == 0) ppid = line;

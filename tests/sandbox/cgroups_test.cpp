@@ -19,6 +19,7 @@
 
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/sandbox/jail.hpp"
+#include "support/test_util.hpp"
 
 using namespace cppflue;
 using namespace cppflue::detail;
@@ -103,10 +104,7 @@ std::vector<int> children(int pid) {
 }
 
 std::string proc_cgroup(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return cppflue::testing::read_proc_file("/proc/" + std::to_string(pid) + "/cgroup");
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ class SubprocessTest : public ::testing::Test {
 // A process is gone when it no longer exists or is a zombie waiting for init.
 bool process_gone(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream stat(
+      cppflue::testing::read_proc_file("/proc/" + std::to_string(pid) + "/stat"));
   std::string line;
   if (!std::getline(stat, line)) return true;
   auto close = line.rfind(')');
@@ -84,7 +85,7 @@ bool group_has_live_process(pid_t pgid) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::string name = entry.path().filename().string();
     if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream stat(entry.path() / "stat");
+    std::istringstream stat(cppflue::testing::read_proc_file(entry.path() / "stat"));
     std::string line;
     if (!std::getline(stat, line)) continue;
     auto close = line.rfind(')');

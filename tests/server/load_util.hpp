@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ inline long raise_fd_limit() {
 
 // VmRSS of `pid` in KiB (-1 when unknown).
 inline long rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream in(
+      cppflue::testing::read_proc_file("/proc/" + std::to_string(pid) + "/status"));
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/test_util.hpp"
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -30,6 +31,20 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string line; std::getline(in, line);) {
     if (!line.empty()) out.push_back(line);
   }
+  return out;
+}
+
+std::string read_proc_file(const std::filesystem::path& p) {
+  std::string out;
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
   return out;
 }
 

@@ -43,6 +43,10 @@ bool contains(std::string_view text, std::string_view part);
 std::vector<std::string> lines_of(const std::string& text);
 
 std::string read_file(const std::filesystem::path& p);
+// A file under /proc of a process that may exit at any moment: what could be read, "" when
+// nothing (a process that is gone makes read() fail with ESRCH, which std::ifstream turns into
+// an exception).
+std::string read_proc_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& content);
 
 }  // namespace cppflue::testing
