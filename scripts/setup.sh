@@ -10,6 +10,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev
   bubblewrap util-linux python3 ripgrep strace tmux
+  # the deployment tests (tests/cli/deploy_*): YAML lint and systemd unit checks
+  yamllint systemd
   # the Prometheus scrape test (tests/server/prometheus_test.cpp)
   prometheus
   mkdocs mkdocs-material

@@ -13,6 +13,7 @@
 #include "cppflue/cli.hpp"
 #include "cppflue/core/log_env.hpp"
 #include "cppflue/net/otlp.hpp"
+#include "deploy.hpp"
 #include "init.hpp"
 #include "runs.hpp"
 #include "suggest.hpp"
@@ -106,6 +107,8 @@ struct CommandLine {
   LogsOptions logs;
   RunsOptions runs;
   TraceOptions trace;
+  BuildOptions build;
+  BuildOptions deploy;
   bool doctor_json = false;
   std::vector<std::string> help_words;
 
@@ -121,6 +124,8 @@ struct CommandLine {
   CLI::App* logs_cmd = nullptr;
   CLI::App* runs_cmd = nullptr;
   CLI::App* trace_cmd = nullptr;
+  CLI::App* build_cmd = nullptr;
+  CLI::App* deploy_cmd = nullptr;
   CLI::App* doctor_cmd = nullptr;
   CLI::App* help_cmd = nullptr;
 };
@@ -330,6 +335,37 @@ CLI::App* add_help_command(CLI::App& app, std::vector<std::string>& words) {
   return help_cmd;
 }
 
+// `build` and `deploy` share their options; `deploy` adds --dry-run.
+CLI::App* add_build_command(CLI::App& app, BuildOptions& o, CommonOptions& common, bool deploy) {
+  std::string targets;
+  for (const auto& t : deploy_targets()) targets += (targets.empty() ? "" : ", ") + t;
+  auto* cmd = deploy ? app.add_subcommand("deploy",
+                                          "Build the deployment files of --target, record them in "
+                                          ".cppflue/deploy.json, then run the platform's CLI "
+                                          "(fly deploy, railway up, wrangler deploy, ...) or print "
+                                          "the command to run")
+                     : app.add_subcommand("build",
+                                          "Write deployment files for --target into a folder: a "
+                                          "container image, a self-contained bundle, a platform's "
+                                          "configuration, a CI pipeline, a systemd unit or "
+                                          "Kubernetes manifests");
+  cmd->add_option("--target", o.target, "One of: " + targets)->required();
+  cmd->add_option("-o,--output", o.output, "Output folder (default: dist/TARGET in the project)");
+  cmd->add_flag("--force", o.force,
+                "Replace the output folder when it exists (only one `cppflue build` made)");
+  cmd->add_option("--image", o.image,
+                  "The image name the files refer to (default: the project's name)");
+  cmd->add_option("--upstream", o.upstream,
+                  "vercel, netlify: the URL of the container deployment to proxy to");
+  cmd->add_option("--replicas", o.replicas,
+                  "Replicas (kubernetes); only 1: replicas cannot share the SQLite store");
+  if (deploy) {
+    cmd->add_flag("--dry-run", o.dry_run, "Write the files and the manifest; run nothing");
+  }
+  cmd->add_option("--config", common.config, "Path to cppflue.toml");
+  return cmd;
+}
+
 // The top-level options and every subcommand, in the order `--help` lists them.
 void add_commands(CLI::App& app, CommandLine& cl) {
   configure_app(app, cl.common);
@@ -345,6 +381,8 @@ void add_commands(CLI::App& app, CommandLine& cl) {
   cl.logs_cmd = add_logs_command(app, cl.logs, cl.common);
   cl.runs_cmd = add_runs_command(app, cl.runs, cl.common);
   cl.trace_cmd = add_trace_command(app, cl.trace, cl.common);
+  cl.build_cmd = add_build_command(app, cl.build, cl.common, false);
+  cl.deploy_cmd = add_build_command(app, cl.deploy, cl.common, true);
   cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.common);
   cl.help_cmd = add_help_command(app, cl.help_words);
 }
@@ -386,6 +424,8 @@ int run_subcommand(const CommandLine& cl) {
     if (*cl.logs_cmd) return logs_command(cl.common, cl.logs);
     if (*cl.runs_cmd) return runs_command(cl.common, cl.runs);
     if (*cl.trace_cmd) return trace_command(cl.common, cl.trace);
+    if (*cl.build_cmd) return build_command(cl.common, cl.build);
+    if (*cl.deploy_cmd) return deploy_command(cl.common, cl.deploy);
     if (*cl.init_cmd) return init_command(cl.init);
     if (*cl.skill_new_cmd) return skill_new_command(cl.common.config, cl.skill_name);
   } catch (const cppflue::Exception& e) {

@@ -401,8 +401,21 @@ Result<Config> parse_config(std::string_view toml_text, const fs::path& origin) 
   }
 }
 
+namespace {
+// CPPFLUE_STATE_DIR moves the state folder (sessions, runs, session workspaces) out of the
+// project, for deployments whose project files are read-only and whose state is a volume.
+void apply_state_dir_env(Config& config) {
+  const char* dir = std::getenv("CPPFLUE_STATE_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  fs::path p(dir);
+  config.state_path = (p.is_absolute() ? p : config.root / p).lexically_normal();
+}
+}  // namespace
+
 Result<Config> load_config_file(const fs::path& path) {
-  return load_file(path, path);
+  auto config = load_file(path, path);
+  if (config) apply_state_dir_env(*config);
+  return config;
 }
 
 namespace detail {
@@ -433,6 +446,7 @@ Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cw
   auto config = find_config(explicit_path, absolute_normal(cwd.empty() ? fs::path(".") : cwd));
   if (!config) return config;
   if (auto r = detail::load_project_dotenv(config->root); !r) return fail(std::move(r.error()));
+  apply_state_dir_env(*config);
   return config;
 }
 

@@ -18,6 +18,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -42,6 +43,14 @@ std::optional<std::string> find_header(const HttpHeaders& headers, std::string_v
 }
 
 namespace {
+
+// A relocated deployment (the bundle) brings its own CA certificates: SSL_CERT_FILE names
+// them, as it does for OpenSSL (libcurl would otherwise read only its built-in path).
+void use_ca_file_from_env(CURL* easy) {
+  if (const char* ca = std::getenv("SSL_CERT_FILE"); ca != nullptr && *ca != '\0') {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
+  }
+}
 
 constexpr std::size_t kMaxBufferedBody = 64 * 1024 * 1024;
 
@@ -295,6 +304,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.total_timeout.count()));
     }
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    use_ca_file_from_env(easy);
     if (r.method == "POST") {
       curl_easy_setopt(easy, CURLOPT_POST, 1L);
       curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));

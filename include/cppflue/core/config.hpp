@@ -144,7 +144,12 @@ struct Config {
   TelemetryConfig telemetry;
   std::map<std::string, ModelPrice> pricing;  // by "provider:model"
 
-  std::filesystem::path state_dir() const { return root / ".cppflue"; }
+  // Where sessions, runs and session workspaces are stored: CPPFLUE_STATE_DIR when it is set
+  // (a deployment's volume; relative to `root` unless absolute), else <root>/.cppflue.
+  std::filesystem::path state_path;
+  std::filesystem::path state_dir() const {
+    return state_path.empty() ? root / ".cppflue" : state_path;
+  }
 };
 
 // Loads `path`. A missing file is an error naming it.

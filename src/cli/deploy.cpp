@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cppflue build --target T` and `cppflue deploy --target T`: the output folder (made aside,
+// then moved into place, so a failed build leaves the previous one), what goes in it, the
+// manifests, and the platform's CLI.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "cppflue/core/ids.hpp"
+#include "deploy.hpp"
+#include "deploy_payload.hpp"
+#include "deploy_project.hpp"
+#include "deploy_system.hpp"
+
+namespace cppflue::cli {
+
+namespace fs = std::filesystem;
+using deploy::File;
+using deploy::Project;
+
+const std::vector<std::string>& deploy_targets() {
+  static const std::vector<std::string> kTargets{
+      "docker", "bundle", "github-actions", "gitlab-ci",  "railway", "render",
+      "fly",    "vercel", "netlify",        "cloudflare", "systemd", "kubernetes"};
+  return kTargets;
+}
+
+namespace deploy {
+
+std::vector<File> target_files(const std::string& target, const Project& p) {
+  if (target == "docker") {
+    auto files = docker_files(p);
+    ReadmeParts r;
+    r.intro =
+        "A multi-stage container image: Debian 12 to build, Debian 12 slim to run "
+        "`cppflue serve` as a non-root user, with a volume for the state.";
+    r.files =
+        "- `Dockerfile`: the build stage (compiles a compiled project in release; checks "
+        "the binary runs) and the runtime stage (runtime libraries only, user `cppflue`, "
+        "`VOLUME /var/lib/cppflue`, `HEALTHCHECK` on `/health`, `PORT` honoured, tini as "
+        "init so SIGTERM stops the server gracefully).\n"
+        "- `start.sh`: the entry point (`serve` on `$PORT`; any other command as given).\n"
+        "- `.dockerignore`; `app/`: a copy of the project (no `.env`, no state); "
+        "`cppflue/`: the CppFlue files the image builds with.\n";
+    r.steps = fmt::format(
+        "```sh\ndocker build -t {0} .\n"
+        "docker run --rm -p 8080:8080 -v {1}-state:/var/lib/cppflue --env-file .env {0}\n"
+        "curl http://127.0.0.1:8080/health\n```\n\n"
+        "`docker run --rm {0} doctor` checks the configuration and says whether shell commands "
+        "can be jailed in the container.\n",
+        p.image, p.name);
+    files.push_back(File{"README.md", deploy_readme("docker", p, r)});
+    return files;
+  }
+  if (target == "bundle") return bundle_files(p);
+  if (target == "github-actions") return github_actions_files(p);
+  if (target == "gitlab-ci") return gitlab_ci_files(p);
+  if (target == "railway") return railway_files(p);
+  if (target == "render") return render_files(p);
+  if (target == "fly") return fly_files(p);
+  if (target == "vercel") return vercel_files(p);
+  if (target == "netlify") return netlify_files(p);
+  if (target == "cloudflare") return cloudflare_files(p);
+  if (target == "systemd") return systemd_files(p);
+  return kubernetes_files(p);
+}
+
+}  // namespace deploy
+
+namespace {
+
+enum class Payload { none, container, bundle };
+
+Payload payload_of(const std::string& target) {
+  if (target == "vercel" || target == "netlify") return Payload::none;
+  if (target == "bundle" || target == "systemd") return Payload::bundle;
+  return Payload::container;
+}
+
+std::string target_list() {
+  std::string out;
+  for (const auto& t : deploy_targets()) out += (out.empty() ? "" : ", ") + t;
+  return out;
+}
+
+// The checks that need nothing but the options.
+Result<void> check_options(const BuildOptions& o) {
+  const auto& targets = deploy_targets();
+  if (o.target.empty()) {
+    return fail(ErrorType::invalid_input, "--target is required; one of: " + target_list());
+  }
+  if (std::find(targets.begin(), targets.end(), o.target) == targets.end()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("unknown target '{}'; the targets are: {}", o.target, target_list()));
+  }
+  if (o.replicas < 1) return fail(ErrorType::invalid_input, "--replicas must be at least 1");
+  if (o.replicas > 1) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("--replicas {} is refused: the agents' sessions are in one SQLite "
+                            "store, which replicas cannot share; deploy one replica",
+                            o.replicas));
+  }
+  const bool proxy = o.target == "vercel" || o.target == "netlify";
+  if (proxy && o.upstream.empty()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("--target {} needs --upstream URL: {} cannot run the server, so its "
+                            "files proxy to a container deployment (docker, fly, railway, "
+                            "render, kubernetes...) at that URL",
+                            o.target, o.target));
+  }
+  if (!proxy && !o.upstream.empty()) {
+    return fail(ErrorType::invalid_input, "--upstream is for the vercel and netlify targets");
+  }
+  if (!o.upstream.empty()) {
+    const bool scheme = o.upstream.rfind("https://", 0) == 0 || o.upstream.rfind("http://", 0) == 0;
+    const bool clean = o.upstream.find_first_of(" \t\r\n\"'\\<>{}|^`*?#") == std::string::npos;
+    if (!scheme || !clean || o.upstream.size() > 2048) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("--upstream '{}' is not an http(s) URL without spaces, quotes, "
+                              "query or fragment",
+                              o.upstream));
+    }
+  }
+  if (!o.image.empty()) {
+    for (char c : o.image) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                std::string_view("._-/:@").find(c) != std::string_view::npos;
+      if (!ok) {
+        return fail(ErrorType::invalid_input,
+                    fmt::format("--image '{}' is not an image reference (lowercase letters, "
+                                "digits and . _ - / : @)",
+                                o.image));
+      }
+    }
+  }
+  return {};
+}
+
+// Where the files go, and whether an existing folder there may be replaced.
+Result<fs::path> output_dir(const BuildOptions& o, const Config& config) {
+  std::error_code ec;
+  fs::path out = o.output.empty() ? config.root / "dist" / o.target
+                                  : fs::absolute(fs::path(o.output), ec).lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();
+  const fs::path root_rel = config.root.lexically_relative(out);
+  if (out == out.root_path() || (!root_rel.empty() && *root_rel.begin() != "..")) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("-o {} would hold the project itself: choose a folder of its own",
+                            out.string()));
+  }
+  if (fs::symlink_status(out, ec).type() != fs::file_type::not_found) {
+    if (!o.force) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("{} already exists: pass --force to replace it", out.string()));
+    }
+    if (!fs::is_directory(fs::symlink_status(out, ec)) ||
+        !fs::exists(out / ".cppflue-build.json", ec)) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("{} exists and was not made by `cppflue build`: --force replaces "
+                              "only such a folder; remove it yourself or choose another -o",
+                              out.string()));
+    }
+  }
+  return out;
+}
+
+Result<void> write_file(const fs::path& path, const std::string& content, bool executable) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << content;
+    if (!f) return fail(ErrorType::store_error, "cannot write " + path.string());
+  }
+  ::chmod(path.c_str(), executable ? 0755 : 0644);
+  return {};
+}
+
+// Configures and builds a compiled project in release (build/cppflue-release), with the
+// compiler's output on stderr; returns the executable.
+Result<fs::path> compile_application(const Project& p) {
+  const fs::path build = p.root / "build" / "cppflue-release";
+  std::vector<std::string> configure{"cmake", "-S",           p.root.string(),
+                                     "-B",    build.string(), "-DCMAKE_BUILD_TYPE=Release"};
+  std::error_code ec;
+  if (deploy::find_on_path("ninja") && !fs::exists(build / "CMakeCache.txt", ec)) {
+    configure.insert(configure.begin() + 5, {"-G", "Ninja"});
+  }
+  auto exe = deploy::own_executable();
+  if (exe && exe->parent_path().filename() == "bin" &&
+      fs::exists(exe->parent_path().parent_path() / "include" / "cppflue", ec)) {
+    configure.push_back("-DCMAKE_PREFIX_PATH=" + exe->parent_path().parent_path().string());
+  }
+  std::cerr << "cppflue build: compiling " << p.app_executable << " in release (" << build.string()
+            << ")\n";
+  for (const auto& argv : {configure, std::vector<std::string>{"cmake", "--build", build.string(),
+                                                               "--target", p.app_executable}}) {
+    auto status = deploy::run_inherit(argv, {}, true);
+    if (!status) return fail(std::move(status.error()));
+    if (*status != 0) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("building the application failed ({} exited with {}; its output "
+                              "is above)",
+                              fmt::join(argv, " "), *status));
+    }
+  }
+  fs::path binary = build / p.app_executable;
+  if (!fs::is_regular_file(binary, ec)) {
+    return fail(ErrorType::not_found,
+                fmt::format("the build made no {}: is add_executable({}) the application?",
+                            binary.string(), p.app_executable));
+  }
+  return binary;
+}
+
+// What a build made: the folder, its files (relative to it) and what to print.
+struct Built {
+  fs::path dir;
+  Project project;
+  std::vector<std::string> files;
+};
+
+// Everything `build` writes, into `staging`.
+Result<void> write_output(const std::string& target, Project& p, const fs::path& staging,
+                          const fs::path& out, const Config& config,
+                          std::vector<std::string>& files) {
+  fs::path binary;
+  if (payload_of(target) != Payload::none) {
+    if (p.compiled) {
+      auto built = compile_application(p);
+      if (!built) return fail(std::move(built.error()));
+      binary = *built;
+    } else {
+      auto exe = deploy::own_executable();
+      if (!exe) return fail(std::move(exe.error()));
+      binary = *exe;
+    }
+    auto needed = deploy::elf_needed(binary);
+    if (!needed) return fail(std::move(needed.error()));
+    auto libs = deploy::shared_libraries(binary);
+    if (!libs) return fail(std::move(libs.error()));
+    std::vector<std::string> unknown;
+    p.runtime_packages = deploy::debian_packages(*needed, *libs, unknown);
+    for (const auto& lib : unknown) {
+      p.warnings.push_back(fmt::format(
+          "{} comes from no Debian package here: add the package that provides it to the "
+          "Dockerfile's runtime stage",
+          lib));
+    }
+    if (auto r = deploy::copy_project(p.root, staging / "app", out, config.state_dir(), p.warnings);
+        !r) {
+      return r;
+    }
+    files.push_back("app/");
+    if (payload_of(target) == Payload::container) {
+      auto r =
+          deploy::add_cppflue_files(p, p.root / "build" / "cppflue-release", staging / "cppflue");
+      if (!r) return r;
+      files.push_back("cppflue/");
+    } else {
+      if (auto r = deploy::add_bundle(p, binary, staging, p.warnings); !r) return r;
+      for (const char* d : {"bin/", "lib/", "libexec/", "etc/", "state/"}) files.push_back(d);
+    }
+  }
+  for (const File& f : deploy::target_files(target, p)) {
+    if (auto r = write_file(staging / f.path, f.content, f.executable); !r) return r;
+    files.push_back(f.path);
+  }
+  std::sort(files.begin(), files.end());
+  json_array list;
+  for (const auto& f : files) list.emplace_back(f);
+  return write_file(staging / ".cppflue-build.json",
+                    dump(json_object{{"target", target}, {"files", list}}) + "\n", false);
+}
+
+Result<Built> build(const CommonOptions& common, const BuildOptions& o) {
+  if (auto r = check_options(o); !r) return fail(std::move(r.error()));
+  std::error_code ec;
+  auto config = discover_config(common.config, fs::current_path(ec));
+  if (!config) return fail(std::move(config.error()));
+  auto out = output_dir(o, *config);
+  if (!out) return fail(std::move(out.error()));
+  auto project = deploy::analyse_project(*config, o.target, *out);
+  if (!project) return fail(std::move(project.error()));
+  if (!o.image.empty()) project->image = o.image;
+  project->upstream = o.upstream;
+  while (!project->upstream.empty() && project->upstream.back() == '/') {
+    project->upstream.pop_back();
+  }
+  // Made aside and moved into place at the end: a failure leaves the previous output as it was.
+  const fs::path staging =
+      out->parent_path() /
+      fmt::format(".{}.tmp-{:x}", out->filename().string(), random_u64() & 0xffffffu);
+  fs::create_directories(staging, ec);
+  if (ec) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot create {}: {}", staging.string(), ec.message()));
+  }
+  Built built{*out, *project, {}};
+  auto written = write_output(o.target, built.project, staging, *out, *config, built.files);
+  if (written) {
+    fs::remove_all(*out, ec);
+    fs::rename(staging, *out, ec);
+    if (ec) {
+      written = fail(
+          ErrorType::store_error,
+          fmt::format("cannot move {} to {}: {}", staging.string(), out->string(), ec.message()));
+    }
+  }
+  if (!written) {
+    fs::remove_all(staging, ec);
+    return fail(std::move(written.error()));
+  }
+  return built;
+}
+
+void print_built(const std::string& target, const Built& b) {
+  for (const auto& w : b.project.warnings) std::cerr << "cppflue build: warning: " << w << "\n";
+  std::cout << fmt::format("Wrote {} ({} target) for {}:\n", b.dir.string(), target,
+                           b.project.name);
+  for (const auto& f : b.files) std::cout << "  " << f << "\n";
+  std::cout << "Next: " << (b.dir / "README.md").string() << "\n";
+}
+
+// The platform command `deploy` runs in the output folder, when one completes the deployment.
+std::vector<std::string> platform_command(const std::string& target, const Project& p) {
+  if (target == "fly") return {"fly", "deploy"};
+  if (target == "railway") return {"railway", "up"};
+  if (target == "cloudflare") return {"wrangler", "deploy"};
+  if (target == "vercel") return {"vercel", "deploy", "--prod"};
+  if (target == "netlify") return {"netlify", "deploy", "--prod"};
+  if (target == "docker") return {"docker", "build", "-t", p.image, "."};
+  return {};
+}
+
+}  // namespace
+
+int build_command(const CommonOptions& common, const BuildOptions& opts) {
+  auto built = build(common, opts);
+  if (!built) return report_error(built.error());
+  print_built(opts.target, *built);
+  return 0;
+}
+
+int deploy_command(const CommonOptions& common, const BuildOptions& opts) {
+  auto built = build(common, opts);
+  if (!built) return report_error(built.error());
+  print_built(opts.target, *built);
+  // .cppflue/deploy.json: what the last deploy wrote, relative to the project.
+  const fs::path rel = built->dir.lexically_relative(built->project.root);
+  const bool inside = !rel.empty() && *rel.begin() != "..";
+  json_array files;
+  for (const auto& f : built->files) {
+    files.emplace_back(inside ? (rel / f).generic_string() : (built->dir / f).string());
+  }
+  const fs::path manifest = built->project.root / ".cppflue" / "deploy.json";
+  std::error_code ec;
+  if (fs::create_directories(manifest.parent_path(), ec); !ec) {
+    ::chmod(manifest.parent_path().c_str(), 0700);
+  }
+  auto wrote = write_file(
+      manifest,
+      dump(json_object{{"target", opts.target}, {"dir", built->dir.string()}, {"files", files}}) +
+          "\n",
+      false);
+  if (!wrote) return report_error(wrote.error());
+  const auto command = platform_command(opts.target, built->project);
+  const std::string readme = (built->dir / "README.md").string();
+  if (command.empty()) {
+    std::cout << fmt::format("{} has no command that deploys it from here: follow {}\n",
+                             opts.target, readme);
+    return 0;
+  }
+  const std::string line = fmt::format("cd {} && {}", built->dir.string(), fmt::join(command, " "));
+  if (opts.dry_run) {
+    std::cout << "Dry run: not running `" << line << "`\n";
+    return 0;
+  }
+  if (!deploy::find_on_path(command.front())) {
+    std::cout << fmt::format("{} is not installed here; to deploy, run:\n  {}\n(see {})\n",
+                             command.front(), line, readme);
+    return 0;
+  }
+  std::cerr << "cppflue deploy: running `" << line << "`\n";
+  auto status = deploy::run_inherit(command, built->dir);
+  if (!status) return report_error(status.error());
+  if (*status != 0) {
+    return report_error(ErrorType::invalid_input,
+                        fmt::format("`{}` exited with {}", line, *status));
+  }
+  return 0;
+}
+
+}  // namespace cppflue::cli

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+// What `cppflue build` reads of the project (its name, agents, the variables it needs, whether
+// it is a compiled application) and what it copies into the output: the project itself, the
+// CppFlue files an image builds with, and a bundle's binary, helper and libraries.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "cppflue/harness/project_check.hpp"
+#include "cppflue/model/provider.hpp"
+#include "cppflue/sandbox/jail.hpp"
+#include "deploy_project.hpp"
+#include "deploy_system.hpp"
+
+namespace cppflue::cli::deploy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "My Agents_2" -> "my-agents-2": what images, services, units and volumes may be called.
+std::string service_name(const fs::path& root) {
+  std::string out;
+  for (char c : root.filename().string()) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += c;
+    } else if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  if (out.size() > 40) out.resize(40);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  if (out.empty()) return "cppflue-app";
+  if (out.front() < 'a' || out.front() > 'z') out = "app-" + out;
+  return out;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The variables a model spec needs (its provider's key), if any.
+void add_model_env(const std::string& spec, const Config& config, std::set<std::string>& env) {
+  if (spec.empty()) return;
+  auto resolved = resolve_model(spec, config.providers);
+  if (resolved && !resolved->provider.offline && !resolved->provider.api_key_env.empty()) {
+    env.insert(resolved->provider.api_key_env);
+  }
+}
+
+// Values that must come from the environment: refused when written into cppflue.toml, since
+// the file is copied into images and bundles.
+Result<void> check_no_literal_secrets(const Config& config, std::vector<std::string>& warnings) {
+  std::vector<std::string> literal;
+  for (const auto& [name, p] : config.providers) {
+    if (p.api_key && !p.api_key->empty()) literal.push_back("providers." + name + ".api_key");
+    if (!p.headers.empty()) {
+      warnings.push_back(fmt::format(
+          "[providers.{}] headers are copied with cppflue.toml into the deployment; keep "
+          "credentials out of them",
+          name));
+    }
+  }
+  for (const auto& [name, s] : config.secrets) {
+    if (!s.value.empty()) literal.push_back("secrets." + name + ".value");
+  }
+  for (const auto& [name, s] : config.mcp.servers) {
+    if (!s.headers.empty() || !s.env.empty()) {
+      warnings.push_back(fmt::format(
+          "[mcp.servers.{}] headers and env are copied with cppflue.toml into the deployment; "
+          "keep credentials out of them",
+          name));
+    }
+  }
+  if (literal.empty()) return {};
+  std::string keys;
+  for (const auto& k : literal) keys += (keys.empty() ? "" : ", ") + k;
+  return fail(ErrorType::config_error,
+              fmt::format("{} holds secret values ({}): the deployment copies the file, so they "
+                          "would be written into it. Read them from the environment instead "
+                          "(api_key_env = \"NAME\", {{ env = \"NAME\" }}) and set the variables "
+                          "where the deployment runs",
+                          config.config_path.string(), keys));
+}
+
+// Never copied: version control, state, secrets and dependencies at any depth, and the
+// default output folder at the top.
+bool skip_name(const std::string& name, int depth) {
+  static const std::set<std::string> kSkip{".git", ".cppflue", ".env", "node_modules"};
+  return kSkip.count(name) != 0 || name.rfind(".env.", 0) == 0 || (depth == 0 && name == "dist");
+}
+
+}  // namespace
+
+Result<Project> analyse_project(const Config& config, const std::string& target,
+                                const fs::path& out_dir) {
+  Project p;
+  p.root = config.root;
+  p.name = service_name(config.root);
+  p.image = p.name;
+  std::error_code ec;
+  fs::path rel = out_dir.lexically_relative(config.root);
+  p.context = rel.empty() || *rel.begin() == ".." ? "." : rel.generic_string();
+
+  const fs::path cmake = config.root / "CMakeLists.txt";
+  if (fs::is_regular_file(cmake, ec)) {
+    const std::string text = read_text(cmake);
+    if (text.find("find_package(cppflue") != std::string::npos) {
+      std::smatch m;
+      static const std::regex kExe(R"(add_executable\(\s*([A-Za-z0-9_.+-]+))");
+      if (!std::regex_search(text, m, kExe)) {
+        return fail(ErrorType::config_error,
+                    fmt::format("{} links CppFlue but has no add_executable(NAME ...): which "
+                                "executable to deploy is not known",
+                                cmake.string()));
+      }
+      p.compiled = true;
+      p.app_executable = m[1].str();
+    }
+  }
+
+  const ProjectCheck check = check_project(config);
+  if (!check.ok()) {
+    std::string list;
+    for (const auto& problem : check.problems) list += "\n  " + problem.error.message;
+    return fail(ErrorType::config_error,
+                fmt::format("the project has problems to fix before `cppflue build --target {}` "
+                            "({}):{}",
+                            target, check.problems.size(), list));
+  }
+  std::set<std::string> agents;
+  std::set<std::string> env;
+  for (const auto& [name, def] : check.agents) {
+    agents.insert(name);
+    add_model_env(def.model, config, env);
+  }
+  if (p.compiled) {
+    for (const auto& entry : fs::directory_iterator(config.root / "src" / "agents", ec)) {
+      if (entry.path().extension() == ".cpp") agents.insert(entry.path().stem().string());
+    }
+  }
+  if (agents.empty()) {
+    return fail(ErrorType::invalid_input,
+                fmt::format("{} has no agents to deploy: add a Markdown agent "
+                            "(.agents/agents/NAME.md) or, in a compiled application, "
+                            "src/agents/NAME.cpp (`cppflue init` writes one of each)",
+                            config.root.string()));
+  }
+  p.agents.assign(agents.begin(), agents.end());
+
+  if (auto r = check_no_literal_secrets(config, p.warnings); !r) return fail(std::move(r.error()));
+  add_model_env(config.agent.model, config, env);
+  add_model_env(config.compaction.model, config, env);
+  for (const auto& [name, provider] : config.providers) {
+    if (provider.api_key_env && !provider.api_key_env->empty()) env.insert(*provider.api_key_env);
+  }
+  for (const auto& [name, secret] : config.secrets) {
+    if (!secret.env.empty()) env.insert(secret.env);
+  }
+  if (!config.server.auth_token_env.empty()) {
+    p.auth_token_env = config.server.auth_token_env;
+    env.insert(config.server.auth_token_env);
+  }
+  p.env.assign(env.begin(), env.end());
+  if (p.auth_token_env.empty() && target != "vercel" && target != "netlify") {
+    p.warnings.push_back(
+        "[server] auth_token_env is not set: the deployed server answers anyone who reaches it");
+  }
+  return p;
+}
+
+Result<void> copy_project(const fs::path& root, const fs::path& dest, const fs::path& out_dir,
+                          const fs::path& state_dir, std::vector<std::string>& warnings) {
+  std::error_code ec;
+  const fs::path out_canon = fs::weakly_canonical(out_dir, ec);
+  const fs::path state_canon = fs::weakly_canonical(state_dir, ec);
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot read {}: {}", root.string(), ec.message()));
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      return fail(ErrorType::store_error,
+                  fmt::format("cannot read {}: {}", it->path().string(), ec.message()));
+    }
+    const fs::path& path = it->path();
+    const fs::path rel = path.lexically_relative(root);
+    const fs::file_status st = it->symlink_status(ec);
+    const bool dir = fs::is_directory(st);
+    if (skip_name(path.filename().string(), it.depth()) || path == out_canon ||
+        path == state_canon || (dir && fs::exists(path / "CMakeCache.txt"))) {
+      if (dir) it.disable_recursion_pending();
+      continue;
+    }
+    if (fs::is_symlink(st)) {
+      // A link could name anything on this host (a key, /etc/shadow): never followed.
+      warnings.push_back(fmt::format("{} is a symbolic link: not copied", rel.string()));
+      continue;
+    }
+    if (dir) {
+      fs::create_directories(dest / rel, ec);
+    } else if (fs::is_regular_file(st)) {
+      fs::create_directories((dest / rel).parent_path(), ec);
+      fs::copy_file(path, dest / rel, fs::copy_options::overwrite_existing, ec);
+      if (ec) {
+        return fail(ErrorType::store_error,
+                    fmt::format("cannot copy {}: {}", path.string(), ec.message()));
+      }
+    } else {
+      warnings.push_back(fmt::format("{} is not a regular file: not copied", rel.string()));
+    }
+  }
+  return {};
+}
+
+Result<fs::path> own_executable() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return fail(ErrorType::internal, "cannot read /proc/self/exe: " + ec.message());
+  return exe;
+}
+
+Result<fs::path> jail_helper() {
+  const std::string& helper = jail_status().helper;
+  if (helper.empty()) {
+    return fail(ErrorType::not_found,
+                "the jail's helper cppflue-exec was not found next to this cppflue (or in "
+                "CPPFLUE_EXEC_HELPER): install CppFlue with scripts/install.sh");
+  }
+  return fs::path(helper);
+}
+
+}  // namespace cppflue::cli::deploy
