@@ -34,12 +34,13 @@ namespace deploy {
 // What the generated files say about the project.
 struct Project {
   std::filesystem::path root;
-  std::string name;                 // lowercase letters, digits and '-': image, service, unit
-  bool compiled = false;            // a CMake application linking CppFlue
-  std::string app_executable;       // compiled: its executable's name (add_executable)
-  std::vector<std::string> agents;  // Markdown and compiled agents, sorted
-  std::vector<std::string> env;     // variables the deployment must set (names only), sorted
-  std::string auth_token_env;       // [server] auth_token_env ("" when the server is open)
+  std::string name;                       // lowercase letters, digits and '-': image, service, unit
+  bool compiled = false;                  // a CMake application linking CppFlue
+  std::string app_executable;             // compiled: its executable's name (add_executable)
+  std::vector<std::string> agents;        // Markdown and compiled agents, sorted
+  std::vector<std::string> env;           // variables the deployment must set (names only), sorted
+  std::string auth_token_env;             // [server] auth_token_env ("" when the server is open)
+  std::vector<std::string> optional_env;  // the chat webhooks' secrets: each enables a route
   std::vector<std::string> runtime_packages;  // Debian packages of the binary's libraries
   std::vector<std::string> warnings;          // printed by build
   int replicas = 1;

@@ -243,6 +243,16 @@ std::string deploy_readme(const std::string& target, const Project& p, const Rea
         "or the image:\n\n";
     for (const auto& v : p.env) out += "- `" + v + "`\n";
   }
+  if (!p.optional_env.empty()) {
+    out += "\nOptional: ";
+    for (std::size_t i = 0; i < p.optional_env.size(); ++i) {
+      out += (i ? ", `" : "`") + p.optional_env[i] + "`";
+    }
+    out +=
+        " enable the chat webhook routes (`/webhooks/github/{agent}`, "
+        "`/webhooks/slack/{agent}`, `/webhooks/hmac/{agent}`); a route whose variable is "
+        "unset refuses every request.\n";
+  }
   if (p.auth_token_env.empty()) {
     out +=
         "\n**The server has no token**: `[server] auth_token_env` is not set in cppflue.toml, "

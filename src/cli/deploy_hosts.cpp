@@ -280,6 +280,8 @@ std::vector<File> systemd_files(const Project& p) {
       p.name);
   std::string env = "# The variables cppflue-" + p.name + " reads; one VARIABLE=value per line.\n";
   for (const auto& v : p.env) env += v + "=\n";
+  if (!p.optional_env.empty()) env += "# Optional: each one enables a chat webhook route.\n";
+  for (const auto& v : p.optional_env) env += "# " + v + "=\n";
   return {File{"start", bundle_vars_subst(kStart, p), true},
           File{"Containerfile", bundle_vars_subst(kContainerfile, p)},
           File{"systemd/cppflue-" + p.name + ".service", bundle_vars_subst(kUnit, p)},

@@ -94,10 +94,11 @@ Result<void> check_no_literal_secrets(const Config& config, std::vector<std::str
 }
 
 // Never copied: version control, state, secrets and dependencies at any depth, and the
-// default output folder at the top.
+// default output and build folders at the top.
 bool skip_name(const std::string& name, int depth) {
   static const std::set<std::string> kSkip{".git", ".cppflue", ".env", "node_modules"};
-  return kSkip.count(name) != 0 || name.rfind(".env.", 0) == 0 || (depth == 0 && name == "dist");
+  return kSkip.count(name) != 0 || name.rfind(".env.", 0) == 0 ||
+         (depth == 0 && (name == "dist" || name == "build"));
 }
 
 }  // namespace
@@ -172,6 +173,10 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
     env.insert(config.server.auth_token_env);
   }
   p.env.assign(env.begin(), env.end());
+  for (const std::string& v : {config.server.github_secret_env, config.server.slack_secret_env,
+                               config.server.hmac_secret_env}) {
+    if (!v.empty() && !env.count(v)) p.optional_env.push_back(v);
+  }
   if (p.auth_token_env.empty() && target != "vercel" && target != "netlify") {
     p.warnings.push_back(
         "[server] auth_token_env is not set: the deployed server answers anyone who reaches it");

@@ -18,8 +18,9 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
                                 const std::filesystem::path& out_dir);
 
 // Copies the project under `root` to `dest`: regular files and folders only, without .git,
-// .cppflue, .env files, node_modules, CMake build folders, the top-level dist/, `out_dir` and
-// `state_dir`. Symbolic links and special files are left out, each with a warning.
+// .cppflue, .env files, node_modules, CMake build folders (any holding a CMakeCache.txt), the
+// top-level dist/ and build/, `out_dir` and `state_dir`. Symbolic links and special files are left
+// out, each with a warning.
 Result<void> copy_project(const std::filesystem::path& root, const std::filesystem::path& dest,
                           const std::filesystem::path& out_dir,
                           const std::filesystem::path& state_dir,

@@ -38,6 +38,7 @@ Project fixture(const std::string& target, bool compiled) {
   p.agents = {"helper", "reviewer"};
   p.env = {"CPPFLUE_SERVER_TOKEN", "OPENAI_API_KEY"};
   p.auth_token_env = "CPPFLUE_SERVER_TOKEN";
+  p.optional_env = {"GITHUB_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "CPPFLUE_WEBHOOK_SECRET"};
   p.runtime_packages = {"libcurl4", "libsqlite3-0"};
   p.upstream = "https://agents.example.com";
   if (compiled) {
