@@ -51,6 +51,8 @@ std::vector<File> target_files(const std::string& target, const Project& p) {
         "```sh\ndocker build -t {0} .\n"
         "docker run --rm -p 8080:8080 -v {1}-state:/var/lib/cppflue --env-file .env {0}\n"
         "curl http://127.0.0.1:8080/health\n```\n\n"
+        "With Podman, build with `podman build --format docker -t {0} .`: in its default OCI "
+        "format the image loses its `HEALTHCHECK`.\n\n"
         "`docker run --rm {0} doctor` checks the configuration and says whether shell commands "
         "can be jailed in the container.\n",
         p.image, p.name);

@@ -27,8 +27,7 @@ constexpr std::string_view kDockerfile = R"~(# syntax=docker/dockerfile:1
 #   docker run --rm -p 8080:8080 -v @NAME@-state:/var/lib/cppflue --env-file .env @IMAGE@
 # Set these variables at run time (they are never written into the image):
 @ENV_COMMENT@
-# Build stage: Debian 12 with the packages the application builds with (a project of Markdown
-# agents compiles nothing: only what the stock binary needs to run its check).
+# Build stage: Debian 12 with @BUILD_WHAT@.
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -47,7 +46,8 @@ RUN apt-get update \
       @RUNTIME_PACKAGES@ \
       bubblewrap ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/cppflue --no-create-home \
+ && groupadd --system --gid 10001 cppflue \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cppflue --no-create-home \
       --shell /usr/sbin/nologin cppflue \
  && install -d -o cppflue -g cppflue -m 0700 /var/lib/cppflue
 COPY --from=build /out/bin/@BINARY@ /usr/local/bin/@BINARY@
@@ -135,6 +135,9 @@ std::vector<File> docker_files_for(const Project& p, const std::string& target) 
       {"@ENV_COMMENT@", env_comment(p, "#")},
       {"@BUILD_PACKAGES@", p.compiled ? std::string(kBuildPackages) : runtime},
       {"@RUNTIME_PACKAGES@", runtime},
+      {"@BUILD_WHAT@", p.compiled ? "the packages the application builds with"
+                                  : "what the stock binary needs to run its check (a project "
+                                    "of\n# Markdown agents compiles nothing)"},
   };
   vars["@BUILD_STEP@"] = subst(p.compiled ? kCompiledBuildStep : kStockBuildStep, vars);
   return {
@@ -185,9 +188,10 @@ std::string isolation_note(const std::string& target) {
        "`RestrictNamespaces`, `PrivateUsers`, `ProtectProc`, `ProtectKernelTunables` or a "
        "`SystemCallFilter`, each of which stops bubblewrap from creating its namespaces or "
        "mounting `/proc`. On a host with bubblewrap and unprivileged user namespaces (Debian 12 "
-       "as installed) agents get `isolation = jail`. `Delegate=pids memory` hands the service its "
-       "cgroup subtree. Check with `sudo -u <service user> ... doctor`, or `systemctl status`'s "
-       "log line."},
+       "as installed) agents get `isolation = jail`, with each command's processes and memory "
+       "limited by RLIMIT_NPROC and RLIMIT_AS (the per-command cgroups need the hierarchy's root, "
+       "which the service's user cannot write). Check with `systemd-run --wait --pipe "
+       "-p DynamicUser=yes /opt/cppflue-NAME/start doctor`."},
       {"kubernetes",
        "`deployment.yaml` runs on any cluster with the runtime's default seccomp profile; there "
        "the jail is unavailable and shell tools refuse to run (saying why). "

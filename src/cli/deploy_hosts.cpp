@@ -36,9 +36,16 @@ constexpr std::string_view kContainerfile =
 # nothing but this bundle. From this directory:
 #   podman build -t @NAME@ .      (or docker build)
 #   podman run --rm -p 8080:8080 -v @NAME@-state:/bundle/state @NAME@
-# Without bubblewrap in the image, shell tools refuse to run (file tools work).
+# It listens on 8080 (no shell to read $PORT: map the port, or give the whole command:
+# `... @NAME@ serve --host 0.0.0.0 --port 9000`). Without bubblewrap in the image, shell
+# tools refuse to run (file tools work).
 FROM scratch
-COPY . /bundle/
+COPY bin/ /bundle/bin/
+COPY lib/ /bundle/lib/
+COPY libexec/ /bundle/libexec/
+COPY etc/ /bundle/etc/
+COPY app/ /bundle/app/
+# The state folder's contents stay out (.containerignore); the folder belongs to the user.
 COPY --chown=10001:10001 state/ /bundle/state/
 ENV CPPFLUE_EXEC_HELPER=/bundle/libexec/cppflue/cppflue-exec \
     SSL_CERT_FILE=/bundle/etc/ssl/certs/ca-certificates.crt \
@@ -50,6 +57,12 @@ EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/bundle/lib/@LOADER@", "--library-path", "/bundle/lib", "--argv0", "@BINARY@", "/bundle/bin/@BINARY@"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--grace", "8"]
+)~";
+
+// What the image of a bundle leaves out: a store the bundle made while it ran here.
+constexpr std::string_view kContainerignore =
+    R"~(# A state the bundle made while it ran here stays out of the image.
+state/*
 )~";
 
 constexpr std::string_view kUnit =
@@ -98,8 +111,8 @@ SystemCallArchitectures=native
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 CapabilityBoundingSet=
 AmbientCapabilities=
-# The jail's per-command pids and memory limits live in the service's own cgroup subtree.
-Delegate=pids memory
+# No Delegate=: the jail makes per-command cgroups only at the hierarchy's root, which the
+# service's user cannot write; it limits each command with RLIMIT_NPROC and RLIMIT_AS instead.
 
 [Install]
 WantedBy=multi-user.target
@@ -258,6 +271,7 @@ std::vector<File> bundle_files(const Project& p) {
       "Or build the image of `Containerfile` with `podman build` / `docker build`.\n";
   return {File{"start", bundle_vars_subst(kStart, p), true},
           File{"Containerfile", bundle_vars_subst(kContainerfile, p)},
+          File{".containerignore", std::string(kContainerignore)},
           File{"README.md", deploy_readme("bundle", p, r)}};
 }
 
@@ -284,8 +298,10 @@ std::vector<File> systemd_files(const Project& p) {
   for (const auto& v : p.optional_env) env += "# " + v + "=\n";
   return {File{"start", bundle_vars_subst(kStart, p), true},
           File{"Containerfile", bundle_vars_subst(kContainerfile, p)},
+          File{".containerignore", std::string(kContainerignore)},
           File{"systemd/cppflue-" + p.name + ".service", bundle_vars_subst(kUnit, p)},
-          File{"systemd/env.example", env}, File{"README.md", deploy_readme("systemd", p, r)}};
+          File{"systemd/env.example", env},
+          File{"README.md", deploy_readme("systemd", p, r)}};
 }
 
 std::vector<File> kubernetes_files(const Project& p) {

@@ -488,5 +488,28 @@ TEST(Config, EnvInvalidMaxTurnsIsIgnored) {
   }
 }
 
+// CPPFLUE_STATE_DIR moves the state folder (a deployment's volume); unset, it is <root>/.cppflue.
+TEST(Config, StateDirFromTheEnvironment) {
+  TempDir dir;
+  write_file(dir.path() / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+  ::unsetenv("CPPFLUE_STATE_DIR");
+  auto plain = discover_config({}, dir.path());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->state_dir(), plain->root / ".cppflue");
+  ::setenv("CPPFLUE_STATE_DIR", "/var/lib/agents/./state", 1);
+  auto absolute = discover_config({}, dir.path());
+  auto loaded = load_config_file(dir.path() / "cppflue.toml");
+  ::setenv("CPPFLUE_STATE_DIR", "data/state", 1);
+  auto relative = discover_config({}, dir.path());
+  ::setenv("CPPFLUE_STATE_DIR", "", 1);
+  auto empty = discover_config({}, dir.path());
+  ::unsetenv("CPPFLUE_STATE_DIR");
+  ASSERT_TRUE(absolute && loaded && relative && empty);
+  EXPECT_EQ(absolute->state_dir(), std::filesystem::path("/var/lib/agents/state"));
+  EXPECT_EQ(loaded->state_dir(), std::filesystem::path("/var/lib/agents/state"));
+  EXPECT_EQ(relative->state_dir(), relative->root / "data/state");
+  EXPECT_EQ(empty->state_dir(), empty->root / ".cppflue");
+}
+
 }  // namespace
 }  // namespace cppflue
