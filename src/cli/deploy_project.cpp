@@ -2,9 +2,15 @@
 // What `cppflue build` reads of the project (its name, agents, the variables it needs, whether
 // it is a compiled application) and what it copies into the output: the project itself, the
 // CppFlue files an image builds with, and a bundle's binary, helper and libraries.
+#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -184,49 +190,140 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
   return p;
 }
 
-Result<void> copy_project(const fs::path& root, const fs::path& dest, const fs::path& out_dir,
-                          const fs::path& state_dir, std::vector<std::string>& warnings) {
-  std::error_code ec;
-  const fs::path out_canon = fs::weakly_canonical(out_dir, ec);
-  const fs::path state_canon = fs::weakly_canonical(state_dir, ec);
-  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
-  if (ec) {
-    return fail(ErrorType::store_error,
-                fmt::format("cannot read {}: {}", root.string(), ec.message()));
+namespace {
+
+// A descriptor closed when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) {
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct CopyWalk {
+  std::vector<std::pair<dev_t, ino_t>> skip;  // the output and state folders, by identity
+  std::vector<std::string>& warnings;
+};
+
+Result<void> copy_file_fd(int from, const fs::path& to, mode_t mode, const fs::path& shown) {
+  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (out.get() < 0) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot write {}: {}", to.string(), std::strerror(errno)));
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(from, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
       return fail(ErrorType::store_error,
-                  fmt::format("cannot read {}: {}", it->path().string(), ec.message()));
+                  fmt::format("cannot read {}: {}", shown.string(), std::strerror(errno)));
     }
-    const fs::path& path = it->path();
-    const fs::path rel = path.lexically_relative(root);
-    const fs::file_status st = it->symlink_status(ec);
-    const bool dir = fs::is_directory(st);
-    if (skip_name(path.filename().string(), it.depth()) || path == out_canon ||
-        path == state_canon || (dir && fs::exists(path / "CMakeCache.txt"))) {
-      if (dir) it.disable_recursion_pending();
-      continue;
-    }
-    if (fs::is_symlink(st)) {
-      // A link could name anything on this host (a key, /etc/shadow): never followed.
-      warnings.push_back(fmt::format("{} is a symbolic link: not copied", rel.string()));
-      continue;
-    }
-    if (dir) {
-      fs::create_directories(dest / rel, ec);
-    } else if (fs::is_regular_file(st)) {
-      fs::create_directories((dest / rel).parent_path(), ec);
-      fs::copy_file(path, dest / rel, fs::copy_options::overwrite_existing, ec);
-      if (ec) {
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out.get(), buf + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
         return fail(ErrorType::store_error,
-                    fmt::format("cannot copy {}: {}", path.string(), ec.message()));
+                    fmt::format("cannot write {}: {}", to.string(), std::strerror(errno)));
       }
-    } else {
-      warnings.push_back(fmt::format("{} is not a regular file: not copied", rel.string()));
+      done += w;
     }
+  }
+  ::fchmod(out.get(), mode);
+  return {};
+}
+
+// Copies the entries of the folder open as `dirfd` (`rel` under the project) into `dest`.
+// Every entry is classified without following links, then opened with O_NOFOLLOW and checked
+// to be the same file: a file swapped for a link meanwhile (by an agent writing the project)
+// is never followed out of the project.
+Result<void> copy_dir(int dirfd, const fs::path& rel, const fs::path& dest, int depth,
+                      CopyWalk& walk) {
+  if (depth > 64) {
+    return fail(ErrorType::invalid_input, fmt::format("{} is nested too deeply", rel.string()));
+  }
+  DIR* dir = ::fdopendir(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+  if (dir == nullptr) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot read {}: {}", rel.string(), std::strerror(errno)));
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const fs::path shown = rel / name;
+    struct stat st {};
+    if (skip_name(name, depth) || ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      // A link could name anything on this host (a key, /etc/shadow): never followed.
+      walk.warnings.push_back(fmt::format("{} is a symbolic link: not copied", shown.string()));
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      walk.warnings.push_back(fmt::format("{} is not a regular file: not copied", shown.string()));
+      continue;
+    }
+    const int flags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK;
+    Fd fd(::openat(dirfd, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+    struct stat opened {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &opened) != 0 || opened.st_ino != st.st_ino ||
+        opened.st_dev != st.st_dev || (opened.st_mode & S_IFMT) != (st.st_mode & S_IFMT)) {
+      return fail(
+          ErrorType::store_error,
+          fmt::format("{} changed while it was being copied; run the build again", shown.string()));
+    }
+    if (S_ISREG(st.st_mode)) {
+      const mode_t mode = (st.st_mode & 0111) != 0 ? 0755 : 0644;
+      if (auto r = copy_file_fd(fd.get(), dest / name, mode, shown); !r) return r;
+      continue;
+    }
+    const bool skipped = std::find(walk.skip.begin(), walk.skip.end(),
+                                   std::make_pair(st.st_dev, st.st_ino)) != walk.skip.end();
+    struct stat cache {};
+    if (skipped || ::fstatat(fd.get(), "CMakeCache.txt", &cache, AT_SYMLINK_NOFOLLOW) == 0) {
+      continue;  // the output, the state, a CMake build folder
+    }
+    if (::mkdir((dest / name).c_str(), 0755) != 0 && errno != EEXIST) {
+      return fail(
+          ErrorType::store_error,
+          fmt::format("cannot create {}: {}", (dest / name).string(), std::strerror(errno)));
+    }
+    if (auto r = copy_dir(fd.get(), shown, dest / name, depth + 1, walk); !r) return r;
   }
   return {};
+}
+
+}  // namespace
+
+Result<void> copy_project(const fs::path& root, const fs::path& dest, const fs::path& out_dir,
+                          const fs::path& state_dir, std::vector<std::string>& warnings) {
+  CopyWalk walk{{}, warnings};
+  for (const fs::path& p : {out_dir, state_dir}) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) walk.skip.emplace_back(st.st_dev, st.st_ino);
+  }
+  Fd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  if (rootfd.get() < 0 || ec) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot copy {} to {}", root.string(), dest.string()));
+  }
+  return copy_dir(rootfd.get(), fs::path(), dest, 0, walk);
 }
 
 Result<fs::path> own_executable() {

@@ -5,11 +5,14 @@
 // runtime packages of the image, and the bundle started in an empty root.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -144,6 +147,15 @@ TEST_F(DeployCli, TheProjectCopyLeavesOutSecretsStateBuildsAndLinks) {
   write_file(project_ / "docs/guide.md", "guide");
   write_file(project_ / "docs/dist/keep.txt", "a nested dist/ is the project's own");
   fs::create_symlink("/etc/passwd", project_ / "docs/passwd");
+  fs::create_directory_symlink("/etc", project_ / "docs/etc");
+  fs::create_symlink("../../../", project_ / ".agents/up");
+  int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sock_path = (project_ / "docs/sock").string();
+  ASSERT_LT(sock_path.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::mkfifo((project_ / "docs/fifo").c_str(), 0600), 0);
   auto r = cppflue({"build", "--target", "docker"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -153,12 +165,16 @@ TEST_F(DeployCli, TheProjectCopyLeavesOutSecretsStateBuildsAndLinks) {
   EXPECT_TRUE(fs::exists(app / ".agents/agents/helper.md"));
   EXPECT_TRUE(fs::exists(app / "docs/guide.md"));
   EXPECT_TRUE(fs::exists(app / "docs/dist/keep.txt"));
-  for (const char* left_out : {".env", ".env.production", ".cppflue", ".git", "node_modules",
-                               "build", "out/release", "docs/passwd", "docs/fifo", "dist"}) {
+  ::close(sock);
+  for (const char* left_out :
+       {".env", ".env.production", ".cppflue", ".git", "node_modules", "build", "out/release",
+        "docs/passwd", "docs/fifo", "dist", "docs/etc", ".agents/up", "docs/sock"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(app / left_out))) << left_out;
   }
   EXPECT_TRUE(contains(r.err, "docs/passwd is a symbolic link: not copied")) << r.err;
   EXPECT_TRUE(contains(r.err, "docs/fifo is not a regular file")) << r.err;
+  EXPECT_TRUE(contains(r.err, "docs/etc is a symbolic link: not copied")) << r.err;
+  EXPECT_TRUE(contains(r.err, "docs/sock is not a regular file")) << r.err;
   // The .env value is nowhere in the text files.
   for (const auto& e : fs::recursive_directory_iterator(dist("docker"))) {
     if (e.is_regular_file() && e.file_size() < 1000000) {
