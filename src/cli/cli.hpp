@@ -97,7 +97,8 @@ int dev_command(const CommonOptions& common, const DevOptions& opts);
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts);
 int chat_command(const CommonOptions& common, const RunOptions& opts);
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
-int doctor_command(const CommonOptions& common, bool json);
+// `offline`: a missing provider key is reported but is not a failure.
+int doctor_command(const CommonOptions& common, bool json, bool offline = false);
 
 // The session a `run` or `chat` works on: -s ID as given, the agent's most recently updated
 // top-level session with -c (a new one when there is none), else a new one.

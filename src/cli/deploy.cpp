@@ -249,7 +249,7 @@ Result<void> write_output(const std::string& target, Project& p, const fs::path&
     std::vector<std::string> unknown;
     p.runtime_packages = deploy::debian_packages(*needed, *libs, unknown);
     for (const auto& lib : unknown) {
-      p.warnings.push_back(fmt::format(
+      p.warnings.emplace_back(fmt::format(
           "{} comes from no Debian package here: add the package that provides it to the "
           "Dockerfile's runtime stage",
           lib));
@@ -258,15 +258,15 @@ Result<void> write_output(const std::string& target, Project& p, const fs::path&
         !r) {
       return r;
     }
-    files.push_back("app/");
+    files.emplace_back("app/");
     if (payload_of(target) == Payload::container) {
       auto r =
           deploy::add_cppflue_files(p, p.root / "build" / "cppflue-release", staging / "cppflue");
       if (!r) return r;
-      files.push_back("cppflue/");
+      files.emplace_back("cppflue/");
     } else {
       if (auto r = deploy::add_bundle(p, binary, staging, p.warnings); !r) return r;
-      for (const char* d : {"bin/", "lib/", "libexec/", "etc/", "state/"}) files.push_back(d);
+      for (const char* d : {"bin/", "lib/", "libexec/", "etc/", "state/"}) files.emplace_back(d);
     }
   }
   for (const File& f : deploy::target_files(target, p)) {

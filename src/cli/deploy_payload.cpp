@@ -113,7 +113,7 @@ Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path
   }
   auto helper_libs = elf_needed(*helper);
   if (helper_libs && !helper_libs->empty()) {
-    warnings.push_back(
+    warnings.emplace_back(
         fmt::format("{} is not static: the jail needs the host's libraries to "
                     "run it",
                     helper->string()));
@@ -142,7 +142,7 @@ Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path
       return r;
     }
   } else {
-    warnings.push_back(
+    warnings.emplace_back(
         "no /etc/ssl/certs/ca-certificates.crt here (Debian: ca-certificates): "
         "the bundle uses the certificates of the host it runs on");
   }

@@ -33,7 +33,7 @@ jobs:
         run: docker build -t @NAME@:ci "@CONTEXT@"
       - name: Offline checks (no provider key; the test model answers)
         run: |
-          docker run --rm @NAME@:ci doctor
+          docker run --rm @NAME@:ci doctor --offline
           for agent in @AGENTS@; do
             docker run --rm @NAME@:ci run --agent "$agent" \
               -m test:echo -p "offline check"
@@ -69,7 +69,7 @@ build-image:
     CONTEXT: "@CONTEXT@"
   script:
     - docker build -t @NAME@:ci "$CONTEXT"
-    - docker run --rm @NAME@:ci doctor
+    - docker run --rm @NAME@:ci doctor --offline
     - |
       for agent in @AGENTS@; do
         docker run --rm @NAME@:ci run --agent "$agent" \
@@ -97,7 +97,7 @@ std::string pipeline_readme(const std::string& target, const Project& p, const s
   ReadmeParts r;
   r.intro =
       "A pipeline that builds the container image, runs the project's offline checks in it "
-      "(`cppflue doctor`, then each agent once with the offline `test:echo` model, so no "
+      "(`cppflue doctor --offline`, then each agent once with the offline `test:echo` model, so no "
       "provider key is needed) and pushes the image to " +
       where + ".";
   r.files = "- `" + file +

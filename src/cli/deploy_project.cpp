@@ -71,7 +71,7 @@ Result<void> check_no_literal_secrets(const Config& config, std::vector<std::str
   for (const auto& [name, p] : config.providers) {
     if (p.api_key && !p.api_key->empty()) literal.push_back("providers." + name + ".api_key");
     if (!p.headers.empty()) {
-      warnings.push_back(fmt::format(
+      warnings.emplace_back(fmt::format(
           "[providers.{}] headers are copied with cppflue.toml into the deployment; keep "
           "credentials out of them",
           name));
@@ -82,7 +82,7 @@ Result<void> check_no_literal_secrets(const Config& config, std::vector<std::str
   }
   for (const auto& [name, s] : config.mcp.servers) {
     if (!s.headers.empty() || !s.env.empty()) {
-      warnings.push_back(fmt::format(
+      warnings.emplace_back(fmt::format(
           "[mcp.servers.{}] headers and env are copied with cppflue.toml into the deployment; "
           "keep credentials out of them",
           name));
@@ -184,7 +184,7 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
     if (!v.empty() && !env.count(v)) p.optional_env.push_back(v);
   }
   if (p.auth_token_env.empty() && target != "vercel" && target != "netlify") {
-    p.warnings.push_back(
+    p.warnings.emplace_back(
         "[server] auth_token_env is not set: the deployed server answers anyone who reaches it");
   }
   return p;
@@ -270,11 +270,12 @@ Result<void> copy_dir(int dirfd, const fs::path& rel, const fs::path& dest, int 
     }
     if (S_ISLNK(st.st_mode)) {
       // A link could name anything on this host (a key, /etc/shadow): never followed.
-      walk.warnings.push_back(fmt::format("{} is a symbolic link: not copied", shown.string()));
+      walk.warnings.emplace_back(fmt::format("{} is a symbolic link: not copied", shown.string()));
       continue;
     }
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-      walk.warnings.push_back(fmt::format("{} is not a regular file: not copied", shown.string()));
+      walk.warnings.emplace_back(
+          fmt::format("{} is not a regular file: not copied", shown.string()));
       continue;
     }
     const int flags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK;

@@ -110,6 +110,7 @@ struct CommandLine {
   BuildOptions build;
   BuildOptions deploy;
   bool doctor_json = false;
+  bool doctor_offline = false;
   std::vector<std::string> help_words;
 
   CLI::App* run_cmd = nullptr;
@@ -321,9 +322,13 @@ CLI::App* add_logs_command(CLI::App& app, LogsOptions& logs, CommonOptions& comm
   return logs_cmd;
 }
 
-CLI::App* add_doctor_command(CLI::App& app, bool& doctor_json, CommonOptions& common) {
+CLI::App* add_doctor_command(CLI::App& app, bool& doctor_json, bool& doctor_offline,
+                             CommonOptions& common) {
   auto* doctor_cmd = app.add_subcommand("doctor", "Check the configuration, providers and store");
   doctor_cmd->add_flag("--json", doctor_json, "Machine-readable output");
+  doctor_cmd->add_flag("--offline", doctor_offline,
+                       "A provider key that is not set is reported, not a failure (checks "
+                       "without secrets, as in CI)");
   doctor_cmd->add_option("--config", common.config, "Path to cppflue.toml");
   return doctor_cmd;
 }
@@ -383,7 +388,7 @@ void add_commands(CLI::App& app, CommandLine& cl) {
   cl.trace_cmd = add_trace_command(app, cl.trace, cl.common);
   cl.build_cmd = add_build_command(app, cl.build, cl.common, false);
   cl.deploy_cmd = add_build_command(app, cl.deploy, cl.common, true);
-  cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.common);
+  cl.doctor_cmd = add_doctor_command(app, cl.doctor_json, cl.doctor_offline, cl.common);
   cl.help_cmd = add_help_command(app, cl.help_words);
 }
 
@@ -416,7 +421,7 @@ int run_subcommand(const CommandLine& cl) {
     if (*cl.run_cmd) return run_command(cl.common, cl.run);
     if (*cl.chat_cmd) return chat_command(cl.common, cl.chat);
     if (*cl.sessions_cmd) return sessions_command(cl.common, cl.sessions);
-    if (*cl.doctor_cmd) return doctor_command(cl.common, cl.doctor_json);
+    if (*cl.doctor_cmd) return doctor_command(cl.common, cl.doctor_json, cl.doctor_offline);
     if (*cl.serve_cmd) return serve_command(cl.common, cl.serve);
     if (*cl.dev_cmd) return dev_command(cl.common, cl.dev);
     if (*cl.routes_cmd) return routes_command(cl.common);

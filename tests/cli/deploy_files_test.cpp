@@ -142,7 +142,7 @@ json yaml_to_json(const YAML::Node& n) {
     return a;
   }
   if (n.IsNull()) return nullptr;
-  const std::string s = n.Scalar();
+  const std::string& s = n.Scalar();
   if (n.Tag() == "!") return json(s);  // quoted
   if (s == "true") return true;
   if (s == "false") return false;
@@ -219,7 +219,7 @@ TEST(DeployFiles, TomlAndJsonParse) {
     for (const File& f : files) {
       const auto ext = fs::path(f.path).extension();
       if (ext == ".toml") {
-        EXPECT_NO_THROW(toml::parse(f.content)) << name << ": " << f.path;
+        EXPECT_NO_THROW((void)toml::parse(f.content)) << name << ": " << f.path;
         ++parsed;
       } else if (ext == ".json" || ext == ".jsonc") {
         auto j = parse_json(ext == ".jsonc" ? strip_jsonc(f.content) : f.content);

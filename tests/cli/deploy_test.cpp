@@ -48,7 +48,7 @@ class DeployCli : public ::testing::Test {
     serve_testing::write_helper_project(project_);
     write_file(project_ / "AGENTS.md", "Be brief.\n");
   }
-  CliRun cppflue(const std::vector<std::string>& args, std::vector<std::string> env = {}) {
+  CliRun cppflue(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     return testing::run_cli(project_, args, env,
                             {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
                              "CPPFLUE_MODEL", "CPPFLUE_STATE_DIR"},
@@ -270,6 +270,29 @@ TEST_F(DeployCli, DeployWritesTheManifestAndRunsThePlatformCli) {
   EXPECT_EQ(render.code, 0) << render.err;
   EXPECT_TRUE(contains(render.out, "render has no command that deploys it from here"))
       << render.out;
+}
+
+// The pipelines' check: without the provider's key, `doctor --offline` passes (the key is
+// given where the agents run); an unknown provider or a broken file still fails.
+TEST_F(DeployCli, DoctorOfflineNeedsNoProviderKey) {
+  write_file(project_ / "cppflue.toml", "[agent]\nmodel = \"openai:gpt-5\"\n");
+  auto strict = cppflue({"doctor"});
+  EXPECT_EQ(strict.code, 1);
+  EXPECT_TRUE(contains(strict.out, "ERROR: no API key for provider 'openai'")) << strict.out;
+  auto offline = cppflue({"doctor", "--offline"});
+  EXPECT_EQ(offline.code, 0) << offline.out << offline.err;
+  EXPECT_TRUE(contains(offline.out, "(not checked offline: no API key for provider 'openai'"))
+      << offline.out;
+  auto as_json = cppflue({"doctor", "--offline", "--json"});
+  auto report = parse_json(as_json.out);
+  ASSERT_TRUE(report) << as_json.out;
+  EXPECT_TRUE(report->at("ok").as_bool());
+  EXPECT_TRUE(report->at("model").at("offline_check").as_bool());
+  write_file(project_ / "cppflue.toml", "[agent]\nmodel = \"nosuch:model\"\n");
+  EXPECT_EQ(cppflue({"doctor", "--offline"}).code, 1);
+  write_file(project_ / "cppflue.toml", "[agent]\nmodel = \"openai:gpt-5\"\n");
+  write_file(project_ / ".agents/agents/bad.md", "---\nname: bad\ntools: [grp]\n---\nHi\n");
+  EXPECT_EQ(cppflue({"doctor", "--offline"}).code, 1);
 }
 
 TEST_F(DeployCli, TheImageInstallsThePackagesOfEveryLibraryTheBinaryLoads) {
