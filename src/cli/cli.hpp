@@ -99,6 +99,9 @@ int chat_command(const CommonOptions& common, const RunOptions& opts);
 int sessions_command(const CommonOptions& common, const SessionsOptions& opts);
 // `offline`: a missing provider key is reported but is not a failure.
 int doctor_command(const CommonOptions& common, bool json, bool offline = false);
+// Whether the agents' workspace ([sandbox] workspace) holds the project root ("project mode"):
+// then agents can write the project's files, sources included.
+bool workspace_holds_project(const Config& config);
 
 // The session a `run` or `chat` works on: -s ID as given, the agent's most recently updated
 // top-level session with -c (a new one when there is none), else a new one.

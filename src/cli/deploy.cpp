@@ -2,9 +2,11 @@
 // `cppflue build --target T` and `cppflue deploy --target T`: the output folder (made aside,
 // then moved into place, so a failed build leaves the previous one), what goes in it, the
 // manifests, and the platform's CLI.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -13,6 +15,7 @@
 
 #include "cppflue/core/ids.hpp"
 #include "deploy.hpp"
+#include "deploy_output.hpp"
 #include "deploy_payload.hpp"
 #include "deploy_project.hpp"
 #include "deploy_system.hpp"
@@ -143,44 +146,22 @@ Result<void> check_options(const BuildOptions& o) {
   return {};
 }
 
-// Where the files go, and whether an existing folder there may be replaced.
-Result<fs::path> output_dir(const BuildOptions& o, const Config& config) {
+// Where the files go. Inside the project the path is taken as written (no link in it is
+// followed later); elsewhere it is resolved, so that a link cannot hide the project in it.
+Result<fs::path> output_dir(const BuildOptions& o, const fs::path& root) {
   std::error_code ec;
-  fs::path out = o.output.empty() ? config.root / "dist" / o.target
+  fs::path out = o.output.empty() ? root / "dist" / o.target
                                   : fs::absolute(fs::path(o.output), ec).lexically_normal();
   if (!out.has_filename()) out = out.parent_path();
-  const fs::path root_rel = config.root.lexically_relative(out);
-  if (out == out.root_path() || (!root_rel.empty() && *root_rel.begin() != "..")) {
+  const fs::path rel = out.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") out = fs::weakly_canonical(out, ec);
+  const fs::path root_rel = root.lexically_relative(out);
+  if (out == out.root_path() || root_rel.empty() || *root_rel.begin() != "..") {
     return fail(ErrorType::invalid_input,
                 fmt::format("-o {} would hold the project itself: choose a folder of its own",
                             out.string()));
   }
-  if (fs::symlink_status(out, ec).type() != fs::file_type::not_found) {
-    if (!o.force) {
-      return fail(ErrorType::invalid_input,
-                  fmt::format("{} already exists: pass --force to replace it", out.string()));
-    }
-    if (!fs::is_directory(fs::symlink_status(out, ec)) ||
-        !fs::exists(out / ".cppflue-build.json", ec)) {
-      return fail(ErrorType::invalid_input,
-                  fmt::format("{} exists and was not made by `cppflue build`: --force replaces "
-                              "only such a folder; remove it yourself or choose another -o",
-                              out.string()));
-    }
-  }
   return out;
-}
-
-Result<void> write_file(const fs::path& path, const std::string& content, bool executable) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << content;
-    if (!f) return fail(ErrorType::store_error, "cannot write " + path.string());
-  }
-  ::chmod(path.c_str(), executable ? 0755 : 0644);
-  return {};
 }
 
 // Configures and builds a compiled project in release (build/cppflue-release), with the
@@ -227,57 +208,65 @@ struct Built {
   std::vector<std::string> files;
 };
 
-// Everything `build` writes, into `staging`.
-Result<void> write_output(const std::string& target, Project& p, const fs::path& staging,
-                          const fs::path& out, const Config& config,
-                          std::vector<std::string>& files) {
+// The binary the output carries: the compiled application, else this one. Fills in the Debian
+// packages of its libraries.
+Result<fs::path> deployed_binary(Project& p) {
   fs::path binary;
+  if (p.compiled) {
+    auto built = compile_application(p);
+    if (!built) return fail(std::move(built.error()));
+    binary = *built;
+  } else {
+    auto exe = deploy::own_executable();
+    if (!exe) return fail(std::move(exe.error()));
+    binary = *exe;
+  }
+  auto needed = deploy::elf_needed(binary);
+  if (!needed) return fail(std::move(needed.error()));
+  auto libs = deploy::shared_libraries(binary);
+  if (!libs) return fail(std::move(libs.error()));
+  std::vector<std::string> unknown;
+  p.runtime_packages = deploy::debian_packages(*needed, *libs, unknown);
+  for (const auto& lib : unknown) {
+    p.warnings.emplace_back(
+        fmt::format("{} comes from no Debian package here: add the package that provides it to the "
+                    "Dockerfile's runtime stage",
+                    lib));
+  }
+  return binary;
+}
+
+// Everything `build` writes, into the output's staging folder.
+Result<void> write_output(const std::string& target, Project& p, deploy::OutputDir& out,
+                          const Config& config, std::vector<std::string>& files) {
   if (payload_of(target) != Payload::none) {
-    if (p.compiled) {
-      auto built = compile_application(p);
-      if (!built) return fail(std::move(built.error()));
-      binary = *built;
-    } else {
-      auto exe = deploy::own_executable();
-      if (!exe) return fail(std::move(exe.error()));
-      binary = *exe;
-    }
-    auto needed = deploy::elf_needed(binary);
-    if (!needed) return fail(std::move(needed.error()));
-    auto libs = deploy::shared_libraries(binary);
-    if (!libs) return fail(std::move(libs.error()));
-    std::vector<std::string> unknown;
-    p.runtime_packages = deploy::debian_packages(*needed, *libs, unknown);
-    for (const auto& lib : unknown) {
-      p.warnings.emplace_back(fmt::format(
-          "{} comes from no Debian package here: add the package that provides it to the "
-          "Dockerfile's runtime stage",
-          lib));
-    }
-    if (auto r = deploy::copy_project(p.root, staging / "app", out, config.state_dir(), p.warnings);
-        !r) {
-      return r;
-    }
+    auto binary = deployed_binary(p);
+    if (!binary) return fail(std::move(binary.error()));
+    auto app = out.open_dir("app");
+    if (!app) return fail(std::move(app.error()));
+    auto copied =
+        deploy::copy_project(p.root, *app, {out.staging_id()}, config.state_dir(), p.warnings);
+    ::close(*app);
+    if (!copied) return copied;
     files.emplace_back("app/");
     if (payload_of(target) == Payload::container) {
-      auto r =
-          deploy::add_cppflue_files(p, p.root / "build" / "cppflue-release", staging / "cppflue");
+      auto r = deploy::add_cppflue_files(p, p.root / "build" / "cppflue-release", out);
       if (!r) return r;
       files.emplace_back("cppflue/");
     } else {
-      if (auto r = deploy::add_bundle(p, binary, staging, p.warnings); !r) return r;
+      if (auto r = deploy::add_bundle(p, *binary, out, p.warnings); !r) return r;
       for (const char* d : {"bin/", "lib/", "libexec/", "etc/", "state/"}) files.emplace_back(d);
     }
   }
   for (const File& f : deploy::target_files(target, p)) {
-    if (auto r = write_file(staging / f.path, f.content, f.executable); !r) return r;
+    if (auto r = out.write(f.path, f.content, f.executable); !r) return r;
     files.push_back(f.path);
   }
   std::sort(files.begin(), files.end());
   json_array list;
   for (const auto& f : files) list.emplace_back(f);
-  return write_file(staging / ".cppflue-build.json",
-                    dump(json_object{{"target", target}, {"files", list}}) + "\n", false);
+  return out.write(".cppflue-build.json",
+                   dump(json_object{{"target", target}, {"files", list}}) + "\n", false);
 }
 
 Result<Built> build(const CommonOptions& common, const BuildOptions& o) {
@@ -285,39 +274,33 @@ Result<Built> build(const CommonOptions& common, const BuildOptions& o) {
   std::error_code ec;
   auto config = discover_config(common.config, fs::current_path(ec));
   if (!config) return fail(std::move(config.error()));
-  auto out = output_dir(o, *config);
+  const fs::path root = fs::weakly_canonical(config->root, ec);
+  config->root = root;  // every path below is compared with the real one
+  auto out = output_dir(o, root);
   if (!out) return fail(std::move(out.error()));
   auto project = deploy::analyse_project(*config, o.target, *out);
   if (!project) return fail(std::move(project.error()));
+  if (project->compiled && payload_of(o.target) != Payload::none && !o.allow_agent_edits &&
+      workspace_holds_project(*config)) {
+    return fail(ErrorType::policy,
+                "the agents' workspace holds the project ([sandbox] workspace), so they can write "
+                "its sources and CMakeLists.txt: compiling them here would run their code outside "
+                "the jail. Check the sources, then pass --allow-agent-edits (as for `cppflue "
+                "dev`)");
+  }
   if (!o.image.empty()) project->image = o.image;
   project->upstream = o.upstream;
   while (!project->upstream.empty() && project->upstream.back() == '/') {
     project->upstream.pop_back();
   }
   // Made aside and moved into place at the end: a failure leaves the previous output as it was.
-  const fs::path staging =
-      out->parent_path() /
-      fmt::format(".{}.tmp-{:x}", out->filename().string(), random_u64() & 0xffffffu);
-  fs::create_directories(staging, ec);
-  if (ec) {
-    return fail(ErrorType::store_error,
-                fmt::format("cannot create {}: {}", staging.string(), ec.message()));
-  }
+  auto dir = deploy::OutputDir::prepare(*out, root, o.force);
+  if (!dir) return fail(std::move(dir.error()));
   Built built{*out, *project, {}};
-  auto written = write_output(o.target, built.project, staging, *out, *config, built.files);
-  if (written) {
-    fs::remove_all(*out, ec);
-    fs::rename(staging, *out, ec);
-    if (ec) {
-      written = fail(
-          ErrorType::store_error,
-          fmt::format("cannot move {} to {}: {}", staging.string(), out->string(), ec.message()));
-    }
+  if (auto r = write_output(o.target, built.project, *dir, *config, built.files); !r) {
+    return fail(std::move(r.error()));
   }
-  if (!written) {
-    fs::remove_all(staging, ec);
-    return fail(std::move(written.error()));
-  }
+  if (auto r = dir->commit(); !r) return fail(std::move(r.error()));
   return built;
 }
 
@@ -327,6 +310,31 @@ void print_built(const std::string& target, const Built& b) {
                            b.project.name);
   for (const auto& f : b.files) std::cout << "  " << f << "\n";
   std::cout << "Next: " << (b.dir / "README.md").string() << "\n";
+}
+
+// .cppflue/deploy.json, written beside and renamed over the old one, never through a link.
+Result<void> write_manifest(const fs::path& root, const std::string& content) {
+  int rootfd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return fail(ErrorType::store_error, "cannot open " + root.string());
+  ::mkdirat(rootfd, ".cppflue", 0700);
+  int dir = ::openat(rootfd, ".cppflue", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ::close(rootfd);
+  if (dir < 0) {
+    return fail(ErrorType::store_error, fmt::format("{}/.cppflue is not a folder", root.string()));
+  }
+  const std::string tmp = fmt::format("deploy.json.tmp-{:x}", random_u64() & 0xffffffu);
+  int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 &&
+            ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::renameat(dir, tmp.c_str(), dir, "deploy.json") == 0;
+  if (!ok) ::unlinkat(dir, tmp.c_str(), 0);
+  ::close(dir);
+  if (!ok) {
+    return fail(ErrorType::store_error,
+                fmt::format("cannot write {}/.cppflue/deploy.json", root.string()));
+  }
+  return {};
 }
 
 // The platform command `deploy` runs in the output folder, when one completes the deployment.
@@ -360,16 +368,10 @@ int deploy_command(const CommonOptions& common, const BuildOptions& opts) {
   for (const auto& f : built->files) {
     files.emplace_back(inside ? (rel / f).generic_string() : (built->dir / f).string());
   }
-  const fs::path manifest = built->project.root / ".cppflue" / "deploy.json";
-  std::error_code ec;
-  if (fs::create_directories(manifest.parent_path(), ec); !ec) {
-    ::chmod(manifest.parent_path().c_str(), 0700);
-  }
-  auto wrote = write_file(
-      manifest,
+  auto wrote = write_manifest(
+      built->project.root,
       dump(json_object{{"target", opts.target}, {"dir", built->dir.string()}, {"files", files}}) +
-          "\n",
-      false);
+          "\n");
   if (!wrote) return report_error(wrote.error());
   const auto command = platform_command(opts.target, built->project);
   const std::string readme = (built->dir / "README.md").string();
@@ -383,13 +385,18 @@ int deploy_command(const CommonOptions& common, const BuildOptions& opts) {
     std::cout << "Dry run: not running `" << line << "`\n";
     return 0;
   }
-  if (!deploy::find_on_path(command.front())) {
+  const auto program = deploy::find_on_path(command.front());
+  if (!program) {
     std::cout << fmt::format("{} is not installed here; to deploy, run:\n  {}\n(see {})\n",
                              command.front(), line, readme);
     return 0;
   }
   std::cerr << "cppflue deploy: running `" << line << "`\n";
-  auto status = deploy::run_inherit(command, built->dir);
+  // The program found in PATH before changing folder: a `.` in PATH cannot pick a file of
+  // the output folder.
+  std::vector<std::string> argv = command;
+  argv.front() = *program;
+  auto status = deploy::run_inherit(argv, built->dir);
   if (!status) return report_error(status.error());
   if (*status != 0) {
     return report_error(ErrorType::invalid_input,

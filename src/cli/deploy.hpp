@@ -21,6 +21,8 @@ struct BuildOptions {
   std::string image;     // the image name the files refer to (default: the project's name)
   std::string upstream;  // vercel, netlify: the container deployment's URL
   bool dry_run = false;  // deploy: write the files and the manifest, run nothing
+  // Compile a project whose sources the agents can write (project mode) on this host.
+  bool allow_agent_edits = false;
 };
 
 // Every target, in the order the help lists them.

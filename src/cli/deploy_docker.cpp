@@ -100,7 +100,6 @@ constexpr std::string_view kDockerignore =
 **/.env.*
 **/.cppflue
 **/.git
-**/build
 README.md
 )~";
 

@@ -59,7 +59,8 @@ ENTRYPOINT ["/bundle/lib/@LOADER@", "--library-path", "/bundle/lib", "--argv0", 
 CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--grace", "8"]
 )~";
 
-// What the image of a bundle leaves out: a store the bundle made while it ran here.
+// What the image of a bundle leaves out: a store the bundle made while it ran here (Podman
+// reads .containerignore, Docker <Containerfile>.dockerignore).
 constexpr std::string_view kContainerignore =
     R"~(# A state the bundle made while it ran here stays out of the image.
 state/*
@@ -107,6 +108,7 @@ RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
 RemoveIPC=yes
+ProtectControlGroups=yes
 SystemCallArchitectures=native
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 CapabilityBoundingSet=
@@ -139,6 +141,7 @@ spec:
       labels:
         app.kubernetes.io/name: @NAME@
     spec:
+      automountServiceAccountToken: false
 @POD_JAIL@      securityContext:
         runAsNonRoot: true
         runAsUser: 10001
@@ -272,6 +275,7 @@ std::vector<File> bundle_files(const Project& p) {
   return {File{"start", bundle_vars_subst(kStart, p), true},
           File{"Containerfile", bundle_vars_subst(kContainerfile, p)},
           File{".containerignore", std::string(kContainerignore)},
+          File{"Containerfile.dockerignore", std::string(kContainerignore)},
           File{"README.md", deploy_readme("bundle", p, r)}};
 }
 
@@ -284,7 +288,8 @@ std::vector<File> systemd_files(const Project& p) {
             "variables, without values.\n";
   r.steps = fmt::format(
       "As root, from this directory:\n\n```sh\n"
-      "mkdir -p /opt/cppflue-{0} && cp -a . /opt/cppflue-{0}/\n"
+      "mkdir -p /opt/cppflue-{0} && cp -R --no-preserve=ownership . /opt/cppflue-{0}/\n"
+      "chown -R root:root /opt/cppflue-{0}   # the service must not be able to change it\n"
       "install -D -m 0600 systemd/env.example /etc/cppflue-{0}/env   # then fill in the values\n"
       "cp systemd/cppflue-{0}.service /etc/systemd/system/\n"
       "systemctl daemon-reload\n"
@@ -299,6 +304,7 @@ std::vector<File> systemd_files(const Project& p) {
   return {File{"start", bundle_vars_subst(kStart, p), true},
           File{"Containerfile", bundle_vars_subst(kContainerfile, p)},
           File{".containerignore", std::string(kContainerignore)},
+          File{"Containerfile.dockerignore", std::string(kContainerignore)},
           File{"systemd/cppflue-" + p.name + ".service", bundle_vars_subst(kUnit, p)},
           File{"systemd/env.example", env},
           File{"README.md", deploy_readme("systemd", p, r)}};
@@ -322,12 +328,13 @@ std::vector<File> kubernetes_files(const Project& p) {
       "`/health`, resources, a non-root security context); apply one of them.\n"
       "- `service.yaml`: port 80 to the pod's 8080. `pvc.yaml`: 1 GiB for the state.\n"
       "- `Dockerfile`, `.dockerignore`, `start.sh`, `app/`, `cppflue/`: the image.\n";
-  std::string secret = "kubectl create secret generic " + p.name + "-env";
-  for (const auto& v : p.env) secret += " \\\n  --from-literal=" + v + "=...";
+  // From a file (one VARIABLE=value per line), so the values stay out of the shell history.
+  std::string secret = "kubectl create secret generic " + p.name + "-env --from-env-file=.env";
   r.steps = fmt::format(
       "Build and push the image (`docker build -t {0} . && docker push {0}`; `--image` names "
-      "it), then:\n\n```sh\n{1}\nkubectl apply -f pvc.yaml -f service.yaml -f deployment.yaml\n"
-      "```\n",
+      "it), put the variables below in a file (`.env` here: one VARIABLE=value per line; keep "
+      "it out of version control), then:\n\n```sh\n{1}\nkubectl apply -f pvc.yaml -f "
+      "service.yaml -f deployment.yaml\n```\n",
       p.image, secret);
   r.limits =
       "One replica, with the `Recreate` strategy: the SQLite store cannot be shared, so "

@@ -3,9 +3,11 @@
 // a bundle's binary, jail helper, libraries, loader and CA certificates.
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
+#include "deploy_output.hpp"
 #include "deploy_payload.hpp"
 #include "deploy_project.hpp"
 #include "deploy_system.hpp"
@@ -15,33 +17,6 @@ namespace cppflue::cli::deploy {
 namespace fs = std::filesystem;
 
 namespace {
-
-Result<void> copy_file_to(const fs::path& from, const fs::path& to, bool executable) {
-  std::error_code ec;
-  fs::create_directories(to.parent_path(), ec);
-  // Through the link: a library's soname is usually a symlink to the versioned file.
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    return fail(ErrorType::store_error,
-                fmt::format("cannot copy {} to {}: {}", from.string(), to.string(), ec.message()));
-  }
-  ::chmod(to.c_str(), executable ? 0755 : 0644);
-  return {};
-}
-
-Result<void> copy_tree(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directories(to.parent_path(), ec);
-  fs::copy(from, to,
-           fs::copy_options::recursive | fs::copy_options::overwrite_existing |
-               fs::copy_options::copy_symlinks,
-           ec);
-  if (ec) {
-    return fail(ErrorType::store_error,
-                fmt::format("cannot copy {} to {}: {}", from.string(), to.string(), ec.message()));
-  }
-  return {};
-}
 
 // The prefix CppFlue was found under when the application was configured (cppflue_DIR in the
 // CMake cache is <libdir>/cmake/cppflue), and that libdir.
@@ -64,16 +39,16 @@ Result<std::pair<fs::path, fs::path>> configured_prefix(const fs::path& build_di
 
 }  // namespace
 
-Result<void> add_cppflue_files(const Project& p, const fs::path& build_dir, const fs::path& dest) {
+Result<void> add_cppflue_files(const Project& p, const fs::path& build_dir, OutputDir& out) {
   auto helper = jail_helper();
   if (!helper) return fail(std::move(helper.error()));
-  if (auto r = copy_file_to(*helper, dest / "libexec" / "cppflue" / "cppflue-exec", true); !r) {
+  if (auto r = out.copy_file(*helper, "cppflue/libexec/cppflue/cppflue-exec", true); !r) {
     return r;
   }
   if (!p.compiled) {
     auto exe = own_executable();
     if (!exe) return fail(std::move(exe.error()));
-    return copy_file_to(*exe, dest / "bin" / "cppflue", true);
+    return out.copy_file(*exe, "cppflue/bin/cppflue", true);
   }
   // A compiled project builds in the image against the same CppFlue it was built with here.
   auto found = configured_prefix(build_dir);
@@ -81,34 +56,41 @@ Result<void> add_cppflue_files(const Project& p, const fs::path& build_dir, cons
   const auto& [prefix, libdir] = *found;
   const fs::path lib_rel = libdir.lexically_relative(prefix);
   std::error_code ec;
-  if (auto r = copy_tree(prefix / "include" / "cppflue", dest / "include" / "cppflue"); !r) {
+  if (auto r = out.copy_tree(prefix / "include" / "cppflue", "cppflue/include/cppflue"); !r) {
     return r;
   }
-  if (auto r = copy_tree(libdir / "cmake" / "cppflue", dest / lib_rel / "cmake" / "cppflue"); !r) {
+  if (auto r = out.copy_tree(libdir / "cmake" / "cppflue",
+                             (fs::path("cppflue") / lib_rel / "cmake" / "cppflue").string());
+      !r) {
     return r;
   }
   for (const auto& entry : fs::directory_iterator(libdir, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("libcppflue", 0) == 0 && entry.is_regular_file(ec)) {
-      if (auto r = copy_file_to(entry.path(), dest / lib_rel / name, false); !r) return r;
+      if (auto r =
+              out.copy_file(entry.path(), (fs::path("cppflue") / lib_rel / name).string(), false);
+          !r)
+        return r;
     }
   }
   const fs::path pc = libdir / "pkgconfig" / "cppflue.pc";
   if (fs::exists(pc, ec)) {
-    if (auto r = copy_file_to(pc, dest / lib_rel / "pkgconfig" / "cppflue.pc", false); !r) {
+    if (auto r = out.copy_file(
+            pc, (fs::path("cppflue") / lib_rel / "pkgconfig" / "cppflue.pc").string(), false);
+        !r) {
       return r;
     }
   }
   return {};
 }
 
-Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path& out,
+Result<void> add_bundle(const Project& p, const fs::path& binary, OutputDir& out,
                         std::vector<std::string>& warnings) {
   auto helper = jail_helper();
   if (!helper) return fail(std::move(helper.error()));
   const std::string name = binary_name(p);
-  if (auto r = copy_file_to(binary, out / "bin" / name, true); !r) return r;
-  if (auto r = copy_file_to(*helper, out / "libexec" / "cppflue" / "cppflue-exec", true); !r) {
+  if (auto r = out.copy_file(binary, "bin/" + name, true); !r) return r;
+  if (auto r = out.copy_file(*helper, "libexec/cppflue/cppflue-exec", true); !r) {
     return r;
   }
   auto helper_libs = elf_needed(*helper);
@@ -124,7 +106,7 @@ Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path
   for (const auto& lib : *libs) {
     const std::string file = fs::path(lib.name).filename().string();
     loader = loader || file == "ld-linux-x86-64.so.2";
-    if (auto r = copy_file_to(lib.path, out / "lib" / file, file == "ld-linux-x86-64.so.2"); !r) {
+    if (auto r = out.copy_file(lib.path, "lib/" + file, file == "ld-linux-x86-64.so.2"); !r) {
       return r;
     }
   }
@@ -137,8 +119,7 @@ Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path
   std::error_code ec;
   const fs::path ca = "/etc/ssl/certs/ca-certificates.crt";
   if (fs::exists(ca, ec)) {
-    if (auto r = copy_file_to(ca, out / "etc" / "ssl" / "certs" / "ca-certificates.crt", false);
-        !r) {
+    if (auto r = out.copy_file(ca, "etc/ssl/certs/ca-certificates.crt", false); !r) {
       return r;
     }
   } else {
@@ -146,8 +127,10 @@ Result<void> add_bundle(const Project& p, const fs::path& binary, const fs::path
         "no /etc/ssl/certs/ca-certificates.crt here (Debian: ca-certificates): "
         "the bundle uses the certificates of the host it runs on");
   }
-  fs::create_directories(out / "state", ec);
-  ::chmod((out / "state").c_str(), 0700);
+  auto state = out.open_dir("state");
+  if (!state) return fail(std::move(state.error()));
+  ::fchmod(*state, 0700);
+  ::close(*state);
   return {};
 }
 

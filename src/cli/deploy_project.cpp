@@ -19,6 +19,7 @@
 #include "cppflue/harness/project_check.hpp"
 #include "cppflue/model/provider.hpp"
 #include "cppflue/sandbox/jail.hpp"
+#include "deploy_output.hpp"
 #include "deploy_project.hpp"
 #include "deploy_system.hpp"
 
@@ -80,6 +81,11 @@ Result<void> check_no_literal_secrets(const Config& config, std::vector<std::str
   for (const auto& [name, s] : config.secrets) {
     if (!s.value.empty()) literal.push_back("secrets." + name + ".value");
   }
+  if (!config.sandbox.env.empty()) {
+    warnings.emplace_back(
+        "[sandbox] env values are copied with cppflue.toml into the deployment; keep credentials "
+        "out of them ([secrets] with env = \"NAME\" is granted per call instead)");
+  }
   for (const auto& [name, s] : config.mcp.servers) {
     if (!s.headers.empty() || !s.env.empty()) {
       warnings.emplace_back(fmt::format(
@@ -97,6 +103,17 @@ Result<void> check_no_literal_secrets(const Config& config, std::vector<std::str
                           "(api_key_env = \"NAME\", {{ env = \"NAME\" }}) and set the variables "
                           "where the deployment runs",
                           config.config_path.string(), keys));
+}
+
+// What a generated file may hold unquoted: a shell word, a YAML scalar, a TypeScript field.
+bool valid_env_name(const std::string& s) {
+  static const std::regex kName("[A-Za-z_][A-Za-z0-9_]{0,127}");
+  return std::regex_match(s, kName);
+}
+
+bool valid_agent_name(const std::string& s) {
+  static const std::regex kName("[A-Za-z][A-Za-z0-9_-]{0,127}");
+  return std::regex_match(s, kName);
 }
 
 // Never copied: version control, state, secrets and dependencies at any depth, and the
@@ -163,6 +180,14 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
                             "src/agents/NAME.cpp (`cppflue init` writes one of each)",
                             config.root.string()));
   }
+  for (const auto& a : agents) {
+    if (!valid_agent_name(a)) {
+      return fail(ErrorType::invalid_input,
+                  fmt::format("agent name '{}' (src/agents/) is not a name the deployment files "
+                              "can hold: letters, digits, '-' and '_', starting with a letter",
+                              a));
+    }
+  }
   p.agents.assign(agents.begin(), agents.end());
 
   if (auto r = check_no_literal_secrets(config, p.warnings); !r) return fail(std::move(r.error()));
@@ -178,10 +203,18 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
     p.auth_token_env = config.server.auth_token_env;
     env.insert(config.server.auth_token_env);
   }
+  for (const auto& v : env) {
+    if (!valid_env_name(v)) {
+      return fail(ErrorType::config_error,
+                  fmt::format("{} names the variable '{}', which is not a variable name "
+                              "(letters, digits and '_', not starting with a digit)",
+                              config.config_path.string(), v));
+    }
+  }
   p.env.assign(env.begin(), env.end());
   for (const std::string& v : {config.server.github_secret_env, config.server.slack_secret_env,
                                config.server.hmac_secret_env}) {
-    if (!v.empty() && !env.count(v)) p.optional_env.push_back(v);
+    if (!v.empty() && !env.count(v) && valid_env_name(v)) p.optional_env.push_back(v);
   }
   if (p.auth_token_env.empty() && target != "vercel" && target != "netlify") {
     p.warnings.emplace_back(
@@ -212,41 +245,11 @@ struct CopyWalk {
   std::vector<std::string>& warnings;
 };
 
-Result<void> copy_file_fd(int from, const fs::path& to, mode_t mode, const fs::path& shown) {
-  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (out.get() < 0) {
-    return fail(ErrorType::store_error,
-                fmt::format("cannot write {}: {}", to.string(), std::strerror(errno)));
-  }
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(from, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return fail(ErrorType::store_error,
-                  fmt::format("cannot read {}: {}", shown.string(), std::strerror(errno)));
-    }
-    if (n == 0) break;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out.get(), buf + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        return fail(ErrorType::store_error,
-                    fmt::format("cannot write {}: {}", to.string(), std::strerror(errno)));
-      }
-      done += w;
-    }
-  }
-  ::fchmod(out.get(), mode);
-  return {};
-}
-
 // Copies the entries of the folder open as `dirfd` (`rel` under the project) into `dest`.
 // Every entry is classified without following links, then opened with O_NOFOLLOW and checked
 // to be the same file: a file swapped for a link meanwhile (by an agent writing the project)
 // is never followed out of the project.
-Result<void> copy_dir(int dirfd, const fs::path& rel, const fs::path& dest, int depth,
-                      CopyWalk& walk) {
+Result<void> copy_dir(int dirfd, const fs::path& rel, int dest, int depth, CopyWalk& walk) {
   if (depth > 64) {
     return fail(ErrorType::invalid_input, fmt::format("{} is nested too deeply", rel.string()));
   }
@@ -288,43 +291,49 @@ Result<void> copy_dir(int dirfd, const fs::path& rel, const fs::path& dest, int 
           fmt::format("{} changed while it was being copied; run the build again", shown.string()));
     }
     if (S_ISREG(st.st_mode)) {
+      if (st.st_nlink > 1) {
+        // Another name of a file that may live outside the project (a hard link).
+        walk.warnings.emplace_back(
+            fmt::format("{} has other hard links: not copied", shown.string()));
+        continue;
+      }
       const mode_t mode = (st.st_mode & 0111) != 0 ? 0755 : 0644;
-      if (auto r = copy_file_fd(fd.get(), dest / name, mode, shown); !r) return r;
+      if (auto r = OutputDir::copy_fd(fd.get(), dest, name, mode, shown); !r) return r;
       continue;
     }
     const bool skipped = std::find(walk.skip.begin(), walk.skip.end(),
                                    std::make_pair(st.st_dev, st.st_ino)) != walk.skip.end();
-    struct stat cache {};
-    if (skipped || ::fstatat(fd.get(), "CMakeCache.txt", &cache, AT_SYMLINK_NOFOLLOW) == 0) {
-      continue;  // the output, the state, a CMake build folder
+    struct stat marker {};
+    if (skipped || ::fstatat(fd.get(), "CMakeCache.txt", &marker, AT_SYMLINK_NOFOLLOW) == 0 ||
+        ::fstatat(fd.get(), ".cppflue-build.json", &marker, AT_SYMLINK_NOFOLLOW) == 0) {
+      continue;  // the staging folder, the state, a CMake build folder, a build's output
     }
-    if (::mkdir((dest / name).c_str(), 0755) != 0 && errno != EEXIST) {
-      return fail(
-          ErrorType::store_error,
-          fmt::format("cannot create {}: {}", (dest / name).string(), std::strerror(errno)));
+    Fd sub(::mkdirat(dest, name.c_str(), 0755) == 0
+               ? ::openat(dest, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+               : -1);
+    if (sub.get() < 0) {
+      return fail(ErrorType::store_error, fmt::format("cannot create {} in the output: {}",
+                                                      shown.string(), std::strerror(errno)));
     }
-    if (auto r = copy_dir(fd.get(), shown, dest / name, depth + 1, walk); !r) return r;
+    if (auto r = copy_dir(fd.get(), shown, sub.get(), depth + 1, walk); !r) return r;
   }
   return {};
 }
 
 }  // namespace
 
-Result<void> copy_project(const fs::path& root, const fs::path& dest, const fs::path& out_dir,
+Result<void> copy_project(const fs::path& root, int dest_dir,
+                          const std::vector<std::pair<dev_t, ino_t>>& skip,
                           const fs::path& state_dir, std::vector<std::string>& warnings) {
-  CopyWalk walk{{}, warnings};
-  for (const fs::path& p : {out_dir, state_dir}) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) == 0) walk.skip.emplace_back(st.st_dev, st.st_ino);
-  }
+  CopyWalk walk{skip, warnings};
+  struct stat st {};
+  if (::stat(state_dir.c_str(), &st) == 0) walk.skip.emplace_back(st.st_dev, st.st_ino);
   Fd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  std::error_code ec;
-  fs::create_directories(dest, ec);
-  if (rootfd.get() < 0 || ec) {
+  if (rootfd.get() < 0) {
     return fail(ErrorType::store_error,
-                fmt::format("cannot copy {} to {}", root.string(), dest.string()));
+                fmt::format("cannot read {}: {}", root.string(), std::strerror(errno)));
   }
-  return copy_dir(rootfd.get(), fs::path(), dest, 0, walk);
+  return copy_dir(rootfd.get(), fs::path(), dest_dir, 0, walk);
 }
 
 Result<fs::path> own_executable() {

@@ -34,6 +34,32 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+// The CLI blocks SIGINT and SIGTERM in every thread (a watcher thread takes them): a child
+// gets them back, with their default actions, so Ctrl-C stops a compiler or a platform's CLI.
+class SpawnSignals {
+ public:
+  SpawnSignals() {
+    posix_spawnattr_init(&attr_);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr_, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr_, &defaults);
+    posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  }
+  ~SpawnSignals() { posix_spawnattr_destroy(&attr_); }
+  SpawnSignals(const SpawnSignals&) = delete;
+  SpawnSignals& operator=(const SpawnSignals&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
 int wait_status(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -96,9 +122,10 @@ Result<Captured> run_capture(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  SpawnSignals signals;
   pid_t pid = 0;
   auto args = c_argv(argv);
-  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = ::posix_spawnp(&pid, args[0], &actions, signals.get(), args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipefd[1]);
   if (rc != 0) {
@@ -125,25 +152,11 @@ Result<int> run_inherit(const std::vector<std::string>& argv, const fs::path& cw
   posix_spawn_file_actions_init(&actions);
   if (stdout_to_stderr) posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  // The CLI blocks SIGINT and SIGTERM in every thread (a watcher thread takes them): the child
-  // gets them back, so Ctrl-C stops a compiler or a platform's CLI.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  SpawnSignals signals;
   pid_t pid = 0;
   auto args = c_argv(argv);
-  int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  int rc = ::posix_spawnp(&pid, args[0], &actions, signals.get(), args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return fail(ErrorType::not_found,
                 fmt::format("cannot run {}: {}", argv.front(), std::strerror(rc)));
@@ -256,6 +269,14 @@ Result<std::vector<SharedLibrary>> shared_libraries(const fs::path& binary) {
     };
     trim(name);
     trim(path);
+    // Only the loader's own lines: "name => /path (0xADDRESS)" or "/path (0xADDRESS)".
+    if (line.find(" (0x") == std::string::npos) {
+      if (line.find("not found") != std::string::npos) {
+        return fail(ErrorType::not_found,
+                    fmt::format("{} needs {}, which is not installed", binary.string(), name));
+      }
+      continue;
+    }
     if (path.empty() || path.front() != '/') {
       if (path == "not found" || line.find("not found") != std::string::npos) {
         return fail(ErrorType::not_found,

@@ -364,6 +364,9 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o, CommonOptions& commo
                   "vercel, netlify: the URL of the container deployment to proxy to");
   cmd->add_option("--replicas", o.replicas,
                   "Replicas (kubernetes); only 1: replicas cannot share the SQLite store");
+  cmd->add_flag("--allow-agent-edits", o.allow_agent_edits,
+                "Compile a compiled project even when the agents can write its sources "
+                "([sandbox] workspace holds the project): their code then runs here");
   if (deploy) {
     cmd->add_flag("--dry-run", o.dry_run, "Write the files and the manifest; run nothing");
   }

@@ -176,17 +176,6 @@ struct DevTrust {
   bool config = true;
 };
 
-bool workspace_holds_project(const Config& config) {
-  if (config.sandbox.workspace.empty()) return false;
-  std::error_code ec;
-  std::filesystem::path ws = config.sandbox.workspace;
-  if (ws.is_relative()) ws = config.root / ws;
-  auto w = std::filesystem::weakly_canonical(ws, ec);
-  auto r = std::filesystem::weakly_canonical(config.root, ec);
-  auto rel = r.lexically_relative(w);
-  return !ec && !rel.empty() && *rel.begin() != "..";
-}
-
 DevTrust dev_trust(const Config& config, const DevOptions& opts) {
   const bool project_mode = workspace_holds_project(config);
   return DevTrust{
@@ -338,6 +327,17 @@ int restart_self(const std::string& exe) {
 }
 
 }  // namespace
+
+bool workspace_holds_project(const Config& config) {
+  if (config.sandbox.workspace.empty()) return false;
+  std::error_code ec;
+  std::filesystem::path ws = config.sandbox.workspace;
+  if (ws.is_relative()) ws = config.root / ws;
+  auto w = std::filesystem::weakly_canonical(ws, ec);
+  auto r = std::filesystem::weakly_canonical(config.root, ec);
+  auto rel = r.lexically_relative(w);
+  return !ec && !rel.empty() && *rel.begin() != "..";
+}
 
 int serve_command(const CommonOptions& common, const ServeCommandOptions& opts) {
   install_interrupt_watcher();  // before the server's threads exist, so they inherit the mask

@@ -403,18 +403,41 @@ Result<Config> parse_config(std::string_view toml_text, const fs::path& origin) 
 
 namespace {
 // CPPFLUE_STATE_DIR moves the state folder (sessions, runs, session workspaces) out of the
-// project, for deployments whose project files are read-only and whose state is a volume.
-void apply_state_dir_env(Config& config) {
+// project, for deployments whose project files are read-only and whose state is a volume. It
+// may not hold the project or the agents' workspace: the state would be theirs to read.
+Result<void> apply_state_dir_env(Config& config) {
   const char* dir = std::getenv("CPPFLUE_STATE_DIR");
-  if (dir == nullptr || *dir == '\0') return;
+  if (dir == nullptr || *dir == '\0') return {};
   fs::path p(dir);
-  config.state_path = (p.is_absolute() ? p : config.root / p).lexically_normal();
+  p = (p.is_absolute() ? p : config.root / p).lexically_normal();
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(p, ec);
+  auto holds = [&](const fs::path& inner) {
+    const fs::path target = fs::weakly_canonical(inner, ec);
+    for (const fs::path& state : {p, real}) {
+      const fs::path rel = target.lexically_relative(state);
+      if (!rel.empty() && *rel.begin() != "..") return true;
+    }
+    return false;
+  };
+  fs::path workspace = config.sandbox.workspace;
+  if (!workspace.empty() && workspace.is_relative()) workspace = config.root / workspace;
+  if (holds(config.root) || (!workspace.empty() && holds(workspace))) {
+    return fail(ErrorType::config_error,
+                fmt::format("CPPFLUE_STATE_DIR={} holds the project or the agents' workspace: "
+                            "the state (sessions, secrets in them) would be theirs to read. Give "
+                            "it a folder of its own",
+                            dir));
+  }
+  config.state_path = p;
+  return {};
 }
 }  // namespace
 
 Result<Config> load_config_file(const fs::path& path) {
   auto config = load_file(path, path);
-  if (config) apply_state_dir_env(*config);
+  if (!config) return config;
+  if (auto r = apply_state_dir_env(*config); !r) return fail(std::move(r.error()));
   return config;
 }
 
@@ -446,7 +469,7 @@ Result<Config> discover_config(const fs::path& explicit_path, const fs::path& cw
   auto config = find_config(explicit_path, absolute_normal(cwd.empty() ? fs::path(".") : cwd));
   if (!config) return config;
   if (auto r = detail::load_project_dotenv(config->root); !r) return fail(std::move(r.error()));
-  apply_state_dir_env(*config);
+  if (auto r = apply_state_dir_env(*config); !r) return fail(std::move(r.error()));
   return config;
 }
 

@@ -223,8 +223,8 @@ TEST_F(DeployCli, TheVariablesAreNamedNeverValued) {
   const std::string readme = read_file(dist("kubernetes") / "README.md");
   for (const char* v : {"OPENAI_API_KEY", "GITHUB_TOKEN", "AGENTS_TOKEN"}) {
     EXPECT_TRUE(contains(readme, fmt::format("- `{}`", v))) << v;
-    EXPECT_TRUE(contains(readme, fmt::format("--from-literal={}=...", v))) << v;
   }
+  EXPECT_TRUE(contains(readme, "--from-env-file=.env")) << readme;
   EXPECT_FALSE(contains(readme, "has no token"));
   for (const auto& e : fs::recursive_directory_iterator(dist("kubernetes"))) {
     if (!e.is_regular_file() || e.file_size() > 1000000) continue;
@@ -232,6 +232,93 @@ TEST_F(DeployCli, TheVariablesAreNamedNeverValued) {
     EXPECT_FALSE(contains(text, "sk-secret-value-42")) << e.path();
     EXPECT_FALSE(contains(text, "ghp-secret-43")) << e.path();
   }
+}
+
+// What the project controls ends up in shell lines, YAML, a unit and TypeScript: a variable
+// or agent name that is not a plain name is refused, not written.
+TEST_F(DeployCli, NamesThatCouldInjectIntoTheFilesAreRefused) {
+  for (const std::string& bad :
+       {std::string("K\\nExecStartPre=+/bin/sh -c id\\n#"), std::string("A B"),
+        std::string("X$(id)"), std::string("1ABC"), std::string("X: env.X, y")}) {
+    write_file(project_ / "cppflue.toml",
+               "[agent]\nmodel = \"test:demo\"\n\n[secrets]\ngh = { env = \"" + bad + "\" }\n");
+    auto r = cppflue({"build", "--target", "systemd"});
+    EXPECT_EQ(r.code, 1) << bad;
+    EXPECT_TRUE(contains(r.err, "which is not a variable name")) << bad << "\n" << r.err;
+  }
+  EXPECT_FALSE(fs::exists(project_ / "dist"));
+  // A compiled project's agent names come from its file names.
+  write_file(project_ / "cppflue.toml", "[agent]\nmodel = \"test:demo\"\n");
+  write_file(project_ / "CMakeLists.txt",
+             "cmake_minimum_required(VERSION 3.25)\nproject(demo CXX)\nfind_package(cppflue)\n"
+             "add_executable(demo src/main.cpp)\n");
+  write_file(project_ / "src/agents/x; echo INJECTED; for a in y.cpp", "");
+  auto r = cppflue({"build", "--target", "github-actions"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "is not a name the deployment files can hold")) << r.err;
+  EXPECT_FALSE(fs::exists(project_ / "dist"));
+}
+
+// In project mode the agents can write the sources: compiling them would run their code here.
+TEST_F(DeployCli, ACompiledProjectTheAgentsCanEditIsNotCompiledWithoutConsent) {
+  write_file(project_ / "cppflue.toml",
+             "[agent]\nmodel = \"test:demo\"\n\n[sandbox]\nworkspace = \".\"\n");
+  write_file(project_ / "CMakeLists.txt",
+             "cmake_minimum_required(VERSION 3.25)\nproject(demo CXX)\nfind_package(cppflue)\n"
+             "add_executable(demo src/main.cpp)\n");
+  auto r = cppflue({"build", "--target", "bundle"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "pass --allow-agent-edits")) << r.err;
+  EXPECT_FALSE(fs::exists(project_ / "build"));  // nothing was configured
+  // Files only (no compile): allowed.
+  EXPECT_EQ(cppflue({"build", "--target", "vercel", "--upstream", "https://a.example"}).code, 0);
+}
+
+// The output is written through descriptors: a link planted in its path inside the project is
+// refused, and -o through a link cannot reach the project.
+TEST_F(DeployCli, LinksInTheOutputPathAreNotFollowed) {
+  const fs::path victim = tmp_.path() / "victim";
+  fs::create_directories(victim);
+  fs::create_directory_symlink(victim, project_ / "dist");
+  auto r = cppflue({"build", "--target", "fly"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "a symbolic link is never followed inside the project")) << r.err;
+  EXPECT_TRUE(fs::is_empty(victim));
+  fs::remove(project_ / "dist");
+
+  // A link to the project's parent: the resolved -o holds the project.
+  fs::create_directory_symlink(tmp_.path(), tmp_.path() / "up");
+  write_file(project_ / ".cppflue-build.json", "{}");
+  r = cppflue(
+      {"build", "--target", "fly", "-o", (tmp_.path() / "up" / "demo").string(), "--force"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "would hold the project itself")) << r.err;
+  EXPECT_TRUE(fs::exists(project_ / "cppflue.toml"));
+
+  // An output inside the project, rebuilt: the earlier output is not copied into the new one.
+  ASSERT_EQ(cppflue({"build", "--target", "docker", "-o", "out/image"}).code, 0);
+  auto again = cppflue({"build", "--target", "docker", "-o", "out/image", "--force"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(fs::exists(project_ / "out/image/app/cppflue.toml"));
+  EXPECT_FALSE(fs::exists(project_ / "out/image/app/out/image"));
+  for (const auto& e : fs::directory_iterator(project_ / "out")) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(DeployCli, HardLinksAndABundlesStateAreKept) {
+  write_file(tmp_.path() / "outside-secret", "s3cr3t");
+  fs::create_hard_link(tmp_.path() / "outside-secret", project_ / "notes.txt");
+  auto r = cppflue({"build", "--target", "bundle"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "notes.txt has other hard links: not copied")) << r.err;
+  EXPECT_FALSE(fs::exists(dist("bundle") / "app/notes.txt"));
+  // The bundle ran and has a store: --force does not throw it away.
+  write_file(dist("bundle") / "state/state.db", "sessions");
+  auto forced = cppflue({"build", "--target", "bundle", "--force"});
+  EXPECT_EQ(forced.code, 1);
+  EXPECT_TRUE(contains(forced.err, "holds the state of a bundle")) << forced.err;
+  EXPECT_EQ(read_file(dist("bundle") / "state/state.db"), "sessions");
 }
 
 TEST_F(DeployCli, DeployWritesTheManifestAndRunsThePlatformCli) {

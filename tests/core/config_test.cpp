@@ -503,12 +503,22 @@ TEST(Config, StateDirFromTheEnvironment) {
   auto relative = discover_config({}, dir.path());
   ::setenv("CPPFLUE_STATE_DIR", "", 1);
   auto empty = discover_config({}, dir.path());
+  // A state folder holding the project (or the agents' workspace) would be theirs to read.
+  std::vector<std::string> refused;
+  for (const char* holds : {".", "..", "/", "./"}) {
+    ::setenv("CPPFLUE_STATE_DIR", holds, 1);
+    auto r = discover_config({}, dir.path());
+    if (!r && r.error().message.find("holds the project") != std::string::npos) {
+      refused.emplace_back(holds);
+    }
+  }
   ::unsetenv("CPPFLUE_STATE_DIR");
   ASSERT_TRUE(absolute && loaded && relative && empty);
   EXPECT_EQ(absolute->state_dir(), std::filesystem::path("/var/lib/agents/state"));
   EXPECT_EQ(loaded->state_dir(), std::filesystem::path("/var/lib/agents/state"));
   EXPECT_EQ(relative->state_dir(), relative->root / "data/state");
   EXPECT_EQ(empty->state_dir(), empty->root / ".cppflue");
+  EXPECT_EQ(refused.size(), 4u);
 }
 
 }  // namespace
