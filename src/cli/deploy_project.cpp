@@ -126,33 +126,32 @@ bool skip_name(const std::string& name, int depth) {
 
 }  // namespace
 
-Result<Project> analyse_project(const Config& config, const std::string& target,
-                                const fs::path& out_dir) {
-  Project p;
-  p.root = config.root;
-  p.name = service_name(config.root);
-  p.image = p.name;
+namespace {
+
+// A CMake application linking CppFlue: compiled, and the executable it deploys.
+Result<void> detect_compiled(const Config& config, Project& p) {
   std::error_code ec;
-  fs::path rel = out_dir.lexically_relative(config.root);
-  p.context = rel.empty() || *rel.begin() == ".." ? "." : rel.generic_string();
-
   const fs::path cmake = config.root / "CMakeLists.txt";
-  if (fs::is_regular_file(cmake, ec)) {
-    const std::string text = read_text(cmake);
-    if (text.find("find_package(cppflue") != std::string::npos) {
-      std::smatch m;
-      static const std::regex kExe(R"(add_executable\(\s*([A-Za-z0-9_.+-]+))");
-      if (!std::regex_search(text, m, kExe)) {
-        return fail(ErrorType::config_error,
-                    fmt::format("{} links CppFlue but has no add_executable(NAME ...): which "
-                                "executable to deploy is not known",
-                                cmake.string()));
-      }
-      p.compiled = true;
-      p.app_executable = m[1].str();
-    }
+  if (!fs::is_regular_file(cmake, ec)) return {};
+  const std::string text = read_text(cmake);
+  if (text.find("find_package(cppflue") == std::string::npos) return {};
+  std::smatch m;
+  static const std::regex kExe(R"(add_executable\(\s*([A-Za-z0-9_.+-]+))");
+  if (!std::regex_search(text, m, kExe)) {
+    return fail(ErrorType::config_error,
+                fmt::format("{} links CppFlue but has no add_executable(NAME ...): which "
+                            "executable to deploy is not known",
+                            cmake.string()));
   }
+  p.compiled = true;
+  p.app_executable = m[1].str();
+  return {};
+}
 
+// The Markdown agents (which must all be fine) and the compiled ones; the keys their models need
+// go to `env`.
+Result<void> collect_agents(const Config& config, const std::string& target, Project& p,
+                            std::set<std::string>& env) {
   const ProjectCheck check = check_project(config);
   if (!check.ok()) {
     std::string list;
@@ -163,11 +162,11 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
                             target, check.problems.size(), list));
   }
   std::set<std::string> agents;
-  std::set<std::string> env;
   for (const auto& [name, def] : check.agents) {
     agents.insert(name);
     add_model_env(def.model, config, env);
   }
+  std::error_code ec;
   if (p.compiled) {
     for (const auto& entry : fs::directory_iterator(config.root / "src" / "agents", ec)) {
       if (entry.path().extension() == ".cpp") agents.insert(entry.path().stem().string());
@@ -189,8 +188,11 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
     }
   }
   p.agents.assign(agents.begin(), agents.end());
+  return {};
+}
 
-  if (auto r = check_no_literal_secrets(config, p.warnings); !r) return fail(std::move(r.error()));
+// The variables the deployment must set (names only), and those that enable optional routes.
+Result<void> collect_env(const Config& config, Project& p, std::set<std::string>& env) {
   add_model_env(config.agent.model, config, env);
   add_model_env(config.compaction.model, config, env);
   for (const auto& [name, provider] : config.providers) {
@@ -216,6 +218,24 @@ Result<Project> analyse_project(const Config& config, const std::string& target,
                                config.server.hmac_secret_env}) {
     if (!v.empty() && !env.count(v) && valid_env_name(v)) p.optional_env.push_back(v);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Project> analyse_project(const Config& config, const std::string& target,
+                                const fs::path& out_dir) {
+  Project p;
+  p.root = config.root;
+  p.name = service_name(config.root);
+  p.image = p.name;
+  fs::path rel = out_dir.lexically_relative(config.root);
+  p.context = rel.empty() || *rel.begin() == ".." ? "." : rel.generic_string();
+  if (auto r = detect_compiled(config, p); !r) return fail(std::move(r.error()));
+  std::set<std::string> env;
+  if (auto r = collect_agents(config, target, p, env); !r) return fail(std::move(r.error()));
+  if (auto r = check_no_literal_secrets(config, p.warnings); !r) return fail(std::move(r.error()));
+  if (auto r = collect_env(config, p, env); !r) return fail(std::move(r.error()));
   if (p.auth_token_env.empty() && target != "vercel" && target != "netlify") {
     p.warnings.emplace_back(
         "[server] auth_token_env is not set: the deployed server answers anyone who reaches it");
