@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cppflue/core/ids.hpp"
@@ -180,7 +181,7 @@ OutputDir::OutputDir(OutputDir&& other) noexcept
       staging_name_(std::move(other.staging_name_)),
       staging_fd_(other.staging_fd_),
       shown_(std::move(other.shown_)),
-      staging_id_(other.staging_id_),
+      staging_id_(std::move(other.staging_id_)),
       committed_(other.committed_) {
   other.parent_fd_ = -1;
   other.staging_fd_ = -1;
