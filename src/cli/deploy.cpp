@@ -19,6 +19,7 @@
 #include "deploy_payload.hpp"
 #include "deploy_project.hpp"
 #include "deploy_system.hpp"
+#include "init.hpp"
 
 namespace cppflue::cli {
 
@@ -174,10 +175,8 @@ Result<fs::path> compile_application(const Project& p) {
   if (deploy::find_on_path("ninja") && !fs::exists(build / "CMakeCache.txt", ec)) {
     configure.insert(configure.begin() + 5, {"-G", "Ninja"});
   }
-  auto exe = deploy::own_executable();
-  if (exe && exe->parent_path().filename() == "bin" &&
-      fs::exists(exe->parent_path().parent_path() / "include" / "cppflue", ec)) {
-    configure.push_back("-DCMAKE_PREFIX_PATH=" + exe->parent_path().parent_path().string());
+  if (const fs::path prefix = installed_prefix(); !prefix.empty()) {
+    configure.push_back("-DCMAKE_PREFIX_PATH=" + prefix.string());
   }
   std::cerr << "cppflue build: compiling " << p.app_executable << " in release (" << build.string()
             << ")\n";

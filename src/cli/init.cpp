@@ -331,17 +331,6 @@ std::string app_name(const fs::path& dir) {
   return out;
 }
 
-// The install prefix of the running `cppflue` when it is an installed one (<prefix>/bin/cppflue
-// next to <prefix>/include/cppflue); empty otherwise.
-fs::path installed_prefix() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec || exe.parent_path().filename() != "bin") return {};
-  fs::path prefix = exe.parent_path().parent_path();
-  if (!fs::exists(prefix / "include" / "cppflue" / "cppflue.hpp", ec)) return {};
-  return prefix;
-}
-
 // Single-quotes `s` for a POSIX shell when it holds anything but safe characters.
 std::string shell_quote(const std::string& s) {
   bool safe = !s.empty();
@@ -501,6 +490,14 @@ void print_next_steps(const fs::path& dir, const std::string& dir_arg, const std
 
 }  // namespace
 
+fs::path installed_prefix() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec || exe.parent_path().filename() != "bin") return {};
+  fs::path prefix = exe.parent_path().parent_path();
+  if (!fs::exists(prefix / "include" / "cppflue" / "cppflue.hpp", ec)) return {};
+  return prefix;
+}
 std::string application_name(const std::filesystem::path& dir) {
   return app_name(dir);
 }

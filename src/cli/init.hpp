@@ -26,6 +26,10 @@ int skill_new_command(const std::string& config, const std::string& name);
 // The name `init` gives the application scaffolded in `dir` (its executable and CMake project).
 std::string application_name(const std::filesystem::path& dir);
 
+// The install prefix of the running executable when it is an installed CppFlue
+// (<prefix>/bin/NAME next to <prefix>/include/cppflue/cppflue.hpp); empty otherwise.
+std::filesystem::path installed_prefix();
+
 // The first command `init` prints to build the scaffold: "cmake -S . -B build -G Ninja", with
 // -DCMAKE_PREFIX_PATH=... when this cppflue is installed under a non-standard prefix.
 std::string configure_command();
