@@ -161,7 +161,8 @@ Result<std::shared_ptr<SessionImpl>> AgentImpl::open_session(const std::string& 
   }
   auto rec = store->open_session(id, init);
   if (!rec) return fail(rec.error());
-  auto entries = store->entries(id);
+  // Only what the context is made of: entries a compaction replaced are never read.
+  auto entries = store->context_entries(id);
   if (!entries) return fail(entries.error());
   auto context = load_context(id, *entries);
   if (!context) return fail(context.error());

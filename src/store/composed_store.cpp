@@ -33,6 +33,9 @@ class ComposedStore final : public Store {
   Result<std::vector<Entry>> entries(const std::string& session_id) override {
     return sessions_->entries(session_id);
   }
+  Result<std::vector<Entry>> context_entries(const std::string& session_id) override {
+    return sessions_->context_entries(session_id);
+  }
 
   // ---- RunStore ----
   Result<RunRecord> create_run(const RunRecord& run) override { return runs_->create_run(run); }

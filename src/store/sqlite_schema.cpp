@@ -119,6 +119,11 @@ CREATE INDEX runs_by_instance ON runs(workflow, instance_id, started_at, id);
 ALTER TABLE dispatch ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
 ALTER TABLE dispatch ADD COLUMN tracestate TEXT NOT NULL DEFAULT '';
 )sql"},
+    {6, "compactions by session", R"sql(
+-- Opening a session reads from its last compaction on: finding it must not scan the entries
+-- that compaction replaced.
+CREATE INDEX entries_compactions ON entries(session_id, seq) WHERE kind = 'compaction';
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

@@ -44,6 +44,13 @@ Result<void> SqliteSessionStore::prepare_statements() {
       {&select_entries_,
        "SELECT seq, kind, role, content, source, created_at FROM entries WHERE session_id = ?1 "
        "ORDER BY seq"},
+      // Through the partial index of migration 6: one row, however long the session.
+      {&select_last_compaction_,
+       "SELECT seq, content FROM entries WHERE session_id = ?1 AND kind = 'compaction' "
+       "ORDER BY seq DESC LIMIT 1"},
+      {&select_entries_from_,
+       "SELECT seq, kind, role, content, source, created_at FROM entries WHERE session_id = ?1 "
+       "AND seq >= ?2 ORDER BY seq"},
   });
 }
 
@@ -196,6 +203,39 @@ Result<Entry> SqliteSessionStore::read_entry(const StmtUse& row,
   e.source = row.text(4);
   e.created_at = row.text(5);
   return e;
+}
+
+Result<std::vector<Entry>> SqliteSessionStore::context_entries(const std::string& session_id) {
+  std::lock_guard lock(c_->mutex());
+  std::int64_t from = 1;
+  {
+    StmtUse q(select_last_compaction_.get());
+    q.bind(1, session_id);
+    int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      const std::int64_t seq = q.integer(0);
+      boost::system::error_code ec;
+      json content = boost::json::parse(q.text(1), ec);
+      const json* kept =
+          ec || !content.is_object() ? nullptr : content.as_object().if_contains("first_kept_seq");
+      // An unreadable compaction: read everything, and let the harness name the entry.
+      from = kept != nullptr && kept->is_int64() ? std::min(kept->as_int64(), seq) : 1;
+    } else if (rc != SQLITE_DONE) {
+      return fail(c_->error("read the last compaction", rc));
+    }
+  }
+  StmtUse q(select_entries_from_.get());
+  q.bind(1, session_id);
+  q.bind(2, from);
+  std::vector<Entry> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    auto e = read_entry(q, session_id);
+    if (!e) return fail(std::move(e.error()));
+    out.push_back(std::move(*e));
+  }
+  if (rc != SQLITE_DONE) return fail(c_->error("read entries", rc));
+  return out;
 }
 
 Result<std::vector<Entry>> SqliteSessionStore::entries(const std::string& session_id) {

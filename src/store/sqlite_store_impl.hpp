@@ -107,6 +107,7 @@ class SqliteSessionStore final : public SessionStore {
   Result<void> update_metadata(const std::string& id, const json& metadata) override;
   Result<std::int64_t> append_entry(const std::string& session_id, const Entry& entry) override;
   Result<std::vector<Entry>> entries(const std::string& session_id) override;
+  Result<std::vector<Entry>> context_entries(const std::string& session_id) override;
 
  private:
   explicit SqliteSessionStore(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
@@ -123,6 +124,8 @@ class SqliteSessionStore final : public SessionStore {
   Stmt update_metadata_;
   Stmt insert_entry_;
   Stmt select_entries_;
+  Stmt select_last_compaction_;
+  Stmt select_entries_from_;
 };
 
 class SqliteRunStore final : public RunStore {

@@ -398,6 +398,14 @@ TEST_F(Harness, ManualCompactionFoldsThePreviousSummary) {
   auto h = s.history();
   EXPECT_NE(h.at(0).text.find("SECOND-SUMMARY"), std::string::npos);
   EXPECT_EQ(types_of("operation_start").size(), 7u);  // 5 prompts + 2 compactions
+  // A fresh agent, which reads only from the last compaction's first kept entry on, rebuilds
+  // the same context, and a prompt after the reload goes on from it.
+  reply(text_turn("answer six"));
+  s.prompt("message six");
+  auto live = s.history();
+  auto reloaded = make_agent().session("m").history();
+  ASSERT_EQ(reloaded.size(), live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) EXPECT_EQ(reloaded[i].text, live[i].text) << i;
 
   // Nothing to compact: a single exchange.
   auto fresh = agent.session("m2");

@@ -226,5 +226,51 @@ TEST(StoreParts, SharedInputRulesKeepTheirErrors) {
             (json_object{{"path", path.string()}, {"session", "nobody"}}));
 }
 
+// A session's context is read from the last compaction's first kept entry on; what the
+// compaction replaced is never read. entries() still has everything.
+TEST(StoreParts, ContextEntriesStartAtTheLastCompactionsFirstKeptEntry) {
+  TempDir dir;
+  auto store = open_or_die(dir.path() / "state.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->open_session("s", {}));
+  auto message = [&](int i) {
+    Entry e;
+    e.kind = "message";
+    e.role = i % 2 ? "user" : "assistant";
+    e.content = json_object{{"role", e.role}, {"text", std::to_string(i)}};
+    return store->append_entry("s", e).value();
+  };
+  auto compaction = [&](json first_kept) {
+    Entry e;
+    e.kind = "compaction";
+    e.content = json_object{{"summary", "S"}, {"first_kept_seq", std::move(first_kept)}};
+    return store->append_entry("s", e).value();
+  };
+  auto seqs = [&](const std::vector<Entry>& es) {
+    std::vector<std::int64_t> out;
+    out.reserve(es.size());
+    for (const auto& e : es) out.push_back(e.seq);
+    return out;
+  };
+  for (int i = 1; i <= 8; ++i) message(i);
+  EXPECT_EQ(seqs(*store->context_entries("s")).size(), 8u);  // nothing compacted: everything
+  EXPECT_EQ(compaction(5), 9);
+  for (int i = 10; i <= 20; ++i) message(i);
+  EXPECT_EQ(compaction(17), 21);
+  message(22);
+  const std::vector<std::int64_t> want{17, 18, 19, 20, 21, 22};
+  EXPECT_EQ(seqs(*store->context_entries("s")), want);
+  EXPECT_EQ(context_start(*store->entries("s")), 17);
+  EXPECT_EQ(store->entries("s")->size(), 22u);
+  // A compaction that says nothing usable: everything, for the reader to name the entry.
+  compaction("seventeen");
+  EXPECT_EQ(store->context_entries("s")->size(), 23u);
+  EXPECT_EQ(context_start(*store->entries("s")), 1);
+  // A first kept entry past the compaction itself is clamped to it.
+  EXPECT_EQ(compaction(1000), 24);
+  EXPECT_EQ(seqs(*store->context_entries("s")), std::vector<std::int64_t>{24});
+  EXPECT_TRUE(store->context_entries("nosuch")->empty());
+}
+
 }  // namespace
 }  // namespace cppflue

@@ -89,6 +89,15 @@ class SessionStore {
   virtual Result<std::int64_t> append_entry(const std::string& session_id, const Entry& entry) = 0;
   // All entries of the session in seq order (empty if none).
   virtual Result<std::vector<Entry>> entries(const std::string& session_id) = 0;
+  // The entries the session's context is made of, in seq order: from the first entry the last
+  // compaction kept (`first_kept_seq` of its content) on, that compaction included; all of
+  // them when nothing was compacted. A store reads nothing a compaction replaced. The default
+  // reads every entry and drops those.
+  virtual Result<std::vector<Entry>> context_entries(const std::string& session_id);
 };
+
+// The seq the context of `entries` (in seq order) starts at: the last compaction's
+// `first_kept_seq` (at most the compaction's own seq), else 1.
+std::int64_t context_start(const std::vector<Entry>& entries);
 
 }  // namespace cppflue

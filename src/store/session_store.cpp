@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// What every SessionStore shares: where a session's context starts, and the default
+// context_entries (every entry read, those a compaction replaced dropped).
+#include <algorithm>
+
+#include "cppflue/store/session_store.hpp"
+
+namespace cppflue {
+
+std::int64_t context_start(const std::vector<Entry>& entries) {
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (it->kind != "compaction") continue;
+    const json* kept =
+        it->content.is_object() ? it->content.as_object().if_contains("first_kept_seq") : nullptr;
+    // An unreadable compaction: everything, and the reader names the entry.
+    return kept != nullptr && kept->is_int64() ? std::min(kept->as_int64(), it->seq) : 1;
+  }
+  return 1;
+}
+
+Result<std::vector<Entry>> SessionStore::context_entries(const std::string& session_id) {
+  auto all = entries(session_id);
+  if (!all) return all;
+  const std::int64_t from = context_start(*all);
+  std::erase_if(*all, [from](const Entry& e) { return e.seq < from; });
+  return all;
+}
+
+}  // namespace cppflue
