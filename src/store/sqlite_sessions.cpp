@@ -41,9 +41,6 @@ Result<void> SqliteSessionStore::prepare_statements() {
        "INSERT INTO entries(session_id, seq, kind, role, content, source, created_at) VALUES (?1, "
        "IFNULL((SELECT seq FROM entries WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1, "
        "?2, ?3, ?4, ?5, ?6) RETURNING seq"},
-      {&select_entries_,
-       "SELECT seq, kind, role, content, source, created_at FROM entries WHERE session_id = ?1 "
-       "ORDER BY seq"},
       // Through the partial index of migration 6: one row, however long the session.
       {&select_last_compaction_,
        "SELECT seq, content FROM entries WHERE session_id = ?1 AND kind = 'compaction' "
@@ -224,24 +221,19 @@ Result<std::vector<Entry>> SqliteSessionStore::context_entries(const std::string
       return fail(c_->error("read the last compaction", rc));
     }
   }
-  StmtUse q(select_entries_from_.get());
-  q.bind(1, session_id);
-  q.bind(2, from);
-  std::vector<Entry> out;
-  int rc;
-  while ((rc = q.step()) == SQLITE_ROW) {
-    auto e = read_entry(q, session_id);
-    if (!e) return fail(std::move(e.error()));
-    out.push_back(std::move(*e));
-  }
-  if (rc != SQLITE_DONE) return fail(c_->error("read entries", rc));
-  return out;
+  return entries_from(session_id, from);
 }
 
 Result<std::vector<Entry>> SqliteSessionStore::entries(const std::string& session_id) {
   std::lock_guard lock(c_->mutex());
-  StmtUse q(select_entries_.get());
+  return entries_from(session_id, 1);
+}
+
+Result<std::vector<Entry>> SqliteSessionStore::entries_from(const std::string& session_id,
+                                                            std::int64_t from) {
+  StmtUse q(select_entries_from_.get());
   q.bind(1, session_id);
+  q.bind(2, from);
   std::vector<Entry> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {

@@ -115,6 +115,8 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::optional<SessionRecord>> get_session_locked(const std::string& id);
   Result<SessionRecord> read_session(const StmtUse& row) const;
   Result<Entry> read_entry(const StmtUse& row, const std::string& session_id) const;
+  // The entries of `session_id` from seq `from` on, in order; the caller holds the mutex.
+  Result<std::vector<Entry>> entries_from(const std::string& session_id, std::int64_t from);
 
   std::shared_ptr<Connection> c_;
   Stmt insert_session_;
@@ -123,7 +125,6 @@ class SqliteSessionStore final : public SessionStore {
   Stmt delete_session_;
   Stmt update_metadata_;
   Stmt insert_entry_;
-  Stmt select_entries_;
   Stmt select_last_compaction_;
   Stmt select_entries_from_;
 };

@@ -64,18 +64,31 @@ std::vector<std::pair<std::string, std::vector<File>>> cases() {
   return out;
 }
 
-// The image files every container target shares are stored once, in golden/docker/: another
-// target's copy must equal them, but for the target named in the Dockerfile's first lines.
+// Files several targets share are stored once: the image files of every container target in
+// golden/docker/, the bundle's own files (which systemd ships too) in golden/bundle/. Another
+// target's copy must equal them, but for the target a Dockerfile's first lines name.
+std::string shared_with(const std::string& name, const std::string& path) {
+  if (name != "docker" && name != "docker-compiled" && name != "bundle" && name != "systemd" &&
+      (path == "Dockerfile" || path == ".dockerignore" || path == "start.sh")) {
+    return "docker";
+  }
+  if (name == "systemd" && (path == "start" || path == "Containerfile" ||
+                            path == ".containerignore" || path == "Containerfile.dockerignore")) {
+    return "bundle";
+  }
+  return "";
+}
+
 bool shared_image_file(const std::string& name, const std::string& path) {
-  return name != "docker" && name != "docker-compiled" &&
-         (path == "Dockerfile" || path == ".dockerignore" || path == "start.sh");
+  return !shared_with(name, path).empty();
 }
 
 std::string expected_content(const std::string& name, const std::string& path) {
-  if (!shared_image_file(name, path)) return read(kDeployData / "golden" / name / path);
-  std::string text = read(kDeployData / "golden" / "docker" / path);
-  const std::string from = "--target docker`";
-  if (auto at = text.find(from); at != std::string::npos) {
+  const std::string owner = shared_with(name, path);
+  if (owner.empty()) return read(kDeployData / "golden" / name / path);
+  std::string text = read(kDeployData / "golden" / owner / path);
+  const std::string from = "--target " + owner + "`";
+  if (auto at = text.find(from); at != std::string::npos && path == "Dockerfile") {
     text.replace(at, from.size(), "--target " + name + "`");
   }
   return text;
