@@ -53,6 +53,7 @@ timeout_seconds = 120
 # allowed_env = []            # variables the model may set while allowed_commands is in force
 # memory_max = "2G"           # per shell command (memory cgroup); "0" = no limit
 # tmp_size = "512M"           # the jail's private /tmp
+# jail_idle_seconds = 60      # a session's jail is kept this long between commands (0 = per command)
 
 [compaction]
 enabled = true

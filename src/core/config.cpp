@@ -44,9 +44,9 @@ constexpr std::string_view kAgentKeys[] = {
     "allow_write", "allow_shell",    "allowed_commands", "allow_compound_commands",
     "max_turns",   "max_task_depth", "typed_retries"};
 constexpr std::string_view kSandboxKeys[] = {
-    "workspace",  "network",   "git_writable",   "env",         "timeout_seconds",
-    "isolation",  "protected", "protect_config", "allowed_env", "abstract_unix_sockets",
-    "memory_max", "tmp_size"};
+    "workspace",  "network",   "git_writable",     "env",         "timeout_seconds",
+    "isolation",  "protected", "protect_config",   "allowed_env", "abstract_unix_sockets",
+    "memory_max", "tmp_size",  "jail_idle_seconds"};
 constexpr std::string_view kSecretKeys[] = {"env", "value"};
 constexpr std::string_view kProviderKeys[] = {"api", "base_url", "api_key_env", "api_key",
                                               "headers"};
@@ -148,6 +148,7 @@ void read_sandbox(Reader& r, const toml::table& t, SandboxConfig& c) {
   s.boolean("abstract_unix_sockets", c.abstract_unix_sockets);
   s.size("memory_max", c.memory_max);
   s.size("tmp_size", c.tmp_size);
+  s.integer("jail_idle_seconds", c.jail_idle_seconds, 0, 86400);
 }
 
 void read_secrets(Reader& r, const toml::table& t, std::map<std::string, SecretConfig>& out) {

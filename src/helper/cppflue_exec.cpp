@@ -4,7 +4,7 @@
 // inside the namespaces, after the mounts:
 //
 //   cppflue-exec [--rw PATH]... [--dev PATH]... [--nproc N] [--as BYTES]
-//                [--allow-abstract-unix] (--exec-fd FD | -- PROGRAM ARGS...)
+//                [--allow-abstract-unix] (--exec-fd FD | --serve FD | -- PROGRAM ARGS...)
 //
 // In order, it:
 //   1. sets no_new_privs;
@@ -18,6 +18,8 @@
 //   4. sets the resource limits (RLIMIT_NPROC, RLIMIT_AS) last, when nothing is allocated any
 //      more, and execs the command with exactly that environment (argv[0] without '/' is looked
 //      up in the PATH of that environment).
+// With --serve FD, steps 3 and 4 happen once per command the host sends over the control socket
+// FD, in a child of this process, which stays as the session's jail (serve.cpp).
 //
 // With --launch it is instead the first step, run on the host by CppFlue when it is root:
 //
@@ -55,20 +57,28 @@
 #include <utility>
 #include <vector>
 
+#include "helper/exec_common.hpp"
 #include "sandbox/beneath.hpp"
 #include "sandbox/landlock_abi.hpp"
 
 namespace ll = cppflue::landlock;
 
-namespace {
-
-constexpr std::size_t kMaxExecBytes = std::size_t{8} << 20;
+namespace cppflue::exec {
 
 [[noreturn]] void die(int code, const std::string& what) {
   std::fprintf(stderr, "cppflue-exec: %s\n", what.c_str());
   std::fflush(stderr);
   _exit(code);
 }
+
+}  // namespace cppflue::exec
+
+namespace {
+
+using cppflue::exec::die;
+using cppflue::exec::ExecOptions;
+
+constexpr std::size_t kMaxExecBytes = std::size_t{8} << 20;
 
 bool add_rule(int ruleset, const char* path, std::uint64_t rights) {
   int fd = ::open(path, O_PATH | O_CLOEXEC);
@@ -105,6 +115,10 @@ void drop_to(uid_t uid, gid_t gid) {
   }
 }
 
+}  // namespace
+
+namespace cppflue::exec {
+
 // The command of --exec-fd: environment entries, "", argv.
 void read_command(int fd, std::vector<std::string>& env, std::vector<std::string>& args) {
   std::string data;
@@ -139,6 +153,12 @@ void read_command(int fd, std::vector<std::string>& env, std::vector<std::string
   }
   if (in_env || args.empty() || args.front().empty()) die(126, "malformed command (no program)");
 }
+
+}  // namespace cppflue::exec
+
+namespace {
+
+using cppflue::exec::read_command;
 
 long sys_open_tree(int dirfd, const char* path, unsigned flags) {
   return ::syscall(SYS_open_tree, dirfd, path, flags);
@@ -291,15 +311,6 @@ void rebind_read_only(const std::vector<std::string>& read_only) {
   die(126, std::string(argv[o.command]) + ": " + std::strerror(e));
 }
 
-// The options of a run inside the jail; `command` is the index of the first word after "--".
-struct ExecOptions {
-  std::vector<const char*> rw, dev;
-  int exec_fd = -1;
-  bool allow_abstract_unix = false;
-  std::vector<std::pair<int, rlim_t>> limits;  // applied last, after every allocation
-  int command = 0;
-};
-
 ExecOptions parse_exec(int argc, char** argv) {
   ExecOptions o;
   int i = 1;
@@ -317,10 +328,10 @@ ExecOptions parse_exec(int argc, char** argv) {
       o.allow_abstract_unix = true;
       continue;
     }
-    if (a == "--exec-fd" && i + 1 < argc) {
+    if ((a == "--exec-fd" || a == "--serve") && i + 1 < argc) {
       auto v = number(a, argv[++i]);
-      if (v < 3 || v > 1024) die(125, "bad value for --exec-fd");
-      o.exec_fd = static_cast<int>(v);
+      if (v < 3 || v > 1024) die(125, "bad value for " + a);
+      (a == "--exec-fd" ? o.exec_fd : o.serve_fd) = static_cast<int>(v);
       continue;
     }
     if ((a == "--nproc" || a == "--as") && i + 1 < argc) {
@@ -369,6 +380,10 @@ void restrict_writes(const ExecOptions& o) {
   ::close(ruleset);
 }
 
+}  // namespace
+
+namespace cppflue::exec {
+
 // Sets the resource limits, then execs the command with exactly its environment.
 [[noreturn]] void exec_command(const ExecOptions& o, std::vector<std::string>& env_items,
                                std::vector<std::string>& args) {
@@ -390,13 +405,17 @@ void restrict_writes(const ExecOptions& o) {
   die(e == ENOENT ? 127 : 126, args.front() + ": " + std::strerror(e));
 }
 
-}  // namespace
+}  // namespace cppflue::exec
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--launch") launch(argc, argv, 2);
   ExecOptions o = parse_exec(argc, argv);
   set_no_new_privs();
   restrict_writes(o);
+  if (o.serve_fd >= 0) {
+    if (o.exec_fd >= 0 || o.command < argc) die(125, "--serve takes no command");
+    cppflue::exec::serve(o);
+  }
 
   std::vector<std::string> env_items, args;
   int i = o.command;
@@ -408,5 +427,5 @@ int main(int argc, char** argv) {
     for (; i < argc; ++i) args.emplace_back(argv[i]);
     for (char** e = environ; e && *e; ++e) env_items.emplace_back(*e);
   }
-  exec_command(o, env_items, args);
+  cppflue::exec::exec_command(o, env_items, args);
 }

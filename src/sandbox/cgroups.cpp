@@ -77,8 +77,7 @@ std::vector<int> children_of(int pid) {
 }
 
 bool in_cgroup(int pid, const CommandCgroups::Group& g) {
-  return cgroup_line_matches(read_file(fmt::format("/proc/{}/cgroup", pid)), g.controller,
-                             g.name);
+  return cgroup_line_matches(read_file(fmt::format("/proc/{}/cgroup", pid)), g.controller, g.name);
 }
 
 void kill_all(const fs::path& dir) {
@@ -208,7 +207,9 @@ fs::path cgroup2_mount(const std::string& mountinfo) {
   return {};
 }
 
-fs::path cgroup2_mount() { return cgroup2_mount(read_file("/proc/self/mountinfo")); }
+fs::path cgroup2_mount() {
+  return cgroup2_mount(read_file("/proc/self/mountinfo"));
+}
 
 bool cgroup_line_matches(const std::string& proc_cgroup, const std::string& controller,
                          const std::string& name) {
@@ -334,8 +335,8 @@ Result<void> CommandCgroups::adopt(int pid) const {
       if (p != pid && in_cgroup(p, g)) continue;
       if (!write_file(procs, std::to_string(p)) && ::kill(p, 0) == 0) {
         return fail(ErrorType::internal,
-                    fmt::format("cannot move process {} into the cgroup {}: {}", p,
-                                g.dir.string(), std::strerror(errno)));
+                    fmt::format("cannot move process {} into the cgroup {}: {}", p, g.dir.string(),
+                                std::strerror(errno)));
       }
       for (int c : children_of(p)) pending.push_back(c);
     }
@@ -371,6 +372,22 @@ asio::awaitable<void> CommandCgroups::remove(bool wait) const {
   if (!left.empty()) {
     auto ex = co_await asio::this_coro::executor;
     asio::co_spawn(ex, remove_later(std::move(left)), asio::detached);
+  }
+}
+
+void CommandCgroups::remove_now() const {
+  std::vector<fs::path> left;
+  left.reserve(groups_.size());
+  for (const auto& g : groups_) left.push_back(g.dir);
+  for (int attempt = 0; attempt < 50 && !left.empty(); ++attempt) {
+    std::erase_if(left, [](const fs::path& d) {
+      kill_all(d);
+      return ::rmdir(d.c_str()) == 0 || errno == ENOENT;
+    });
+    if (!left.empty()) ::usleep(1000);
+  }
+  for (const auto& d : left) {
+    log::get()->warn("cannot remove the cgroup {}: {}", d.string(), std::strerror(errno));
   }
 }
 

@@ -62,6 +62,10 @@ class CommandCgroups {
   // Kills what is left and removes the cgroups; waits (bounded) only when `wait`, otherwise
   // the removal finishes in the background.
   boost::asio::awaitable<void> remove(bool wait) const;
+  // The same, waiting at most about 50 ms, for callers outside a coroutine (a jail discarded
+  // by a destructor or an idle timer); what is left is logged and removed when this process is
+  // gone (probe_cgroups of a later one).
+  void remove_now() const;
 
   struct Group {
     std::filesystem::path dir;

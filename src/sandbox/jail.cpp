@@ -2,12 +2,15 @@
 // The jail of shell commands (docs/security.md): bubblewrap + seccomp + Landlock + a pids cgroup.
 // See include/cppflue/sandbox/jail.hpp for what a jailed command can see and do.
 #include "cppflue/sandbox/jail.hpp"
+#include "sandbox/jail_internal.hpp"
 #include "sandbox/unique_fd.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +25,7 @@
 #include "cppflue/core/json.hpp"
 #include "sandbox/beneath.hpp"
 #include "sandbox/cgroups.hpp"
+#include "sandbox/jail_protocol.hpp"
 #include "sandbox/landlock_abi.hpp"
 #include "sandbox/seccomp_filter.hpp"
 
@@ -126,6 +130,7 @@ const EtcMasks& etc_masks() {
 struct Profile {
   bool seccomp = false;
   bool block = false;
+  bool serve = false;  // the helper serves commands (a session's jail) instead of running one
 };
 
 // Descriptor numbers in the child (bwrap or the launch step).
@@ -270,7 +275,7 @@ void add_helper_arguments(Args& a, const JailSpec& spec, const Profile& profile,
   }
   if (spec.max_address_space > 0) add(a, {"--as", std::to_string(spec.max_address_space)});
   if (spec.abstract_unix_sockets) a.emplace_back("--allow-abstract-unix");
-  add(a, {"--exec-fd", std::to_string(kExecFd)});
+  add(a, {profile.serve ? "--serve" : "--exec-fd", std::to_string(kExecFd)});
 }
 
 Args build_arguments(const JailSpec& spec, const std::string& cwd, const JailStatus& st,
@@ -385,17 +390,39 @@ Result<UniqueFd> command_memfd(const SubprocessOptions& options) {
   return fd;
 }
 
-// Runs a command synchronously (probe only): exit status and stderr.
-std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
-                                      const std::vector<std::pair<int, int>>& child_fds) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, "cannot create a pipe"};
+// Starts `argv` (argv[0] an absolute path) with an empty environment, in a process group of its
+// own with default signals, stdin and stdout on /dev/null, stderr on `err_fd` (-1: /dev/null),
+// the descriptors of `child_fds` and no other. The pid, or -1 and the error number.
+std::pair<pid_t, int> spawn_quiet(const std::vector<std::string>& argv,
+                                  const std::vector<std::pair<int, int>>& child_fds, int err_fd) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigfillset(&defaults);
+  sigdelset(&defaults, SIGKILL);
+  sigdelset(&defaults, SIGSTOP);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  for (auto [ours, theirs] : child_fds) posix_spawn_file_actions_adddup2(&actions, ours, theirs);
+  if (err_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  }
+  int first_closed = 3;
+  for (auto [ours, theirs] : child_fds) {
+    posix_spawn_file_actions_adddup2(&actions, ours, theirs);
+    first_closed = std::max(first_closed, theirs + 1);
+  }
+  // Descriptors opened without O_CLOEXEC by other threads must not leak into the jail.
+  posix_spawn_file_actions_addclosefrom_np(&actions, first_closed);
   std::vector<std::string> copy = argv;
   std::vector<char*> ptrs;
   ptrs.reserve(copy.size() + 1);
@@ -403,11 +430,22 @@ std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
   ptrs.push_back(nullptr);
   char* env[] = {nullptr};
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, ptrs[0], &actions, nullptr, ptrs.data(), env);
+  int rc = ::posix_spawn(&pid, ptrs[0], &actions, &attr, ptrs.data(), env);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return {-1, rc};
+  return {pid, 0};
+}
+
+// Runs a command synchronously (probe only): exit status and stderr.
+std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
+                                      const std::vector<std::pair<int, int>>& child_fds) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, "cannot create a pipe"};
+  auto [pid, rc] = spawn_quiet(argv, child_fds, fds[1]);
   ::close(fds[1]);
   std::string err;
-  if (rc == 0) {
+  if (pid > 0) {
     char buf[1024];
     ssize_t n;
     while ((n = ::read(fds[0], buf, sizeof buf)) > 0 && err.size() < 4096) {
@@ -415,7 +453,7 @@ std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
     }
   }
   ::close(fds[0]);
-  if (rc != 0) return {-1, std::strerror(rc)};
+  if (pid < 0) return {-1, std::strerror(rc)};
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -577,16 +615,6 @@ void set_bwrap_options(SubprocessOptions& options, const JailSpec& spec, const s
   }
 }
 
-// The memory cgroup killed the command: say so on its stderr.
-void note_memory_kill(SubprocessResult& result, const JailSpec& spec) {
-  std::string& err = result.stderr_text;
-  if (!err.empty() && err.back() != '\n') err += '\n';
-  err += fmt::format(
-      "[the command was killed: its processes used more than the memory limit of {} MiB "
-      "([sandbox] memory_max; the jail's /tmp counts too)]",
-      spec.memory_max >> 20);
-}
-
 }  // namespace
 
 std::string JailStatus::summary() const {
@@ -657,10 +685,116 @@ asio::awaitable<Result<SubprocessResult>> run_jailed(const JailSpec& spec,
   // normal exit, let the background finish the cleanup.
   bool we_killed = !result || result->timed_out || result->signal == SIGKILL;
   if (result && !result->timed_out && cgroups->memory_exhausted()) {
-    note_memory_kill(*result, spec);
+    detail::note_memory_kill(*result, spec);
   }
   co_await cgroups->remove(we_killed);
   co_return result;
 }
+
+namespace detail {
+
+void note_memory_kill(SubprocessResult& result, const JailSpec& spec) {
+  std::string& err = result.stderr_text;
+  if (!err.empty() && err.back() != '\n') err += '\n';
+  err += fmt::format(
+      "[the command was killed: its processes used more than the memory limit of {} MiB "
+      "([sandbox] memory_max; the jail's /tmp counts too)]",
+      spec.memory_max >> 20);
+}
+
+Result<std::string> jailed_cwd(const JailSpec& spec, const SubprocessOptions& options) {
+  auto request = check_request(spec, options, jail_status());
+  if (!request) return fail(std::move(request.error()));
+  return std::move(request->cwd);
+}
+
+Result<UniqueFd> jailed_command_memfd(const SubprocessOptions& options) {
+  return command_memfd(options);
+}
+
+namespace {
+
+// Kills a jail that could not be handed over, reaps it and removes its cgroups.
+Result<ServedJail> abandon(pid_t pid, const CommandCgroups& cgroups, const std::string& why) {
+  ::kill(pid, SIGKILL);
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) < 0 && errno == EINTR) {
+  }
+  cgroups.remove_now();
+  return fail(ErrorType::internal, "the session's jail did not start: " + why);
+}
+
+// Waits (at most 5 s) for the helper's first message.
+bool wait_ready(int control) {
+  pollfd p{control, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, 5000);
+  } while (rc < 0 && errno == EINTR);
+  char c = 0;
+  return rc == 1 && ::recv(control, &c, 1, MSG_DONTWAIT) == 1 && c == jail_protocol::kReady;
+}
+
+}  // namespace
+
+Result<ServedJail> start_served_jail(const JailSpec& spec) {
+  const JailStatus& st = jail_status();
+  auto request = check_request(spec, SubprocessOptions{}, st);
+  if (!request) return fail(std::move(request.error()));
+  auto seccomp_fd = seccomp_memfd(spec, st);
+  if (!seccomp_fd) return fail(std::move(seccomp_fd.error()));
+  auto prepared = prepare(spec, request->root);
+  if (!prepared) return fail(std::move(prepared.error()));
+  auto created = CommandCgroups::create(g_cgroups, spec.max_processes, spec.memory_max);
+  if (!created) return fail(std::move(created.error()));
+  auto cgroups = std::make_shared<const CommandCgroups>(std::move(*created));
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    cgroups->remove_now();
+    return fail(ErrorType::internal, std::string("socketpair: ") + std::strerror(errno));
+  }
+  UniqueFd ours = high_fd(pair[0]);
+  UniqueFd theirs = high_fd(pair[1]);
+  UniqueFd block_read, block_write;
+  if (!cgroups->empty() && ::pipe2(pair, O_CLOEXEC) == 0) {
+    block_read = high_fd(pair[0]);
+    block_write = high_fd(pair[1]);
+  }
+  const bool blocked = block_read.get() >= 0;
+  if (!cgroups->empty() && !blocked) {
+    cgroups->remove_now();
+    return fail(ErrorType::internal, "cannot create a pipe");
+  }
+  auto argv =
+      build_arguments(spec, request->cwd, st, Profile{true, blocked, true}, prepared->layout);
+  auto fds = prepared->child_fds();
+  fds.emplace_back(seccomp_fd->get(), kSeccompFd);
+  fds.emplace_back(theirs.get(), kExecFd);
+  if (blocked) fds.emplace_back(block_read.get(), kBlockFd);
+  auto [pid, rc] = spawn_quiet(argv, fds, -1);
+  if (pid < 0) {
+    cgroups->remove_now();
+    return fail(ErrorType::internal,
+                fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
+  }
+  theirs.reset();
+  block_read.reset();
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0) return abandon(pid, *cgroups, "pidfd_open failed");
+  if (blocked) {
+    // Nothing runs inside until bwrap and what it forked are in the cgroups.
+    if (auto r = cgroups->adopt(pid); !r) return abandon(pid, *cgroups, r.error().message);
+    if (::write(block_write.get(), "x", 1) != 1) return abandon(pid, *cgroups, "no release");
+  }
+  if (!wait_ready(ours.get())) return abandon(pid, *cgroups, "its helper did not answer");
+  ServedJail jail;
+  jail.pid = pid;
+  jail.pidfd = std::move(pidfd);
+  jail.control = std::move(ours);
+  jail.cgroups = std::move(cgroups);
+  return jail;
+}
+
+}  // namespace detail
 
 }  // namespace cppflue

@@ -16,6 +16,7 @@
 #include "cppflue/core/config.hpp"
 #include "cppflue/core/json.hpp"
 #include "cppflue/sandbox/jail.hpp"
+#include "sandbox/jail_session.hpp"
 #include "sandbox/protected_paths.hpp"
 #include "sandbox/unique_fd.hpp"
 
@@ -106,6 +107,10 @@ class VirtualSandbox final : public Sandbox {
         guarded_(std::move(guarded)),
         refusal_(std::move(refusal)) {
     jail_.workspace_fd = ws_.root_fd();
+    if (cfg.sandbox.jail_idle_seconds > 0 && isolation_ != "none") {
+      session_jail_ =
+          detail::SessionJail::create(jail_, std::chrono::seconds(cfg.sandbox.jail_idle_seconds));
+    }
   }
 
   std::string name() const override { return "virtual"; }
@@ -164,7 +169,13 @@ class VirtualSandbox final : public Sandbox {
       co_return fail(ErrorType::permission, refusal_, json_object{{"rule", "isolation"}});
     }
     auto before = detail::snapshot_protected(ws_.root_fd(), guarded_);
-    auto result = co_await run_jailed(jail_, std::move(options), std::move(cancel));
+    // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
+    Result<SubprocessResult> result = fail(ErrorType::internal, "not run");
+    if (session_jail_) {
+      result = co_await session_jail_->run(std::move(options), std::move(cancel));
+    } else {
+      result = co_await run_jailed(jail_, std::move(options), std::move(cancel));
+    }
     auto notes = detail::restore_protected(ws_.root_fd(), before);
     if (result && !notes.empty()) {
       std::string& err = result->stderr_text;
@@ -185,6 +196,7 @@ class VirtualSandbox final : public Sandbox {
   JailSpec jail_;
   std::vector<std::string> guarded_;  // protected paths checked around every command
   std::string refusal_;               // why jailed commands cannot run here (root-owned project)
+  std::shared_ptr<detail::SessionJail> session_jail_;  // null: a fresh jail per command
 };
 
 // Gives a tree CppFlue created as root (a session workspace of an earlier version) to the jail's

@@ -3,7 +3,8 @@
 // executor. See include/cppflue/sandbox/subprocess.hpp for the contract.
 //
 // Life of a call (every step below runs on the strand):
-//   start      → reads of stdout/stderr, stdin writer, timeout timer, wait on the pidfd;
+//   start      → reads of stdout/stderr, stdin writer, timeout timer, wait for the exit (the
+//                pidfd of a child of ours; see subprocess_internal.hpp for the other kind);
 //   pidfd      → waitid(WNOWAIT) records the status but leaves the child a zombie, so its pid
 //                (= the process group id) cannot be reused while we may still kill the group;
 //                then the drain timer starts;
@@ -11,6 +12,7 @@
 //   timeout    → kill the group; the exit then arrives through the pidfd as usual;
 //   cancel     → kill the group, close the pipes, finish as soon as the child is gone.
 #include "cppflue/sandbox/subprocess.hpp"
+#include "sandbox/subprocess_internal.hpp"
 #include "sandbox/unique_fd.hpp"
 
 #include "cppflue/core/unique_function.hpp"
@@ -183,31 +185,30 @@ using Completion = UniqueFunction<Result<SubprocessResult>>;
 
 class Run : public std::enable_shared_from_this<Run> {
  public:
-  Run(const Strand& strand, const SubprocessOptions& options, pid_t pid, Fd pidfd, Fd out, Fd err,
-      Fd in)
+  Run(const Strand& strand, const SubprocessOptions& options,
+      std::unique_ptr<detail::Watched> watched, detail::CallPipes pipes)
       : timeout_(options.timeout),
         drain_timeout_(options.drain_timeout),
         stdin_data_(options.stdin_data),
-        pid_(pid),
-        pidfd_(strand, pidfd.release()),
-        out_pipe_(strand, out.release()),
-        err_pipe_(strand, err.release()),
+        watched_(std::move(watched)),
+        exit_fd_(strand, watched_->wait_descriptor().release()),
+        out_pipe_(strand, pipes.out.release()),
+        err_pipe_(strand, pipes.err.release()),
         in_pipe_(strand),
         timeout_timer_(strand),
         drain_timer_(strand),
         started_at_(Clock::now()) {
-    if (in.get() >= 0) in_pipe_.assign(in.release());
+    if (pipes.in.get() >= 0) in_pipe_.assign(pipes.in.release());
     out_.init(options.max_output_bytes, options.max_output_lines);
     err_.init(options.max_output_bytes, options.max_output_lines);
   }
 
   ~Run() {
     // Only reached with a completed call, except when the io_context is torn down with the
-    // call still pending: never leave the group running or the child unreaped.
-    if (!reaped_) {
-      ::kill(-pid_, SIGKILL);
-      siginfo_t info{};
-      ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
+    // call still pending: never leave the command running.
+    if (!finished_) {
+      watched_->kill();
+      watched_->finish(true);
     }
   }
 
@@ -232,7 +233,7 @@ class Run : public std::enable_shared_from_this<Run> {
   void on_cancel() {
     if (finished_ || cancelled_) return;
     cancelled_ = true;
-    kill_group();
+    watched_->kill();
     close_pipes();
     timeout_timer_.cancel();
     drain_timer_.cancel();
@@ -240,11 +241,6 @@ class Run : public std::enable_shared_from_this<Run> {
   }
 
  private:
-  void kill_group() {
-    // The leader is never reaped before finish(), so pid_ still names our process group.
-    if (!reaped_) ::kill(-pid_, SIGKILL);
-  }
-
   void close_pipes() {
     boost::system::error_code ignored;
     out_pipe_.close(ignored);
@@ -256,35 +252,23 @@ class Run : public std::enable_shared_from_this<Run> {
 
   void wait_exit() {
     auto self = shared_from_this();
-    pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
-                      [self](boost::system::error_code ec) {
-                        if (ec == asio::error::operation_aborted) return;
-                        self->on_exit_signalled();
-                      });
+    exit_fd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                        [self](boost::system::error_code ec) {
+                          if (ec == asio::error::operation_aborted) return;
+                          self->on_exit_signalled();
+                        });
   }
 
   void on_exit_signalled() {
     if (finished_ || exited_) return;
-    siginfo_t info{};
-    info.si_pid = 0;
-    int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
-    if (rc == 0 && info.si_pid == 0) {  // spurious wake-up: not exited yet
+    auto status = watched_->poll_exit();
+    if (!status) {  // spurious wake-up: not ended yet
       wait_exit();
       return;
     }
     exited_ = true;
-    if (rc == 0) {
-      if (info.si_code == CLD_EXITED) {
-        exit_code_ = info.si_status;
-      } else {
-        signal_ = info.si_status;
-        exit_code_ = 128 + info.si_status;
-      }
-    } else {
-      // ECHILD: someone else reaped it (SIGCHLD ignored, or a waitpid(-1) elsewhere).
-      reaped_ = true;
-      exit_code_ = -1;
-    }
+    exit_code_ = status->code;
+    signal_ = status->signal;
     timeout_timer_.cancel();
     if (cancelled_ || (out_.eof && err_.eof)) {
       finish();
@@ -300,7 +284,7 @@ class Run : public std::enable_shared_from_this<Run> {
   void on_timeout() {
     if (finished_ || exited_) return;
     timed_out_ = true;
-    kill_group();
+    watched_->kill();
   }
 
   void read(asio::posix::stream_descriptor& pipe, Capture& cap) {
@@ -371,16 +355,11 @@ class Run : public std::enable_shared_from_this<Run> {
   void finish() {
     if (finished_) return;
     finished_ = true;
-    kill_group();  // whatever the drain left behind (or a daemonised grandchild)
-    if (!reaped_) {
-      siginfo_t info{};
-      while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) < 0 && errno == EINTR) {
-      }
-      reaped_ = true;
-    }
+    // Whatever the drain left behind (or a daemonised grandchild) goes.
+    watched_->finish(!(out_.eof && err_.eof));
     boost::system::error_code ignored;
     close_pipes();
-    pidfd_.close(ignored);
+    exit_fd_.close(ignored);
     timeout_timer_.cancel();
     drain_timer_.cancel();
     if (!completion_) return;
@@ -403,8 +382,8 @@ class Run : public std::enable_shared_from_this<Run> {
   std::chrono::milliseconds drain_timeout_;
   std::string stdin_data_;
   std::size_t stdin_offset_ = 0;
-  pid_t pid_;
-  asio::posix::stream_descriptor pidfd_;
+  std::unique_ptr<detail::Watched> watched_;
+  asio::posix::stream_descriptor exit_fd_;
   asio::posix::stream_descriptor out_pipe_;
   asio::posix::stream_descriptor err_pipe_;
   asio::posix::stream_descriptor in_pipe_;
@@ -415,7 +394,6 @@ class Run : public std::enable_shared_from_this<Run> {
   Capture err_;
   Completion completion_;
   bool exited_ = false;
-  bool reaped_ = false;
   bool timed_out_ = false;
   bool cancelled_ = false;
   bool finished_ = false;
@@ -623,20 +601,59 @@ Result<Spawned> spawn(const SubprocessOptions& options) {
   return adopt_child(options, pid, *pipes);
 }
 
+// A child of ours in its own process group, observed through its pidfd. The status is read
+// with WNOWAIT, which leaves the child a zombie, so its pid (= the process group id) cannot be
+// reused while we may still kill the group; finish() kills the group and reaps it.
+class ChildWatched final : public detail::Watched {
+ public:
+  ChildWatched(pid_t pid, Fd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+
+  Fd wait_descriptor() override { return std::move(pidfd_); }
+
+  std::optional<detail::ExitStatus> poll_exit() override {
+    siginfo_t info{};
+    info.si_pid = 0;
+    int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && info.si_pid == 0) return std::nullopt;
+    if (rc != 0) {
+      // ECHILD: someone else reaped it (SIGCHLD ignored, or a waitpid(-1) elsewhere).
+      reaped_ = true;
+      return detail::ExitStatus{-1, 0};
+    }
+    if (info.si_code == CLD_EXITED) return detail::ExitStatus{info.si_status, 0};
+    return detail::ExitStatus{128 + info.si_status, info.si_status};
+  }
+
+  void kill() override {
+    // The leader is never reaped before finish(), so pid_ still names our process group.
+    if (!reaped_) ::kill(-pid_, SIGKILL);
+  }
+
+  void finish(bool /*pipes_open*/) override {
+    kill();
+    if (reaped_) return;
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+
+ private:
+  pid_t pid_;
+  Fd pidfd_;
+  bool reaped_ = false;
+};
+
 }  // namespace
 
-asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions options,
-                                                         CancelToken cancel) {
-  if (options.argv.empty()) co_return fail(ErrorType::invalid_input, "empty argv");
-  if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "command cancelled");
-  auto spawned = spawn(options);
-  if (!spawned) co_return fail(std::move(spawned.error()));
+namespace detail {
 
+asio::awaitable<Result<SubprocessResult>> run_watched(const SubprocessOptions& options,
+                                                      std::unique_ptr<Watched> watched,
+                                                      CallPipes pipes, CancelToken cancel) {
   auto ex = co_await asio::this_coro::executor;
   Strand strand = asio::make_strand(ex);
-  auto run = std::make_shared<Run>(strand, options, spawned->pid, std::move(spawned->pidfd),
-                                   std::move(spawned->out), std::move(spawned->err),
-                                   std::move(spawned->in));
+  auto run = std::make_shared<Run>(strand, options, std::move(watched), std::move(pipes));
   // Named lambdas: GCC 12 destroys lambda temporaries inside a co_await expression twice.
   auto on_cancel = [run, strand] { asio::post(strand, [run] { run->on_cancel(); }); };
   CancelRegistration registration(cancel, on_cancel);
@@ -653,6 +670,20 @@ asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions optio
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
                                           void(Result<SubprocessResult>)>(std::move(initiation),
                                                                           asio::use_awaitable);
+}
+
+}  // namespace detail
+
+asio::awaitable<Result<SubprocessResult>> run_subprocess(SubprocessOptions options,
+                                                         CancelToken cancel) {
+  if (options.argv.empty()) co_return fail(ErrorType::invalid_input, "empty argv");
+  if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "command cancelled");
+  auto spawned = spawn(options);
+  if (!spawned) co_return fail(std::move(spawned.error()));
+  auto watched = std::make_unique<ChildWatched>(spawned->pid, std::move(spawned->pidfd));
+  detail::CallPipes pipes{std::move(spawned->out), std::move(spawned->err), std::move(spawned->in)};
+  co_return co_await detail::run_watched(options, std::move(watched), std::move(pipes),
+                                         std::move(cancel));
 }
 
 std::optional<std::string> find_executable(const std::string& name, std::string_view path,

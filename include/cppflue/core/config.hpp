@@ -54,6 +54,10 @@ struct SandboxConfig {
   // private /tmp (which counts against that memory too). 0 = no limit.
   std::int64_t memory_max = std::int64_t{2} << 30;
   std::int64_t tmp_size = std::int64_t{512} << 20;
+  // How long a session's jail is kept between its shell commands (set up once, each command
+  // started inside it, nothing of one command left for the next); reaped when idle that long.
+  // 0 = a fresh jail for every command.
+  int jail_idle_seconds = 60;
 };
 
 struct SecretConfig {

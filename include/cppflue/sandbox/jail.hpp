@@ -31,6 +31,10 @@
 // memfd to the helper inside the jail. The workspace and its read-only entries are bound by
 // descriptor, never by a path the model could swap.
 //
+// run_jailed sets up a jail for one command. The `virtual` sandbox keeps one jail per session
+// instead (docs/security.md, "One jail per session"): set up once, each command started inside
+// it by the resident helper with nothing of the previous one left, `[sandbox] jail_idle_seconds`.
+//
 // `jail_status()` probes once per process whether all this works here (bwrap present and able
 // to create the namespaces, Landlock ABI, seccomp, cgroup, helper) and says why not.
 #pragma once
