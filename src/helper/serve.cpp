@@ -16,17 +16,23 @@
 // init exits with it) and the host starts a new one.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -128,7 +134,8 @@ bool kill_the_rest() {
 // itself) is ever touched.
 struct TmpLayout {
   dev_t dev = 0;
-  std::set<std::string> skeleton;  // "a", "a/b", ...: relative to /tmp
+  mode_t mode = 0;                         // /tmp's own
+  std::map<std::string, mode_t> skeleton;  // "a", "a/b", ...: relative to /tmp, their modes
 };
 
 TmpLayout g_tmp;
@@ -149,7 +156,7 @@ void record_skeleton(int dir, const std::string& rel, int depth) {
       continue;
     }
     std::string path = rel.empty() ? e->d_name : rel + "/" + e->d_name;
-    g_tmp.skeleton.insert(path);
+    g_tmp.skeleton.emplace(path, st.st_mode & 07777);
     int sub = ::openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub >= 0) {
       record_skeleton(sub, path, depth + 1);
@@ -159,14 +166,58 @@ void record_skeleton(int dir, const std::string& rel, int depth) {
   ::closedir(d);
 }
 
-bool record_tmp() {
+// Records /tmp as the jail was set up; refuses (dies) unless it is the jail's own tmpfs, apart
+// from every writable path the commands get: cleaning it must never reach the workspace (a
+// workspace at /tmp, /var/tmp or above them covers or contains it).
+void record_tmp(const ExecOptions& o) {
   int tmp = ::open("/tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st {};
-  if (tmp < 0 || ::fstat(tmp, &st) != 0) return false;
+  struct statfs fs {};
+  if (tmp < 0 || ::fstat(tmp, &st) != 0 || ::fstatfs(tmp, &fs) != 0) die(126, "cannot read /tmp");
+  if (fs.f_type != TMPFS_MAGIC) die(126, "--serve: /tmp is not the jail's own tmpfs");
+  for (const char* path : o.rw) {
+    if (std::strcmp(path, "/tmp") == 0) continue;
+    std::string p = path;
+    struct stat other {};
+    if (p == "/" || std::string("/tmp/").rfind(p + "/", 0) == 0 ||
+        std::string("/var/tmp/").rfind(p + "/", 0) == 0 ||
+        (::stat(path, &other) == 0 && other.st_dev == st.st_dev)) {
+      die(126, "--serve: the writable path " + p + " is /tmp or holds it");
+    }
+  }
   g_tmp.dev = st.st_dev;
+  g_tmp.mode = st.st_mode & 07777;
   record_skeleton(tmp, "", 0);
   ::close(tmp);
-  return true;
+}
+
+// Whether `path` carries extended attributes of the user namespace (the only ones a command can
+// set).
+bool has_user_xattrs(const char* path) {
+  char names[4096];
+  ssize_t n = ::llistxattr(path, names, sizeof names);
+  if (n < 0) return errno == ERANGE;  // a list too long to read: there are some
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(names + i)) + 1) {
+    if (std::strncmp(names + i, "user.", 5) == 0) return true;
+  }
+  return false;
+}
+
+// Restores the modes of /tmp and its skeleton; false when one of them carries extended
+// attributes (a channel to the next command this cannot clear without knowing their names).
+bool reset_tmp_metadata() {
+  bool ok = ::chmod("/tmp", g_tmp.mode) == 0 && !has_user_xattrs("/tmp");
+  for (const auto& [rel, mode] : g_tmp.skeleton) {
+    std::string path = "/tmp/" + rel;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != g_tmp.dev) {
+      ok = false;
+      continue;
+    }
+    if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0) ok = false;
+    if (has_user_xattrs(path.c_str())) ok = false;
+  }
+  return ok;
 }
 
 // Cleans the directory `dir` (at `rel` beneath /tmp; `keep_skeleton`: it is part of the
@@ -198,6 +249,7 @@ bool clean_directory(int dir, const std::string& rel, bool keep_skeleton, int de
     if (st.st_dev != g_tmp.dev) continue;  // a mount point (the workspace): not ours
     std::string path = rel.empty() ? name : rel + "/" + name;
     bool skeleton = keep_skeleton && S_ISDIR(st.st_mode) && g_tmp.skeleton.count(path) > 0;
+    if (skeleton) ::fchmodat(dir, name.c_str(), 0700 | g_tmp.skeleton[path], 0);
     if (S_ISDIR(st.st_mode)) {
       // Nothing runs any more, so nothing can swap it: make it ours to empty, then clean it.
       if (!skeleton) ::fchmodat(dir, name.c_str(), 0700, 0);
@@ -226,6 +278,17 @@ bool empty_tmp() {
 // System V IPC objects (shared memory, semaphores, message queues) live in the jail's IPC
 // namespace, beyond the processes that made them.
 bool ipc_in_use() {
+  // POSIX message queues (the jail's mqueue file system, bwrap --mqueue).
+  if (DIR* d = ::opendir("/dev/mqueue")) {
+    bool any = false;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) any = true;
+    }
+    ::closedir(d);
+    if (any) return true;
+  } else {
+    return true;
+  }
   for (const char* table : {"/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg"}) {
     std::ifstream in(table);
     if (!in) return true;
@@ -236,6 +299,47 @@ bool ipc_in_use() {
   }
   return false;
 }
+
+// What a command can change of this process with the same uid (prlimit(1) --pid, renice,
+// taskset, ionice, chrt), and every later command would inherit.
+struct Attributes {
+  std::vector<rlimit> limits;
+  int nice = 0;
+  int policy = 0;
+  sched_param param{};
+  cpu_set_t cpus{};
+  long ioprio = 0;
+
+  static Attributes now() {
+    Attributes a;
+    for (int r = 0; r < RLIM_NLIMITS; ++r) {
+      rlimit l{};
+      ::getrlimit(static_cast<__rlimit_resource>(r), &l);
+      a.limits.push_back(l);
+    }
+    errno = 0;
+    a.nice = ::getpriority(PRIO_PROCESS, 0);
+    a.policy = ::sched_getscheduler(0);
+    ::sched_getparam(0, &a.param);
+    CPU_ZERO(&a.cpus);
+    ::sched_getaffinity(0, sizeof a.cpus, &a.cpus);
+    a.ioprio = ::syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+    return a;
+  }
+
+  bool operator==(const Attributes& o) const {
+    for (std::size_t i = 0; i < limits.size(); ++i) {
+      if (limits[i].rlim_cur != o.limits[i].rlim_cur ||
+          limits[i].rlim_max != o.limits[i].rlim_max) {
+        return false;
+      }
+    }
+    return nice == o.nice && policy == o.policy && param.sched_priority == o.param.sched_priority &&
+           CPU_EQUAL(&cpus, &o.cpus) && ioprio == o.ioprio;
+  }
+};
+
+Attributes g_attributes;
 
 proto::Done run_one(const ExecOptions& o, const Request& r) {
   proto::Done done;
@@ -260,7 +364,9 @@ proto::Done run_one(const ExecOptions& o, const Request& r) {
   }
   bool clean = kill_the_rest();
   clean = empty_tmp() && clean;
+  clean = reset_tmp_metadata() && clean;
   clean = !ipc_in_use() && clean;
+  clean = Attributes::now() == g_attributes && clean;
   done.dirty = clean ? 0 : 1;
   return done;
 }
@@ -282,7 +388,8 @@ void send_or_exit(int sock, const void* data, std::size_t size) {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die(126, "cannot clear the dumpable flag");
   // Orphans of a command become our children, to be killed and reaped after it.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) die(126, "cannot become a subreaper");
-  if (!record_tmp()) die(126, "cannot read /tmp");
+  record_tmp(o);
+  g_attributes = Attributes::now();
   send_or_exit(sock, &proto::kReady, 1);
   for (;;) {
     Request r;

@@ -379,12 +379,12 @@ void CommandCgroups::remove_now() const {
   std::vector<fs::path> left;
   left.reserve(groups_.size());
   for (const auto& g : groups_) left.push_back(g.dir);
-  for (int attempt = 0; attempt < 50 && !left.empty(); ++attempt) {
+  for (int attempt = 0; attempt < 1000 && !left.empty(); ++attempt) {
     std::erase_if(left, [](const fs::path& d) {
       kill_all(d);
       return ::rmdir(d.c_str()) == 0 || errno == ENOENT;
     });
-    if (!left.empty()) ::usleep(1000);
+    if (!left.empty()) ::usleep(attempt < 50 ? 1000 : 5000);
   }
   for (const auto& d : left) {
     log::get()->warn("cannot remove the cgroup {}: {}", d.string(), std::strerror(errno));

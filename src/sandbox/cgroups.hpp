@@ -62,9 +62,9 @@ class CommandCgroups {
   // Kills what is left and removes the cgroups; waits (bounded) only when `wait`, otherwise
   // the removal finishes in the background.
   boost::asio::awaitable<void> remove(bool wait) const;
-  // The same, waiting at most about 50 ms, for callers outside a coroutine (a jail discarded
-  // by a destructor or an idle timer); what is left is logged and removed when this process is
-  // gone (probe_cgroups of a later one).
+  // The same, blocking (at most about 5 s), for callers off the I/O threads (a session's jail
+  // discarded on the blocking pool or by the idle reaper); what is still left is logged and
+  // removed when this process is gone (probe_cgroups of a later one).
   void remove_now() const;
 
   struct Group {

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cppflue/core/error.hpp"
 #include "cppflue/sandbox/jail.hpp"
@@ -31,6 +33,17 @@ Result<ServedJail> start_served_jail(const JailSpec& spec);
 // inside the workspace) and the memfd that carries the command to the helper.
 Result<std::string> jailed_cwd(const JailSpec& spec, const SubprocessOptions& options);
 Result<UniqueFd> jailed_command_memfd(const SubprocessOptions& options);
+
+// Starts `argv` (argv[0] an absolute path) with an empty environment, in a process group of its
+// own with default signals, stdin and stdout on /dev/null, stderr on `err_fd` (-1: /dev/null),
+// the descriptors of `child_fds` and no other. The pid, or -1 and the error number
+// (jail_spawn.cpp).
+std::pair<pid_t, int> spawn_quiet(const std::vector<std::string>& argv,
+                                  const std::vector<std::pair<int, int>>& child_fds, int err_fd);
+
+// Runs a command synchronously (the probe): its exit status and stderr.
+std::pair<int, std::string> run_probe(const std::vector<std::string>& argv,
+                                      const std::vector<std::pair<int, int>>& child_fds);
 
 // Appends to the command's stderr that the memory cgroup killed it.
 void note_memory_kill(SubprocessResult& result, const JailSpec& spec);

@@ -6,23 +6,30 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "cppflue/core/log.hpp"
+#include "cppflue/core/runtime.hpp"
 #include "sandbox/jail_internal.hpp"
 #include "sandbox/jail_protocol.hpp"
 #include "sandbox/subprocess_internal.hpp"
 
 namespace asio = boost::asio;
+namespace fs = std::filesystem;
 
 namespace cppflue::detail {
 
@@ -31,8 +38,37 @@ using Clock = std::chrono::steady_clock;
 // A started jail. Discarding it ends it: the helper sees its control socket close and exits,
 // the jail's init follows and the kernel kills what is left in its PID namespace; the kill of
 // bwrap and of its cgroups makes sure of it.
+// The identity of a workspace entry the jail hides or binds read-only, as it was when the jail
+// was set up. The binds are made once: when the host later replaces such an entry (an editor's
+// atomic save of AGENTS.md, `git init`, a new .env), the jail would keep the old bind or none,
+// so the jail is discarded instead.
+struct EntryId {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  mode_t type = 0;
+  bool operator==(const EntryId&) const = default;
+};
+
+std::vector<EntryId> bound_entries(const JailSpec& spec) {
+  std::vector<EntryId> out;
+  auto add = [&](const std::string& rel) {
+    struct stat st {};
+    EntryId id;
+    int rc = spec.workspace_fd >= 0
+                 ? ::fstatat(spec.workspace_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW)
+                 : ::lstat((spec.workspace / rel).c_str(), &st);
+    if (rc == 0) id = EntryId{true, st.st_dev, st.st_ino, static_cast<mode_t>(st.st_mode & S_IFMT)};
+    out.push_back(id);
+  };
+  for (const auto& rel : spec.hidden) add(rel);
+  for (const auto& rel : spec.read_only) add(rel);
+  return out;
+}
+
 struct LiveJail {
   ServedJail jail;
+  std::vector<EntryId> bound;  // recorded before the jail bound them
   ~LiveJail() {
     jail.control.reset();
     ::syscall(SYS_pidfd_send_signal, jail.pidfd.get(), SIGKILL, nullptr, 0);
@@ -69,6 +105,7 @@ class JailedWatched final : public Watched {
   UniqueFd wait_descriptor() override { return std::move(wait_fd_); }
 
   std::optional<ExitStatus> poll_exit() override {
+    if (!live_) return ExitStatus{128 + SIGKILL, SIGKILL};
     proto::Done done;
     ssize_t n = ::recv(live_->jail.control.get(), &done, sizeof done, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return std::nullopt;
@@ -84,11 +121,14 @@ class JailedWatched final : public Watched {
 
   void kill() override {
     outcome_->killed = true;
-    live_->kill();
+    if (live_) live_->kill();
   }
 
   void finish(bool pipes_open) override {
     if (pipes_open) kill();  // something of the command still holds its output
+    // The caller ends (or keeps) the jail, off the I/O threads: this reference must not be the
+    // one that ends it here.
+    live_.reset();
   }
 
  private:
@@ -217,7 +257,52 @@ void note(SubprocessResult& result, const std::string& text) {
   err += text;
 }
 
+// Runs `work` on the runtime's blocking pool and resumes on the caller's executor: setting a
+// jail up and tearing one down block for milliseconds (spawn, the helper's handshake, reaping,
+// cgroup removal), which must not stall the I/O threads other sessions share.
+asio::awaitable<void> off_the_loop(std::function<void()> work) {
+  auto ex = co_await asio::this_coro::executor;
+  auto initiation = [&work, ex](auto handler) {
+    asio::post(Runtime::shared()->blocking(),
+               [w = std::move(work), h = std::move(handler), ex]() mutable {
+                 try {
+                   w();
+                 } catch (const std::exception& e) {
+                   log::get()->error("session jail: {}", e.what());
+                 }
+                 asio::post(ex, std::move(h));
+               });
+  };
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(std::move(initiation),
+                                                                       asio::use_awaitable);
+}
+
+// Ends a jail off the I/O threads (when this is the last reference to it).
+asio::awaitable<void> discard(std::shared_ptr<LiveJail> live) {
+  if (!live) co_return;
+  std::function<void()> end = [l = std::move(live)]() mutable { l.reset(); };
+  co_await off_the_loop(std::move(end));
+}
+
+bool holds_or_is(const std::string& outer, const std::string& inner) {
+  return outer == "/" || outer == inner || inner.rfind(outer + "/", 0) == 0;
+}
+
 }  // namespace
+
+std::string shared_jail_refusal(const JailSpec& spec) {
+  const JailStatus& st = jail_status();
+  if (st.landlock_abi <= 0 || st.helper.empty()) return "no Landlock here";
+  std::error_code ec;
+  const std::string ws = fs::weakly_canonical(spec.workspace, ec).string();
+  for (const char* tmp : {"/tmp", "/var/tmp"}) {
+    std::string real = fs::weakly_canonical(tmp, ec).string();
+    if (holds_or_is(ws, tmp) || (!real.empty() && holds_or_is(ws, real))) {
+      return "the workspace " + ws + " is or holds " + tmp;
+    }
+  }
+  return {};
+}
 
 std::shared_ptr<SessionJail> SessionJail::create(JailSpec spec, std::chrono::milliseconds idle) {
   auto jail = std::make_shared<SessionJail>(std::move(spec), idle);
@@ -253,31 +338,43 @@ Clock::time_point SessionJail::reap_if_idle(Clock::time_point now) {
   return Clock::time_point::max();  // `discarded` ends the jail here, outside the lock
 }
 
-// The session's jail for one command, started when there is none (or it ended); nullptr when
-// another command of the session holds it or none can be started.
-std::shared_ptr<LiveJail> SessionJail::acquire() {
+// The session's jail for one command, started when there is none (or it ended, or the entries
+// it binds changed); nullptr when another command of the session holds it or none can be used.
+asio::awaitable<std::shared_ptr<LiveJail>> SessionJail::acquire() {
   std::shared_ptr<LiveJail> live;
   {
     std::lock_guard lock(mu_);
-    if (busy_ || broken_) return nullptr;
+    if (busy_ || broken_) co_return nullptr;
     busy_ = true;
     live = std::move(live_);
   }
-  if (live && live->ended()) live.reset();
-  if (live) return live;
-  auto started = start_served_jail(spec_);
+  // Recorded before a new jail binds anything: a change after this is seen next time.
+  std::vector<EntryId> entries = bound_entries(spec_);
+  if (live && (live->ended() || live->bound != entries)) co_await discard(std::move(live));
+  if (live) co_return live;
+  std::string refusal = shared_jail_refusal(spec_);
+  Result<ServedJail> started = fail(ErrorType::permission, refusal);
+  if (refusal.empty()) {
+    std::function<void()> start = [&] { started = start_served_jail(spec_); };
+    co_await off_the_loop(std::move(start));
+  }
   std::lock_guard lock(mu_);
   if (!started) {
     busy_ = false;
     broken_ = true;
-    log::get()->warn("{}; every command of this session gets a jail of its own",
-                     started.error().message);
-    return nullptr;
+    if (refusal.empty()) {
+      log::get()->warn("{}; every command of this session gets a jail of its own",
+                       started.error().message);
+    } else {
+      log::get()->debug("a fresh jail for every command of this session: {}", refusal);
+    }
+    co_return nullptr;
   }
   ++started_;
   live = std::make_shared<LiveJail>();
   live->jail = std::move(*started);
-  return live;
+  live->bound = std::move(entries);
+  co_return live;
 }
 
 void SessionJail::release(std::shared_ptr<LiveJail> live) {
@@ -290,13 +387,14 @@ void SessionJail::release(std::shared_ptr<LiveJail> live) {
 
 asio::awaitable<Result<SubprocessResult>> SessionJail::run(SubprocessOptions options,
                                                            CancelToken cancel) {
+  auto self = shared_from_this();  // alive until the call ends, whatever its caller does
   if (options.argv.empty()) co_return fail(ErrorType::invalid_input, "empty argv");
   if (cancel.cancelled()) co_return fail(ErrorType::cancelled, "command cancelled");
   auto cwd = jailed_cwd(spec_, options);
   if (!cwd) co_return fail(std::move(cwd.error()));
   auto call = prepare_call(options);
   if (!call) co_return fail(std::move(call.error()));
-  std::shared_ptr<LiveJail> live = acquire();
+  std::shared_ptr<LiveJail> live = co_await acquire();
   if (!live) {
     auto own = co_await run_jailed(spec_, std::move(options), std::move(cancel));
     co_return own;
@@ -307,12 +405,12 @@ asio::awaitable<Result<SubprocessResult>> SessionJail::run(SubprocessOptions opt
   bool sent = send_request(live->jail.control.get(), *cwd, fds);
   if (!sent) {
     // The jail ended while idle (its init was killed, its thread ended): start a new one.
-    live.reset();
+    co_await discard(std::move(live));
     {
       std::lock_guard lock(mu_);
       busy_ = false;
     }
-    live = acquire();
+    live = co_await acquire();
     if (!live) {
       auto own = co_await run_jailed(spec_, std::move(options), std::move(cancel));
       co_return own;
@@ -323,6 +421,7 @@ asio::awaitable<Result<SubprocessResult>> SessionJail::run(SubprocessOptions opt
   call->memfd.reset();
   UniqueFd wait_fd(::fcntl(live->jail.control.get(), F_DUPFD_CLOEXEC, 3));
   if (!sent || wait_fd.get() < 0) {
+    co_await discard(std::move(live));
     release(nullptr);
     co_return fail(ErrorType::internal, "cannot hand the command to the session's jail");
   }
@@ -339,7 +438,8 @@ asio::awaitable<Result<SubprocessResult>> SessionJail::run(SubprocessOptions opt
          "[cppflue: the session's jail ended during the command (one of its processes killed "
          "it); the next command starts a new one]");
   }
-  release(keep ? std::move(live) : nullptr);
+  if (!keep) co_await discard(std::move(live));
+  release(std::move(live));
   co_return result;
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "cppflue/core/cancel.hpp"
 #include "cppflue/core/error.hpp"
@@ -24,6 +25,12 @@
 namespace cppflue::detail {
 
 struct LiveJail;
+
+// Why a session's commands cannot share a jail here ("" when they can): the helper empties /tmp
+// between commands, which must never be the workspace or hold it (a workspace at /tmp,
+// /var/tmp or above them); without Landlock a command could leave state in /dev or reach the
+// jail's init. They then get a fresh jail each.
+std::string shared_jail_refusal(const JailSpec& spec);
 
 class SessionJail : public std::enable_shared_from_this<SessionJail> {
  public:
@@ -48,7 +55,7 @@ class SessionJail : public std::enable_shared_from_this<SessionJail> {
   std::chrono::steady_clock::time_point reap_if_idle(std::chrono::steady_clock::time_point now);
 
  private:
-  std::shared_ptr<LiveJail> acquire();
+  boost::asio::awaitable<std::shared_ptr<LiveJail>> acquire();
   void release(std::shared_ptr<LiveJail> live);
 
   const JailSpec spec_;

@@ -237,6 +237,134 @@ TEST_F(SessionJailTest, AnIdleJailIsReaped) {
   EXPECT_EQ(jail_->jails_started(), 2);
 }
 
+// The helper empties /tmp between commands: a workspace that is /tmp or /var/tmp, or holds them,
+// never gets a shared jail (every command a fresh one, as before).
+TEST(SessionJailRefusal, WorkspacesAtOrAboveTmpGetAJailPerCommand) {
+  if (!jail_status().available) GTEST_SKIP() << jail_status().reason;
+  if (jail_status().landlock_abi <= 0) {
+    JailSpec spec;
+    spec.workspace = "/srv/project";
+    EXPECT_FALSE(detail::shared_jail_refusal(spec).empty()) << "no Landlock: no shared jail";
+    GTEST_SKIP() << "no Landlock";
+  }
+  for (const char* ws : {"/tmp", "/tmp/", "/var/tmp", "/var", "/", "/tmp/../tmp", "/var/./tmp"}) {
+    JailSpec spec;
+    spec.workspace = ws;
+    EXPECT_FALSE(detail::shared_jail_refusal(spec).empty()) << ws;
+  }
+  for (const char* ws : {"/tmp/project", "/var/tmp/x/y", "/srv/tmp", "/home/tmp"}) {
+    JailSpec spec;
+    spec.workspace = ws;
+    EXPECT_EQ(detail::shared_jail_refusal(spec), "") << ws;
+  }
+  // And in use: a command with the workspace at /tmp leaves the host's /tmp alone.
+  TempDir marker_dir;  // under /tmp
+  write_file(marker_dir.path() / "keep", "x");
+  JailSpec spec;
+  spec.workspace = "/tmp";
+  auto jail = detail::SessionJail::create(spec, 60s);
+  SubprocessOptions o;
+  o.argv = {"/bin/sh", "-c", "true"};
+  o.env = {"PATH=/usr/bin:/bin"};
+  o.cwd = "/tmp";
+  for (int i = 0; i < 2; ++i) {
+    auto r = boost::asio::co_spawn(Runtime::shared()->executor(), jail->run(o, {}),
+                                   boost::asio::use_future)
+                 .get();
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  EXPECT_EQ(jail->jails_started(), 0);
+  EXPECT_TRUE(fs::exists(marker_dir.path() / "keep"));
+}
+
+// What the jail hides or binds read-only is bound once: when the host replaces such an entry
+// (or creates one that was missing) between commands, the next command gets a new jail that
+// binds what is there now.
+TEST_F(SessionJailTest, ReplacedProtectedEntriesGetANewJail) {
+  write_file(dir_.path() / ".env", "SECRET=old\n");
+  write_file(dir_.path() / "AGENTS.md", "rules\n");
+  jail_ = nullptr;
+  spec_.hidden = {".env"};
+  spec_.read_only = {"AGENTS.md", ".git"};
+  jail_ = detail::SessionJail::create(spec_, 60s);
+  auto first = run("cat .env; echo more >> AGENTS.md; mkdir -p .git/hooks");
+  EXPECT_FALSE(contains(first.stdout_text, "SECRET")) << first.stdout_text;
+  EXPECT_EQ(jail_->jails_started(), 1);
+  // .git did not exist: the command could make it (the sandbox's own check moves a protected
+  // path a command creates aside; here only the jail is under test).
+  fs::remove_all(dir_.path() / ".git");
+  // The host: an atomic save of .env and AGENTS.md, and a new .git.
+  write_file(dir_.path() / ".env.new", "SECRET=new\n");
+  fs::rename(dir_.path() / ".env.new", dir_.path() / ".env");
+  write_file(dir_.path() / "AGENTS.md.new", "new rules\n");
+  fs::rename(dir_.path() / "AGENTS.md.new", dir_.path() / "AGENTS.md");
+  fs::create_directories(dir_.path() / ".git");
+  give_to_jail_user(dir_.path() / ".git");
+  auto second = run("cat .env; echo more >> AGENTS.md; mkdir .git/hooks; echo done");
+  EXPECT_FALSE(contains(second.stdout_text, "SECRET")) << second.stdout_text;
+  EXPECT_EQ(read_file(dir_.path() / "AGENTS.md"), "new rules\n");
+  EXPECT_FALSE(fs::exists(dir_.path() / ".git" / "hooks"));
+  EXPECT_EQ(jail_->jails_started(), 2);
+  // Nothing changed since: the jail is kept.
+  run("true");
+  EXPECT_EQ(jail_->jails_started(), 2);
+}
+
+// A command shares the helper's uid, so it can change the helper's limits and scheduling
+// (prlimit --pid, renice, taskset, ionice); every later command would inherit them. The helper
+// notices and the jail is discarded.
+TEST_F(SessionJailTest, ChangesToTheHelpersAttributesCostTheJail) {
+  ASSERT_EQ(run("true").exit_code, 0);
+  const char* attacks[] = {
+      "prlimit --pid $PPID --nofile=64:64",
+      "prlimit --pid $PPID --fsize=100:100",
+      "prlimit --pid $PPID --nproc=1:1",
+      "renice -n 10 -p $PPID >/dev/null",
+      "ionice -c 3 -p $PPID",
+  };
+  for (const char* attack : attacks) {
+    SCOPED_TRACE(attack);
+    int before = jail_->jails_started();
+    auto r = run(attack);
+    if (r.exit_code != 0) {
+      GTEST_LOG_(INFO) << "not possible here: " << r.stderr_text;
+      continue;
+    }
+    EXPECT_FALSE(jail_->holds_jail());
+    auto next = run("head -c 1000 /dev/zero > big && wc -c < big && ulimit -n");
+    EXPECT_EQ(next.exit_code, 0) << next.stderr_text;
+    EXPECT_TRUE(contains(next.stdout_text, "1000\n")) << next.stdout_text;
+    EXPECT_EQ(jail_->jails_started(), before + 1);
+  }
+}
+
+// POSIX message queues and the metadata of /tmp itself outlive the processes: reset, or the
+// jail is discarded.
+TEST_F(SessionJailTest, MessageQueuesAndTmpMetadataDoNotCarryOver) {
+  ASSERT_EQ(run("true").exit_code, 0);
+  auto mode = run("chmod 0700 /tmp && stat -c %a /tmp");
+  EXPECT_EQ(mode.stdout_text, "700\n");
+  EXPECT_EQ(run("stat -c %a /tmp").stdout_text, "1777\n");
+  EXPECT_EQ(jail_->jails_started(), 1);
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+  auto queue =
+      run("python3 -c \"import ctypes, os; l = ctypes.CDLL('librt.so.1', use_errno=True); "
+          "print(l.mq_open(b'/leak', os.O_CREAT | os.O_RDONLY, 0o600, None))\"");
+  EXPECT_EQ(queue.exit_code, 0) << queue.stderr_text;
+  if (!contains(queue.stdout_text, "-1")) {
+    EXPECT_FALSE(jail_->holds_jail()) << "a message queue was left";
+    EXPECT_EQ(run("ls /dev/mqueue | wc -l").stdout_text, "0\n");
+  }
+  int before = jail_->jails_started();
+  auto xattr = run("python3 -c \"import os; os.setxattr('/tmp', 'user.leak', b'x')\"");
+  if (xattr.exit_code == 0) {
+    EXPECT_FALSE(jail_->holds_jail()) << "an extended attribute on /tmp was left";
+    auto next = run("python3 -c \"import os; print(os.listxattr('/tmp'))\"");
+    EXPECT_FALSE(contains(next.stdout_text, "user.leak")) << next.stdout_text;
+    EXPECT_EQ(jail_->jails_started(), before + 1);
+  }
+}
+
 TEST_F(SessionJailTest, OutputCapsAndExitStatusesAreThoseOfAFreshJail) {
   auto r = run("yes | head -c 200000; exit 3");
   EXPECT_EQ(r.exit_code, 3);
