@@ -43,6 +43,9 @@ struct SessionsOptions {
   std::string action = "list";
   std::string id;
   bool json = false;
+  // show: the entries after this seq, at most `limit` of them (0: all).
+  std::int64_t after = 0;
+  std::size_t limit = 0;
   // scrub: configured secrets by name, every known secret, a value read from stdin.
   std::vector<std::string> scrub_secrets;
   bool scrub_all = false;

@@ -211,6 +211,13 @@ CLI::App* add_sessions_command(CLI::App& app, SessionsOptions& sessions, CommonO
       ->check(CLI::IsMember({"list", "show", "rm", "scrub"}));
   sessions_cmd->add_option("id", sessions.id, "Session id (for show and rm)");
   sessions_cmd->add_flag("--json", sessions.json, "Machine-readable output");
+  sessions_cmd
+      ->add_option("--after", sessions.after,
+                   "show: only the entries after this seq (a page; see --limit)")
+      ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
+  sessions_cmd->add_option("--limit", sessions.limit,
+                           "show: at most N entries; the last line (JSON: next_after) says "
+                           "where the next page starts");
   sessions_cmd->add_option("--secret", sessions.scrub_secrets,
                            "scrub: a [secrets] name whose value is removed (repeatable)");
   sessions_cmd->add_flag("--all", sessions.scrub_all,
@@ -313,7 +320,7 @@ CLI::App* add_logs_command(CLI::App& app, LogsOptions& logs, CommonOptions& comm
                        "Read from a running server (http://HOST:PORT) instead of the project's "
                        "store; a Bearer token comes from CPPFLUE_TOKEN");
   logs_cmd->add_option("--since", logs.since, "Only events after this index")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
   logs_cmd->add_option("--types", logs.types, "Comma-separated event types to print");
   logs_cmd->add_option("--limit", logs.limit, "At most this many events (without --follow)")
       ->check(CLI::Range(1, 1000));

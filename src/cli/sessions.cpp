@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <set>
 
@@ -30,17 +31,13 @@ struct Totals {
   Usage usage;
   int turns = 0;
 };
-Totals turn_totals(const std::vector<Entry>& entries) {
-  Totals t;
-  for (const auto& e : entries) {
-    if (e.kind != "message" || e.role != "assistant") continue;
-    const json* turn = find(e.content, "turn");
-    const json* usage = turn != nullptr ? find(*turn, "usage") : nullptr;
-    if (usage == nullptr || !usage->is_object()) continue;
-    t.usage += usage_from_json(*usage);
-    ++t.turns;
-  }
-  return t;
+void add_totals(Totals& t, const Entry& e) {
+  if (e.kind != "message" || e.role != "assistant") return;
+  const json* turn = find(e.content, "turn");
+  const json* usage = turn != nullptr ? find(*turn, "usage") : nullptr;
+  if (usage == nullptr || !usage->is_object()) return;
+  t.usage += usage_from_json(*usage);
+  ++t.turns;
 }
 
 std::string totals_text(const Totals& t) {
@@ -49,16 +46,6 @@ std::string totals_text(const Totals& t) {
   if (t.usage.cache_read > 0) out += fmt::format(" · {} cached", t.usage.cache_read);
   if (t.usage.cache_write > 0) out += fmt::format(" · {} cache writes", t.usage.cache_write);
   out += t.usage.cost ? " · " + usd_text(t.usage.cost->total) : " · cost unknown";
-  return out;
-}
-
-// The seqs of user messages that failed operations took out of the context.
-std::set<std::int64_t> dropped_seqs(const std::vector<Entry>& entries) {
-  std::set<std::int64_t> out;
-  for (const auto& e : entries) {
-    if (e.kind != "marker") continue;
-    if (auto seq = get_int(e.content, "dropped_seq")) out.insert(*seq);
-  }
   return out;
 }
 
@@ -122,40 +109,86 @@ int scrub(const Config& config, const std::filesystem::path& db, const SessionsO
   return 0;
 }
 
-// `sessions show ID`: every entry, then the usage and cost of the stored turns.
+// Reads the history page by page (never all of it at once): `each` gets every entry with
+// seq > `after`, at most `limit` of them. The seq of the last entry given, when the limit stopped
+// it with more to come.
+constexpr std::size_t kPage = 500;
+
+Result<std::optional<std::int64_t>> for_each_entry(Store& store, const std::string& id,
+                                                   std::int64_t after, std::size_t limit,
+                                                   const std::function<void(const Entry&)>& each) {
+  std::size_t seen = 0;
+  while (seen < limit) {
+    const std::size_t want = std::min(kPage, limit - seen);
+    auto page = store.entries_page(id, after, want);
+    if (!page) return fail(std::move(page.error()));
+    for (const auto& e : *page) each(e);
+    seen += page->size();
+    if (!page->empty()) after = page->back().seq;
+    if (page->size() < want) return std::optional<std::int64_t>{};
+  }
+  // The limit was reached: is there more?
+  auto next = store.entries_page(id, after, 1);
+  if (!next) return fail(std::move(next.error()));
+  return next->empty() ? std::optional<std::int64_t>{} : std::optional<std::int64_t>{after};
+}
+
+json entry_json(const Entry& e) {
+  return json_object{{"seq", e.seq},
+                     {"kind", e.kind},
+                     {"role", e.role},
+                     {"source", e.source},
+                     {"created_at", e.created_at},
+                     {"content", e.content}};
+}
+
+// `sessions show ID [--after SEQ] [--limit N]`: the entries, then (for the whole history) the
+// usage and cost of the stored turns. Memory stays that of one page, however long the session.
 int show(Store& store, const SessionsOptions& o) {
   auto rec = store.get_session(o.id);
   if (!rec) return report_error(rec.error());
   if (!*rec) return report_error(ErrorType::not_found, fmt::format("session '{}' not found", o.id));
-  auto entries = store.entries(o.id);
-  if (!entries) return report_error(entries.error());
+  const bool whole = o.after <= 0 && o.limit == 0;
+  const std::size_t limit = o.limit > 0 ? o.limit : SIZE_MAX;
+  Totals totals;
+  Result<std::optional<std::int64_t>> more = std::optional<std::int64_t>{};
   if (o.json) {
-    json_array arr;
-    for (const auto& e : *entries) {
-      arr.push_back(json_object{{"seq", e.seq},
-                                {"kind", e.kind},
-                                {"role", e.role},
-                                {"source", e.source},
-                                {"created_at", e.created_at},
-                                {"content", e.content}});
+    // Streamed: one entry at a time into the array, the totals after it.
+    std::cout << "{\"session\":" << dump(record_json(**rec)) << ",\"entries\":[";
+    bool first = true;
+    more = for_each_entry(store, o.id, o.after, limit, [&](const Entry& e) {
+      std::cout << (first ? "" : ",") << dump(entry_json(e));
+      first = false;
+      add_totals(totals, e);
+    });
+    if (!more) return report_error(more.error());
+    std::cout << "]";
+    if (*more) std::cout << ",\"next_after\":" << **more;
+    if (whole) {
+      std::cout << ",\"turns\":" << totals.turns << ",\"usage\":" << dump(to_json(totals.usage));
     }
-    auto totals = turn_totals(*entries);
-    std::cout << dump(json_object{{"session", record_json(**rec)},
-                                  {"entries", arr},
-                                  {"turns", totals.turns},
-                                  {"usage", to_json(totals.usage)}})
-              << '\n';
-  } else {
-    std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
-                             (*rec)->updated_at);
-    auto dropped = dropped_seqs(*entries);
-    for (const auto& e : *entries) {
-      std::cout << fmt::format("{:>4}  {}\n", e.seq,
-                               for_terminal(STDOUT_FILENO, describe(e, dropped.count(e.seq) > 0)));
-    }
-    if (auto totals = turn_totals(*entries); totals.turns > 0) {
-      std::cout << "total: " << totals_text(totals) << '\n';
-    }
+    std::cout << "}\n";
+    return 0;
+  }
+  // The failed user messages are known from markers that come after them: one pass for those.
+  std::set<std::int64_t> dropped;
+  auto markers = for_each_entry(store, o.id, o.after, limit, [&](const Entry& e) {
+    if (e.kind != "marker") return;
+    if (auto seq = get_int(e.content, "dropped_seq")) dropped.insert(*seq);
+  });
+  if (!markers) return report_error(markers.error());
+  std::cout << fmt::format("session {} ({} entries, updated {})\n", o.id, (*rec)->entry_count,
+                           (*rec)->updated_at);
+  more = for_each_entry(store, o.id, o.after, limit, [&](const Entry& e) {
+    std::cout << fmt::format("{:>4}  {}\n", e.seq,
+                             for_terminal(STDOUT_FILENO, describe(e, dropped.count(e.seq) > 0)));
+    add_totals(totals, e);
+  });
+  if (!more) return report_error(more.error());
+  if (*more) {
+    std::cout << fmt::format("more: cppflue sessions show {} --after {}\n", o.id, **more);
+  } else if (whole && totals.turns > 0) {
+    std::cout << "total: " << totals_text(totals) << '\n';
   }
   return 0;
 }

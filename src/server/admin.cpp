@@ -129,6 +129,49 @@ asio::awaitable<ServerResponse> AdminRoutes::runs(const RouteCall& call) {
   co_return co_await blocking([&] { return list_runs(call.request()); });
 }
 
+asio::awaitable<ServerResponse> AdminRoutes::session_entries(const RouteCall& call) {
+  co_return co_await blocking([&]() -> ServerResponse {
+    const std::string& id = call.param("session_id");
+    const ServerRequest& req = call.request();
+    Paging p = read_paging(req, false);
+    if (p.bad) return std::move(*p.bad);
+    std::int64_t after = 0;
+    if (auto a = query_param(req.query, "after")) {
+      auto n = parse_count(*a);
+      if (!n || *n < 0) {
+        return invalid_query("after", *a, "Must be a non-negative integer (an entry's seq).");
+      }
+      after = static_cast<std::int64_t>(*n);
+    }
+    auto session = env_->store->get_session(id);
+    if (!session) throw Exception(session.error());
+    if (!*session) {
+      return error_response(404, "session_not_found",
+                            fmt::format("Session \"{}\" is not in this server's store.", id),
+                            "GET /admin/sessions/{session_id}/entries reads stored histories.");
+    }
+    // One more than asked: whether another page follows.
+    auto page = env_->store->entries_page(id, after, static_cast<std::size_t>(p.limit) + 1);
+    if (!page) throw Exception(page.error());
+    const bool more = page->size() > static_cast<std::size_t>(p.limit);
+    if (more) page->pop_back();
+    json_array entries;
+    for (const auto& e : *page) {
+      entries.push_back(json_object{{"seq", e.seq},
+                                    {"kind", e.kind},
+                                    {"role", e.role},
+                                    {"source", e.source},
+                                    {"created_at", e.created_at},
+                                    {"content", e.content}});
+    }
+    json next = more ? json(page->back().seq) : json(nullptr);
+    return json_response(200, json_object{{"session_id", id},
+                                          {"entry_count", (*session)->entry_count},
+                                          {"entries", std::move(entries)},
+                                          {"next_after", std::move(next)}});
+  });
+}
+
 asio::awaitable<ServerResponse> AdminRoutes::run(const RouteCall& call) {
   co_return co_await blocking([&]() -> ServerResponse {
     const std::string& id = call.param("run_id");

@@ -29,6 +29,8 @@ class AdminRoutes {
   boost::asio::awaitable<net::ServerResponse> runs(const RouteCall& call);
   // GET /admin/runs/{run_id}
   boost::asio::awaitable<net::ServerResponse> run(const RouteCall& call);
+  // GET /admin/sessions/{session_id}/entries?after=SEQ&limit=N: a page of a stored history
+  boost::asio::awaitable<net::ServerResponse> session_entries(const RouteCall& call);
 
  private:
   // `answer()`, computed on the blocking pool (it reads the store).

@@ -97,6 +97,9 @@ constexpr std::array kRoutes{
     once(
         "GET", "/admin/runs/{run_id}", [](Parts p, Call c) { return p.admin->run(c); },
         Blank::refused),
+    once(
+        "GET", "/admin/sessions/{session_id}/entries",
+        [](Parts p, Call c) { return p.admin->session_entries(c); }, Blank::refused),
     once("GET", "/__cppflue", [](Parts p, Call c) { return p.dashboard->page(c); }),
     once("GET", "/__cppflue/status", [](Parts p, Call c) { return p.dashboard->status(c); }),
 };

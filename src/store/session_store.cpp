@@ -26,4 +26,16 @@ Result<std::vector<Entry>> SessionStore::context_entries(const std::string& sess
   return all;
 }
 
+Result<std::vector<Entry>> SessionStore::entries_page(const std::string& session_id,
+                                                      std::int64_t after_seq, std::size_t limit) {
+  auto all = entries(session_id);
+  if (!all) return all;
+  std::vector<Entry> page;
+  for (auto& e : *all) {
+    if (page.size() >= limit) break;
+    if (e.seq > after_seq) page.push_back(std::move(e));
+  }
+  return page;
+}
+
 }  // namespace cppflue

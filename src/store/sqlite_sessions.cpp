@@ -47,7 +47,7 @@ Result<void> SqliteSessionStore::prepare_statements() {
        "ORDER BY seq DESC LIMIT 1"},
       {&select_entries_from_,
        "SELECT seq, kind, role, content, source, created_at FROM entries WHERE session_id = ?1 "
-       "AND seq >= ?2 ORDER BY seq"},
+       "AND seq >= ?2 ORDER BY seq LIMIT ?3"},
   });
 }
 
@@ -229,11 +229,21 @@ Result<std::vector<Entry>> SqliteSessionStore::entries(const std::string& sessio
   return entries_from(session_id, 1);
 }
 
+Result<std::vector<Entry>> SqliteSessionStore::entries_page(const std::string& session_id,
+                                                            std::int64_t after_seq,
+                                                            std::size_t limit) {
+  if (limit == 0 || after_seq == INT64_MAX) return std::vector<Entry>{};
+  std::lock_guard lock(c_->mutex());
+  const auto capped = static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
+  return entries_from(session_id, std::max<std::int64_t>(after_seq, 0) + 1, capped);
+}
+
 Result<std::vector<Entry>> SqliteSessionStore::entries_from(const std::string& session_id,
-                                                            std::int64_t from) {
+                                                            std::int64_t from, std::int64_t limit) {
   StmtUse q(select_entries_from_.get());
   q.bind(1, session_id);
   q.bind(2, from);
+  q.bind(3, limit);
   std::vector<Entry> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {

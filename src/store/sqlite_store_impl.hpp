@@ -108,6 +108,8 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::int64_t> append_entry(const std::string& session_id, const Entry& entry) override;
   Result<std::vector<Entry>> entries(const std::string& session_id) override;
   Result<std::vector<Entry>> context_entries(const std::string& session_id) override;
+  Result<std::vector<Entry>> entries_page(const std::string& session_id, std::int64_t after_seq,
+                                          std::size_t limit) override;
 
  private:
   explicit SqliteSessionStore(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
@@ -115,8 +117,10 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::optional<SessionRecord>> get_session_locked(const std::string& id);
   Result<SessionRecord> read_session(const StmtUse& row) const;
   Result<Entry> read_entry(const StmtUse& row, const std::string& session_id) const;
-  // The entries of `session_id` from seq `from` on, in order; the caller holds the mutex.
-  Result<std::vector<Entry>> entries_from(const std::string& session_id, std::int64_t from);
+  // The entries of `session_id` from seq `from` on, in order, at most `limit` (-1: all); the
+  // caller holds the mutex.
+  Result<std::vector<Entry>> entries_from(const std::string& session_id, std::int64_t from,
+                                          std::int64_t limit = -1);
 
   std::shared_ptr<Connection> c_;
   Stmt insert_session_;

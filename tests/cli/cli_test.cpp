@@ -633,6 +633,38 @@ TEST_F(CliTest, SessionsListShowRm) {
   EXPECT_TRUE(contains(show.out, "assistant: [offline test model] You said: remember me"))
       << show.describe();
 
+  // Pages: --limit N entries after --after SEQ; the last line says where the next one starts.
+  ASSERT_EQ(run({"run", "-s", "mysess", "-m", "test:echo", "-p", "second"}).exit_code, 0);
+  auto page = run({"sessions", "show", "mysess", "--limit", "2"});
+  ASSERT_EQ(page.exit_code, 0) << page.describe();
+  EXPECT_TRUE(contains(page.out, "   1  user: remember me")) << page.describe();
+  EXPECT_FALSE(contains(page.out, "   3  ")) << page.describe();
+  EXPECT_TRUE(contains(page.out, "more: cppflue sessions show mysess --after 2"))
+      << page.describe();
+  EXPECT_FALSE(contains(page.out, "total:")) << page.describe();
+  auto last = run({"sessions", "show", "mysess", "--after", "2", "--limit", "2"});
+  ASSERT_EQ(last.exit_code, 0) << last.describe();
+  EXPECT_TRUE(contains(last.out, "   3  user: second")) << last.describe();
+  EXPECT_FALSE(contains(last.out, "more:")) << last.describe();
+  auto page_json = run({"sessions", "show", "mysess", "--json", "--limit", "3"});
+  ASSERT_EQ(page_json.exit_code, 0) << page_json.describe();
+  json pj = parse_or_fail(trim(page_json.out));
+  ASSERT_TRUE(pj.is_object()) << page_json.out;
+  EXPECT_EQ(pj.at("entries").as_array().size(), 3u);
+  EXPECT_EQ(pj.at("next_after"), 3);
+  EXPECT_FALSE(pj.as_object().contains("turns")) << "totals are for the whole history";
+  auto whole_json = run({"sessions", "show", "mysess", "--json"});
+  json wj = parse_or_fail(trim(whole_json.out));
+  ASSERT_TRUE(wj.is_object()) << whole_json.out;
+  EXPECT_EQ(wj.at("entries").as_array().size(), 4u);
+  EXPECT_EQ(wj.at("turns"), 2);
+  EXPECT_FALSE(wj.as_object().contains("next_after"));
+  for (const char* bad : {"-1", "x"}) {
+    auto r = run({"sessions", "show", "mysess", "--after", bad});
+    EXPECT_NE(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.err, "--after")) << r.describe();
+  }
+
   auto no_id = run({"sessions", "show"});
   EXPECT_EQ(no_id.exit_code, 1) << no_id.describe();
   EXPECT_TRUE(contains(no_id.err, "session id")) << no_id.describe();

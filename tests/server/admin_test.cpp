@@ -231,6 +231,45 @@ TEST_F(AdminTest, BadAdminRequestsGetEnvelopes) {
   EXPECT_EQ(get("/health").status, 200);  // still serving
 }
 
+// A stored history, page by page: every entry once, in order, however small the pages.
+TEST_F(AdminTest, SessionEntriesArePaged) {
+  auto whole = get("/admin/sessions/alice:default/entries?limit=1000");
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.json_body.at("session_id"), "alice:default");
+  const auto& all = whole.json_body.at("entries").as_array();
+  ASSERT_GE(all.size(), 4u);  // two prompts, two answers at least
+  EXPECT_EQ(whole.json_body.at("entry_count"), json(all.size()));
+  EXPECT_TRUE(whole.json_body.at("next_after").is_null());
+  EXPECT_EQ(all[0].at("seq"), 1);
+  EXPECT_EQ(all[0].at("role"), "user");
+  std::vector<json> paged;
+  std::string after = "0";
+  for (int pages = 0; pages < 50; ++pages) {
+    auto r = get("/admin/sessions/alice:default/entries?limit=3&after=" + after);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& entries = r.json_body.at("entries").as_array();
+    EXPECT_LE(entries.size(), 3u);
+    for (const auto& e : entries) paged.push_back(e);
+    if (r.json_body.at("next_after").is_null()) break;
+    EXPECT_EQ(r.json_body.at("next_after"), entries.back().at("seq"));
+    after = str(r.json_body.at("next_after"));
+  }
+  ASSERT_EQ(paged.size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(paged[i], all[i]);
+  auto past = get("/admin/sessions/alice:default/entries?after=100000");
+  ASSERT_EQ(past.status, 200);
+  EXPECT_TRUE(past.json_body.at("entries").as_array().empty());
+  for (const char* bad :
+       {"?after=-1", "?after=x", "?after=99999999999999999999", "?limit=0", "?limit=1001"}) {
+    auto r = get(std::string("/admin/sessions/alice:default/entries") + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_EQ(r.json_body.at("error").at("type"), "invalid_query_param") << bad;
+  }
+  auto missing = get("/admin/sessions/nobody:default/entries");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.json_body.at("error").at("type"), "session_not_found");
+}
+
 TEST_F(AdminTest, DashboardShowsAgentsSkillsSessionsAndRuns) {
   auto status = get("/__cppflue/status");
   ASSERT_EQ(status.status, 200) << status.body;

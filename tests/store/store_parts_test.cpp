@@ -272,5 +272,44 @@ TEST(StoreParts, ContextEntriesStartAtTheLastCompactionsFirstKeptEntry) {
   EXPECT_TRUE(store->context_entries("nosuch")->empty());
 }
 
+// Pages of the history: after a seq, at most `limit`; the same pages from the default
+// implementation (every entry read) and from SQLite.
+TEST(StoreParts, EntriesComeInPages) {
+  TempDir dir;
+  auto store = open_or_die(dir.path() / "state.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->open_session("s", {}));
+  ASSERT_TRUE(store->open_session("other", {}));
+  for (int i = 1; i <= 7; ++i) {
+    Entry e;
+    e.kind = "message";
+    e.role = "user";
+    e.content = json_object{{"role", "user"}, {"text", std::to_string(i)}};
+    ASSERT_TRUE(store->append_entry("s", e));
+    ASSERT_TRUE(store->append_entry("other", e));
+  }
+  auto seqs = [](const Result<std::vector<Entry>>& es) {
+    std::vector<std::int64_t> out;
+    if (!es) return out;
+    for (const auto& e : *es) out.push_back(e.seq);
+    return out;
+  };
+  using V = std::vector<std::int64_t>;
+  SessionStore& sqlite = *store;
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 0, 3)), (V{1, 2, 3}));
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 3, 3)), (V{4, 5, 6}));
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 6, 3)), (V{7}));
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 7, 3)), V{});
+  EXPECT_EQ(seqs(sqlite.entries_page("s", -5, 2)), (V{1, 2}));
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 0, 0)), V{});
+  EXPECT_EQ(seqs(sqlite.entries_page("s", INT64_MAX, 10)), V{});
+  EXPECT_EQ(seqs(sqlite.entries_page("s", 2, SIZE_MAX)), (V{3, 4, 5, 6, 7}));
+  EXPECT_EQ(seqs(sqlite.entries_page("nosuch", 0, 10)), V{});
+  // The default implementation gives the same pages.
+  EXPECT_EQ(seqs(sqlite.SessionStore::entries_page("s", 3, 3)), (V{4, 5, 6}));
+  EXPECT_EQ(seqs(sqlite.SessionStore::entries_page("s", 0, 0)), V{});
+  EXPECT_EQ(seqs(sqlite.SessionStore::entries_page("s", 6, 100)), (V{7}));
+}
+
 }  // namespace
 }  // namespace cppflue

@@ -94,6 +94,11 @@ class SessionStore {
   // them when nothing was compacted. A store reads nothing a compaction replaced. The default
   // reads every entry and drops those.
   virtual Result<std::vector<Entry>> context_entries(const std::string& session_id);
+  // A page of the history: at most `limit` entries with seq > `after_seq`, in seq order (empty
+  // at the end). For reading a long history without holding all of it (`sessions show`, the
+  // admin API). The default reads every entry and keeps the page.
+  virtual Result<std::vector<Entry>> entries_page(const std::string& session_id,
+                                                  std::int64_t after_seq, std::size_t limit);
 };
 
 // The seq the context of `entries` (in seq order) starts at: the last compaction's
