@@ -23,11 +23,14 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: the shared libraries the binary links, as dpkg-shlibdeps (dpkg-dev, part of
-# build-essential) finds them; without it, the same list for Debian 12 written out.
+# build-essential) finds them; without it, the same list for Debian 12 written out. libcurl4 is
+# named in both cases: the binary opens libcurl.so.4 with dlopen (src/net/curl_loader.cpp), so
+# dpkg-shlibdeps, which reads DT_NEEDED, does not see it (CPack appends what it finds).
 find_program(CPPFLUE_DPKG_SHLIBDEPS dpkg-shlibdeps)
 mark_as_advanced(CPPFLUE_DPKG_SHLIBDEPS)
 if(CPPFLUE_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libboost-json1.81.0, libcurl4, \

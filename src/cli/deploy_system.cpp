@@ -2,7 +2,9 @@
 // What `cppflue build` asks of the host: running programs (cmake, ldd, dpkg-query, a
 // platform's CLI), the shared libraries a binary loads, and the Debian packages they come
 // from.
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -67,6 +70,31 @@ int wait_status(pid_t pid) {
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+// Libraries the binary opens with dlopen instead of linking them: src/net/curl_loader.cpp opens
+// libcurl at the first HTTP request, to keep its ~30 libraries out of every start. Neither
+// DT_NEEDED nor ldd shows them, yet the bundle must carry them and the image install them.
+constexpr std::array<const char*, 1> kLoadedAtRunTime{"libcurl.so.4"};
+
+bool has_library(const std::vector<SharedLibrary>& libs, std::string_view name) {
+  return std::any_of(libs.begin(), libs.end(),
+                     [&](const SharedLibrary& l) { return l.name == name; });
+}
+
+// Where the loader finds `soname` here, found by the loader itself (LD_LIBRARY_PATH, the
+// ld.so.cache, the default folders: the search the binary's own dlopen makes).
+std::optional<std::string> resolve_library(const char* soname) {
+  void* handle = ::dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+  if (handle == nullptr) return std::nullopt;
+  std::optional<std::string> path;
+  link_map* map = nullptr;
+  if (::dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr &&
+      map->l_name[0] == '/') {
+    path = map->l_name;
+  }
+  ::dlclose(handle);
+  return path;
 }
 
 // `len` bytes at `off` of `fd`, or nothing when the file is shorter (or `len` absurd).
@@ -237,12 +265,15 @@ Result<std::vector<std::string>> elf_needed(const fs::path& file) {
   return needed;
 }
 
-Result<std::vector<SharedLibrary>> shared_libraries(const fs::path& binary) {
-  auto ldd = run_capture({"ldd", binary.string()});
+namespace {
+
+// The libraries `file` (a binary or a shared library) needs, as ldd lists them.
+Result<std::vector<SharedLibrary>> ldd_libraries(const fs::path& file) {
+  auto ldd = run_capture({"ldd", file.string()});
   if (!ldd) return fail(std::move(ldd.error()));
   if (ldd->status != 0) {
     return fail(ErrorType::invalid_input,
-                fmt::format("ldd {} failed: {}", binary.string(), ldd->output));
+                fmt::format("ldd {} failed: {}", file.string(), ldd->output));
   }
   std::vector<SharedLibrary> libs;
   std::size_t start = 0;
@@ -273,19 +304,42 @@ Result<std::vector<SharedLibrary>> shared_libraries(const fs::path& binary) {
     if (line.find(" (0x") == std::string::npos) {
       if (line.find("not found") != std::string::npos) {
         return fail(ErrorType::not_found,
-                    fmt::format("{} needs {}, which is not installed", binary.string(), name));
+                    fmt::format("{} needs {}, which is not installed", file.string(), name));
       }
       continue;
     }
     if (path.empty() || path.front() != '/') {
       if (path == "not found" || line.find("not found") != std::string::npos) {
         return fail(ErrorType::not_found,
-                    fmt::format("{} needs {}, which is not installed", binary.string(), name));
+                    fmt::format("{} needs {}, which is not installed", file.string(), name));
       }
       continue;  // linux-vdso.so.1, statically linked
     }
     if (name.empty()) name = fs::path(path).filename().string();
     libs.push_back(SharedLibrary{name, path});
+  }
+  return libs;
+}
+
+}  // namespace
+
+Result<std::vector<SharedLibrary>> shared_libraries(const fs::path& binary) {
+  auto libs = ldd_libraries(binary);
+  if (!libs) return libs;
+  for (const char* soname : kLoadedAtRunTime) {
+    if (has_library(*libs, soname)) continue;  // an application that links it itself
+    auto path = resolve_library(soname);
+    if (!path) {
+      return fail(
+          ErrorType::not_found,
+          fmt::format("{} loads {} at run time, which is not installed", binary.string(), soname));
+    }
+    auto closure = ldd_libraries(*path);
+    if (!closure) return fail(std::move(closure.error()));
+    libs->push_back(SharedLibrary{soname, *path});
+    for (auto& lib : *closure) {
+      if (!has_library(*libs, lib.name)) libs->push_back(std::move(lib));
+    }
   }
   return libs;
 }
@@ -296,7 +350,13 @@ std::vector<std::string> debian_packages(const std::vector<std::string>& needed,
   // Always in debian:12-slim: not worth naming.
   static const std::set<std::string> kBase{"libc6", "libgcc-s1", "libstdc++6"};
   std::set<std::string> packages;
-  for (const auto& soname : needed) {
+  std::vector<std::string> sonames = needed;
+  for (const char* soname : kLoadedAtRunTime) {
+    if (std::find(sonames.begin(), sonames.end(), soname) == sonames.end()) {
+      sonames.emplace_back(soname);
+    }
+  }
+  for (const auto& soname : sonames) {
     auto lib = std::find_if(libs.begin(), libs.end(),
                             [&](const SharedLibrary& l) { return l.name == soname; });
     if (lib == libs.end()) {

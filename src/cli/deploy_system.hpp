@@ -32,12 +32,13 @@ struct SharedLibrary {
   std::string name;  // as the binary names it ("libcurl.so.4"; the loader's own file name)
   std::string path;  // where the loader finds it here
 };
-// Every shared library `binary` loads, with the loader itself, as `ldd` resolves them here.
+// Every shared library `binary` loads, with the loader itself, as `ldd` resolves them here;
+// also those it opens with dlopen (libcurl.so.4, which no ldd of it shows) and theirs.
 Result<std::vector<SharedLibrary>> shared_libraries(const std::filesystem::path& binary);
 
-// The Debian packages that hold the libraries named in `needed` (sorted, without those of
-// every Debian image: libc6, libgcc-s1, libstdc++6); libraries dpkg does not know go to
-// `unknown`.
+// The Debian packages that hold the libraries named in `needed` and those the binary opens
+// with dlopen (sorted, without those of every Debian image: libc6, libgcc-s1, libstdc++6);
+// libraries dpkg does not know go to `unknown`.
 std::vector<std::string> debian_packages(const std::vector<std::string>& needed,
                                          const std::vector<SharedLibrary>& libs,
                                          std::vector<std::string>& unknown);

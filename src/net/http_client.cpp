@@ -2,7 +2,8 @@
 // libcurl multi driven by the Asio event loop: curl tells us which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION) and when to call it back (CURLMOPT_TIMERFUNCTION); we watch them
 // with stream_descriptor::async_wait on one strand, so every curl call is serialised and no
-// thread is needed per request.
+// thread is needed per request. libcurl itself is opened at the first request
+// (net/curl_loader.hpp), so every curl function is called through curl().
 #include "cppflue/net/http_client.hpp"
 
 #include <curl/curl.h>
@@ -20,15 +21,17 @@
 #include <cctype>
 #include <cstdlib>
 #include <map>
-#include <mutex>
 
 #include "cppflue/core/json.hpp"
 #include "cppflue/core/log.hpp"
 #include "cppflue/core/unique_function.hpp"
+#include "net/curl_loader.hpp"
 
 namespace asio = boost::asio;
 
 namespace cppflue {
+
+using net::curl;
 
 std::optional<std::string> find_header(const HttpHeaders& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
@@ -48,16 +51,11 @@ namespace {
 // them, as it does for OpenSSL (libcurl would otherwise read only its built-in path).
 void use_ca_file_from_env(CURL* easy) {
   if (const char* ca = std::getenv("SSL_CERT_FILE"); ca != nullptr && *ca != '\0') {
-    curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
+    curl().easy_setopt(easy, CURLOPT_CAINFO, ca);
   }
 }
 
 constexpr std::size_t kMaxBufferedBody = 64 * 1024 * 1024;
-
-void global_curl_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 using Completion = UniqueFunction<Result<HttpResponse>>;
 
@@ -78,8 +76,9 @@ struct Transfer {
   CancelToken cancel;
 
   ~Transfer() {
-    if (easy) curl_easy_cleanup(easy);
-    if (header_list) curl_slist_free_all(header_list);
+    // Both are set only after libcurl was loaded.
+    if (easy) curl().easy_cleanup(easy);
+    if (header_list) curl().slist_free_all(header_list);
   }
 };
 
@@ -99,17 +98,10 @@ bool is_2xx(int status) {
 }  // namespace
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
-  explicit Impl(const asio::any_io_executor& ex) : strand(asio::make_strand(ex)), timer(strand) {
-    global_curl_init();
-    multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
-    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::timer_cb);
-    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  }
+  explicit Impl(const asio::any_io_executor& ex) : strand(asio::make_strand(ex)), timer(strand) {}
 
   ~Impl() {
-    for (auto& [easy, t] : transfers) curl_multi_remove_handle(multi, easy);
+    for (auto& [easy, t] : transfers) curl().multi_remove_handle(multi, easy);
     for (auto& [fd, w] : sockets) {
       w->removed = true;
       boost::system::error_code ec;
@@ -117,7 +109,22 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       (void)ec;
     }
     transfers.clear();
-    curl_multi_cleanup(multi);
+    if (multi) curl().multi_cleanup(multi);
+  }
+
+  // libcurl is opened, and the multi handle made, at the first request rather than in the
+  // constructor: every model client cache builds a client, and most runs (offline models,
+  // local commands) never send a request.
+  Result<void> ensure_multi() {
+    if (multi) return {};
+    if (auto loaded = net::load_curl(); !loaded) return loaded;
+    multi = curl().multi_init();
+    if (!multi) return fail(ErrorType::internal, "curl_multi_init failed");
+    curl().multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
+    curl().multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl().multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::timer_cb);
+    curl().multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    return {};
   }
 
   asio::strand<asio::any_io_executor> strand;
@@ -206,13 +213,13 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 
   void socket_action(curl_socket_t fd, int mask) {
     int running = 0;
-    curl_multi_socket_action(multi, fd, mask, &running);
+    curl().multi_socket_action(multi, fd, mask, &running);
     collect_done();
   }
 
   void collect_done() {
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    while (CURLMsg* msg = curl().multi_info_read(multi, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       CURL* easy = msg->easy_handle;
       CURLcode code = msg->data.result;
@@ -274,6 +281,49 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- transfer lifecycle (on the strand) ----
 
+  // The easy handle's options for t's request: callbacks, timeouts, method, body, headers.
+  static void set_options(Transfer& t) {
+    CURL* easy = t.easy;
+    const HttpRequest& r = t.request;
+    curl().easy_setopt(easy, CURLOPT_URL, r.url.c_str());
+    curl().easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl().easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errbuf);
+    curl().easy_setopt(easy, CURLOPT_PRIVATE, &t);
+    curl().easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::header_cb);
+    curl().easy_setopt(easy, CURLOPT_HEADERDATA, &t);
+    curl().easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::write_cb);
+    curl().easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+    curl().easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(r.connect_timeout.count()));
+    if (r.total_timeout.count() > 0) {
+      curl().easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.total_timeout.count()));
+    }
+    curl().easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    use_ca_file_from_env(easy);
+    if (r.method == "POST") {
+      curl().easy_setopt(easy, CURLOPT_POST, 1L);
+      curl().easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+      curl().easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
+    } else if (r.method != "GET") {
+      curl().easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+      if (!r.body.empty()) {
+        curl().easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                           static_cast<curl_off_t>(r.body.size()));
+        curl().easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
+      }
+    }
+    bool has_expect = false;
+    for (const auto& [k, v] : r.headers) {
+      std::string line = k + ": " + v;
+      t.header_list = curl().slist_append(t.header_list, line.c_str());
+      if (find_header({{k, v}}, "expect")) has_expect = true;
+    }
+    // Without this curl waits for "100 Continue" on large bodies: a round trip we do not need.
+    if (!has_expect) t.header_list = curl().slist_append(t.header_list, "Expect:");
+    curl().easy_setopt(easy, CURLOPT_HTTPHEADER, t.header_list);
+  }
+
   void start(std::shared_ptr<Transfer> t) {
     if (shut_down) {
       complete(t, fail(ErrorType::cancelled, "HTTP client is shut down"));
@@ -283,52 +333,21 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       complete(t, fail(ErrorType::cancelled, "request cancelled before it started"));
       return;
     }
-    CURL* easy = curl_easy_init();
+    if (auto ready = ensure_multi(); !ready) {
+      complete(t, fail(std::move(ready.error())));
+      return;
+    }
+    CURL* easy = curl().easy_init();
     if (!easy) {
       complete(t, fail(ErrorType::internal, "curl_easy_init failed"));
       return;
     }
     t->easy = easy;
-    const HttpRequest& r = t->request;
-    curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::header_cb);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::write_cb);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
-    if (r.total_timeout.count() > 0) {
-      curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.total_timeout.count()));
-    }
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    use_ca_file_from_env(easy);
-    if (r.method == "POST") {
-      curl_easy_setopt(easy, CURLOPT_POST, 1L);
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
-    } else if (r.method != "GET") {
-      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-      if (!r.body.empty()) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
-      }
-    }
-    bool has_expect = false;
-    for (const auto& [k, v] : r.headers) {
-      std::string line = k + ": " + v;
-      t->header_list = curl_slist_append(t->header_list, line.c_str());
-      if (find_header({{k, v}}, "expect")) has_expect = true;
-    }
-    // Without this curl waits for "100 Continue" on large bodies: a round trip we do not need.
-    if (!has_expect) t->header_list = curl_slist_append(t->header_list, "Expect:");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
+    set_options(*t);
 
     transfers.emplace(easy, t);
     t->last_activity = std::chrono::steady_clock::now();
-    if (r.idle_timeout.count() > 0) {
+    if (t->request.idle_timeout.count() > 0) {
       t->idle_timer.emplace(strand);
       arm_idle(t);
     }
@@ -346,11 +365,11 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
         }
       });
     });
-    CURLMcode mc = curl_multi_add_handle(multi, easy);
+    CURLMcode mc = curl().multi_add_handle(multi, easy);
     if (mc != CURLM_OK) {
       transfers.erase(easy);
       complete(t, fail(ErrorType::internal,
-                       std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc)));
+                       std::string("curl_multi_add_handle: ") + curl().multi_strerror(mc)));
     }
   }
 
@@ -380,7 +399,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   void abort(const std::shared_ptr<Transfer>& t, Error error) {
     auto it = transfers.find(t->easy);
     if (it == transfers.end()) return;
-    curl_multi_remove_handle(multi, t->easy);
+    curl().multi_remove_handle(multi, t->easy);
     transfers.erase(it);
     complete(t, tl::unexpected<Error>(std::move(error)));
   }
@@ -389,7 +408,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     auto it = transfers.find(easy);
     if (it == transfers.end()) return;
     auto t = it->second;
-    curl_multi_remove_handle(multi, easy);
+    curl().multi_remove_handle(multi, easy);
     transfers.erase(it);
     if (t->forced_error) {
       complete(t, tl::unexpected<Error>(*t->forced_error));
@@ -397,7 +416,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     }
     if (code == CURLE_OK) {
       long status = 0;
-      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      curl().easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
       t->response.status = static_cast<int>(status);
       complete(t, std::move(t->response));
       return;
@@ -409,7 +428,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     std::string detail =
-        t->errbuf[0] ? std::string(t->errbuf) : std::string(curl_easy_strerror(code));
+        t->errbuf[0] ? std::string(t->errbuf) : std::string(curl().easy_strerror(code));
     ErrorType type = ErrorType::connection_error;
     if (code == CURLE_OPERATION_TIMEDOUT) type = ErrorType::timeout;
     complete(t, fail(type, fmt::format("request to {} failed: {}", t->request.url, detail),

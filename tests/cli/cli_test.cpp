@@ -305,6 +305,29 @@ TEST_F(CliTest, VersionPrintsTheVersion) {
   EXPECT_EQ(trim(r.out), "cppflue 0.1.0") << r.describe();
 }
 
+// libcurl is opened at the first HTTP request, not linked: a command that sends none never
+// loads it, and a library that is not libcurl is an error naming it and the package, not a crash.
+TEST_F(CliTest, LibcurlIsLoadedOnlyForRequestsAndAWrongOneIsReported) {
+  fs::path fake = dir_.path() / "fake-lib";
+  fs::create_directories(fake);
+  fs::path libz;
+  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
+    if (fs::exists(p)) libz = p;
+  }
+  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcurl";
+  fs::copy_file(libz, fake / "libcurl.so.4");
+  auto env = fake_env();
+  env["LD_LIBRARY_PATH"] = fake.string();
+  // No request: works, whatever libcurl.so.4 is.
+  auto offline = run({"run", "-m", "test:echo", "-p", "hi"}, env);
+  EXPECT_EQ(offline.exit_code, 0) << offline.describe();
+  use_fake_provider();
+  auto r = run({"run", "-m", "mine:m", "-p", "hi"}, env);
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.err, "libcurl.so.4 is not a usable libcurl")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "libcurl4")) << r.describe();
+}
+
 TEST_F(CliTest, HelpExitsZeroEverywhere) {
   auto top = run({"--help"});
   ASSERT_EQ(top.exit_code, 0) << top.describe();
