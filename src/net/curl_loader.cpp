@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <mutex>
 #include <string>
@@ -90,6 +91,10 @@ Result<void> open_curl(CurlApi& api) {
     return fail(ErrorType::internal,
                 fmt::format("curl_global_init failed: {}", api.easy_strerror(rc)));
   }
+  // OpenSSL's initialisation (under curl_global_init) leaves per-thread state (its error queue)
+  // on this thread, a runtime thread that may end long before the process; OpenSSL does not
+  // free it then. Free it now: later use on this thread makes it again as needed.
+  OPENSSL_thread_stop();
   return {};
 }
 
