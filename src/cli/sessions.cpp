@@ -133,15 +133,6 @@ Result<std::optional<std::int64_t>> for_each_entry(Store& store, const std::stri
   return next->empty() ? std::optional<std::int64_t>{} : std::optional<std::int64_t>{after};
 }
 
-json entry_json(const Entry& e) {
-  return json_object{{"seq", e.seq},
-                     {"kind", e.kind},
-                     {"role", e.role},
-                     {"source", e.source},
-                     {"created_at", e.created_at},
-                     {"content", e.content}};
-}
-
 // `sessions show ID [--after SEQ] [--limit N]`: the entries, then (for the whole history) the
 // usage and cost of the stored turns. Memory stays that of one page, however long the session.
 int show(Store& store, const SessionsOptions& o) {
@@ -157,7 +148,7 @@ int show(Store& store, const SessionsOptions& o) {
     std::cout << "{\"session\":" << dump(record_json(**rec)) << ",\"entries\":[";
     bool first = true;
     more = for_each_entry(store, o.id, o.after, limit, [&](const Entry& e) {
-      std::cout << (first ? "" : ",") << dump(entry_json(e));
+      std::cout << (first ? "" : ",") << dump(to_json(e));
       first = false;
       add_totals(totals, e);
     });

@@ -156,14 +156,7 @@ asio::awaitable<ServerResponse> AdminRoutes::session_entries(const RouteCall& ca
     const bool more = page->size() > static_cast<std::size_t>(p.limit);
     if (more) page->pop_back();
     json_array entries;
-    for (const auto& e : *page) {
-      entries.push_back(json_object{{"seq", e.seq},
-                                    {"kind", e.kind},
-                                    {"role", e.role},
-                                    {"source", e.source},
-                                    {"created_at", e.created_at},
-                                    {"content", e.content}});
-    }
+    for (const auto& e : *page) entries.push_back(to_json(e));
     json next = more ? json(page->back().seq) : json(nullptr);
     return json_response(200, json_object{{"session_id", id},
                                           {"entry_count", (*session)->entry_count},

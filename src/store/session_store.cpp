@@ -26,6 +26,15 @@ Result<std::vector<Entry>> SessionStore::context_entries(const std::string& sess
   return all;
 }
 
+json to_json(const Entry& e) {
+  return json_object{{"seq", e.seq},
+                     {"kind", e.kind},
+                     {"role", e.role},
+                     {"source", e.source},
+                     {"created_at", e.created_at},
+                     {"content", e.content}};
+}
+
 Result<std::vector<Entry>> SessionStore::entries_page(const std::string& session_id,
                                                       std::int64_t after_seq, std::size_t limit) {
   auto all = entries(session_id);

@@ -101,6 +101,10 @@ class SessionStore {
                                                   std::int64_t after_seq, std::size_t limit);
 };
 
+// An entry as JSON: {"seq","kind","role","source","created_at","content"} (`sessions show --json`,
+// GET /admin/sessions/{id}/entries).
+json to_json(const Entry& e);
+
 // The seq the context of `entries` (in seq order) starts at: the last compaction's
 // `first_kept_seq` (at most the compaction's own seq), else 1.
 std::int64_t context_start(const std::vector<Entry>& entries);
