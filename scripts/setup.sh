@@ -6,6 +6,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git time ca-certificates
+  # ld.lld lays out the code start-up runs together in optimized builds (src/cli/startup.order)
+  lld
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev libedit-dev libpcre2-dev libseccomp-dev

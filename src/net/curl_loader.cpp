@@ -93,8 +93,12 @@ Result<void> open_curl(CurlApi& api) {
   }
   // OpenSSL's initialisation (under curl_global_init) leaves per-thread state (its error queue)
   // on this thread, a runtime thread that may end long before the process; OpenSSL does not
-  // free it then. Free it now: later use on this thread makes it again as needed.
-  OPENSSL_thread_stop();
+  // free it then. Free it now: later use on this thread makes it again as needed. libcrypto is
+  // libcurl's dependency (the binary does not link it), so the function is looked up there.
+  using ThreadStop = decltype(&::OPENSSL_thread_stop);
+  if (void* stop = ::dlsym(lib, "OPENSSL_thread_stop"); stop != nullptr) {
+    reinterpret_cast<ThreadStop>(stop)();
+  }
   return {};
 }
 

@@ -202,6 +202,7 @@ std::optional<std::string> WebhookRoutes::signature_problem(std::string_view pla
     auto given = signature_hex(req.header("X-Slack-Signature"), "v0=");
     if (!given) return std::string("missing or malformed X-Slack-Signature");
     std::string expected = net::hmac_sha256_hex(secret, "v0:" + *ts + ":" + req.body);
+    if (expected.empty()) return "cannot check signatures: " + net::crypto_problem();
     if (!net::constant_time_equal(*given, expected)) return std::string("signature mismatch");
     return std::nullopt;
   }
@@ -209,6 +210,7 @@ std::optional<std::string> WebhookRoutes::signature_problem(std::string_view pla
   auto given = signature_hex(req.header(header), "sha256=");
   if (!given) return fmt::format("missing or malformed {}", header);
   std::string expected = net::hmac_sha256_hex(secret, req.body);
+  if (expected.empty()) return "cannot check signatures: " + net::crypto_problem();
   if (!net::constant_time_equal(*given, expected)) return std::string("signature mismatch");
   return std::nullopt;
 }

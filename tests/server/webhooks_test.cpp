@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -282,6 +283,44 @@ TEST_F(WebhooksTest, MissingSecretIs401) {
   EXPECT_TRUE(store()->dispatch_counts()->empty());
   EXPECT_NE(server->output().find("no secret: set GITHUB_WEBHOOK_SECRET"), std::string::npos)
       << server->output();
+}
+
+// libcrypto is opened at the first signature to check, not linked. A library that is not
+// libcrypto refuses every signed request (fails closed), and the log names the library and the
+// Debian package; the server itself keeps serving.
+TEST_F(WebhooksTest, AnUnusableLibcryptoRefusesSignedRequestsAndSaysWhy) {
+  namespace fs = std::filesystem;
+  fs::path fake = dir_.path() / "fake-lib";
+  fs::create_directories(fake);
+  fs::path libz;
+  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
+    if (fs::exists(p)) libz = p;
+  }
+  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcrypto";
+  fs::copy_file(libz, fake / "libcrypto.so.3");
+  ServeProcess server(root_, {},
+                      {{"GITHUB_WEBHOOK_SECRET", kGithubSecret},
+                       {"SLACK_SIGNING_SECRET", kSlackSecret},
+                       {"CPPFLUE_WEBHOOK_SECRET", kHmacSecret},
+                       {"LD_LIBRARY_PATH", fake.string()}});
+  ASSERT_GT(server.port(), 0) << server.output();
+  EXPECT_EQ(call(server.port(), "GET", "/health").status, 200);
+  auto gh = call(server.port(), "POST", "/webhooks/github/helper", kIssueComment,
+                 "application/json", github_headers(kIssueComment));
+  EXPECT_EQ(gh.status, 401) << gh.body;
+  auto slack = call(server.port(), "POST", "/webhooks/slack/helper", kSlackEvent,
+                    "application/json", slack_headers(kSlackEvent, now()));
+  EXPECT_EQ(slack.status, 401) << slack.body;
+  auto hm = call(server.port(), "POST", "/webhooks/hmac/helper", kHmacBody, "application/json",
+                 hmac_headers(kHmacBody));
+  EXPECT_EQ(hm.status, 401) << hm.body;
+  EXPECT_TRUE(store()->dispatch_counts()->empty());
+  std::string log = server.output();
+  EXPECT_NE(log.find("libcrypto.so.3 is not a usable libcrypto (HMAC is missing)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("apt-get install --reinstall libssl3"), std::string::npos) << log;
+  EXPECT_EQ(call(server.port(), "GET", "/health").status, 200);
 }
 
 TEST_F(WebhooksTest, VerifiedRequestsThatAreNotMessages) {
