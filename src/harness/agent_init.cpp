@@ -273,6 +273,8 @@ void open_runtime_and_store(AgentImpl& impl, const InitOptions& options) {
   impl.models = std::make_unique<ModelClientCache>(impl.runtime->executor(), impl.config.providers,
                                                    options.retry.value_or(RetryPolicy{}),
                                                    impl.config.pricing);
+  // libcurl loads while the store opens and the agent is set up, not at the first prompt.
+  impl.models->prepare(impl.model);
   if (options.store) {
     impl.store = options.store;
     return;

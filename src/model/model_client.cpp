@@ -299,6 +299,11 @@ ModelClientCache::ModelClientCache(const boost::asio::any_io_executor& executor,
 
 ModelClientCache::~ModelClientCache() = default;
 
+void ModelClientCache::prepare(const std::string& spec) {
+  auto resolved = resolve_model(spec, providers_);
+  if (resolved && !resolved->provider.offline) http_->prepare();
+}
+
 Result<ModelClientCache::Entry> ModelClientCache::get(const std::string& spec) {
   std::lock_guard lock(mu_);
   if (auto it = clients_.find(spec); it != clients_.end()) return it->second;

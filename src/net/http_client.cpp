@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -459,6 +460,14 @@ HttpClient::HttpClient(const asio::any_io_executor& executor)
 HttpClient::~HttpClient() {
   auto impl = impl_;
   asio::dispatch(impl->strand, [impl] { impl->shutdown(); });
+}
+
+void HttpClient::prepare() {
+  static std::atomic<bool> started{false};
+  if (started.exchange(true)) return;
+  // On an I/O thread (idle while an agent is being set up): the first request would open
+  // libcurl there anyway; load_curl() runs once, and a request that comes first waits for it.
+  asio::post(impl_->strand, [] { (void)net::load_curl(); });
 }
 
 asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {

@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -535,6 +536,42 @@ TEST(ModelClientFactory, HttpProviderNeedsAnHttpClient) {
   auto c = make_model_client(m, nullptr);
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().type, ErrorType::internal);
+}
+
+}  // namespace
+}  // namespace cppflue
+
+namespace cppflue {
+namespace {
+
+bool libcurl_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libcurl.so.4") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// An agent with a remote model opens libcurl while it is being set up, in the background, so the
+// first prompt need not wait for it; an offline model never opens it.
+TEST(ModelClientCachePrepare, OpensTheHttpTransportOnlyForRemoteModels) {
+  if (libcurl_mapped()) GTEST_SKIP() << "libcurl is already loaded in this process";
+  auto runtime = Runtime::shared();
+  ModelClientCache cache(runtime->executor(),
+                         {{"mine", ProviderOverride{.api = "openai-chat",
+                                                    .base_url = "http://127.0.0.1:9/v1",
+                                                    .api_key = "sk-test"}}});
+  cache.prepare("test:echo");
+  cache.prepare("nosuchprovider:model");  // unresolvable: nothing, the run reports it later
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(libcurl_mapped());
+  cache.prepare("mine:m");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!libcurl_mapped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(libcurl_mapped());
 }
 
 }  // namespace

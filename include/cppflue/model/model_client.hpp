@@ -74,6 +74,9 @@ class ModelClientCache {
   ModelClientCache& operator=(const ModelClientCache&) = delete;
 
   Result<Entry> get(const std::string& spec);
+  // When `spec` names a remote model, starts opening the HTTP transport in the background
+  // (HttpClient::prepare), so that the first prompt does not wait for it. Nothing otherwise.
+  void prepare(const std::string& spec);
   const RetryPolicy& retry() const { return retry_; }
 
  private:

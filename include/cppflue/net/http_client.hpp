@@ -74,6 +74,11 @@ class HttpClient {
                                                        HttpStreamHandlers handlers,
                                                        CancelToken cancel);
 
+  // Starts opening libcurl now, on the client's executor, so that the first request need not
+  // wait for it (it takes a few milliseconds: libcurl and ~30 libraries). Requests made meanwhile
+  // wait for it as they would anyway. Once per process; a failure is reported by the request.
+  void prepare();
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
