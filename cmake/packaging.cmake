@@ -30,7 +30,8 @@ find_program(CPPFLUE_DPKG_SHLIBDEPS dpkg-shlibdeps)
 mark_as_advanced(CPPFLUE_DPKG_SHLIBDEPS)
 if(CPPFLUE_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4")
+  # Opened with dlopen, so dpkg-shlibdeps cannot see them.
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4, libssl3, libedit2")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libboost-json1.81.0, libcurl4, \
@@ -44,8 +45,7 @@ endif()
 # all Markdown agents need.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
     "bubblewrap, g++, cmake (>= 3.25), ninja-build, pkg-config, libboost1.81-dev, \
-libboost-json1.81-dev, libcurl4-openssl-dev, libssl-dev, libsqlite3-dev, libspdlog-dev, \
-libfmt-dev, libtomlplusplus-dev, libexpected-dev, libyaml-cpp-dev, libedit-dev, libpcre2-dev, \
-libseccomp-dev")
+libboost-json1.81-dev, libsqlite3-dev, libspdlog-dev, libfmt-dev, libtomlplusplus-dev, \
+libexpected-dev, libyaml-cpp-dev, libpcre2-dev, libseccomp-dev")
 
 include(CPack)

@@ -82,6 +82,7 @@ class Chat {
   const bool styled_out_;
   const bool styled_err_;
   std::optional<LineEditor> editor_;
+  bool plain_terminal_ = false;  // a terminal, but libedit could not be used: plain lines
 };
 
 // "/model x" → {"model", "x"}; nullopt when `entry` is no command: it does not start with '/',
@@ -104,14 +105,28 @@ std::optional<std::pair<std::string, std::string>> parse_command(const std::stri
 }
 
 std::optional<std::string> Chat::read_entry() {
-  if (!tty_) {
+  if (tty_ && !editor_ && !plain_terminal_) {
+    std::string why = LineEditor::unavailable();
+    if (why.empty()) {
+      try {
+        editor_.emplace();
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+    }
+    if (!editor_) {
+      plain_terminal_ = true;
+      note("no line editing, plain lines instead: " + why);
+    }
+  }
+  std::string prompt = styled_out_ ? fmt::format("{}{}you>{} ", kBold, kCyan, kReset) : "you> ";
+  if (!editor_) {
+    if (plain_terminal_) std::cout << prompt << std::flush;
     std::string line;
     if (!std::getline(std::cin, line)) return std::nullopt;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
   }
-  if (!editor_) editor_.emplace();
-  std::string prompt = styled_out_ ? fmt::format("{}{}you>{} ", kBold, kCyan, kReset) : "you> ";
   std::string entry;
   for (;;) {
     auto part = entry.empty() ? editor_->read(prompt) : editor_->read("...> ", prompt);

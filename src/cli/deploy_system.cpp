@@ -73,10 +73,12 @@ int wait_status(pid_t pid) {
 }
 
 // Libraries the binary opens with dlopen instead of linking them: src/net/curl_loader.cpp opens
-// libcurl at the first HTTP request, to keep its ~30 libraries out of every start, and
-// src/net/crypto.cpp libcrypto at the first webhook signature. Neither DT_NEEDED nor ldd shows
-// them, yet the bundle must carry them and the image install them.
-constexpr std::array<const char*, 2> kLoadedAtRunTime{"libcurl.so.4", "libcrypto.so.3"};
+// libcurl at the first HTTP request, to keep its ~30 libraries out of every start,
+// src/net/crypto.cpp libcrypto at the first webhook signature and src/cli/line_editor.cpp
+// libedit for `chat` on a terminal. Neither DT_NEEDED nor ldd shows them, yet the bundle must
+// carry them and the image install them.
+constexpr std::array<const char*, 3> kLoadedAtRunTime{"libcurl.so.4", "libcrypto.so.3",
+                                                      "libedit.so.2"};
 
 bool has_library(const std::vector<SharedLibrary>& libs, std::string_view name) {
   return std::any_of(libs.begin(), libs.end(),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "line_editor.hpp"
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <histedit.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 namespace cppflue::cli {
@@ -43,6 +46,77 @@ void append_utf8(std::string& out, char32_t c) {
   }
 }
 
+// libedit is opened when the first line editor is made, not linked: only `chat` on a terminal
+// edits lines, and linking it (with libtinfo, libbsd and libmd) cost every start ~0.4 ms and
+// ~0.4 MiB. <histedit.h> still gives every function's exact type (el_set, el_get and history
+// are variadic: calling them through a pointer of another type would be undefined).
+constexpr const char* kEditLibrary = "libedit.so.2";
+
+struct EditApi {
+  decltype(&::el_init) init = nullptr;
+  decltype(&::el_end) end = nullptr;
+  decltype(&::el_get) get = nullptr;
+  decltype(&::el_set) set = nullptr;
+  decltype(&::el_wset) wset = nullptr;
+  decltype(&::el_gets) gets = nullptr;
+  decltype(&::el_wgetc) wgetc = nullptr;
+  decltype(&::el_insertstr) insertstr = nullptr;
+  decltype(&::el_winsertstr) winsertstr = nullptr;
+  decltype(&::el_cursor) cursor = nullptr;
+  decltype(&::el_wline) wline = nullptr;
+  decltype(&::el_deletestr) deletestr = nullptr;  // el_wdeletestr is a macro for it
+  decltype(&::history_init) history_init = nullptr;
+  decltype(&::history_end) history_end = nullptr;
+  decltype(&::history) history = nullptr;
+  std::string problem;  // why the library is unusable, when it is
+};
+
+EditApi open_edit() {
+  EditApi api;
+  void* lib = ::dlopen(kEditLibrary, RTLD_LAZY | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = ::dlerror();
+    api.problem = fmt::format("cannot load {} ({}; Debian: apt-get install libedit2)", kEditLibrary,
+                              why != nullptr ? why : "unknown error");
+    return api;
+  }
+  const char* missing = nullptr;
+  auto bind = [&](const char* name, auto& slot) {
+    void* sym = missing == nullptr ? ::dlsym(lib, name) : nullptr;
+    if (sym == nullptr && missing == nullptr) missing = name;
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(sym);
+  };
+  bind("el_init", api.init);
+  bind("el_end", api.end);
+  bind("el_get", api.get);
+  bind("el_set", api.set);
+  bind("el_wset", api.wset);
+  bind("el_gets", api.gets);
+  bind("el_wgetc", api.wgetc);
+  bind("el_insertstr", api.insertstr);
+  bind("el_winsertstr", api.winsertstr);
+  bind("el_cursor", api.cursor);
+  bind("el_wline", api.wline);
+  bind("el_deletestr", api.deletestr);
+  bind("history_init", api.history_init);
+  bind("history_end", api.history_end);
+  bind("history", api.history);
+  if (missing != nullptr) {
+    ::dlclose(lib);
+    EditApi unusable;
+    unusable.problem = fmt::format(
+        "{} is not a usable libedit ({} is missing; Debian: apt-get install --reinstall libedit2)",
+        kEditLibrary, missing);
+    return unusable;
+  }
+  return api;  // stays open for the life of the process
+}
+
+const EditApi& edit() {
+  static const EditApi api = open_edit();  // once per process, thread-safe
+  return api;
+}
+
 void write_out(std::string_view s) {
   std::fflush(stdout);
   while (!s.empty()) {
@@ -66,7 +140,7 @@ struct LineEditor::Impl {
 
   static Impl& of(EditLine* el) {
     void* data = nullptr;
-    el_get(el, EL_CLIENTDATA, &data);
+    edit().get(el, EL_CLIENTDATA, &data);
     return *static_cast<Impl*>(data);
   }
 
@@ -82,7 +156,7 @@ struct LineEditor::Impl {
     std::wstring text;
     std::wstring tail;  // the last characters read, to spot the end sequence
     wchar_t c = 0;
-    while (el_wgetc(el, &c) == 1) {
+    while (edit().wgetc(el, &c) == 1) {
       if (c == L'\x03') return on_interrupt(el, 0);
       tail += c;
       if (tail.size() > kPasteEnd.size()) tail.erase(0, tail.size() - kPasteEnd.size());
@@ -111,14 +185,14 @@ struct LineEditor::Impl {
     if (utf8.find('\n') == std::string::npos) {
       std::wstring line(text.begin(), text.end());
       std::erase_if(line, [](wchar_t ch) { return ch == L'\r' || ch == L'\n'; });
-      if (el_winsertstr(el, line.c_str()) == 0) return CC_REFRESH;
+      if (edit().winsertstr(el, line.c_str()) == 0) return CC_REFRESH;
       // Too long for the line: kept whole like a block.
     }
     int lines = 1;
     for (char ch : utf8) lines += ch == '\n';
     self.pastes.push_back(std::move(utf8));
     std::string placeholder = paste_placeholder(static_cast<int>(self.pastes.size()), lines);
-    el_insertstr(el, placeholder.c_str());
+    edit().insertstr(el, placeholder.c_str());
     return CC_REFRESH;
   }
 
@@ -127,10 +201,10 @@ struct LineEditor::Impl {
   static unsigned char on_interrupt(EditLine* el, int) {
     Impl& self = of(el);
     // Counted in characters, as el_cursor and el_deletestr count (not bytes).
-    const LineInfoW* line = el_wline(el);
-    el_cursor(el, static_cast<int>(line->lastchar - line->cursor));
-    line = el_wline(el);
-    el_wdeletestr(el, static_cast<int>(line->cursor - line->buffer));
+    const LineInfoW* line = edit().wline(el);
+    edit().cursor(el, static_cast<int>(line->lastchar - line->cursor));
+    line = edit().wline(el);
+    edit().deletestr(el, static_cast<int>(line->cursor - line->buffer));
     self.pastes.clear();
     self.interrupted = true;
     if (!self.restart_prompt.empty()) self.prompt = self.restart_prompt;
@@ -145,9 +219,9 @@ struct LineEditor::Impl {
     Impl& self = of(el);
     if (self.bracketed_paste) write_out("\033[?2004l");
     write_out("\n");
-    el_set(el, EL_PREP_TERM, 0);
+    edit().set(el, EL_PREP_TERM, 0);
     ::kill(::getpid(), SIGTSTP);
-    el_set(el, EL_PREP_TERM, 1);
+    edit().set(el, EL_PREP_TERM, 1);
     if (self.bracketed_paste) write_out("\033[?2004h");
     return CC_REDISPLAY;
   }
@@ -188,33 +262,44 @@ void use_terminal_locale() {
   if (name.empty() || name == "C" || name == "POSIX") std::setlocale(LC_CTYPE, "C.UTF-8");
 }
 
+std::string LineEditor::unavailable() {
+  return edit().problem;
+}
+
 LineEditor::LineEditor() : impl_(std::make_unique<Impl>()) {
+  const EditApi& api = edit();
+  if (!api.problem.empty()) throw std::runtime_error(api.problem);
   Impl& self = *impl_;
-  self.el = el_init("cppflue", stdin, stdout, stderr);
-  self.history = history_init();
-  history(self.history, &self.event, H_SETSIZE, 1000);
-  history(self.history, &self.event, H_SETUNIQUE, 1);
-  el_set(self.el, EL_CLIENTDATA, &self);
-  el_set(self.el, EL_EDITOR, "emacs");
-  el_set(self.el, EL_HIST, history, self.history);
-  el_set(self.el, EL_PROMPT_ESC, &Impl::prompt_of, kPromptEscape);
+  self.el = api.init("cppflue", stdin, stdout, stderr);
+  self.history = api.history_init();
+  if (self.el == nullptr || self.history == nullptr) {
+    if (self.el != nullptr) api.end(self.el);
+    if (self.history != nullptr) api.history_end(self.history);
+    throw std::runtime_error("libedit could not set up the terminal (el_init)");
+  }
+  api.history(self.history, &self.event, H_SETSIZE, 1000);
+  api.history(self.history, &self.event, H_SETUNIQUE, 1);
+  api.set(self.el, EL_CLIENTDATA, &self);
+  api.set(self.el, EL_EDITOR, "emacs");
+  api.set(self.el, EL_HIST, api.history, self.history);
+  api.set(self.el, EL_PROMPT_ESC, &Impl::prompt_of, kPromptEscape);
   // While a line is edited Ctrl-C is a key (bound below), not SIGINT.
-  el_set(self.el, EL_SETTY, "-d", "-isig", nullptr);
+  api.set(self.el, EL_SETTY, "-d", "-isig", nullptr);
   // The wide form: libedit keeps these pointers (static strings), where the narrow form makes
   // copies that el_end never frees.
-  el_wset(self.el, EL_ADDFN, L"cppflue-paste", L"Keep a pasted block whole", &Impl::on_paste);
-  el_wset(self.el, EL_ADDFN, L"cppflue-interrupt", L"Clear the line", &Impl::on_interrupt);
-  el_wset(self.el, EL_ADDFN, L"cppflue-suspend", L"Stop (fg resumes)", &Impl::on_suspend);
-  el_set(self.el, EL_BIND, std::string(kPasteStart).c_str(), "cppflue-paste", nullptr);
-  el_set(self.el, EL_BIND, "^C", "cppflue-interrupt", nullptr);
-  el_set(self.el, EL_BIND, "^Z", "cppflue-suspend", nullptr);
+  api.wset(self.el, EL_ADDFN, L"cppflue-paste", L"Keep a pasted block whole", &Impl::on_paste);
+  api.wset(self.el, EL_ADDFN, L"cppflue-interrupt", L"Clear the line", &Impl::on_interrupt);
+  api.wset(self.el, EL_ADDFN, L"cppflue-suspend", L"Stop (fg resumes)", &Impl::on_suspend);
+  api.set(self.el, EL_BIND, std::string(kPasteStart).c_str(), "cppflue-paste", nullptr);
+  api.set(self.el, EL_BIND, "^C", "cppflue-interrupt", nullptr);
+  api.set(self.el, EL_BIND, "^Z", "cppflue-suspend", nullptr);
   const char* term = std::getenv("TERM");
   self.bracketed_paste = term && std::strcmp(term, "dumb") != 0;
 }
 
 LineEditor::~LineEditor() {
-  el_end(impl_->el);
-  history_end(impl_->history);
+  edit().end(impl_->el);
+  edit().history_end(impl_->history);
 }
 
 namespace {
@@ -251,7 +336,7 @@ std::optional<std::string> LineEditor::read(const std::string& prompt,
   self.interrupted = false;
   if (self.bracketed_paste) write_out("\033[?2004h");
   int count = 0;
-  const char* line = el_gets(self.el, &count);
+  const char* line = edit().gets(self.el, &count);
   if (self.bracketed_paste) write_out("\033[?2004l");
   if (!line || count <= 0) return std::nullopt;
   std::string entry(line, static_cast<std::size_t>(count));
@@ -269,7 +354,7 @@ void LineEditor::remember(const std::string& entry) {
       entry.find('\n') != std::string::npos) {
     return;
   }
-  history(impl_->history, &impl_->event, H_ENTER, entry.c_str());
+  edit().history(impl_->history, &impl_->event, H_ENTER, entry.c_str());
 }
 
 }  // namespace cppflue::cli

@@ -18,7 +18,9 @@ namespace cppflue::cli {
 
 class LineEditor {
  public:
-  // Edits on standard input/output, which must be a terminal.
+  // Edits on standard input/output, which must be a terminal. libedit is opened with dlopen by
+  // the first editor; when it cannot be, this throws std::runtime_error with unavailable()'s
+  // reason.
   LineEditor();
   ~LineEditor();
   LineEditor(const LineEditor&) = delete;
@@ -34,6 +36,10 @@ class LineEditor {
   bool interrupted() const;
   // Adds `entry` to the history (Up/Down).
   void remember(const std::string& entry);
+
+  // Why no editor can be made here (libedit.so.2 missing or unusable, with the Debian package
+  // to install), or empty. Opens libedit when nothing has yet.
+  static std::string unavailable();
 
   struct Impl;
 

@@ -216,6 +216,37 @@ TEST_F(ChatTest, InATerminalPasteIsOneMessageCtrlCClearsTheLineAndSlashCommandsS
   EXPECT_EQ(requests(), 3u);
 }
 
+// libedit is opened by the first line editor, not linked. On a terminal where it cannot be used,
+// the chat says why (library, package) and reads plain lines instead of failing.
+TEST_F(ChatTest, InATerminalWithoutAUsableLibeditTheChatReadsPlainLines) {
+  REQUIRE_TMUX();
+  namespace fs = std::filesystem;
+  fs::path libz;
+  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
+    if (fs::exists(p)) libz = p;
+  }
+  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libedit";
+  fs::path fake = dir_.path() / "fake-lib";
+  fs::create_directories(fake);
+  fs::copy_file(libz, fake / "libedit.so.2");
+  fake_.enqueue_turn(WireApi::openai_chat, text_turn("plain answer"), true);
+  Tmux tmux(dir_.path(), fmt::format("env CPPFLUE_TEST_MINE_KEY=k TERM=xterm-256color "
+                                     "LD_LIBRARY_PATH={} {} chat -m mine:m -s plain",
+                                     shell_quote(fake.string()), shell_quote(binary())));
+  ASSERT_TRUE(tmux.started()) << tmux.start_output();
+  ASSERT_TRUE(tmux.wait_for_screen("no line editing, plain lines instead")) << tmux.screen();
+  EXPECT_TRUE(contains(tmux.screen(), "libedit.so.2 is not a usable libedit")) << tmux.screen();
+  EXPECT_TRUE(contains(tmux.screen(), "--reinstall libedit2")) << tmux.screen();  // wrapped
+  ASSERT_TRUE(tmux.wait_for_screen("you>")) << tmux.screen();
+  tmux.keys("hello plain", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(wait_until([&] { return requests() == 1; })) << tmux.screen();
+  EXPECT_EQ(last_user_messages(), std::vector<std::string>{"hello plain"}) << tmux.screen();
+  ASSERT_TRUE(tmux.wait_for_screen("plain answer")) << tmux.screen();
+  tmux.keys("C-d");
+  ASSERT_TRUE(wait_until([&] { return tmux.ended_well(); })) << tmux.screen();
+}
+
 TEST_F(ChatTest, InATerminalCtrlCForgetsNonAsciiLinesAndWholeEntries) {
   REQUIRE_TMUX();
   fake_.enqueue_turn(WireApi::openai_chat, text_turn("first"), true);
