@@ -106,10 +106,13 @@ struct Context {
 };
 
 // The context of a stored session: messages, where a compaction entry replaces everything
-// before its first kept entry by its summary.
-Result<Context> load_context(const std::string& id, const std::vector<Entry>& entries) {
+// before its first kept entry by its summary. Each entry's JSON is freed once it has become a
+// message, so the history is never held twice over (parsed JSON takes about twice its text).
+Result<Context> load_context(const std::string& id, std::vector<Entry>& entries) {
   Context out;
-  for (const auto& e : entries) {
+  out.history.reserve(entries.size());
+  out.seqs.reserve(entries.size());
+  for (auto& e : entries) {
     if (e.kind == "compaction") {
       auto summary = get_string(e.content, "summary");
       auto first_kept = get_int(e.content, "first_kept_seq");
@@ -147,6 +150,7 @@ Result<Context> load_context(const std::string& id, const std::vector<Entry>& en
     }
     out.history.push_back(std::move(*m));
     out.seqs.push_back(e.seq);
+    e.content = nullptr;
   }
   return out;
 }
