@@ -112,11 +112,13 @@ Result<DispatchItem> SqliteDispatchStore::read_dispatch(const StmtUse& row) cons
   return d;
 }
 
-Result<std::optional<DispatchItem>> SqliteDispatchStore::get_dispatch_locked(sqlite3_stmt* stmt,
+Result<std::optional<DispatchItem>> SqliteDispatchStore::get_dispatch_locked(LazyStmt& lazy,
                                                                              const std::string& a,
                                                                              const std::string& b,
                                                                              const std::string& c) {
-  StmtUse q(stmt);
+  auto stmt = lazy.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, a);
   if (!b.empty()) q.bind(2, b);
   if (!c.empty()) q.bind(3, c);
@@ -135,7 +137,9 @@ Result<DispatchItem> SqliteDispatchStore::enqueue_dispatch(const DispatchItem& i
   std::string context = boost::json::serialize(item.context);
   std::lock_guard lock(c_->mutex());
   {
-    StmtUse q(insert_dispatch_.get());
+    auto stmt = insert_dispatch_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, item.id);
     q.bind(2, item.agent);
     q.bind(3, item.instance_id);
@@ -147,8 +151,8 @@ Result<DispatchItem> SqliteDispatchStore::enqueue_dispatch(const DispatchItem& i
     q.bind(9, item.tracestate);
     int rc = q.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE && !item.idempotency_key.empty()) {
-      auto original = get_dispatch_locked(select_dispatch_by_key_.get(), item.agent,
-                                          item.instance_id, item.idempotency_key);
+      auto original = get_dispatch_locked(select_dispatch_by_key_, item.agent, item.instance_id,
+                                          item.idempotency_key);
       if (!original) return fail(std::move(original.error()));
       if (*original) {
         (*original)->duplicate = true;
@@ -162,7 +166,7 @@ Result<DispatchItem> SqliteDispatchStore::enqueue_dispatch(const DispatchItem& i
     }
     if (rc != SQLITE_DONE) return fail(c_->error("enqueue dispatch", rc));
   }
-  auto stored = get_dispatch_locked(select_dispatch_.get(), item.id);
+  auto stored = get_dispatch_locked(select_dispatch_, item.id);
   if (!stored) return fail(std::move(stored.error()));
   if (!*stored) {
     return fail(ErrorType::store_error,
@@ -178,7 +182,9 @@ Result<std::optional<DispatchItem>> SqliteDispatchStore::lease_next_locked(
   std::int64_t now = epoch_ms_now();
   std::optional<DispatchItem> item;
   {
-    StmtUse q(next_dispatch_.get());
+    auto stmt = next_dispatch_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, now);
     int rc = q.step();
     if (rc == SQLITE_DONE) return item;
@@ -188,7 +194,7 @@ Result<std::optional<DispatchItem>> SqliteDispatchStore::lease_next_locked(
     item = std::move(*d);
   }
   std::int64_t until = now + lease.count();
-  auto updated = c_->run_update(lease_dispatch_.get(), "lease dispatch", [&](StmtUse& q) {
+  auto updated = c_->run_update(lease_dispatch_, "lease dispatch", [&](StmtUse& q) {
     q.bind(1, item->id);
     q.bind(2, until);
   });
@@ -224,7 +230,7 @@ Result<bool> SqliteDispatchStore::renew_dispatch(const std::string& id,
                                                  std::chrono::milliseconds lease) {
   std::int64_t until = epoch_ms_now() + lease.count();
   std::lock_guard lock(c_->mutex());
-  return c_->run_update(renew_dispatch_.get(), "renew dispatch lease", [&](StmtUse& q) {
+  return c_->run_update(renew_dispatch_, "renew dispatch lease", [&](StmtUse& q) {
     q.bind(1, id);
     q.bind(2, until);
   });
@@ -233,7 +239,7 @@ Result<bool> SqliteDispatchStore::renew_dispatch(const std::string& id,
 Result<void> SqliteDispatchStore::begin_dispatch_attempt(const std::string& id,
                                                          std::int64_t entries_before) {
   std::lock_guard lock(c_->mutex());
-  auto r = c_->run_update(begin_dispatch_.get(), "begin dispatch attempt", [&](StmtUse& q) {
+  auto r = c_->run_update(begin_dispatch_, "begin dispatch attempt", [&](StmtUse& q) {
     q.bind(1, id);
     q.bind(2, entries_before);
   });
@@ -249,7 +255,7 @@ Result<void> SqliteDispatchStore::finish_dispatch(const std::string& id, const s
   const std::string_view stored_state = to_string(*checked);
   std::string error_text = boost::json::serialize(error_value);
   std::lock_guard lock(c_->mutex());
-  auto r = c_->run_update(finish_dispatch_.get(), "finish dispatch", [&](StmtUse& q) {
+  auto r = c_->run_update(finish_dispatch_, "finish dispatch", [&](StmtUse& q) {
     q.bind(1, id);
     q.bind(2, stored_state);
     q.bind(3, error_text);
@@ -261,19 +267,21 @@ Result<void> SqliteDispatchStore::finish_dispatch(const std::string& id, const s
 
 Result<std::optional<DispatchItem>> SqliteDispatchStore::get_dispatch(const std::string& id) {
   std::lock_guard lock(c_->mutex());
-  return get_dispatch_locked(select_dispatch_.get(), id);
+  return get_dispatch_locked(select_dispatch_, id);
 }
 
 Result<std::int64_t> SqliteDispatchStore::release_dispatch_leases() {
   std::lock_guard lock(c_->mutex());
-  auto r = c_->run_update(release_dispatch_.get(), "release dispatch leases", [](StmtUse&) {});
+  auto r = c_->run_update(release_dispatch_, "release dispatch leases", [](StmtUse&) {});
   if (!r) return fail(std::move(r.error()));
   return c_->changes();
 }
 
 Result<std::map<std::string, std::int64_t>> SqliteDispatchStore::dispatch_counts() {
   std::lock_guard lock(c_->mutex());
-  StmtUse q(count_dispatch_.get());
+  auto stmt = count_dispatch_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   std::map<std::string, std::int64_t> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) out[std::string(q.text(0))] = q.integer(1);
@@ -283,7 +291,9 @@ Result<std::map<std::string, std::int64_t>> SqliteDispatchStore::dispatch_counts
 
 Result<std::optional<std::int64_t>> SqliteDispatchStore::oldest_open_dispatch_ms() {
   std::lock_guard lock(c_->mutex());
-  StmtUse q(oldest_dispatch_.get());
+  auto stmt = oldest_dispatch_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   int rc = q.step();
   if (rc != SQLITE_ROW) return fail(c_->error("oldest dispatch", rc));
   if (q.is_null(0)) return std::optional<std::int64_t>();

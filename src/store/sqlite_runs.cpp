@@ -141,7 +141,9 @@ Result<RunRecord> SqliteRunStore::read_run(const StmtUse& row) const {
 }
 
 Result<std::optional<RunRecord>> SqliteRunStore::get_run_locked(const std::string& id) {
-  StmtUse q(select_run_.get());
+  auto stmt = select_run_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, id);
   int rc = q.step();
   if (rc == SQLITE_DONE) return std::optional<RunRecord>();
@@ -161,11 +163,13 @@ Result<std::string> SqliteRunStore::normalise_timestamp(const std::string& text)
   };
   // SQLite would also take "now" and bare Julian day numbers; a timestamp starts with a date.
   if (text.size() < 10 || text[4] != '-' || text[7] != '-') return invalid();
-  StmtUse q(normalise_time_.get());
+  auto stmt = normalise_time_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, text);
   int rc = q.step();
   if (rc != SQLITE_ROW) return fail(c_->error("normalise timestamp", rc));
-  if (sqlite3_column_type(normalise_time_.get(), 0) == SQLITE_NULL) return invalid();
+  if (q.is_null(0)) return invalid();
   return std::string(q.text(0));
 }
 
@@ -181,7 +185,9 @@ Result<RunRecord> SqliteRunStore::create_run(const RunRecord& run) {
     started_at = std::move(*normalised);
   }
   {
-    StmtUse q(insert_run_.get());
+    auto stmt = insert_run_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, run.id);
     q.bind(2, run.workflow);
     q.bind_or_null(3, run.instance_id);
@@ -217,7 +223,9 @@ Result<std::int64_t> SqliteRunStore::append_run_event(const std::string& run_id,
   // Serialise outside the lock: it is the costliest part for large payloads.
   std::string text = boost::json::serialize(data);
   std::lock_guard lock(c_->mutex());
-  StmtUse q(insert_run_event_.get());
+  auto stmt = insert_run_event_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, run_id);
   q.bind(2, type);
   q.bind(3, text);
@@ -243,7 +251,9 @@ Result<RunRecord> SqliteRunStore::finish_run(const std::string& run_id, const st
   std::string error_text = boost::json::serialize(error_value);
   std::lock_guard lock(c_->mutex());
   {
-    StmtUse q(finish_run_.get());
+    auto stmt = finish_run_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, run_id);
     q.bind(2, stored_status);
     q.bind(3, result_text);
@@ -268,7 +278,9 @@ Result<std::vector<RunEvent>> SqliteRunStore::read_events(const std::string& run
                                                           std::int64_t after, std::int64_t limit,
                                                           const std::string& type_list) {
   std::vector<RunEvent> out;
-  StmtUse q(select_run_events_.get());
+  auto stmt = select_run_events_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, run_id);
   q.bind(2, after);
   q.bind_or_null(3, type_list);
@@ -315,7 +327,9 @@ Result<RunPage> SqliteRunStore::list_runs(const RunQuery& query) {
   std::string statuses =
       query.status.empty() ? std::string() : json_list(store_detail::split_list(query.status));
   std::lock_guard lock(c_->mutex());
-  StmtUse q(list_runs_[shape].get());
+  auto stmt = list_runs_[shape].get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   if (shape & kByWorkflow) q.bind(1, query.workflow);
   if (shape & kByStatus) q.bind(2, statuses);
   if (shape & kAfterKey) {
@@ -354,7 +368,10 @@ Result<NamePage> SqliteRunStore::list_names(const NameQuery& query, bool instanc
   }
   const std::int64_t limit = store_detail::clamp_list_limit(query.limit);
   std::lock_guard lock(c_->mutex());
-  StmtUse q(instances ? list_instances_.get() : list_workflows_.get());
+  LazyStmt& lazy = instances ? list_instances_ : list_workflows_;
+  auto stmt = lazy.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   int n = 1;
   if (instances) q.bind(n++, query.workflow);
   q.bind(n++, position->after);  // "" before the first name

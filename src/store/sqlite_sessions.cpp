@@ -73,7 +73,9 @@ Result<SessionRecord> SqliteSessionStore::read_session(const StmtUse& row) const
 }
 
 Result<std::optional<SessionRecord>> SqliteSessionStore::get_session_locked(const std::string& id) {
-  StmtUse q(select_session_.get());
+  auto stmt = select_session_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, id);
   int rc = q.step();
   if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
@@ -91,7 +93,9 @@ Result<SessionRecord> SqliteSessionStore::open_session(const std::string& id,
   std::string now = iso8601_now();
   std::lock_guard lock(c_->mutex());
   {
-    StmtUse q(insert_session_.get());
+    auto stmt = insert_session_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, id);
     q.bind_or_null(2, init.parent_id);
     q.bind_or_null(3, init.agent);
@@ -119,7 +123,9 @@ Result<std::optional<SessionRecord>> SqliteSessionStore::get_session(const std::
 
 Result<std::vector<SessionRecord>> SqliteSessionStore::list_sessions() {
   std::lock_guard lock(c_->mutex());
-  StmtUse q(select_sessions_.get());
+  auto stmt = select_sessions_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   std::vector<SessionRecord> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
@@ -133,7 +139,9 @@ Result<std::vector<SessionRecord>> SqliteSessionStore::list_sessions() {
 
 Result<bool> SqliteSessionStore::delete_session(const std::string& id) {
   std::lock_guard lock(c_->mutex());
-  StmtUse q(delete_session_.get());
+  auto stmt = delete_session_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, id);
   int rc = q.step();
   if (rc != SQLITE_DONE) return fail(c_->error("delete session", rc));
@@ -144,7 +152,9 @@ Result<void> SqliteSessionStore::update_metadata(const std::string& id, const js
   std::string text = boost::json::serialize(metadata);
   std::string now = iso8601_now();
   std::lock_guard lock(c_->mutex());
-  StmtUse q(update_metadata_.get());
+  auto stmt = update_metadata_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, id);
   q.bind(2, text);
   q.bind(3, now);
@@ -160,7 +170,9 @@ Result<std::int64_t> SqliteSessionStore::append_entry(const std::string& session
   std::string content = boost::json::serialize(entry.content);
   std::string created_at = entry.created_at.empty() ? iso8601_now() : entry.created_at;
   std::lock_guard lock(c_->mutex());
-  StmtUse q(insert_entry_.get());
+  auto stmt = insert_entry_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, session_id);
   q.bind(2, entry.kind);  // any kind is kept as given (EntryKind names the harness's)
   q.bind_or_null(3, entry.role);
@@ -206,7 +218,9 @@ Result<std::vector<Entry>> SqliteSessionStore::context_entries(const std::string
   std::lock_guard lock(c_->mutex());
   std::int64_t from = 1;
   {
-    StmtUse q(select_last_compaction_.get());
+    auto stmt = select_last_compaction_.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
     q.bind(1, session_id);
     int rc = q.step();
     if (rc == SQLITE_ROW) {
@@ -240,7 +254,9 @@ Result<std::vector<Entry>> SqliteSessionStore::entries_page(const std::string& s
 
 Result<std::vector<Entry>> SqliteSessionStore::entries_from(const std::string& session_id,
                                                             std::int64_t from, std::int64_t limit) {
-  StmtUse q(select_entries_from_.get());
+  auto stmt = select_entries_from_.get(*c_);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   q.bind(1, session_id);
   q.bind(2, from);
   q.bind(3, limit);

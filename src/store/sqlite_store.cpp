@@ -126,18 +126,30 @@ Result<Stmt> Connection::prepare(const std::string& sql, unsigned flags) {
   return stmt;
 }
 
+Result<sqlite3_stmt*> LazyStmt::get(Connection& c) {
+  if (!stmt_) {
+    auto prepared = c.prepare(sql_, SQLITE_PREPARE_PERSISTENT);
+    if (!prepared) return fail(std::move(prepared.error()));
+    stmt_ = std::move(*prepared);
+  }
+  return stmt_.get();
+}
+
 Result<void> Connection::prepare_all(const std::vector<StatementSpec>& specs) {
   for (const auto& spec : specs) {
-    auto stmt = prepare(spec.sql, SQLITE_PREPARE_PERSISTENT);
-    if (!stmt) return fail(std::move(stmt.error()));
-    *spec.target = std::move(*stmt);
+    spec.target->set_sql(spec.sql);
+#ifndef NDEBUG
+    if (auto r = spec.target->get(*this); !r) return fail(std::move(r.error()));
+#endif
   }
   return {};
 }
 
-Result<bool> Connection::run_update(sqlite3_stmt* stmt, std::string_view operation,
+Result<bool> Connection::run_update(LazyStmt& lazy, std::string_view operation,
                                     const std::function<void(StmtUse&)>& bind) {
-  StmtUse q(stmt);
+  auto stmt = lazy.get(*this);
+  if (!stmt) return fail(std::move(stmt.error()));
+  StmtUse q(*stmt);
   bind(q);
   int rc = q.step();
   if (rc != SQLITE_DONE) return fail(error(operation, rc));

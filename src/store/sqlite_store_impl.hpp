@@ -13,9 +13,9 @@
 // of files beside these.
 //
 // One connection per Store, guarded by a mutex (SQLite's own FULLMUTEX would not make our
-// multi-step operations atomic anyway), with every statement prepared once at open. Another
-// process (or another Store on the same file) coordinates through SQLite's file locks: WAL lets
-// readers proceed while one writer commits, and busy_timeout absorbs short write contention.
+// multi-step operations atomic anyway), with each statement prepared once, at its first use.
+// Another process (or another Store on the same file) coordinates through SQLite's file locks: WAL
+// lets readers proceed while one writer commits, and busy_timeout absorbs short write contention.
 #pragma once
 
 #include <filesystem>
@@ -48,9 +48,27 @@ inline std::string literal(std::string_view name) {
   return out;
 }
 
-// A statement to prepare at open, and where it is kept.
+class Connection;
+
+// A statement prepared at its first use and kept for the connection's life
+// (SQLITE_PREPARE_PERSISTENT): a process prepares only what it runs. A `cppflue run` needs a few
+// of the ~40 statements, and preparing all of them took ~15% of a cold run's instructions.
+// Used under the connection's mutex.
+class LazyStmt {
+ public:
+  void set_sql(std::string sql) { sql_ = std::move(sql); }
+  const std::string& sql() const noexcept { return sql_; }
+  // The prepared statement; a failure names the store and SQLite's message.
+  Result<sqlite3_stmt*> get(Connection& c);
+
+ private:
+  std::string sql_;
+  Stmt stmt_;
+};
+
+// A statement's SQL, and where it is kept.
 struct StatementSpec {
-  Stmt* target;
+  LazyStmt* target;
   std::string sql;
 };
 
@@ -72,10 +90,11 @@ class Connection {
   Error error(std::string_view operation, int rc) const;
   Result<void> exec(const char* sql, std::string_view operation);
   Result<Stmt> prepare(const std::string& sql, unsigned flags);
-  // Prepares each (SQLITE_PREPARE_PERSISTENT) into its target.
+  // Gives each target its SQL, prepared at its first use. Debug builds prepare every one now,
+  // so that a statement the schema does not accept fails every test that opens a store.
   Result<void> prepare_all(const std::vector<StatementSpec>& specs);
   // Steps a statement that returns no rows, after `bind`; true when it changed a row.
-  Result<bool> run_update(sqlite3_stmt* stmt, std::string_view operation,
+  Result<bool> run_update(LazyStmt& stmt, std::string_view operation,
                           const std::function<void(StmtUse&)>& bind);
   // Rows changed by the last statement.
   std::int64_t changes() const noexcept { return sqlite3_changes(db_.get()); }
@@ -123,14 +142,14 @@ class SqliteSessionStore final : public SessionStore {
                                           std::int64_t limit = -1);
 
   std::shared_ptr<Connection> c_;
-  Stmt insert_session_;
-  Stmt select_session_;
-  Stmt select_sessions_;
-  Stmt delete_session_;
-  Stmt update_metadata_;
-  Stmt insert_entry_;
-  Stmt select_last_compaction_;
-  Stmt select_entries_from_;
+  LazyStmt insert_session_;
+  LazyStmt select_session_;
+  LazyStmt select_sessions_;
+  LazyStmt delete_session_;
+  LazyStmt update_metadata_;
+  LazyStmt insert_entry_;
+  LazyStmt select_last_compaction_;
+  LazyStmt select_entries_from_;
 };
 
 class SqliteRunStore final : public RunStore {
@@ -168,17 +187,17 @@ class SqliteRunStore final : public RunStore {
                                             std::int64_t limit, const std::string& type_list);
 
   std::shared_ptr<Connection> c_;
-  Stmt normalise_time_;
-  Stmt insert_run_;
-  Stmt select_run_;
-  Stmt finish_run_;
-  Stmt insert_run_event_;
-  Stmt select_run_events_;
+  LazyStmt normalise_time_;
+  LazyStmt insert_run_;
+  LazyStmt select_run_;
+  LazyStmt finish_run_;
+  LazyStmt insert_run_event_;
+  LazyStmt select_run_events_;
   // list_runs, one statement per filter shape so each uses its index: bit 0 = workflow,
   // bit 1 = status, bit 2 = cursor, bit 3 = instance. All take a LIMIT ?5 and an OFFSET ?6.
-  Stmt list_runs_[16];
-  Stmt list_workflows_;
-  Stmt list_instances_;
+  LazyStmt list_runs_[16];
+  LazyStmt list_workflows_;
+  LazyStmt list_instances_;
 };
 
 class SqliteDispatchStore final : public DispatchStore {
@@ -200,23 +219,23 @@ class SqliteDispatchStore final : public DispatchStore {
   explicit SqliteDispatchStore(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
   Result<void> prepare_statements();
   Result<DispatchItem> read_dispatch(const StmtUse& row) const;
-  Result<std::optional<DispatchItem>> get_dispatch_locked(sqlite3_stmt* stmt, const std::string& a,
+  Result<std::optional<DispatchItem>> get_dispatch_locked(LazyStmt& stmt, const std::string& a,
                                                           const std::string& b = {},
                                                           const std::string& c = {});
   Result<std::optional<DispatchItem>> lease_next_locked(std::chrono::milliseconds lease);
 
   std::shared_ptr<Connection> c_;
-  Stmt insert_dispatch_;
-  Stmt select_dispatch_;
-  Stmt select_dispatch_by_key_;
-  Stmt next_dispatch_;
-  Stmt lease_dispatch_;
-  Stmt renew_dispatch_;
-  Stmt begin_dispatch_;
-  Stmt finish_dispatch_;
-  Stmt release_dispatch_;
-  Stmt count_dispatch_;
-  Stmt oldest_dispatch_;
+  LazyStmt insert_dispatch_;
+  LazyStmt select_dispatch_;
+  LazyStmt select_dispatch_by_key_;
+  LazyStmt next_dispatch_;
+  LazyStmt lease_dispatch_;
+  LazyStmt renew_dispatch_;
+  LazyStmt begin_dispatch_;
+  LazyStmt finish_dispatch_;
+  LazyStmt release_dispatch_;
+  LazyStmt count_dispatch_;
+  LazyStmt oldest_dispatch_;
 };
 
 }  // namespace cppflue::sqlite
