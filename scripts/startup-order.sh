@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Regenerates src/cli/startup.order: the functions of the `cppflue` binary that start-up runs,
-# in the order they first run. The release build hands the file to ld.lld
+# Regenerates src/cli/startup.order: the functions of the `cppflue` binary that start-up runs
+# (in the order callgrind's profiles list them, which keeps callers near their callees). The release build hands the file to ld.lld
 # (--symbol-ordering-file), which lays those functions out together at the start of .text, so
 # a starting process maps a few hundred KiB of code instead of pages spread over the whole
 # binary (the kernel maps 64 KiB around each page fault).
@@ -21,7 +21,9 @@ command -v valgrind >/dev/null || { echo "startup-order: valgrind is needed (apt
 
 work="$(mktemp -d)"
 fake_pid=""
+serve_pid=""
 cleanup() {
+  [ -n "$serve_pid" ] && kill -KILL "$serve_pid" 2>/dev/null || true
   [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
   if [ -n "${STARTUP_ORDER_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
@@ -63,12 +65,23 @@ fake_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port="$(cat "$work/port")"
 
-grind() {  # grind NAME DIR ARGS...: one callgrind run of the binary in DIR
+# valgrind_cmd NAME: the command line that profiles one run into $work/cg.NAME, in a clean env.
+valgrind_cmd() {
+  printf '%s\0' env -i PATH=/usr/bin:/bin HOME="$work" FAKE_KEY=sk-order NO_COLOR=1 \
+    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.$1" "$bin"
+}
+
+# grind NAME DIR ARGS...: a run that must end by itself, within two minutes.
+grind() {
   local name="$1" dir="$2"
   shift 2
-  (cd "$dir" && env -i PATH=/usr/bin:/bin HOME="$work" FAKE_KEY=sk-order NO_COLOR=1 \
-    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.$name" "$bin" "$@") \
-    >"$work/$name.log" 2>&1
+  local cmd=()
+  mapfile -d '' cmd < <(valgrind_cmd "$name")
+  if ! (cd "$dir" && timeout 120 "${cmd[@]}" "$@" >"$work/$name.log" 2>&1); then
+    cat "$work/$name.log" >&2
+    echo "startup-order: the $name run failed (its log is above)" >&2
+    exit 1
+  fi
 }
 
 mkdir -p "$work/offline" "$work/fake" "$work/serve"
@@ -76,19 +89,32 @@ printf '[providers.fake]\napi = "openai-chat"\nbase_url = "http://127.0.0.1:%s/v
   "$port" > "$work/fake/cppflue.toml"
 cp "$work/fake/cppflue.toml" "$work/serve/cppflue.toml"
 
-grind serve "$work/serve" serve --port 0 -m test:echo &
+# serve runs until stopped: its pid is valgrind's own (exec), so it is stopped by pid.
+mapfile -d '' serve_cmd < <(valgrind_cmd serve)
+(cd "$work/serve" && exec "${serve_cmd[@]}" serve --port 0 -m test:echo >"$work/serve.log" 2>&1) &
 serve_pid=$!
 listen=""
 for _ in $(seq 600); do
   listen="$(grep -o '127\.0\.0\.1:[0-9]*' "$work/serve.log" 2>/dev/null | head -1 || true)"
   [ -n "$listen" ] && break
+  kill -0 "$serve_pid" 2>/dev/null || break
   sleep 0.1
 done
-[ -n "$listen" ] || { cat "$work/serve.log" >&2; echo "startup-order: serve did not start" >&2; exit 1; }
-python3 -c "import urllib.request,sys; urllib.request.urlopen('http://$listen/health').read()"
+if [ -z "$listen" ] ||
+  ! python3 -c "import urllib.request; urllib.request.urlopen('http://$listen/health', timeout=30).read()"; then
+  cat "$work/serve.log" >&2
+  echo "startup-order: serve did not start or answer /health (its log is above)" >&2
+  exit 1
+fi
 sleep 1
-pkill -TERM -f "callgrind-out-file=$work/cg.serve" || true
+kill -TERM "$serve_pid"
+for _ in $(seq 300); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$serve_pid" 2>/dev/null; then
+  echo "startup-order: serve did not stop on SIGTERM within 30 s" >&2
+  exit 1
+fi
 wait "$serve_pid" || true
+serve_pid=""
 
 grind version "$work" --version
 grind offline "$work/offline" run -m test:echo -p "hello"

@@ -116,16 +116,27 @@ std::optional<std::string> Chat::read_entry() {
     }
     if (!editor_) {
       plain_terminal_ = true;
-      note("no line editing, plain lines instead: " + why);
+      note("no line editing, plain lines instead (a pasted block is sent line by line): " + why);
     }
   }
   std::string prompt = styled_out_ ? fmt::format("{}{}you>{} ", kBold, kCyan, kReset) : "you> ";
   if (!editor_) {
-    if (plain_terminal_) std::cout << prompt << std::flush;
-    std::string line;
-    if (!std::getline(std::cin, line)) return std::nullopt;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return line;
+    std::string entry;
+    for (;;) {
+      if (plain_terminal_) std::cout << (entry.empty() ? prompt : "...> ") << std::flush;
+      std::string line;
+      if (!std::getline(std::cin, line)) {
+        return entry.empty() ? std::nullopt : std::optional<std::string>(entry);
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      // On a terminal, as with the editor, a line that ends with a backslash continues.
+      if (plain_terminal_ && !line.empty() && line.back() == '\\') {
+        line.pop_back();
+        entry += line + '\n';
+        continue;
+      }
+      return entry + line;
+    }
   }
   std::string entry;
   for (;;) {
@@ -167,7 +178,8 @@ int Chat::loop() {
 }
 
 void Chat::install_abort_handler() {
-  // SIGINT arrives only while an answer runs (the editor reads Ctrl-C as a key).
+  // With the editor, SIGINT arrives only while an answer runs (it reads Ctrl-C as a key); in
+  // plain lines it may come while idle too, where abort() does nothing.
   set_interrupt_handler([session = session_]() mutable { session.abort(); });
 }
 

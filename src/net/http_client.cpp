@@ -134,6 +134,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   std::map<CURL*, std::shared_ptr<Transfer>> transfers;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets;
   bool shut_down = false;
+  std::atomic<bool> prepared{false};  // prepare() has posted the load
 
   // ---- curl callbacks (always invoked from inside curl_multi_* on the strand) ----
 
@@ -463,8 +464,7 @@ HttpClient::~HttpClient() {
 }
 
 void HttpClient::prepare() {
-  static std::atomic<bool> started{false};
-  if (started.exchange(true)) return;
+  if (impl_->prepared.exchange(true)) return;
   // On an I/O thread (idle while an agent is being set up): the first request would open
   // libcurl there anyway; load_curl() runs once, and a request that comes first waits for it.
   asio::post(impl_->strand, [] { (void)net::load_curl(); });

@@ -34,6 +34,12 @@ std::string env_value(const std::string& name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
+// Why an HMAC could not be computed (hmac_sha256_hex gave nothing).
+std::string cannot_check_signatures() {
+  std::string why = net::crypto_problem();
+  return "cannot check signatures: " + (why.empty() ? std::string("libcrypto's HMAC failed") : why);
+}
+
 // "sha256=<hex>" (GitHub, generic) or "v0=<hex>" (Slack): the hex part, lower-cased.
 std::optional<std::string> signature_hex(const std::optional<std::string>& header,
                                          std::string_view prefix) {
@@ -181,6 +187,20 @@ Inbound hmac_inbound(const ServerRequest& req, const json& body) {
 
 }  // namespace
 
+WebhookRoutes::WebhookRoutes(ServerConfig config, std::shared_ptr<ServedAgents> agents,
+                             std::shared_ptr<DispatchQueue> dispatch)
+    : config_(std::move(config)), agents_(std::move(agents)), dispatch_(std::move(dispatch)) {
+  // Only with a secret: checking opens libcrypto, which a server without webhooks never needs.
+  const bool secret = !env_value(config_.github_secret_env).empty() ||
+                      !env_value(config_.slack_secret_env).empty() ||
+                      !env_value(config_.hmac_secret_env).empty();
+  if (!secret) return;
+  if (std::string why = net::crypto_problem(); !why.empty()) {
+    log::get()->error("webhook signatures cannot be checked, signed requests will be refused: {}",
+                      why);
+  }
+}
+
 std::optional<std::string> WebhookRoutes::signature_problem(std::string_view platform,
                                                             const ServerRequest& req) const {
   const std::string& env = platform == "github"  ? config_.github_secret_env
@@ -202,7 +222,7 @@ std::optional<std::string> WebhookRoutes::signature_problem(std::string_view pla
     auto given = signature_hex(req.header("X-Slack-Signature"), "v0=");
     if (!given) return std::string("missing or malformed X-Slack-Signature");
     std::string expected = net::hmac_sha256_hex(secret, "v0:" + *ts + ":" + req.body);
-    if (expected.empty()) return "cannot check signatures: " + net::crypto_problem();
+    if (expected.empty()) return cannot_check_signatures();
     if (!net::constant_time_equal(*given, expected)) return std::string("signature mismatch");
     return std::nullopt;
   }
@@ -210,7 +230,7 @@ std::optional<std::string> WebhookRoutes::signature_problem(std::string_view pla
   auto given = signature_hex(req.header(header), "sha256=");
   if (!given) return fmt::format("missing or malformed {}", header);
   std::string expected = net::hmac_sha256_hex(secret, req.body);
-  if (expected.empty()) return "cannot check signatures: " + net::crypto_problem();
+  if (expected.empty()) return cannot_check_signatures();
   if (!net::constant_time_equal(*given, expected)) return std::string("signature mismatch");
   return std::nullopt;
 }

@@ -21,9 +21,10 @@ namespace cppflue::server {
 
 class WebhookRoutes {
  public:
+  // With a webhook secret configured, logs an error at once when signatures cannot be checked
+  // here (libcrypto missing or unusable), rather than only at the first signed request.
   WebhookRoutes(ServerConfig config, std::shared_ptr<ServedAgents> agents,
-                std::shared_ptr<DispatchQueue> dispatch)
-      : config_(std::move(config)), agents_(std::move(agents)), dispatch_(std::move(dispatch)) {}
+                std::shared_ptr<DispatchQueue> dispatch);
   // POST /webhooks/{platform}/{agent} for platform "github", "slack" or "hmac".
   boost::asio::awaitable<net::ServerResponse> receive(const RouteCall& call,
                                                       std::string_view platform);

@@ -136,6 +136,10 @@ Result<DispatchItem> SqliteDispatchStore::enqueue_dispatch(const DispatchItem& i
   std::string input = boost::json::serialize(item.input);
   std::string context = boost::json::serialize(item.context);
   std::lock_guard lock(c_->mutex());
+  if (auto r = prepare_now(*c_, {&insert_dispatch_, &select_dispatch_by_key_, &select_dispatch_});
+      !r) {
+    return fail(std::move(r.error()));
+  }
   {
     auto stmt = insert_dispatch_.get(*c_);
     if (!stmt) return fail(std::move(stmt.error()));

@@ -178,6 +178,9 @@ Result<RunRecord> SqliteRunStore::create_run(const RunRecord& run) {
   if (auto r = store_detail::check_new_run(run, path); !r) return fail(std::move(r.error()));
   std::string payload = boost::json::serialize(run.payload);
   std::lock_guard lock(c_->mutex());
+  if (auto r = prepare_now(*c_, {&normalise_time_, &insert_run_, &select_run_}); !r) {
+    return fail(std::move(r.error()));
+  }
   std::string started_at = iso8601_now();
   if (!run.started_at.empty()) {
     auto normalised = normalise_timestamp(run.started_at);
@@ -250,6 +253,8 @@ Result<RunRecord> SqliteRunStore::finish_run(const std::string& run_id, const st
   std::string result_text = boost::json::serialize(result);
   std::string error_text = boost::json::serialize(error_value);
   std::lock_guard lock(c_->mutex());
+  if (auto r = prepare_now(*c_, {&finish_run_, &select_run_}); !r)
+    return fail(std::move(r.error()));
   {
     auto stmt = finish_run_.get(*c_);
     if (!stmt) return fail(std::move(stmt.error()));

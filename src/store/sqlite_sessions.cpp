@@ -92,6 +92,9 @@ Result<SessionRecord> SqliteSessionStore::open_session(const std::string& id,
   std::string metadata = boost::json::serialize(init.metadata);
   std::string now = iso8601_now();
   std::lock_guard lock(c_->mutex());
+  if (auto r = prepare_now(*c_, {&insert_session_, &select_session_}); !r) {
+    return fail(std::move(r.error()));
+  }
   {
     auto stmt = insert_session_.get(*c_);
     if (!stmt) return fail(std::move(stmt.error()));

@@ -135,6 +135,13 @@ Result<sqlite3_stmt*> LazyStmt::get(Connection& c) {
   return stmt_.get();
 }
 
+Result<void> prepare_now(Connection& c, std::initializer_list<LazyStmt*> stmts) {
+  for (LazyStmt* s : stmts) {
+    if (auto r = s->get(c); !r) return fail(std::move(r.error()));
+  }
+  return {};
+}
+
 Result<void> Connection::prepare_all(const std::vector<StatementSpec>& specs) {
   for (const auto& spec : specs) {
     spec.target->set_sql(spec.sql);

@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,6 +66,10 @@ class LazyStmt {
   std::string sql_;
   Stmt stmt_;
 };
+
+// Prepares `stmts` now. An operation that writes and then reads back calls it before its first
+// step, so that a statement failing to prepare never fails it after its write has committed.
+Result<void> prepare_now(Connection& c, std::initializer_list<LazyStmt*> stmts);
 
 // A statement's SQL, and where it is kept.
 struct StatementSpec {

@@ -238,10 +238,14 @@ TEST_F(ChatTest, InATerminalWithoutAUsableLibeditTheChatReadsPlainLines) {
   EXPECT_TRUE(contains(tmux.screen(), "libedit.so.2 is not a usable libedit")) << tmux.screen();
   EXPECT_TRUE(contains(tmux.screen(), "--reinstall libedit2")) << tmux.screen();  // wrapped
   ASSERT_TRUE(tmux.wait_for_screen("you>")) << tmux.screen();
-  tmux.keys("hello plain", true);
+  // A line ending with a backslash continues, as with the editor.
+  tmux.keys("hello \\", true);
+  tmux.keys("Enter");
+  ASSERT_TRUE(tmux.wait_for_screen("...>")) << tmux.screen();
+  tmux.keys("plain", true);
   tmux.keys("Enter");
   ASSERT_TRUE(wait_until([&] { return requests() == 1; })) << tmux.screen();
-  EXPECT_EQ(last_user_messages(), std::vector<std::string>{"hello plain"}) << tmux.screen();
+  EXPECT_EQ(last_user_messages(), std::vector<std::string>{"hello \nplain"}) << tmux.screen();
   ASSERT_TRUE(tmux.wait_for_screen("plain answer")) << tmux.screen();
   tmux.keys("C-d");
   ASSERT_TRUE(wait_until([&] { return tmux.ended_well(); })) << tmux.screen();

@@ -304,6 +304,11 @@ TEST_F(WebhooksTest, AnUnusableLibcryptoRefusesSignedRequestsAndSaysWhy) {
                        {"CPPFLUE_WEBHOOK_SECRET", kHmacSecret},
                        {"LD_LIBRARY_PATH", fake.string()}});
   ASSERT_GT(server.port(), 0) << server.output();
+  // Said at start-up, before any signed request.
+  EXPECT_NE(server.output().find("webhook signatures cannot be checked, signed requests will be "
+                                 "refused: libcrypto.so.3 is not a usable libcrypto"),
+            std::string::npos)
+      << server.output();
   EXPECT_EQ(call(server.port(), "GET", "/health").status, 200);
   auto gh = call(server.port(), "POST", "/webhooks/github/helper", kIssueComment,
                  "application/json", github_headers(kIssueComment));

@@ -76,7 +76,8 @@ class HttpClient {
 
   // Starts opening libcurl now, on the client's executor, so that the first request need not
   // wait for it (it takes a few milliseconds: libcurl and ~30 libraries). Requests made meanwhile
-  // wait for it as they would anyway. Once per process; a failure is reported by the request.
+  // wait for it as they would anyway. Once per client (the library loads once per process); a
+  // failure is reported by the request.
   void prepare();
 
  private:
