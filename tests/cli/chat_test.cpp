@@ -31,6 +31,7 @@ using testing::FakeProvider;
 using testing::shell_quote;
 using testing::TempDir;
 using testing::text_turn;
+using testing::unusable_library_dir;
 using testing::write_file;
 
 // The output of `command` run by /bin/sh (stderr included), and its exit status.
@@ -220,15 +221,8 @@ TEST_F(ChatTest, InATerminalPasteIsOneMessageCtrlCClearsTheLineAndSlashCommandsS
 // the chat says why (library, package) and reads plain lines instead of failing.
 TEST_F(ChatTest, InATerminalWithoutAUsableLibeditTheChatReadsPlainLines) {
   REQUIRE_TMUX();
-  namespace fs = std::filesystem;
-  fs::path libz;
-  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
-    if (fs::exists(p)) libz = p;
-  }
-  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libedit";
-  fs::path fake = dir_.path() / "fake-lib";
-  fs::create_directories(fake);
-  fs::copy_file(libz, fake / "libedit.so.2");
+  auto fake = unusable_library_dir(dir_.path(), "libedit.so.2");
+  if (fake.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libedit";
   fake_.enqueue_turn(WireApi::openai_chat, text_turn("plain answer"), true);
   Tmux tmux(dir_.path(), fmt::format("env CPPFLUE_TEST_MINE_KEY=k TERM=xterm-256color "
                                      "LD_LIBRARY_PATH={} {} chat -m mine:m -s plain",

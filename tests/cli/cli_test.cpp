@@ -308,14 +308,8 @@ TEST_F(CliTest, VersionPrintsTheVersion) {
 // libcurl is opened at the first HTTP request, not linked: a command that sends none never
 // loads it, and a library that is not libcurl is an error naming it and the package, not a crash.
 TEST_F(CliTest, LibcurlIsLoadedOnlyForRequestsAndAWrongOneIsReported) {
-  fs::path fake = dir_.path() / "fake-lib";
-  fs::create_directories(fake);
-  fs::path libz;
-  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
-    if (fs::exists(p)) libz = p;
-  }
-  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcurl";
-  fs::copy_file(libz, fake / "libcurl.so.4");
+  auto fake = cppflue::testing::unusable_library_dir(dir_.path(), "libcurl.so.4");
+  if (fake.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcurl";
   auto env = fake_env();
   env["LD_LIBRARY_PATH"] = fake.string();
   // No request: works, whatever libcurl.so.4 is.

@@ -289,15 +289,8 @@ TEST_F(WebhooksTest, MissingSecretIs401) {
 // libcrypto refuses every signed request (fails closed), and the log names the library and the
 // Debian package; the server itself keeps serving.
 TEST_F(WebhooksTest, AnUnusableLibcryptoRefusesSignedRequestsAndSaysWhy) {
-  namespace fs = std::filesystem;
-  fs::path fake = dir_.path() / "fake-lib";
-  fs::create_directories(fake);
-  fs::path libz;
-  for (const char* p : {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
-    if (fs::exists(p)) libz = p;
-  }
-  if (libz.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcrypto";
-  fs::copy_file(libz, fake / "libcrypto.so.3");
+  auto fake = cppflue::testing::unusable_library_dir(dir_.path(), "libcrypto.so.3");
+  if (fake.empty()) GTEST_SKIP() << "no libz.so.1 to stand in for libcrypto";
   ServeProcess server(root_, {},
                       {{"GITHUB_WEBHOOK_SECRET", kGithubSecret},
                        {"SLACK_SIGNING_SECRET", kSlackSecret},

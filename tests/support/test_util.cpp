@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -61,6 +62,19 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
   std::ofstream out(p, std::ios::binary);
   if (!out) throw std::runtime_error("cannot write " + p.string());
   out << content;
+}
+
+std::filesystem::path unusable_library_dir(const std::filesystem::path& dir, const char* soname) {
+  namespace fs = std::filesystem;
+  for (const char* libz :
+       {"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"}) {
+    if (!fs::exists(libz)) continue;
+    fs::path folder = dir / "fake-lib";
+    fs::create_directories(folder);
+    fs::copy_file(libz, folder / soname, fs::copy_options::overwrite_existing);
+    return folder;
+  }
+  return {};
 }
 
 void give_to_jail_user(const std::filesystem::path& p) {

@@ -49,4 +49,9 @@ std::string read_file(const std::filesystem::path& p);
 std::string read_proc_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& content);
 
+// A folder under `dir` holding a library named `soname` that is not that library (a copy of
+// libz), for LD_LIBRARY_PATH: what the binary opens with dlopen is then unusable. Empty when
+// there is no libz here (the caller skips).
+std::filesystem::path unusable_library_dir(const std::filesystem::path& dir, const char* soname);
+
 }  // namespace cppflue::testing
