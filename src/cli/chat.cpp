@@ -57,6 +57,11 @@ class Chat {
 
  private:
   std::optional<std::string> read_entry();
+  // On a terminal: makes the line editor, or says why there is none (plain lines then).
+  void open_editor();
+  // An entry without the editor: one line from a pipe; on a terminal, with a prompt, lines
+  // ending with a backslash continued.
+  std::optional<std::string> read_plain(const std::string& prompt);
   // A slash command: handled here; false once the chat should end.
   bool command(const std::string& entry);
   void answer(const std::string& text);
@@ -104,40 +109,43 @@ std::optional<std::pair<std::string, std::string>> parse_command(const std::stri
   return std::make_pair(name, rest);
 }
 
+void Chat::open_editor() {
+  std::string why = LineEditor::unavailable();
+  if (why.empty()) {
+    try {
+      editor_.emplace();
+      return;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  plain_terminal_ = true;
+  note("no line editing, plain lines instead (a pasted block is sent line by line): " + why);
+}
+
+std::optional<std::string> Chat::read_plain(const std::string& prompt) {
+  std::string entry;
+  for (;;) {
+    if (plain_terminal_) std::cout << (entry.empty() ? prompt : "...> ") << std::flush;
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      return entry.empty() ? std::nullopt : std::optional<std::string>(entry);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // On a terminal, as with the editor, a line that ends with a backslash continues.
+    if (plain_terminal_ && !line.empty() && line.back() == '\\') {
+      line.pop_back();
+      entry += line + '\n';
+      continue;
+    }
+    return entry + line;
+  }
+}
+
 std::optional<std::string> Chat::read_entry() {
-  if (tty_ && !editor_ && !plain_terminal_) {
-    std::string why = LineEditor::unavailable();
-    if (why.empty()) {
-      try {
-        editor_.emplace();
-      } catch (const std::exception& e) {
-        why = e.what();
-      }
-    }
-    if (!editor_) {
-      plain_terminal_ = true;
-      note("no line editing, plain lines instead (a pasted block is sent line by line): " + why);
-    }
-  }
+  if (tty_ && !editor_ && !plain_terminal_) open_editor();
   std::string prompt = styled_out_ ? fmt::format("{}{}you>{} ", kBold, kCyan, kReset) : "you> ";
-  if (!editor_) {
-    std::string entry;
-    for (;;) {
-      if (plain_terminal_) std::cout << (entry.empty() ? prompt : "...> ") << std::flush;
-      std::string line;
-      if (!std::getline(std::cin, line)) {
-        return entry.empty() ? std::nullopt : std::optional<std::string>(entry);
-      }
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      // On a terminal, as with the editor, a line that ends with a backslash continues.
-      if (plain_terminal_ && !line.empty() && line.back() == '\\') {
-        line.pop_back();
-        entry += line + '\n';
-        continue;
-      }
-      return entry + line;
-    }
-  }
+  if (!editor_) return read_plain(prompt);
   std::string entry;
   for (;;) {
     auto part = entry.empty() ? editor_->read(prompt) : editor_->read("...> ", prompt);

@@ -58,7 +58,6 @@ class Connection;
 class LazyStmt {
  public:
   void set_sql(std::string sql) { sql_ = std::move(sql); }
-  const std::string& sql() const noexcept { return sql_; }
   // The prepared statement; a failure names the store and SQLite's message.
   Result<sqlite3_stmt*> get(Connection& c);
 
