@@ -134,7 +134,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   std::map<CURL*, std::shared_ptr<Transfer>> transfers;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets;
   bool shut_down = false;
-  std::atomic<bool> prepared{false};  // prepare() has posted the load
+  // The load prepare() posted: kNone, kPosted, kLoading, kDone. Shared with the posted job, which
+  // may run after the client is gone (and then does nothing).
+  std::shared_ptr<std::atomic<int>> preload = std::make_shared<std::atomic<int>>(0);
 
   // ---- curl callbacks (always invoked from inside curl_multi_* on the strand) ----
 
@@ -458,16 +460,38 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 HttpClient::HttpClient(const asio::any_io_executor& executor)
     : impl_(std::make_shared<Impl>(executor)) {}
 
+namespace {
+constexpr int kPreloadNone = 0;
+constexpr int kPreloadPosted = 1;
+constexpr int kPreloadLoading = 2;
+constexpr int kPreloadDone = 3;
+}  // namespace
+
 HttpClient::~HttpClient() {
+  // A load prepare() posted must not outlive its client: once the client is gone, its owner may
+  // return and the process exit, and exit runs OpenSSL's atexit clean-up, which frees the locks
+  // that curl_global_init is using on the I/O thread (a crash or a hang). A load not yet started
+  // is called off; one under way is waited for (a few ms): load_curl()'s call_once blocks until
+  // the running call has finished.
+  int state = kPreloadPosted;
+  if (!impl_->preload->compare_exchange_strong(state, kPreloadDone) && state == kPreloadLoading) {
+    (void)net::load_curl();
+  }
   auto impl = impl_;
   asio::dispatch(impl->strand, [impl] { impl->shutdown(); });
 }
 
 void HttpClient::prepare() {
-  if (impl_->prepared.exchange(true)) return;
+  int state = kPreloadNone;
+  if (!impl_->preload->compare_exchange_strong(state, kPreloadPosted)) return;
   // On an I/O thread (idle while an agent is being set up): the first request would open
   // libcurl there anyway; load_curl() runs once, and a request that comes first waits for it.
-  asio::post(impl_->strand, [] { (void)net::load_curl(); });
+  asio::post(impl_->strand, [preload = impl_->preload] {
+    int expected = kPreloadPosted;
+    if (!preload->compare_exchange_strong(expected, kPreloadLoading)) return;  // called off
+    (void)net::load_curl();
+    preload->store(kPreloadDone);
+  });
 }
 
 asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {

@@ -77,7 +77,8 @@ class HttpClient {
   // Starts opening libcurl now, on the client's executor, so that the first request need not
   // wait for it (it takes a few milliseconds: libcurl and ~30 libraries). Requests made meanwhile
   // wait for it as they would anyway. Once per client (the library loads once per process); a
-  // failure is reported by the request.
+  // failure is reported by the request. Destroying the client calls off a load not yet started
+  // and waits for one under way, so that the process may exit right after.
   void prepare();
 
  private:
