@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "cppflue/cli.hpp"
+#include "cppflue/core/log.hpp"
 #include "cppflue/core/log_env.hpp"
 #include "cppflue/net/otlp.hpp"
 #include "deploy.hpp"
@@ -478,5 +481,17 @@ int cppflue::cli_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   }
   if (*cl.help_cmd) return help_command(app, cl.help_words);
-  return run_subcommand(cl);
+  int status = run_subcommand(cl);
+  if (*cl.serve_cmd) {
+    // The server has stopped: requests in flight had their grace, the runs still going were
+    // ended as interrupted, telemetry is flushed. Work left on the runtime's threads (a
+    // workflow's step, a prompt) is not waited for, as returning would (the runtime joins its
+    // threads at exit): the process ends now.
+    cppflue::log::get()->flush();
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
+  }
+  return status;
 }

@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "cppflue/client/client.hpp"
+#include "cppflue/harness/app.hpp"
 #include "cppflue/server/server.hpp"
 #include "cppflue/store/store.hpp"
 #include "event_lines.hpp"
@@ -135,6 +136,7 @@ int print_stored_events(Store& store, const LogsOptions& o, LogPrinter& printer)
   set_interrupt_handler([&] { interrupted = true; });
   std::int64_t after = o.since;
   int checks_after_end = 0;
+  int idle_polls = 0;
   for (;;) {
     auto events = store.run_events(o.run_id, after, o.follow ? 1000 : o.limit);
     if (!events) return report_error(events.error().message);
@@ -149,6 +151,12 @@ int print_stored_events(Store& store, const LogsOptions& o, LogPrinter& printer)
       printer.idle();
       // A run that ended without a run_end event (its process died) gets one last look.
       auto current = store.get_run(o.run_id);
+      // A run whose process has ended (killed, crashed) is ended as interrupted, with its
+      // run_end, which the next read prints; checked once a second.
+      if (current && *current && (**current).status == "running" && ++idle_polls % 5 == 0) {
+        (void)end_interrupted_runs(store, {.run_id = o.run_id});
+        continue;
+      }
       if (current && *current && (**current).status != "running") {
         // Its run_end event follows the status by a moment; a run still without one a
         // second later ended without it (its process died).

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cppflue/harness/app.hpp"
 #include "cppflue/store/store.hpp"
 #include "event_lines.hpp"
 
@@ -175,6 +176,8 @@ int runs_command(const CommonOptions& common, const RunsOptions& o) {
   }
   auto store = open_sqlite_store(db);
   if (!store) return report_error(store.error().message);
+  // Runs whose process has ended (killed, crashed) are shown as what they are: interrupted.
+  (void)end_interrupted_runs(**store, {.run_id = o.action == "show" ? o.id : std::string()});
   if (o.action == "show") return show_run(**store, db, o);
   return list_runs(**store, o);
 }

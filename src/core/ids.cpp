@@ -1,16 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cppflue/core/ids.hpp"
 
+#include <pthread.h>
+
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <random>
 
 namespace cppflue {
 namespace {
+// Incremented in the child of every fork: a forked child must not go on with its parent's
+// sequence, or both would make the same ids (and the same run-owner nonces).
+std::atomic<std::uint64_t> g_forks{0};
+
+std::uint64_t fresh_seed() {
+  return std::random_device{}() ^
+         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
 std::mt19937_64& rng() {
-  thread_local std::mt19937_64 gen{
-      std::random_device{}() ^
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  thread_local std::mt19937_64 gen{fresh_seed()};
+  thread_local std::uint64_t seeded_at = g_forks.load(std::memory_order_relaxed);
+  if (auto now = g_forks.load(std::memory_order_relaxed); now != seeded_at) {
+    gen.seed(fresh_seed());
+    seeded_at = now;
+  }
   return gen;
 }
 }  // namespace

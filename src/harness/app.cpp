@@ -359,13 +359,32 @@ WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options
     error = json_object{{"type", wire_name(out.error->type)}, {"message", out.error->message}};
   }
   // The status first: whoever sees run_end and then reads the run finds it ended.
-  if (auto r = st->store->finish_run(st->run_id, out.status, out.result, error); !r) {
-    log::get()->error("run {}: cannot record its end: {}", st->run_id, r.error().message);
+  auto finished = st->store->finish_run(st->run_id, out.status, out.result, error);
+  if (!finished) {
+    log::get()->error("run {}: cannot record its end: {}", st->run_id, finished.error().message);
   }
-  record(*st, events::RunEnd{st->run_id, out.status, out.error.has_value(), out.result, error});
+  if (!finished || ended_as_asked(*finished, out.status, error)) {
+    record(*st, events::RunEnd{st->run_id, out.status, out.error.has_value(), out.result, error});
+  }
   if (out.error) telemetry::fail(span, *out.error, nullptr);
   span.end();
   return out;
+}
+
+Result<std::vector<RunRecord>> end_interrupted_runs(RunStore& store, const InterruptedRuns& which) {
+  auto ended = store.end_interrupted_runs(which);
+  if (!ended) return ended;
+  for (const auto& run : *ended) {
+    const events::RunEnd end{run.id, run.status, true, nullptr, run.error};
+    if (auto r = store.append_run_event(run.id, std::string(end.type), event_fields(end)); !r) {
+      log::get()->error("run {}: cannot record its end: {}", run.id, r.error().message);
+    }
+  }
+  return ended;
+}
+
+bool ended_as_asked(const RunRecord& stored, std::string_view status, const json& error) {
+  return stored.status == status && stored.error == error;
 }
 
 }  // namespace cppflue

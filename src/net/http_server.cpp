@@ -594,7 +594,7 @@ std::size_t HttpServer::connections() const {
   return impl_->open_connections;
 }
 
-void HttpServer::stop(std::chrono::milliseconds grace) {
+void HttpServer::stop(std::chrono::milliseconds grace, const std::function<void()>& before_close) {
   if (impl_->stopping.exchange(true)) return;
   auto impl = impl_;
   asio::dispatch(impl->acceptor.get_executor(), [impl] {
@@ -606,6 +606,14 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   while (impl->open_connections > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     impl->close_connections(/*idle_only=*/true);
+  }
+  if (before_close) {
+    before_close();
+    auto more = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (impl->open_connections > 0 && std::chrono::steady_clock::now() < more) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      impl->close_connections(/*idle_only=*/true);
+    }
   }
   impl->close_connections(/*idle_only=*/false);
   auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(2);

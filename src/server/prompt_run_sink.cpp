@@ -3,6 +3,7 @@
 
 #include "cppflue/core/ids.hpp"
 #include "cppflue/core/log.hpp"
+#include "cppflue/harness/app.hpp"
 #include "cppflue/harness/event.hpp"
 
 namespace cppflue::server {
@@ -40,9 +41,12 @@ void PromptRunSink::finished(const PromptTarget&, const PromptOutcome& outcome) 
     status = outcome.error->type == ErrorType::cancelled ? "aborted" : "failed";
   }
   // The status first: whoever sees run_end and then reads the run finds it ended.
-  if (auto r = store_->finish_run(run_id_, status, result, error); !r) {
-    log::get()->error("run {}: cannot record its end: {}", run_id_, r.error().message);
+  auto ended = store_->finish_run(run_id_, status, result, error);
+  if (!ended) {
+    log::get()->error("run {}: cannot record its end: {}", run_id_, ended.error().message);
   }
+  // Already ended as interrupted (the server stopped first): that has its run_end.
+  if (ended && !ended_as_asked(*ended, status, error)) return;
   const events::RunEnd end{run_id_, status, !error.is_null(), result, error};
   record(std::string(end.type), event_fields(end));
 }

@@ -10,6 +10,7 @@
 
 #include "cppflue/core/cancel.hpp"
 #include "cppflue/core/clock.hpp"
+#include "cppflue/harness/app.hpp"
 #include "server/http_util.hpp"
 
 namespace cppflue::server {
@@ -159,9 +160,35 @@ asio::awaitable<void> RunFollower::stream(ResponseStream& out, std::string run_i
   }
 }
 
-bool RunFollower::abandoned(const std::string& run_id, Progress& progress) const {
+bool RunFollower::owner_check_due(const std::string& run_id) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(checked_mu_);
+  auto [it, added] = checked_.try_emplace(run_id, now);
+  if (!added && now - it->second < 2 * kRunPoll) return false;
+  it->second = now;
+  // Forget runs nobody has asked about for a while.
+  std::erase_if(checked_, [&](const auto& entry) { return now - entry.second > 10 * kRunPoll; });
+  return true;
+}
+
+bool RunFollower::check_owner(const std::string& run_id) {
+  if (!owner_check_due(run_id)) return false;
+  auto ended = end_interrupted_runs(*store_, {.run_id = run_id});
+  if (!ended || ended->empty()) return false;
+  for (const auto& r : *ended) hub_->notify(r.id);
+  return true;
+}
+
+bool RunFollower::abandoned(const std::string& run_id, Progress& progress) {
   auto run = store_->get_run(run_id);
-  if (!run || !*run || (*run)->status == "running") return false;
+  if (!run || !*run) return false;
+  if ((*run)->status == "running") {
+    // A run whose process has ended (killed, crashed) would stay running for ever: every two
+    // polls without events, whether its process still runs is checked, and if not the run is
+    // ended as interrupted (with its run_end, which every follower's next read finds).
+    (void)check_owner(run_id);
+    return false;
+  }
   // The run_end event follows the status by a moment (from this process, or another one seen
   // by polling): only a run still without it two poll periods later is taken as one whose
   // process died before writing it.
@@ -192,6 +219,14 @@ asio::awaitable<ServerResponse> RunRoutes::get(const RouteCall& call) {
   auto run = store_->get_run(id);
   if (!run) throw Exception(run.error());
   if (!*run) co_return run_not_found(id);
+  // A run whose process has ended (another process on this store, killed) is ended now.
+  if ((*run)->status == "running") {
+    if (follower_->check_owner(id)) {
+      run = store_->get_run(id);
+      if (!run) throw Exception(run.error());
+      if (!*run) co_return run_not_found(id);
+    }
+  }
   co_return json_response(200, run_json(**run));
 }
 

@@ -7,7 +7,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "cppflue/core/json.hpp"
@@ -36,11 +38,16 @@ class RunFollower {
   // run_end (or the client leaves, or the run's process died without writing run_end).
   boost::asio::awaitable<void> stream(ResponseStream& out, std::string run_id, std::int64_t after,
                                       HttpHeaders headers);
+  // Ends `run_id` as interrupted if its process has ended (end_interrupted_runs), at most once
+  // per 2 poll periods per run however many ask; true when it ended it now.
+  bool check_owner(const std::string& run_id);
 
  private:
   struct Progress;
-  // True when the run ended without run_end two poll periods ago (its process died).
-  bool abandoned(const std::string& run_id, Progress& progress) const;
+  // True when the run ended without run_end two poll periods ago (its process died). A run
+  // still running is checked for a process that has ended (end_interrupted_runs).
+  bool abandoned(const std::string& run_id, Progress& progress);
+  bool owner_check_due(const std::string& run_id);
   // Waits for news, a poll period or the next heartbeat; false when the client is gone.
   boost::asio::awaitable<bool> idle(ResponseStream& out, const std::shared_ptr<Signal>& wake,
                                     boost::asio::steady_timer& timer, Progress& progress) const;
@@ -48,6 +55,8 @@ class RunFollower {
   std::shared_ptr<Store> store_;
   std::shared_ptr<RunHub> hub_;
   std::chrono::milliseconds heartbeat_;
+  std::mutex checked_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> checked_;  // run → last check
 };
 
 class RunRoutes {

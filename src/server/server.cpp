@@ -14,6 +14,7 @@
 
 #include "cppflue/core/clock.hpp"
 #include "cppflue/core/config.hpp"
+#include "cppflue/core/log.hpp"
 #include "cppflue/core/metrics.hpp"
 #include "cppflue/core/runtime.hpp"
 #include "cppflue/harness/app.hpp"
@@ -128,6 +129,7 @@ struct Server::Impl {
   std::unique_ptr<net::HttpServer> http;
   std::string host;
   std::shared_ptr<void> gauges;  // the server's samples in /metrics, while it lives
+  std::shared_ptr<RunHub> hub;
 
   // Builds the parts of a server for `env`.
   void assemble();
@@ -137,7 +139,7 @@ struct Server::Impl {
 void Server::Impl::assemble() {
   auto gates = std::make_shared<SessionGates>();
   auto active = std::make_shared<ActiveSessions>();
-  auto hub = std::make_shared<RunHub>();
+  hub = std::make_shared<RunHub>();
   instances = std::make_shared<InstanceCache>(env);
   auto runner = std::make_shared<PromptRunner>(env->runtime, instances, gates, active);
   auto replies =
@@ -213,6 +215,16 @@ std::vector<std::string> Server::problems() const {
   return impl_->agents->problems();
 }
 
+namespace {
+void log_interrupted(const RunRecord& run) {
+  const auto* error = run.error.if_object();
+  const auto* message = error != nullptr ? error->if_contains("message") : nullptr;
+  log::get()->warn("run {} ({}) ended as interrupted: {}", run.id, run.workflow,
+                   message != nullptr && message->is_string() ? std::string(message->get_string())
+                                                              : std::string("its process ended"));
+}
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   auto env = open_env(std::move(options));
   if (!env) return fail(env.error());
@@ -225,6 +237,13 @@ Result<std::unique_ptr<Server>> Server::start(ServeOptions options) {
   if (!store) return fail(store.error());
   (*env)->store = std::move(*store);
   impl->env = *env;
+  // Runs that a server or `cppflue run` on this store left running when its process ended
+  // (killed, crashed): ended as interrupted now, so that they do not stay running for ever.
+  if (auto ended = end_interrupted_runs(*impl->env->store); ended) {
+    for (const auto& run : *ended) log_interrupted(run);
+  } else {
+    log::get()->error("cannot end the interrupted runs: {}", ended.error().message);
+  }
 
   // Broken project files are listed in /__cppflue/status (problems()); the agents without a
   // problem are served.
@@ -255,7 +274,26 @@ int Server::port() const {
 void Server::stop(std::chrono::milliseconds grace) {
   auto deadline = std::chrono::steady_clock::now() + grace;
   impl_->dispatch->stop_leasing();  // no new leases from now on
-  if (impl_->http) impl_->http->stop(grace);
+  // Background runs (X-Webhook prompts, workflows) are not resumed by the next server. Once the
+  // requests in flight have had their grace, the runs still going end as interrupted, with
+  // their run_end (which their streams, still open, then send), rather than stay running for
+  // ever. (The work itself is not aborted here: dispatched items in flight are left to the next
+  // server by dispatch->stop.)
+  auto end_runs = [this] {
+    if (auto ended = end_interrupted_runs(*impl_->env->store, {.own = true}); ended) {
+      for (const auto& run : *ended) {
+        log_interrupted(run);
+        impl_->hub->notify(run.id);
+      }
+    } else {
+      log::get()->error("cannot end the runs still running: {}", ended.error().message);
+    }
+  };
+  if (impl_->http) {
+    impl_->http->stop(grace, end_runs);
+  } else {
+    end_runs();
+  }
   impl_->dispatch->stop(deadline);
 }
 

@@ -62,6 +62,9 @@ class ComposedStore final : public Store {
   Result<NamePage> list_run_instances(const NameQuery& query) override {
     return runs_->list_run_instances(query);
   }
+  Result<std::vector<RunRecord>> end_interrupted_runs(const InterruptedRuns& which) override {
+    return runs_->end_interrupted_runs(which);
+  }
 
   // ---- DispatchStore ----
   Result<DispatchItem> enqueue_dispatch(const DispatchItem& item) override {

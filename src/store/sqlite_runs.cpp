@@ -7,6 +7,7 @@
 #include "cppflue/core/clock.hpp"
 #include "store/checks.hpp"
 #include "store/paging.hpp"
+#include "store/run_owner.hpp"
 #include "store/sqlite_store_impl.hpp"
 
 namespace cppflue::sqlite {
@@ -34,6 +35,9 @@ std::string json_list(const std::vector<std::string>& items) {
 
 }  // namespace
 
+SqliteRunStore::SqliteRunStore(std::shared_ptr<Connection> c)
+    : c_(std::move(c)), owner_(c_->path_text()) {}
+
 Result<std::shared_ptr<SqliteRunStore>> SqliteRunStore::create(std::shared_ptr<Connection> c) {
   std::shared_ptr<SqliteRunStore> store(new SqliteRunStore(std::move(c)));
   if (auto r = store->prepare_statements(); !r) return fail(std::move(r.error()));
@@ -49,9 +53,9 @@ Result<void> SqliteRunStore::prepare_statements() {
       // NULL for anything SQLite cannot read as a time; the caller rejects that.
       {&normalise_time_, "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1)"},
       {&insert_run_,
-       "INSERT INTO runs(id, workflow, instance_id, status, payload, result, error, started_at) "
-       "VALUES (?1, ?2, ?3, " +
-           running + ", ?4, 'null', 'null', ?5)"},
+       "INSERT INTO runs(id, workflow, instance_id, status, payload, result, error, started_at, "
+       "owner) VALUES (?1, ?2, ?3, " +
+           running + ", ?4, 'null', 'null', ?5, ?6)"},
       {&select_run_, "SELECT " + columns + " FROM runs r WHERE r.id = ?1"},
       // The status guard makes finishing atomic against another finisher in any process; the
       // duration comes from the stored start, clamped at 0 against clock steps.
@@ -60,6 +64,17 @@ Result<void> SqliteRunStore::prepare_statements() {
                          ") - julianday(started_at)) * 86400000.0) AS INTEGER), 0)) "
                          "WHERE id = ?1 AND status = " +
                          running},
+      // Every running run (through runs_by_status), or one by its key.
+      {&select_running_,
+       "SELECT id, owner FROM runs WHERE status = " + running + " ORDER BY started_at, id"},
+      {&select_running_one_, "SELECT id, owner FROM runs WHERE id = ?1 AND status = " + running},
+      // Guarded by status and owner: ends the run only as the owner left it, once.
+      {&interrupt_run_,
+       "UPDATE runs SET status = 'failed', result = 'null', error = ?3, ended_at = " + now +
+           ", duration_ms = MAX(0, IFNULL(CAST(ROUND((julianday(" + now +
+           ") - julianday(started_at)) * 86400000.0) AS INTEGER), 0)) "
+           "WHERE id = ?1 AND owner = ?2 AND status = " +
+           running},
       // idx is computed inside the INSERT, under the write lock of its own transaction, so
       // concurrent appenders (threads or processes) can never be given the same number.
       {&insert_run_event_,
@@ -196,6 +211,7 @@ Result<RunRecord> SqliteRunStore::create_run(const RunRecord& run) {
     q.bind_or_null(3, run.instance_id);
     q.bind(4, payload);
     q.bind(5, started_at);
+    q.bind(6, owner_.text());
     int rc = q.step();
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
       return fail(ErrorType::store_error,
@@ -271,6 +287,59 @@ Result<RunRecord> SqliteRunStore::finish_run(const std::string& run_id, const st
   if (!stored) return fail(std::move(stored.error()));
   if (!*stored) return fail(not_found(c_->path_text(), "run", run_id));
   return std::move(**stored);
+}
+
+Result<std::vector<RunRecord>> SqliteRunStore::end_interrupted_runs(const InterruptedRuns& which) {
+  std::lock_guard lock(c_->mutex());
+  LazyStmt& select = which.run_id.empty() ? select_running_ : select_running_one_;
+  if (auto r = prepare_now(*c_, {&select, &interrupt_run_, &select_run_}); !r) {
+    return fail(std::move(r.error()));
+  }
+  // Which ones, first: the owners are checked outside the statement.
+  std::vector<std::pair<std::string, std::string>> ending;  // id, owner
+  {
+    auto stmt = select.get(*c_);
+    if (!stmt) return fail(std::move(stmt.error()));
+    StmtUse q(*stmt);
+    if (!which.run_id.empty()) q.bind(1, which.run_id);
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      std::string owner(q.text(1));
+      bool mine = owner_.is(owner);
+      if ((mine && which.own) ||
+          (!mine && owner_.state_of(owner) == store_detail::OwnerState::ended)) {
+        ending.emplace_back(q.text(0), std::move(owner));
+      }
+    }
+    if (rc != SQLITE_DONE) return fail(c_->error("find interrupted runs", rc));
+  }
+  std::vector<RunRecord> ended;
+  for (const auto& [id, owner] : ending) {
+    std::string who = store_detail::describe_owner(owner);
+    std::string message =
+        owner_.is(owner)
+            ? fmt::format("the process running the run ({}) stopped before the run ended", who)
+            : fmt::format("the process running the run ({}) ended before the run did", who);
+    std::string error_text = boost::json::serialize(
+        json_object{{"type", "interrupted"}, {"message", std::move(message)}});
+    {
+      auto stmt = interrupt_run_.get(*c_);
+      if (!stmt) return fail(std::move(stmt.error()));
+      StmtUse q(*stmt);
+      q.bind(1, id);
+      q.bind(2, owner);
+      q.bind(3, error_text);
+      int rc = q.step();
+      if (rc != SQLITE_DONE) return fail(c_->error("end interrupted run", rc));
+    }
+    if (c_->changes() == 0) continue;  // ended meanwhile, by its process or another caller
+    auto stored = get_run_locked(id);
+    if (!stored) return fail(std::move(stored.error()));
+    if (*stored) ended.push_back(std::move(**stored));
+  }
+  // Every run of the owners that have ended is ended now: their lock files can go.
+  if (which.run_id.empty()) owner_.sweep();
+  return ended;
 }
 
 Result<std::optional<RunRecord>> SqliteRunStore::get_run(const std::string& run_id) {

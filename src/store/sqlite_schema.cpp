@@ -124,6 +124,11 @@ ALTER TABLE dispatch ADD COLUMN tracestate TEXT NOT NULL DEFAULT '';
 -- that compaction replaced.
 CREATE INDEX entries_compactions ON entries(session_id, seq) WHERE kind = 'compaction';
 )sql"},
+    {7, "who runs a run", R"sql(
+-- The process that created the run (store/run_owner.hpp), so that a run left running by a
+-- process that has ended can be ended as interrupted. '' for runs made before this version.
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cppflue/store/store.hpp"
+#include "store/run_owner.hpp"
 #include "store/sqlite_handle.hpp"
 
 namespace cppflue::sqlite {
@@ -176,9 +177,10 @@ class SqliteRunStore final : public RunStore {
   Result<NamePage> list_run_instances(const NameQuery& query) override {
     return list_names(query, true);
   }
+  Result<std::vector<RunRecord>> end_interrupted_runs(const InterruptedRuns& which) override;
 
  private:
-  explicit SqliteRunStore(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
+  explicit SqliteRunStore(std::shared_ptr<Connection> c);
   Result<void> prepare_statements();
   Result<void> prepare_listings();
   Result<NamePage> list_names(const NameQuery& query, bool instances);
@@ -191,8 +193,12 @@ class SqliteRunStore final : public RunStore {
                                             std::int64_t limit, const std::string& type_list);
 
   std::shared_ptr<Connection> c_;
+  store_detail::RunOwner owner_;  // recorded with the runs created here
   LazyStmt normalise_time_;
   LazyStmt insert_run_;
+  LazyStmt select_running_;
+  LazyStmt select_running_one_;
+  LazyStmt interrupt_run_;
   LazyStmt select_run_;
   LazyStmt finish_run_;
   LazyStmt insert_run_event_;

@@ -116,6 +116,68 @@ TEST(App, FailingWorkflowIsAFailedRun) {
   }
 }
 
+// A workflow still running when its server stops is ended as interrupted (with its run_end) by
+// end_interrupted_runs; when the workflow returns afterwards, its own end changes nothing and
+// adds no second run_end.
+TEST(App, AWorkflowEndedAsInterruptedKeepsThatEndAndOneRunEnd) {
+  TempDir dir;
+  write_file(dir.path() / "cppflue.toml", "");
+  auto opened = open_sqlite_store(dir.path() / ".cppflue/state.db");
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::shared_ptr<Store> store = *opened;
+  std::vector<RunRecord> ended;
+  register_workflow("interrupted_meanwhile", [&](FlueContext& ctx) -> json {
+    ctx.log().info("working", {});
+    // What Server::stop does for the runs of its store that are still going.
+    auto r = end_interrupted_runs(*store, {.own = true});
+    if (r) ended = *r;
+    return json_object{{"done", true}};
+  });
+  WorkflowRunOptions o;
+  o.root = dir.path().string();
+  o.store = store;
+  auto r = run_workflow("interrupted_meanwhile", o);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].id, r.run_id);
+  auto run = store->get_run(r.run_id);
+  ASSERT_TRUE(run && *run);
+  EXPECT_EQ((*run)->status, "failed");
+  EXPECT_EQ((*run)->error.at("type"), "interrupted");
+  EXPECT_NE(std::string((*run)->error.at("message").as_string()).find("stopped before the run"),
+            std::string::npos)
+      << (*run)->error;
+  EXPECT_TRUE((*run)->result.is_null());
+  auto events = store->run_events(r.run_id, 0, 1000);
+  ASSERT_TRUE(events);
+  int run_ends = 0;
+  for (const auto& e : *events) {
+    if (e.type != "run_end") continue;
+    ++run_ends;
+    EXPECT_EQ(e.data.at("status"), "failed");
+    EXPECT_EQ(e.data.at("is_error"), true);
+    EXPECT_EQ(e.data.at("error").at("type"), "interrupted");
+    EXPECT_EQ(e.data.at("run_id"), json(r.run_id));
+  }
+  EXPECT_EQ(run_ends, 1);
+  EXPECT_EQ(events->back().type, "run_end");
+  // Nothing is left to end.
+  auto again = end_interrupted_runs(*store, {.own = true});
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+}
+
+TEST(App, EndedAsAskedTellsTheCallersOwnEndFromAnEarlierOne) {
+  RunRecord run;
+  run.status = "completed";
+  EXPECT_TRUE(ended_as_asked(run, "completed", nullptr));
+  EXPECT_FALSE(ended_as_asked(run, "failed", nullptr));
+  run.status = "failed";
+  run.error = json_object{{"type", "interrupted"}, {"message", "gone"}};
+  EXPECT_FALSE(ended_as_asked(run, "failed", json_object{{"type", "internal"}, {"message", "x"}}));
+  EXPECT_TRUE(
+      ended_as_asked(run, "failed", json_object{{"type", "interrupted"}, {"message", "gone"}}));
+}
+
 TEST(App, FindAgentPrefersCompiledThenMarkdown) {
   TempDir dir;
   write_file(dir.path() / "cppflue.toml", "");

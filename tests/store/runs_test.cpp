@@ -709,7 +709,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
 
   auto store = open_or_die(path);
   ASSERT_TRUE(store);
-  EXPECT_EQ(schema_version(path), 6);
+  EXPECT_EQ(schema_version(path), 7);
 
   auto session = store->get_session("old");
   ASSERT_TRUE(session.has_value() && session->has_value()) << "legacy session lost";
@@ -731,7 +731,7 @@ TEST(SqliteRuns, UpgradesVersion1DatabaseInPlace) {
   store.reset();
   auto again = open_or_die(path);
   ASSERT_TRUE(again);
-  EXPECT_EQ(schema_version(path), 6);
+  EXPECT_EQ(schema_version(path), 7);
   EXPECT_EQ((*again->get_run("run_new"))->event_count, 1);
   EXPECT_EQ((*again->get_session("old"))->entry_count, 2);
 }

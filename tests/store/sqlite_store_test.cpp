@@ -57,8 +57,8 @@ TEST(SqliteStore, CreatesDirectoriesAndSchemaIdempotently) {
       sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(version) FROM schema_version", -1, &st, nullptr),
       SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 6);  // one row per migration
-  EXPECT_EQ(sqlite3_column_int(st, 1), 6);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 7);  // one row per migration
+  EXPECT_EQ(sqlite3_column_int(st, 1), 7);
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);

@@ -35,6 +35,7 @@
 
 #include "cppflue/core/json.hpp"
 #include "cppflue/harness/agent.hpp"
+#include "cppflue/store/run_store.hpp"
 
 namespace cppflue {
 
@@ -146,6 +147,18 @@ struct WorkflowRunResult {
 // An unknown name throws (not_found, listing the registered workflows); a failure inside the
 // workflow is returned with status "failed".
 WorkflowRunResult run_workflow(std::string_view name, WorkflowRunOptions options = {});
+
+// Ends the runs that a process which has ended left `running` (and, with `which.own`, those
+// created through `store`) as RunStore::end_interrupted_runs does, and appends each one's
+// run_end event, so that their followers stop. Returns the runs ended. `cppflue serve` calls it
+// at start and when it stops; run followers call it for their run.
+Result<std::vector<RunRecord>> end_interrupted_runs(RunStore& store,
+                                                    const InterruptedRuns& which = {});
+
+// Whether `finish_run` returned the run as this caller ended it (`status`, `error`), rather than
+// as someone else had already ended it (end_interrupted_runs): only then does its caller append
+// the run_end event.
+bool ended_as_asked(const RunRecord& stored, std::string_view status, const json& error);
 
 // A Markdown agent (`.agents/agents/NAME.md`, docs/concepts/agents-and-workflows.md) as options:
 // model, sandbox, policies, thinking level, max_turns, its tools (enabled_tools) and skills

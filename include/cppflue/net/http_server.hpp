@@ -108,8 +108,10 @@ class HttpServer {
   std::size_t connections() const;
   // Stops accepting; idle keep-alive connections close at once; requests in flight get up to
   // `grace` to finish, then every connection is closed. Blocks; call it from a thread that is
-  // not running the executor.
-  void stop(std::chrono::milliseconds grace);
+  // not running the executor. `before_close`, when given, runs once the requests have finished
+  // or the grace is over, while the connections are still open; what it lets end by itself
+  // (a stream it gives its last event) gets up to 1 s more.
+  void stop(std::chrono::milliseconds grace, const std::function<void()>& before_close = {});
 
  private:
   std::shared_ptr<Impl> impl_;

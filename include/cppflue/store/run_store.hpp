@@ -107,6 +107,12 @@ struct NamePage {
   std::string next_cursor;         // empty when there are no more names
 };
 
+// Which runs RunStore::end_interrupted_runs looks at.
+struct InterruptedRuns {
+  std::string run_id;  // empty: every running run
+  bool own = false;    // also the runs created through this store object (a server that stops)
+};
+
 class RunStore {
  public:
   virtual ~RunStore() = default;
@@ -134,6 +140,17 @@ class RunStore {
   virtual Result<NamePage> list_run_workflows(const NameQuery& query) = 0;
   // The non-empty instance ids of `query.workflow`'s runs, ascending.
   virtual Result<NamePage> list_run_instances(const NameQuery& query) = 0;
+  // Ends as `failed`, with error {"type":"interrupted","message"}, the running runs whose
+  // process has ended (crashed, killed, or stopped without ending them) and, with `which.own`,
+  // those created through this store object. A run whose process cannot be checked from here
+  // (another host or PID namespace, or a run stored before owners were recorded) is left alone.
+  // Returns the runs this call ended (another process may end the same ones); the caller
+  // appends their run_end events (cppflue::end_interrupted_runs does both). A store that does
+  // not record who runs a run ends none.
+  virtual Result<std::vector<RunRecord>> end_interrupted_runs(const InterruptedRuns& which) {
+    (void)which;
+    return std::vector<RunRecord>{};
+  }
 };
 
 }  // namespace cppflue
