@@ -124,12 +124,14 @@ OwnerState RunOwner::state_of(std::string_view owner) const {
   return state;
 }
 
-void RunOwner::sweep() const {
+void RunOwner::sweep(const std::set<std::string>& keep) const {
   if (dir_.empty()) return;
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (!valid_nonce(name) || (fd_ >= 0 && text_.ends_with(" " + name))) continue;
+    if (!valid_nonce(name) || keep.contains(name) || (fd_ >= 0 && text_.ends_with(" " + name))) {
+      continue;
+    }
     int fd = ::open(it->path().c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) continue;
     struct stat st {};
@@ -139,6 +141,11 @@ void RunOwner::sweep() const {
     }
     ::close(fd);
   }
+}
+
+std::string owner_nonce(std::string_view owner) {
+  Owner o;
+  return parse(owner, o) && valid_nonce(o.nonce) ? o.nonce : std::string();
 }
 
 std::string describe_owner(std::string_view owner) {

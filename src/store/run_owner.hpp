@@ -11,6 +11,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -38,9 +39,9 @@ class RunOwner {
   bool is(std::string_view owner) const { return !text_.empty() && owner == text_; }
   // Whether the process of `owner` (another store object's text()) still runs.
   OwnerState state_of(std::string_view owner) const;
-  // Removes the lock files of owners that have ended (their runs must have been ended first:
-  // afterwards nobody can tell).
-  void sweep() const;
+  // Removes the lock files of owners that have ended, but not those named in `keep` (the owners
+  // of runs still running: once its file is gone, nobody can tell that an owner has ended).
+  void sweep(const std::set<std::string>& keep) const;
 
  private:
   std::filesystem::path dir_;  // empty: no locks
@@ -50,5 +51,7 @@ class RunOwner {
 
 // "pid 123 on HOST" for messages; "" when `owner` is not readable.
 std::string describe_owner(std::string_view owner);
+// The nonce of `owner` (its lock file's name), or "".
+std::string owner_nonce(std::string_view owner);
 
 }  // namespace cppflue::store_detail

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "cppflue/core/clock.hpp"
 #include "store/checks.hpp"
@@ -295,8 +297,10 @@ Result<std::vector<RunRecord>> SqliteRunStore::end_interrupted_runs(const Interr
   if (auto r = prepare_now(*c_, {&select, &interrupt_run_, &select_run_}); !r) {
     return fail(std::move(r.error()));
   }
-  // Which ones, first: the owners are checked outside the statement.
+  // Which ones, first: the owners are checked outside the statement, each once.
   std::vector<std::pair<std::string, std::string>> ending;  // id, owner
+  std::map<std::string, store_detail::OwnerState> states;   // owner → state
+  std::set<std::string> keep;  // the lock files of owners whose runs stay running
   {
     auto stmt = select.get(*c_);
     if (!stmt) return fail(std::move(stmt.error()));
@@ -306,9 +310,11 @@ Result<std::vector<RunRecord>> SqliteRunStore::end_interrupted_runs(const Interr
     while ((rc = q.step()) == SQLITE_ROW) {
       std::string owner(q.text(1));
       bool mine = owner_.is(owner);
-      if ((mine && which.own) ||
-          (!mine && owner_.state_of(owner) == store_detail::OwnerState::ended)) {
+      if (!mine && !states.contains(owner)) states[owner] = owner_.state_of(owner);
+      if ((mine && which.own) || (!mine && states[owner] == store_detail::OwnerState::ended)) {
         ending.emplace_back(q.text(0), std::move(owner));
+      } else {
+        keep.insert(store_detail::owner_nonce(owner));
       }
     }
     if (rc != SQLITE_DONE) return fail(c_->error("find interrupted runs", rc));
@@ -338,7 +344,7 @@ Result<std::vector<RunRecord>> SqliteRunStore::end_interrupted_runs(const Interr
     if (*stored) ended.push_back(std::move(**stored));
   }
   // Every run of the owners that have ended is ended now: their lock files can go.
-  if (which.run_id.empty()) owner_.sweep();
+  if (which.run_id.empty()) owner_.sweep(keep);
   return ended;
 }
 

@@ -17,10 +17,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json& v) {
-  return v.is_string() ? std::string(v.as_string()) : serialize(v);
-}
-
 std::vector<std::string> names(const json& list, const char* key) {
   std::vector<std::string> out;
   for (const auto& item : list.as_array()) out.push_back(str(item.at(key)));

@@ -20,10 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json& v) {
-  return v.is_string() ? std::string(v.as_string()) : serialize(v);
-}
-
 std::shared_ptr<Store> open_store(const std::filesystem::path& root) {
   auto s = open_sqlite_store(root / ".cppflue" / "state.db");
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
@@ -249,12 +245,13 @@ TEST_F(DispatchTest, SigtermLeavesTheQueueForTheNextStart) {
 
 // The acceptance test for durability.
 TEST_F(DispatchTest, SurvivesSigkillWhileProcessing) {
-  // A slower scripted model: a tool call and an answer, 15 ms each.
+  // A slower scripted model: a tool call and an answer, 40 ms each (200 inputs are then ~4 s of
+  // work for 4 workers, longer than posting them takes even on a loaded machine).
   auto script = root_ / "slow.json";
   cppflue::testing::write_file(
-      script, R"({"turns":[{"requires_tool":"glob","text":"Working on {{prompt}}","delay_ms":15,)"
+      script, R"({"turns":[{"requires_tool":"glob","text":"Working on {{prompt}}","delay_ms":40,)"
               R"("tool_calls":[{"name":"glob","arguments":{"pattern":"*"}}]},)"
-              R"({"text":"Done with {{prompt}}","delay_ms":15}]})");
+              R"({"text":"Done with {{prompt}}","delay_ms":40}]})");
   cppflue::testing::write_file(
       root_ / "cppflue.toml",
       "[agent]\nmodel = \"test:" + script.string() + "\"\n[server]\ndispatch_workers = 4\n");
@@ -273,7 +270,16 @@ TEST_F(DispatchTest, SurvivesSigkillWhileProcessing) {
         ASSERT_EQ(r.status, 202) << r.body;
       }
     }
-    std::this_thread::sleep_for(300ms);
+    // Killed as soon as some are done while others are in flight.
+    {
+      auto watch = open_store(root_);
+      auto until = std::chrono::steady_clock::now() + 10s;
+      while (std::chrono::steady_clock::now() < until) {
+        auto counts = *watch->dispatch_counts();
+        if (counts["done"] > 0 && counts["leased"] > 0) break;
+        std::this_thread::sleep_for(5ms);
+      }
+    }
     EXPECT_EQ(server.stop(SIGKILL), 128 + SIGKILL);
     auto store = open_store(root_);
     auto counts = *store->dispatch_counts();

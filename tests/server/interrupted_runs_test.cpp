@@ -21,10 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json& v) {
-  return v.is_string() ? std::string(v.as_string()) : serialize(v);
-}
-
 class InterruptedRunsTest : public ::testing::Test {
  protected:
   void SetUp() override { write_helper_project(dir_.path()); }

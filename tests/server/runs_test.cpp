@@ -19,10 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json& v) {
-  return v.is_string() ? std::string(v.as_string()) : serialize(v);
-}
-
 class RunsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -137,6 +137,11 @@ class ServeProcess {
   std::string log_path_;
 };
 
+// A JSON value as text: a string's own text, anything else serialised.
+inline std::string str(const json& v) {
+  return v.is_string() ? std::string(v.as_string()) : serialize(v);
+}
+
 inline int connect_to(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
